@@ -1,0 +1,60 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMintVerify(t *testing.T) {
+	t.Parallel()
+	key := []byte(strings.Repeat("k", 32))
+	other := []byte(strings.Repeat("o", 32))
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
+	tok, err := Mint(key, "acme", "user:ana", []string{ScopeReviewsRead}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Verify(key, tok, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tenant != "acme" || c.Subject != "user:ana" || !c.HasScope(ScopeReviewsRead) || c.HasScope(ScopeReviewsWrite) {
+		t.Fatalf("claims = %+v", c)
+	}
+
+	parts := strings.Split(tok, ".")
+	payload := []byte(parts[1])
+	payload[10] ^= 1
+	forged := parts[0] + "." + string(payload) + "." + parts[2]
+	tests := []struct {
+		name  string
+		key   []byte
+		token string
+		at    time.Time
+		want  error
+	}{
+		{name: "expired", key: key, token: tok, at: now.Add(2 * time.Hour), want: ErrTokenExpired},
+		{name: "other key", key: other, token: tok, at: now, want: ErrTokenSignature},
+		{name: "garbage", key: key, token: "abc", at: now, want: ErrTokenMalformed},
+		{name: "tampered payload", key: key, token: forged, at: now, want: ErrTokenSignature},
+		{name: "issued in future", key: key, token: tok, at: now.Add(-time.Hour), want: ErrTokenLifetime},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := Verify(tc.key, tc.token, tc.at); !errors.Is(err, tc.want) {
+				t.Fatalf("Verify() error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+
+	if _, err := Mint(key, "acme", "u", nil, 48*time.Hour, now); !errors.Is(err, ErrTokenLifetime) {
+		t.Fatalf("long ttl: %v", err)
+	}
+	if _, err := Mint(key[:8], "acme", "u", nil, time.Hour, now); !errors.Is(err, ErrKeyTooShort) {
+		t.Fatalf("short key: %v", err)
+	}
+}

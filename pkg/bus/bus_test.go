@@ -1,0 +1,234 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/natstest"
+	"github.com/keelhq/keel/pkg/tenant"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+)
+
+// recorder collects handled events.
+type recorder struct {
+	mu      sync.Mutex
+	events  []*keelv1.IngestEvent
+	tenants []string
+}
+
+func (r *recorder) add(ev *keelv1.IngestEvent, t string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+	r.tenants = append(r.tenants, t)
+}
+
+func (r *recorder) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for _, e := range r.events {
+		ids = append(ids, e.GetEventId())
+	}
+	return ids
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func startConsumer(t *testing.T, js jetstream.JetStream, handle func(context.Context, bus.Delivery[*keelv1.IngestEvent]) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.Consume(ctx, js, bus.ConsumerConfig{
+			Stream:         bus.StreamIngest,
+			Durable:        "test",
+			Stage:          "ingest",
+			FilterSubjects: []string{"keel.ingest.>"},
+			MaxDeliver:     3,
+			Backoff:        []time.Duration{10 * time.Millisecond},
+		}, func() *keelv1.IngestEvent { return &keelv1.IngestEvent{} }, handle, logging.Discard())
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	})
+}
+
+func dlqMessages(t *testing.T, js jetstream.JetStream) []jetstream.Msg {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := js.OrderedConsumer(ctx, bus.StreamDLQ, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("dlq consumer: %v", err)
+	}
+	batch, err := cons.Fetch(100, jetstream.FetchMaxWait(500*time.Millisecond))
+	if err != nil {
+		t.Fatalf("fetch dlq: %v", err)
+	}
+	var out []jetstream.Msg
+	for m := range batch.Messages() {
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestPublishDeduplicatesByMessageID(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	pub := bus.NewPublisher(js)
+	ctx := context.Background()
+	ev := &keelv1.IngestEvent{EventId: "e1", Kind: "email", Body: "hi"}
+
+	dup, err := pub.Publish(ctx, bus.IngestSubject("acme", "email"), "e1", "acme", ev)
+	if err != nil || dup {
+		t.Fatalf("first publish: dup=%v err=%v", dup, err)
+	}
+	dup, err = pub.Publish(ctx, bus.IngestSubject("acme", "email"), "e1", "acme", ev)
+	if err != nil || !dup {
+		t.Fatalf("second publish: dup=%v err=%v, want duplicate", dup, err)
+	}
+	if _, err := pub.Publish(ctx, bus.IngestSubject("acme", "email"), "", "acme", ev); !errors.Is(err, bus.ErrNoMsgID) {
+		t.Fatalf("publish without id: err=%v, want ErrNoMsgID", err)
+	}
+	if _, err := pub.Publish(ctx, "keel.ingest.x", "e2", "Bad Tenant", ev); !errors.Is(err, tenant.ErrInvalid) {
+		t.Fatalf("publish with bad tenant: err=%v, want ErrInvalid", err)
+	}
+}
+
+func TestConsumeDeadLettersPoisonAndKeepsFlowing(t *testing.T) {
+	t.Parallel()
+	nc, js := natstest.Start(t)
+	pub := bus.NewPublisher(js)
+	ctx := context.Background()
+
+	var rec recorder
+	var transientOnce sync.Once
+	startConsumer(t, js, func(ctx context.Context, d bus.Delivery[*keelv1.IngestEvent]) error {
+		got, _ := tenant.From(ctx)
+		switch d.Msg.GetEventId() {
+		case "permanent":
+			return bus.Permanent(errors.New("body is not valid UTF-8"))
+		case "always-fails":
+			return errors.New("downstream unavailable")
+		case "flaky":
+			var failed bool
+			transientOnce.Do(func() { failed = true })
+			if failed {
+				return errors.New("transient")
+			}
+		case "panics":
+			panic("boom")
+		}
+		rec.add(d.Msg, got)
+		return nil
+	})
+
+	// Garbage bytes, a tenant mismatch, a permanent error, a handler that
+	// always fails and one that panics all go to the DLQ; the valid events
+	// around them complete.
+	raw := nats.NewMsg(bus.IngestSubject("acme", "email"))
+	raw.Data = []byte{0xff, 0xff, 0xff}
+	raw.Header.Set(bus.HeaderContentType, bus.ContentTypeProtobuf)
+	raw.Header.Set(jetstream.MsgIDHeader, "garbage")
+	if _, err := js.PublishMsg(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	mismatch := nats.NewMsg(bus.IngestSubject("acme", "email"))
+	mismatch.Data, _ = proto.Marshal(&keelv1.IngestEvent{EventId: "mismatch"})
+	mismatch.Header.Set(tenant.Header, "globex")
+	if _, err := js.PublishMsg(ctx, mismatch); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"permanent", "always-fails", "panics", "flaky", "good"} {
+		if _, err := pub.Publish(ctx, bus.IngestSubject("acme", "email"), id, "acme", &keelv1.IngestEvent{EventId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// JSON from an upstream system maps onto the same message.
+	j := nats.NewMsg(bus.IngestSubject("acme", "ticket"))
+	j.Data = []byte(`{"eventId":"json-1","kind":"ticket","body":"hello"}`)
+	j.Header.Set(bus.HeaderContentType, "application/json; charset=utf-8")
+	if _, err := js.PublishMsg(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "good events", func() bool { return len(rec.ids()) == 3 })
+	waitFor(t, "dead letters", func() bool { return len(dlqMessages(t, js)) == 5 })
+
+	reasons := map[string]string{}
+	for _, m := range dlqMessages(t, js) {
+		if !strings.HasPrefix(m.Subject(), "keel.dlq.acme.ingest") {
+			t.Errorf("dead letter subject = %q", m.Subject())
+		}
+		if got := m.Headers().Get(bus.HeaderDLQStage); got != "ingest" {
+			t.Errorf("stage header = %q", got)
+		}
+		reasons[m.Headers().Get(bus.HeaderDLQMsgID)] = m.Headers().Get(bus.HeaderDLQError)
+	}
+	for id, want := range map[string]string{
+		"garbage":      "decode protobuf",
+		"permanent":    "not valid UTF-8",
+		"always-fails": "downstream unavailable",
+		"panics":       "handler panic: boom",
+		"":             "does not match subject tenant",
+	} {
+		if !strings.Contains(reasons[id], want) {
+			t.Errorf("dead letter %q reason = %q, want it to contain %q", id, reasons[id], want)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, tn := range rec.tenants {
+		if tn != "acme" {
+			t.Errorf("handler saw tenant %q, want acme", tn)
+		}
+	}
+	_ = nc
+}
+
+func TestSubjectTenant(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		subject string
+		want    string
+		wantErr bool
+	}{
+		{name: "ingest", subject: "keel.ingest.acme.email", want: "acme"},
+		{name: "audit", subject: "keel.audit.globex", want: "globex"},
+		{name: "too short", subject: "keel.audit", wantErr: true},
+		{name: "not keel", subject: "other.audit.acme", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := bus.SubjectTenant(tc.subject)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("SubjectTenant(%q) = %q, %v", tc.subject, got, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Subject roots. A subject is keel.<root>.<tenant>[.<kind>]: the tenant is
+// always the third token so that permissions and consumers can be set per
+// tenant.
+const (
+	RootIngest   = "ingest"
+	RootRedacted = "redacted"
+	RootChunks   = "chunks"
+	RootDrafts   = "drafts"
+	RootOutbound = "outbound"
+	RootAudit    = "audit"
+	RootUsage    = "usage"
+	RootDLQ      = "dlq"
+)
+
+// IngestSubject is where upstream systems publish raw events of kind.
+func IngestSubject(tenant, kind string) string { return subject(RootIngest, tenant, kind) }
+
+// RedactedSubject carries events after redaction.
+func RedactedSubject(tenant, kind string) string { return subject(RootRedacted, tenant, kind) }
+
+// ChunksSubject carries embedded chunks of a tenant's documents.
+func ChunksSubject(tenant string) string { return subject(RootChunks, tenant, "") }
+
+// DraftsSubject carries generated drafts.
+func DraftsSubject(tenant string) string { return subject(RootDrafts, tenant, "") }
+
+// OutboundSubject carries approved replies of kind for delivery.
+func OutboundSubject(tenant, kind string) string { return subject(RootOutbound, tenant, kind) }
+
+// AuditSubject carries audit events.
+func AuditSubject(tenant string) string { return subject(RootAudit, tenant, "") }
+
+// UsageSubject carries model usage events.
+func UsageSubject(tenant string) string { return subject(RootUsage, tenant, "") }
+
+// DLQSubject is where stage dead-letters what it could not process.
+func DLQSubject(tenant, stage string) string { return subject(RootDLQ, tenant, stage) }
+
+func subject(root, tenant, kind string) string {
+	if kind == "" {
+		return "keel." + root + "." + tenant
+	}
+	return "keel." + root + "." + tenant + "." + kind
+}
+
+// SubjectTenant returns the tenant token of a Keel subject.
+func SubjectTenant(subject string) (string, error) {
+	parts := strings.Split(subject, ".")
+	if len(parts) < 3 || parts[0] != "keel" || parts[2] == "" {
+		return "", fmt.Errorf("subject %q has no tenant token", subject)
+	}
+	return parts[2], nil
+}
+
+// SubjectKind returns the fourth token of a subject (the event kind), or "".
+func SubjectKind(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) < 4 {
+		return ""
+	}
+	return parts[3]
+}

@@ -1,0 +1,51 @@
+// Package temporalx holds the names that the support copilot's callers and
+// its worker must agree on, and dials Temporal with Keel's logger.
+package temporalx
+
+import (
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+const (
+	// Namespace is the Temporal namespace Keel runs in.
+	Namespace = "default"
+	// CopilotWorkflow is the workflow type of the support copilot.
+	CopilotWorkflow = "SupportCopilot"
+	// CopilotTaskQueue is the task queue the copilot worker polls.
+	CopilotTaskQueue = "keel-copilot"
+	// ReviewSignal carries a keelv1.ReviewDecision to a waiting copilot.
+	ReviewSignal = "review"
+	// StatusQuery returns a keelv1.CopilotStatus.
+	StatusQuery = "status"
+)
+
+// CopilotWorkflowID returns the workflow id of the copilot run for one
+// inbound event. It is a pure function of tenant and event, so a redelivered
+// event finds its run instead of starting another.
+func CopilotWorkflowID(tenantID, eventID string) string {
+	return "copilot/" + tenantID + "/" + eventID
+}
+
+// CopilotWorkflowPrefix returns the prefix every copilot workflow id of a
+// tenant starts with.
+func CopilotWorkflowPrefix(tenantID string) string {
+	return "copilot/" + tenantID + "/"
+}
+
+// Dial connects a Temporal client to hostPort in namespace, logging through
+// logger.
+func Dial(hostPort, namespace string, logger *slog.Logger) (client.Client, error) {
+	c, err := client.Dial(client.Options{
+		HostPort:  hostPort,
+		Namespace: namespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal %s: %w", hostPort, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,114 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Class sentinels. Every error a Provider returns for a failed call wraps
+// exactly one of them (through *Error), so callers can use errors.Is.
+var (
+	// ErrRateLimited is returned when the provider answered 429; the
+	// *Error may carry the Retry-After delay.
+	ErrRateLimited = errors.New("provider rate limited")
+	// ErrCredentialsRejected is returned when the provider answered 401
+	// or 403.
+	ErrCredentialsRejected = errors.New("provider rejected credentials")
+	// ErrRequestRejected is returned when the provider answered 400 (or
+	// another 4xx) for a reason other than the context length.
+	ErrRequestRejected = errors.New("provider rejected request")
+	// ErrContextTooLong is returned when the prompt does not fit the
+	// model's context window.
+	ErrContextTooLong = errors.New("provider context length exceeded")
+	// ErrServerFailed is returned when the provider answered 5xx or
+	// reported a server error in the middle of a stream.
+	ErrServerFailed = errors.New("provider server error")
+	// ErrTimedOut is returned when the attempt's deadline passed before the
+	// provider answered.
+	ErrTimedOut = errors.New("provider timed out")
+	// ErrUnreachable is returned when no connection to the provider could
+	// be made or it closed the connection early.
+	ErrUnreachable = errors.New("provider unreachable")
+)
+
+// Error describes a failed provider call. errors.Is(err, ErrRateLimited) and
+// the other class sentinels work on it through Unwrap.
+type Error struct {
+	// Class is one of the class sentinels above.
+	Class error
+	// StatusCode is the HTTP status, or zero when there was none.
+	StatusCode int
+	// RetryAfter is how long the provider asked the caller to wait; zero
+	// when it did not say.
+	RetryAfter time.Duration
+	// Message is the provider's own short description of the problem.
+	Message string
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+// Error returns the class, status and provider message.
+func (e *Error) Error() string {
+	msg := e.Class.Error()
+	if e.StatusCode != 0 {
+		msg = fmt.Sprintf("%s (status %d)", msg, e.StatusCode)
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the class sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Class}
+	}
+	return []error{e.Class, e.Err}
+}
+
+// Retryable reports whether another attempt, at this or another provider,
+// may succeed: rate limits, server errors, timeouts and unreachable
+// providers are retryable; rejected requests and credentials are not.
+func Retryable(err error) bool {
+	return errors.Is(err, ErrRateLimited) ||
+		errors.Is(err, ErrServerFailed) ||
+		errors.Is(err, ErrTimedOut) ||
+		errors.Is(err, ErrUnreachable)
+}
+
+// RetryAfter returns the delay a rate-limited provider asked for.
+func RetryAfter(err error) (time.Duration, bool) {
+	var pe *Error
+	if !errors.As(err, &pe) || pe.RetryAfter <= 0 {
+		return 0, false
+	}
+	return pe.RetryAfter, true
+}
+
+// ClassName returns a short stable name for the class of err, for logs and
+// audit attributes: "rate_limited", "server", "unknown" and so on.
+func ClassName(err error) string {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, ErrCredentialsRejected):
+		return "auth"
+	case errors.Is(err, ErrContextTooLong):
+		return "context_length"
+	case errors.Is(err, ErrRequestRejected):
+		return "bad_request"
+	case errors.Is(err, ErrServerFailed):
+		return "server"
+	case errors.Is(err, ErrTimedOut):
+		return "timeout"
+	case errors.Is(err, ErrUnreachable):
+		return "unreachable"
+	default:
+		return "unknown"
+	}
+}

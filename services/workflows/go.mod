@@ -1,0 +1,13 @@
+module github.com/keelhq/keel/services/workflows
+
+go 1.26.8
+
+require (
+	github.com/keelhq/keel/pkg v0.0.0
+	github.com/keelhq/keel/proto v0.0.0
+)
+
+replace (
+	github.com/keelhq/keel/pkg => ../../pkg
+	github.com/keelhq/keel/proto => ../../proto
+)
