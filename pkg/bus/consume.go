@@ -123,6 +123,9 @@ func Consume[T proto.Message](
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("create consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
 	it, err := cons.Messages()

@@ -24,10 +24,16 @@ const (
 type EvaluateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The customer's (redacted) message the draft answers.
-	Input         string     `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
-	Draft         string     `protobuf:"bytes,2,opt,name=draft,proto3" json:"draft,omitempty"`
-	Passages      []*Passage `protobuf:"bytes,3,rep,name=passages,proto3" json:"passages,omitempty"`
-	Citations     []string   `protobuf:"bytes,4,rep,name=citations,proto3" json:"citations,omitempty"`
+	Input     string     `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	Draft     string     `protobuf:"bytes,2,opt,name=draft,proto3" json:"draft,omitempty"`
+	Passages  []*Passage `protobuf:"bytes,3,rep,name=passages,proto3" json:"passages,omitempty"`
+	Citations []string   `protobuf:"bytes,4,rep,name=citations,proto3" json:"citations,omitempty"`
+	// What the draft belongs to (a workflow or event id), recorded in the
+	// audit event.
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Results of tool calls (JSON) the draft may state facts from, as
+	// grounding beside the passages.
+	ToolResults   []string `protobuf:"bytes,6,rep,name=tool_results,json=toolResults,proto3" json:"tool_results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +92,20 @@ func (x *EvaluateRequest) GetPassages() []*Passage {
 func (x *EvaluateRequest) GetCitations() []string {
 	if x != nil {
 		return x.Citations
+	}
+	return nil
+}
+
+func (x *EvaluateRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *EvaluateRequest) GetToolResults() []string {
+	if x != nil {
+		return x.ToolResults
 	}
 	return nil
 }
@@ -217,12 +237,14 @@ var File_keel_v1_eval_proto protoreflect.FileDescriptor
 
 const file_keel_v1_eval_proto_rawDesc = "" +
 	"\n" +
-	"\x12keel/v1/eval.proto\x12\akeel.v1\x1a\x16keel/v1/retrieve.proto\"\x89\x01\n" +
+	"\x12keel/v1/eval.proto\x12\akeel.v1\x1a\x16keel/v1/retrieve.proto\"\xc6\x01\n" +
 	"\x0fEvaluateRequest\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\tR\x05input\x12\x14\n" +
 	"\x05draft\x18\x02 \x01(\tR\x05draft\x12,\n" +
 	"\bpassages\x18\x03 \x03(\v2\x10.keel.v1.PassageR\bpassages\x12\x1c\n" +
-	"\tcitations\x18\x04 \x03(\tR\tcitations\"q\n" +
+	"\tcitations\x18\x04 \x03(\tR\tcitations\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12!\n" +
+	"\ftool_results\x18\x06 \x03(\tR\vtoolResults\"q\n" +
 	"\aFinding\x12\x1a\n" +
 	"\bcategory\x18\x01 \x01(\tR\bcategory\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +

@@ -282,8 +282,11 @@ type GenerateRequest struct {
 	Passages        []*Passage        `protobuf:"bytes,3,rep,name=passages,proto3" json:"passages,omitempty"`
 	Tools           []*ToolDefinition `protobuf:"bytes,4,rep,name=tools,proto3" json:"tools,omitempty"`
 	MaxOutputTokens int32             `protobuf:"varint,5,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the call belongs to (a workflow or event id), recorded in the usage
+	// and audit events so that they link to the step that made the call.
+	Subject       string `protobuf:"bytes,6,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -349,6 +352,13 @@ func (x *GenerateRequest) GetMaxOutputTokens() int32 {
 		return x.MaxOutputTokens
 	}
 	return 0
+}
+
+func (x *GenerateRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
 }
 
 type GenerateResponse struct {
@@ -584,13 +594,14 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12\x1f\n" +
 	"\vcost_micros\x18\x03 \x01(\x03R\n" +
-	"costMicros\"\xe7\x01\n" +
+	"costMicros\"\x81\x02\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +
 	"\bpassages\x18\x03 \x03(\v2\x10.keel.v1.PassageR\bpassages\x12-\n" +
 	"\x05tools\x18\x04 \x03(\v2\x17.keel.v1.ToolDefinitionR\x05tools\x12*\n" +
-	"\x11max_output_tokens\x18\x05 \x01(\x05R\x0fmaxOutputTokens\"\xa9\x02\n" +
+	"\x11max_output_tokens\x18\x05 \x01(\x05R\x0fmaxOutputTokens\x12\x18\n" +
+	"\asubject\x18\x06 \x01(\tR\asubject\"\xa9\x02\n" +
 	"\x10GenerateResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x120\n" +
 	"\n" +

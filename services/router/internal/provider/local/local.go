@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -53,7 +54,7 @@ func (p *Provider) Name() string { return p.name }
 // conversation yet. It returns only the context's error.
 func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider.Response, error) {
 	if err := ctx.Err(); err != nil {
-		return provider.Response{}, &provider.Error{Class: provider.ErrTimedOut, Err: err}
+		return provider.Response{}, contextError(err)
 	}
 
 	model := req.Model
@@ -102,13 +103,22 @@ func (p *Provider) Stream(
 
 	for _, piece := range splitKeepingSpace(resp.Text) {
 		if err := ctx.Err(); err != nil {
-			return provider.Response{}, &provider.Error{Class: provider.ErrTimedOut, Err: err}
+			return provider.Response{}, contextError(err)
 		}
 		if err := onDelta(piece); err != nil {
 			return provider.Response{}, err
 		}
 	}
 	return resp, nil
+}
+
+// contextError classifies a passed deadline as a timeout and returns a
+// cancellation as it is: the caller gave up, the provider did not fail.
+func contextError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+	}
+	return err
 }
 
 // orderNumber finds an order reference: ORD-12345, #12345 or "order 12345".

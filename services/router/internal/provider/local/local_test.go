@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -353,5 +354,16 @@ func TestGenerateCanceled(t *testing.T) {
 	_, err := New("local").Generate(ctx, provider.Request{Messages: []provider.Message{user("hi")}})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
+	}
+}
+
+func TestGenerateDeadlinePassed(t *testing.T) {
+	t.Parallel()
+
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	_, err := New("local").Generate(ctx, provider.Request{Messages: []provider.Message{user("hi")}})
+	if !errors.Is(err, provider.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error = %v, want ErrTimedOut wrapping the deadline", err)
 	}
 }

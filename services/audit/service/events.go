@@ -1,0 +1,123 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/keelhq/keel/pkg/bus"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/audit/internal/auditlog"
+	"github.com/keelhq/keel/services/audit/internal/usage"
+)
+
+// ErrTenantMismatch is returned, marked permanent, for an event whose
+// tenant_id names another tenant than the subject it arrived on.
+var ErrTenantMismatch = errors.New("event tenant_id does not match the subject tenant")
+
+// eventHandlers store the events the consumers deliver. Their errors follow
+// pkg/bus: permanent ones dead-letter the event, others have it redelivered
+// later, which is what happens while Postgres is away (the stream keeps the
+// event meanwhile, so nothing is lost).
+type eventHandlers struct {
+	chain  *auditlog.Log
+	ledger *usage.Ledger
+	// now stamps events that arrive without a time.
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// appendAuditEvent appends the delivered event to its tenant's chain.
+func (h *eventHandlers) appendAuditEvent(ctx context.Context, d bus.Delivery[*keelv1.AuditEvent]) error {
+	ev := d.Msg
+	if err := checkTenant(ev.GetTenantId(), d.Tenant); err != nil {
+		return bus.Permanent(err)
+	}
+
+	rc, err := h.chain.Append(ctx, d.Tenant, h.entryFromEvent(ev, d.MsgID))
+	if errors.Is(err, auditlog.ErrInvalidEntry) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	h.logger.DebugContext(ctx, "audit record appended", "tenant", d.Tenant, "subject", d.Subject,
+		"seq", rc.Seq, "duplicate", rc.Duplicate)
+	return nil
+}
+
+// recordUsageEvent adds the delivered event to its tenant's usage ledger.
+func (h *eventHandlers) recordUsageEvent(ctx context.Context, d bus.Delivery[*keelv1.UsageEvent]) error {
+	ev := d.Msg
+	if err := checkTenant(ev.GetTenantId(), d.Tenant); err != nil {
+		return bus.Permanent(err)
+	}
+
+	added, err := h.ledger.Add(ctx, d.Tenant, h.usageFromEvent(ev, d.MsgID))
+	if errors.Is(err, usage.ErrInvalidRecord) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	h.logger.DebugContext(ctx, "usage recorded", "tenant", d.Tenant, "subject", d.Subject,
+		"route", ev.GetRoute(), "provider", ev.GetProvider(), "duplicate", !added)
+	return nil
+}
+
+// checkTenant accepts an event whose tenant_id is empty or names the tenant
+// of the subject it arrived on (which pkg/bus has checked against the
+// Keel-Tenant header).
+func checkTenant(eventTenant, deliveryTenant string) error {
+	if eventTenant != "" && eventTenant != deliveryTenant {
+		return fmt.Errorf("%w: tenant_id %q, subject tenant %q", ErrTenantMismatch, eventTenant, deliveryTenant)
+	}
+	return nil
+}
+
+// entryFromEvent converts ev. An event without an id takes its message id,
+// so that redeliveries still count once; one without a time takes the
+// current time.
+func (h *eventHandlers) entryFromEvent(ev *keelv1.AuditEvent, msgID string) auditlog.Entry {
+	return auditlog.Entry{
+		ID:         firstNonEmpty(ev.GetId(), msgID),
+		Actor:      ev.GetActor(),
+		Action:     ev.GetAction(),
+		Subject:    ev.GetSubject(),
+		OccurredAt: h.timeOf(ev.GetOccurredAt().AsTime(), ev.GetOccurredAt() != nil),
+		Attributes: ev.GetAttributes(),
+	}
+}
+
+// usageFromEvent converts ev like entryFromEvent.
+func (h *eventHandlers) usageFromEvent(ev *keelv1.UsageEvent, msgID string) usage.Record {
+	return usage.Record{
+		ID:           firstNonEmpty(ev.GetId(), msgID),
+		UseCase:      ev.GetUseCase(),
+		Route:        ev.GetRoute(),
+		Provider:     ev.GetProvider(),
+		Model:        ev.GetModel(),
+		InputTokens:  ev.GetInputTokens(),
+		OutputTokens: ev.GetOutputTokens(),
+		CostMicros:   ev.GetCostMicros(),
+		LatencyMS:    ev.GetLatencyMs(),
+		OccurredAt:   h.timeOf(ev.GetOccurredAt().AsTime(), ev.GetOccurredAt() != nil),
+	}
+}
+
+// timeOf returns t when the event set it, else the current time.
+func (h *eventHandlers) timeOf(t time.Time, set bool) time.Time {
+	if !set {
+		return h.now()
+	}
+	return t
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

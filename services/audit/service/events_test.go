@@ -1,0 +1,170 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/pgdb"
+	"github.com/keelhq/keel/pkg/pgtest"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/audit/internal/auditlog"
+	"github.com/keelhq/keel/services/audit/internal/schema"
+	"github.com/keelhq/keel/services/audit/internal/usage"
+)
+
+var clock = time.Date(2025, 8, 1, 12, 0, 0, 0, time.UTC)
+
+func newHandlers(pool *pgxpool.Pool) *eventHandlers {
+	return &eventHandlers{
+		chain:  auditlog.New(pool),
+		ledger: usage.New(pool),
+		now:    func() time.Time { return clock },
+		logger: logging.Discard(),
+	}
+}
+
+func migratedPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := schema.Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return pool
+}
+
+func auditDelivery(ev *keelv1.AuditEvent, msgID string) bus.Delivery[*keelv1.AuditEvent] {
+	return bus.Delivery[*keelv1.AuditEvent]{
+		Subject: bus.AuditSubject("acme"), Tenant: "acme", MsgID: msgID, Msg: ev, NumDelivered: 1,
+	}
+}
+
+func TestAppendAuditEventErrors(t *testing.T) {
+	t.Parallel()
+	h := newHandlers(migratedPool(t))
+	ctx := context.Background()
+
+	tests := []struct {
+		name      string
+		event     *keelv1.AuditEvent
+		wantErr   error
+		permanent bool
+	}{
+		{name: "valid", event: &keelv1.AuditEvent{Id: "a", Actor: "ingest", Action: "x"}},
+		{name: "own tenant named",
+			event: &keelv1.AuditEvent{Id: "b", TenantId: "acme", Actor: "ingest", Action: "x"}},
+		{name: "other tenant named",
+			event:   &keelv1.AuditEvent{Id: "c", TenantId: "globex", Actor: "ingest", Action: "x"},
+			wantErr: ErrTenantMismatch, permanent: true},
+		{name: "no actor", event: &keelv1.AuditEvent{Id: "d", Action: "x"},
+			wantErr: auditlog.ErrInvalidEntry, permanent: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := h.appendAuditEvent(ctx, auditDelivery(tt.event, "msg-"+tt.event.GetId()))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if got := bus.IsPermanent(err); got != tt.permanent {
+				t.Errorf("permanent = %v, want %v (err %v)", got, tt.permanent, err)
+			}
+		})
+	}
+}
+
+func TestAppendAuditEventFillsIDAndTime(t *testing.T) {
+	t.Parallel()
+	pool := migratedPool(t)
+	h := newHandlers(pool)
+	ctx := context.Background()
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	events := []bus.Delivery[*keelv1.AuditEvent]{
+		auditDelivery(&keelv1.AuditEvent{Actor: "gateway", Action: "x"}, "msg-1"),
+		auditDelivery(&keelv1.AuditEvent{Id: "ev-2", Actor: "gateway", Action: "y",
+			OccurredAt: timestamppb.New(at)}, "msg-2"),
+	}
+	for _, d := range events {
+		if err := h.appendAuditEvent(ctx, d); err != nil {
+			t.Fatalf("append: %v", err)
+		}
+	}
+
+	records, err := auditlog.New(pool).List(ctx, "acme", "", 0, 0)
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	type stamp struct {
+		ID string
+		At time.Time
+	}
+	var got []stamp
+	for _, r := range records {
+		got = append(got, stamp{r.ID, r.OccurredAt})
+	}
+	want := []stamp{{"msg-1", clock}, {"ev-2", at}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRecordUsageEventErrors(t *testing.T) {
+	t.Parallel()
+	h := newHandlers(migratedPool(t))
+	ctx := context.Background()
+	deliver := func(ev *keelv1.UsageEvent) error {
+		return h.recordUsageEvent(ctx, bus.Delivery[*keelv1.UsageEvent]{
+			Subject: bus.UsageSubject("acme"), Tenant: "acme", MsgID: "m", Msg: ev,
+		})
+	}
+
+	if err := deliver(&keelv1.UsageEvent{Id: "u1", TenantId: "acme", InputTokens: 5}); err != nil {
+		t.Errorf("valid usage: %v", err)
+	}
+	err := deliver(&keelv1.UsageEvent{Id: "u2", TenantId: "globex"})
+	if !errors.Is(err, ErrTenantMismatch) || !bus.IsPermanent(err) {
+		t.Errorf("foreign tenant: error %v, want permanent ErrTenantMismatch", err)
+	}
+	err = deliver(&keelv1.UsageEvent{Id: "u3", CostMicros: -1})
+	if !errors.Is(err, usage.ErrInvalidRecord) || !bus.IsPermanent(err) {
+		t.Errorf("negative cost: error %v, want permanent ErrInvalidRecord", err)
+	}
+}
+
+// While Postgres cannot be reached the handlers fail with a retryable error,
+// so pkg/bus redelivers the event later instead of dead-lettering it.
+func TestHandlersRetryWhilePostgresIsDown(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1 of the loopback interface.
+	pool, err := pgxpool.New(context.Background(),
+		"postgres://postgres@127.0.0.1:1/keel?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatalf("create pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	h := newHandlers(pool)
+	ctx := context.Background()
+
+	err = h.appendAuditEvent(ctx, auditDelivery(&keelv1.AuditEvent{Id: "a", Actor: "x", Action: "y"}, "m"))
+	if err == nil || bus.IsPermanent(err) {
+		t.Errorf("audit append error = %v, want a retryable error", err)
+	}
+	err = h.recordUsageEvent(ctx, bus.Delivery[*keelv1.UsageEvent]{
+		Tenant: "acme", MsgID: "m", Msg: &keelv1.UsageEvent{Id: "u"},
+	})
+	if err == nil || bus.IsPermanent(err) {
+		t.Errorf("usage error = %v, want a retryable error", err)
+	}
+}

@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxBodyBytes is the largest request body the gateway reads; a larger one
+// is refused with 413.
+const MaxBodyBytes = 256 << 10
+
+// maxEventIDLen bounds event ids, which become part of workflow ids.
+const maxEventIDLen = 200
+
+// decodeJSON reads the body of r, at most MaxBodyBytes, as exactly one JSON
+// object into dst, refusing unknown fields. An empty body leaves dst as it
+// is when allowEmpty is set. It returns an *apiError for the client.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mediaType, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mediaType != contentTypeJSON && !strings.HasSuffix(mediaType, "+json")) {
+			return &apiError{
+				status: http.StatusUnsupportedMediaType,
+				kind:   "unsupported-media-type",
+				title:  "Unsupported media type",
+				detail: "the request body must be application/json",
+			}
+		}
+	}
+	return decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), dst, allowEmpty)
+}
+
+// decodeBody decodes one JSON object from body into dst; see decodeJSON.
+func decodeBody(body io.Reader, dst any, allowEmpty bool) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+
+	if err := dec.Decode(dst); err != nil {
+		if errors.Is(err, io.EOF) && allowEmpty {
+			return nil
+		}
+		return bodyError(err)
+	}
+
+	// Anything after the object, even a second object, is refused.
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyError(err)
+		}
+		return badRequest("the request body must hold a single JSON object")
+	}
+	return nil
+}
+
+// bodyError describes a JSON decoding error for the client.
+func bodyError(err error) *apiError {
+	var (
+		tooLarge  *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return &apiError{
+			status: http.StatusRequestEntityTooLarge,
+			kind:   "body-too-large",
+			title:  "Request body too large",
+			detail: fmt.Sprintf("the request body exceeds %d bytes", tooLarge.Limit),
+		}
+	case errors.Is(err, io.EOF):
+		return badRequest("the request body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("the request body ends inside a JSON value")
+	case errors.As(err, &syntaxErr):
+		return badRequest("the request body is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return badRequest("the request body must be a JSON object")
+		}
+		return badRequest("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for an unknown field.
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return badRequest("unknown field %s", field)
+	default:
+		return badRequest("the request body is not a valid JSON object")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	default:
+		return "number"
+	}
+}
+
+// validEventID reports what is wrong with an event id, or "" when it is
+// usable: it becomes the last part of a workflow id and a URL path segment.
+func validEventID(id string) string {
+	switch {
+	case id == "":
+		return "event_id must not be empty"
+	case len(id) > maxEventIDLen:
+		return fmt.Sprintf("event_id must be at most %d bytes", maxEventIDLen)
+	case !utf8.ValidString(id):
+		return "event_id must be valid UTF-8"
+	case strings.ContainsRune(id, '/'):
+		return "event_id must not contain '/'"
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return "event_id must not contain control characters"
+	}
+	return ""
+}

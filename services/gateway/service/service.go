@@ -1,0 +1,232 @@
+// Package service runs the gateway: Keel's edge HTTP API for client apps and
+// reviewers. It verifies bearer tokens, hands submitted emails to the ingest
+// service over gRPC, and reads and signals support copilot runs in Temporal.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.temporal.io/sdk/client"
+
+	"github.com/keelhq/keel/pkg/auth"
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/grpcx"
+	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/temporalx"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/gateway/internal/httpapi"
+)
+
+// ShutdownTimeout bounds the graceful stop of the HTTP server; requests
+// still running then are cut off.
+const ShutdownTimeout = 10 * time.Second
+
+// Config is the gateway's configuration.
+type Config struct {
+	// HTTPAddr is where the API listens (KEEL_GATEWAY_HTTP_ADDR).
+	HTTPAddr string `yaml:"http_addr" env:"KEEL_GATEWAY_HTTP_ADDR"`
+	// TokenKey is the base64 HMAC key that verifies bearer tokens, at least
+	// auth.MinKeyLen bytes once decoded (KEEL_TOKEN_KEY). It is a secret.
+	TokenKey string `yaml:"token_key" env:"KEEL_TOKEN_KEY"`
+	// IngestAddr is the ingest service's gRPC address (KEEL_INGEST_ADDR).
+	IngestAddr string `yaml:"ingest_addr" env:"KEEL_INGEST_ADDR"`
+	// TemporalAddr is the Temporal frontend, used when Deps.Temporal is nil
+	// (KEEL_TEMPORAL_ADDR).
+	TemporalAddr string `yaml:"temporal_addr" env:"KEEL_TEMPORAL_ADDR"`
+	// Namespace is the Temporal namespace (KEEL_TEMPORAL_NAMESPACE).
+	Namespace string `yaml:"namespace" env:"KEEL_TEMPORAL_NAMESPACE"`
+	// NATSURL is the NATS server for audit events, used when Deps.NATS is
+	// nil; empty turns auditing off (KEEL_NATS_URL).
+	NATSURL string `yaml:"nats_url" env:"KEEL_NATS_URL"`
+}
+
+// LogValue hides the token key when a Config is logged.
+func (c Config) LogValue() slog.Value {
+	key := ""
+	if c.TokenKey != "" {
+		key = "[redacted]"
+	}
+	return slog.GroupValue(
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("token_key", key),
+		slog.String("ingest_addr", c.IngestAddr),
+		slog.String("temporal_addr", c.TemporalAddr),
+		slog.String("namespace", c.Namespace),
+		slog.String("nats_url", c.NATSURL),
+	)
+}
+
+// DefaultConfig returns the loopback defaults of the local stack. TokenKey
+// has no default.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:     "127.0.0.1:8480",
+		IngestAddr:   "127.0.0.1:7401",
+		TemporalAddr: "127.0.0.1:7233",
+		Namespace:    temporalx.Namespace,
+		NATSURL:      "nats://127.0.0.1:4322",
+	}
+}
+
+// Validate reports every problem of c together.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
+	}
+	if c.TokenKey == "" {
+		errs = append(errs, errors.New("token_key is required (KEEL_TOKEN_KEY)"))
+	} else if _, err := auth.DecodeKey(c.TokenKey); err != nil {
+		errs = append(errs, fmt.Errorf("token_key: %w", err))
+	}
+	if c.IngestAddr == "" {
+		errs = append(errs, errors.New("ingest_addr is required"))
+	}
+	if c.TemporalAddr == "" {
+		errs = append(errs, errors.New("temporal_addr is required"))
+	}
+	if c.Namespace == "" {
+		errs = append(errs, errors.New("namespace is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the gateway's optional, already open dependencies. A nil field is
+// opened from Config, and closed again when Run returns; a given one is left
+// open.
+type Deps struct {
+	Logger *slog.Logger
+	// NATS carries audit events; nil dials Config.NATSURL.
+	NATS *nats.Conn
+	// Listener is where the API is served; nil listens on Config.HTTPAddr.
+	Listener net.Listener
+	// Temporal reads and signals copilot runs; nil dials Config.TemporalAddr.
+	Temporal client.Client
+}
+
+// Run serves the API until ctx ends, then shuts the server down gracefully
+// within ShutdownTimeout. It returns nil after a stop caused by ctx.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid gateway config: %w", err)
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = logging.New("gateway", "dev")
+	}
+	key, err := auth.DecodeKey(cfg.TokenKey)
+	if err != nil {
+		return fmt.Errorf("decode token key: %w", err)
+	}
+
+	conn, err := grpcx.Dial(cfg.IngestAddr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	temporal := deps.Temporal
+	if temporal == nil {
+		temporal, err = temporalx.Dial(cfg.TemporalAddr, cfg.Namespace, logger)
+		if err != nil {
+			return err
+		}
+		defer temporal.Close()
+	}
+
+	auditor, closeNATS, err := openAuditor(cfg, deps.NATS, logger)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+
+	handler, err := httpapi.NewHandler(httpapi.Options{
+		TokenKey: key,
+		Ingest:   keelv1.NewIngestServiceClient(conn),
+		Temporal: temporal,
+		Auditor:  auditor,
+		Logger:   logger,
+	})
+	if err != nil {
+		return fmt.Errorf("build api: %w", err)
+	}
+
+	lis := deps.Listener
+	if lis == nil {
+		lis, err = net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	return serve(ctx, newServer(handler, logger), lis, logger)
+}
+
+// openAuditor returns the audit publisher on nc, or on a connection to
+// cfg.NATSURL when nc is nil, and a function that closes what it opened.
+// Without either it returns a nil auditor: auditing is off.
+func openAuditor(cfg Config, nc *nats.Conn, logger *slog.Logger) (httpapi.Auditor, func(), error) {
+	closeNATS := func() {}
+	if nc == nil {
+		if cfg.NATSURL == "" {
+			logger.Warn("no nats configured; audit events of the gateway are not published")
+			return nil, closeNATS, nil
+		}
+		var err error
+		nc, err = nats.Connect(cfg.NATSURL, nats.Name("keel-gateway"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
+		}
+		closeNATS = nc.Close
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		closeNATS()
+		return nil, nil, fmt.Errorf("open jetstream: %w", err)
+	}
+	return bus.NewPublisher(js), closeNATS, nil
+}
+
+func newServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	// TODO: no WriteTimeout, so that SSE streams can come; slow readers are
+	// bounded only by the per-request upstream deadline of the API.
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// serve runs srv on lis until ctx ends, then shuts it down.
+func serve(ctx context.Context, srv *http.Server, lis net.Listener, logger *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	logger.Info("gateway listening", "addr", lis.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}

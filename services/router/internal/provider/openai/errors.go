@@ -1,0 +1,113 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// maxErrorMessage bounds the provider message kept in an error, so a server
+// that echoes the prompt cannot fill the logs with it.
+const maxErrorMessage = 200
+
+// statusError classifies an HTTP error response.
+func statusError(resp *http.Response, body []byte, now time.Time) *provider.Error {
+	var eb errorBody
+	_ = json.Unmarshal(body, &eb)
+
+	pe := &provider.Error{StatusCode: resp.StatusCode, Message: shorten(eb.Error.messageOr(string(body)))}
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		pe.Class = provider.ErrRateLimited
+		pe.RetryAfter = retryAfter(resp.Header, now)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		pe.Class = provider.ErrCredentialsRejected
+	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
+		pe.Class = provider.ErrTimedOut
+	case code >= 500:
+		pe.Class = provider.ErrServerFailed
+	case isContextLength(eb.Error):
+		pe.Class = provider.ErrContextTooLong
+	default:
+		pe.Class = provider.ErrRequestRejected
+	}
+	return pe
+}
+
+// streamError classifies an error that arrives inside an event stream,
+// after the server already answered 200.
+func streamError(e *apiError) *provider.Error {
+	pe := &provider.Error{Message: shorten(e.messageOr("error event")), Class: provider.ErrServerFailed}
+	switch kind := e.Type + " " + e.code(); {
+	case strings.Contains(kind, "rate_limit"):
+		pe.Class = provider.ErrRateLimited
+	case isContextLength(e):
+		pe.Class = provider.ErrContextTooLong
+	case strings.Contains(kind, "invalid_request"):
+		pe.Class = provider.ErrRequestRejected
+	}
+	return pe
+}
+
+// transportError classifies an error from sending the request or reading
+// the response. The caller's own cancellation is not a provider failure and
+// is returned unclassified.
+func transportError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+	}
+	return &provider.Error{Class: provider.ErrUnreachable, Err: err}
+}
+
+func isContextLength(e *apiError) bool {
+	if e == nil {
+		return false
+	}
+	return e.code() == "context_length_exceeded" ||
+		strings.Contains(strings.ToLower(e.Message), "maximum context length")
+}
+
+func (e *apiError) messageOr(fallback string) string {
+	if e == nil || e.Message == "" {
+		return fallback
+	}
+	return e.Message
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date) or the
+// retry-after-ms header some servers send instead.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
+}
+
+func shorten(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= maxErrorMessage {
+		return s
+	}
+	return s[:maxErrorMessage] + "..."
+}

@@ -1,0 +1,567 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// fakeServer speaks the chat completions wire format from a fixture. It
+// writes the body in pieces of chunkSize bytes, flushing after each, so
+// that lines and multi-byte characters are split across reads.
+type fakeServer struct {
+	status    int
+	header    http.Header
+	body      []byte
+	chunkSize int
+
+	mu       sync.Mutex
+	requests []recordedRequest
+}
+
+type recordedRequest struct {
+	path  string
+	auth  string
+	body  chatRequest
+	bytes []byte
+}
+
+func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var body chatRequest
+	_ = json.Unmarshal(raw, &body)
+	f.mu.Lock()
+	f.requests = append(f.requests, recordedRequest{path: r.URL.Path, auth: r.Header.Get("Authorization"), body: body, bytes: raw})
+	f.mu.Unlock()
+
+	for k, v := range f.header {
+		w.Header()[k] = v
+	}
+	status := f.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+
+	size := f.chunkSize
+	if size <= 0 {
+		size = len(f.body)
+	}
+	flusher, _ := w.(http.Flusher)
+	for rest := f.body; len(rest) > 0; {
+		n := min(size, len(rest))
+		_, _ = w.Write(rest[:n])
+		if flusher != nil {
+			flusher.Flush()
+		}
+		rest = rest[n:]
+	}
+}
+
+func (f *fakeServer) lastRequest(t *testing.T) recordedRequest {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) == 0 {
+		t.Fatal("server saw no request")
+	}
+	return f.requests[len(f.requests)-1]
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatalf("read fixture: %v", err)
+	}
+	return b
+}
+
+func startProvider(t *testing.T, f *fakeServer) *Provider {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return New(Config{Name: "openai", BaseURL: srv.URL + "/v1/", APIKey: "sk-test"})
+}
+
+var testPassages = []provider.Passage{
+	{ChunkID: "kb-shipping#0", Title: "Shipping", Text: "Express shipping arrives the next business day."},
+	{ChunkID: "kb-returns#0", Title: "Returns", Text: "Unused items can be returned within 30 days of delivery."},
+}
+
+func testRequest() provider.Request {
+	return provider.Request{
+		Model:    "gpt-4o-mini",
+		Messages: []provider.Message{{Role: provider.RoleUser, Content: "Can I return an item? [PERSON_1]"}},
+		Passages: testPassages,
+		Tools: []provider.Tool{{
+			Name:        "lookup_order",
+			Description: "Look up an order",
+			Parameters:  json.RawMessage(`{"type":"object","properties":{"order_id":{"type":"string"}}}`),
+		}},
+		MaxOutputTokens: 300,
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeServer{header: http.Header{"Content-Type": {"application/json"}}, body: fixture(t, "completion.json")}
+	p := startProvider(t, f)
+
+	resp, err := p.Generate(context.Background(), testRequest())
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+
+	want := provider.Response{
+		Text: "Hello [PERSON_1], unused items can be returned within 30 days of delivery [2]. " +
+			"Thanks for your patience.",
+		Citations:    []string{"kb-returns#0"},
+		Confidence:   0.5,
+		Model:        "gpt-4o-mini-2024-07-18",
+		Usage:        provider.Usage{InputTokens: 182, OutputTokens: 24},
+		FinishReason: provider.FinishStop,
+	}
+	if diff := cmp.Diff(want, resp); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+
+	got := f.lastRequest(t)
+	if got.path != "/v1/chat/completions" {
+		t.Errorf("path = %q", got.path)
+	}
+	if got.auth != "Bearer sk-test" {
+		t.Errorf("authorization = %q", got.auth)
+	}
+	if got.body.Model != "gpt-4o-mini" || got.body.Stream || got.body.MaxTokens != 300 {
+		t.Errorf("request = %+v", got.body)
+	}
+	if len(got.body.Messages) != 2 || got.body.Messages[0].Role != "system" {
+		t.Fatalf("messages = %+v, want system then user", got.body.Messages)
+	}
+	sys := *got.body.Messages[0].Content
+	for _, s := range []string{"[1] Shipping\nExpress shipping", "[2] Returns\nUnused items"} {
+		if !strings.Contains(sys, s) {
+			t.Errorf("system message lacks %q:\n%s", s, sys)
+		}
+	}
+	if len(got.body.Tools) != 1 || got.body.Tools[0].Type != "function" ||
+		got.body.Tools[0].Function.Name != "lookup_order" {
+		t.Errorf("tools = %+v", got.body.Tools)
+	}
+}
+
+func TestGenerateToolCalls(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeServer{body: fixture(t, "completion_tool_calls.json")}
+	p := startProvider(t, f)
+
+	resp, err := p.Generate(context.Background(), testRequest())
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	wantCalls := []provider.ToolCall{{ID: "call_keelOrder01", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`}}
+	if diff := cmp.Diff(wantCalls, resp.ToolCalls); diff != "" {
+		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if resp.FinishReason != provider.FinishToolCalls || resp.Text != "" {
+		t.Errorf("finish = %q, text = %q", resp.FinishReason, resp.Text)
+	}
+}
+
+// TestGenerateSendsToolTurns checks the wire form of a conversation that
+// already holds a tool call and its result.
+func TestGenerateSendsToolTurns(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeServer{body: fixture(t, "completion.json")}
+	p := startProvider(t, f)
+
+	req := testRequest()
+	req.Messages = append(req.Messages,
+		provider.Message{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{
+			{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-1"}`},
+		}},
+		provider.Message{Role: provider.RoleTool, ToolCallID: "call_1", Content: `{"status":"shipped"}`},
+	)
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+
+	var wire struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	if err := json.Unmarshal(f.lastRequest(t).bytes, &wire); err != nil {
+		t.Fatalf("decode request: %v", err)
+	}
+	assistant, tool := wire.Messages[2], wire.Messages[3]
+	if content, ok := assistant["content"]; !ok || content != nil {
+		t.Errorf("assistant content = %v (present %v), want null", content, ok)
+	}
+	calls, _ := assistant["tool_calls"].([]any)
+	if len(calls) != 1 {
+		t.Fatalf("assistant tool_calls = %v", assistant["tool_calls"])
+	}
+	call := calls[0].(map[string]any)
+	fn := call["function"].(map[string]any)
+	if call["id"] != "call_1" || call["type"] != "function" || fn["name"] != "lookup_order" {
+		t.Errorf("tool call = %v", call)
+	}
+	if tool["role"] != "tool" || tool["tool_call_id"] != "call_1" || tool["content"] != `{"status":"shipped"}` {
+		t.Errorf("tool message = %v", tool)
+	}
+}
+
+func TestStream(t *testing.T) {
+	t.Parallel()
+
+	body := fixture(t, "stream.sse")
+	crlf := []byte(strings.ReplaceAll(string(body), "\n", "\r\n"))
+	for _, tc := range []struct {
+		name      string
+		body      []byte
+		chunkSize int
+	}{
+		{name: "whole", body: body},
+		{name: "one byte at a time", body: body, chunkSize: 1},
+		{name: "seven bytes", body: body, chunkSize: 7},
+		{name: "crlf split inside line ends", body: crlf, chunkSize: 2},
+		{name: "crlf thirteen bytes", body: crlf, chunkSize: 13},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeServer{
+				header:    http.Header{"Content-Type": {"text/event-stream"}},
+				body:      tc.body,
+				chunkSize: tc.chunkSize,
+			}
+			p := startProvider(t, f)
+
+			var deltas []string
+			resp, err := p.Stream(context.Background(), testRequest(), func(d string) error {
+				deltas = append(deltas, d)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+
+			wantDeltas := []string{"Express shipping", " arrives the next business day [1].", " Ünïcødé ✓"}
+			if diff := cmp.Diff(wantDeltas, deltas); diff != "" {
+				t.Errorf("deltas (-want +got):\n%s", diff)
+			}
+			want := provider.Response{
+				Text:         strings.Join(wantDeltas, ""),
+				Citations:    []string{"kb-shipping#0"},
+				Confidence:   0.5,
+				Model:        "gpt-4o-mini-2024-07-18",
+				Usage:        provider.Usage{InputTokens: 140, OutputTokens: 11},
+				FinishReason: provider.FinishStop,
+			}
+			if diff := cmp.Diff(want, resp); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+
+			got := f.lastRequest(t).body
+			if !got.Stream || got.StreamOptions == nil || !got.StreamOptions.IncludeUsage {
+				t.Errorf("request stream = %v, options = %+v", got.Stream, got.StreamOptions)
+			}
+		})
+	}
+}
+
+func TestStreamToolCalls(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeServer{body: fixture(t, "stream_tool_calls.sse"), chunkSize: 5}
+	p := startProvider(t, f)
+
+	resp, err := p.Stream(context.Background(), testRequest(), func(d string) error {
+		t.Errorf("unexpected delta %q", d)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	want := []provider.ToolCall{
+		{ID: "call_keelOrder02", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{ID: "call_keelOrder03", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
+	}
+	if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
+		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if resp.FinishReason != provider.FinishToolCalls {
+		t.Errorf("finish reason = %q", resp.FinishReason)
+	}
+	if resp.Usage != (provider.Usage{InputTokens: 95, OutputTokens: 30}) {
+		t.Errorf("usage = %+v", resp.Usage)
+	}
+}
+
+func TestStreamMidStreamError(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeServer{body: fixture(t, "stream_error.sse"), chunkSize: 9}
+	p := startProvider(t, f)
+
+	var deltas []string
+	_, err := p.Stream(context.Background(), testRequest(), func(d string) error {
+		deltas = append(deltas, d)
+		return nil
+	})
+	if !errors.Is(err, provider.ErrServerFailed) {
+		t.Fatalf("error = %v, want ErrServerFailed", err)
+	}
+	if !strings.Contains(err.Error(), "server had an error") {
+		t.Errorf("error %q lacks the provider message", err)
+	}
+	if diff := cmp.Diff([]string{"Standard shipping"}, deltas); diff != "" {
+		t.Errorf("deltas before the error (-want +got):\n%s", diff)
+	}
+}
+
+func TestStreamErrorEvents(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		body string
+		want error
+	}{
+		{
+			name: "event error with bare object",
+			body: "event: error\ndata: {\"message\":\"overloaded\",\"type\":\"server_error\"}\n\n",
+			want: provider.ErrServerFailed,
+		},
+		{
+			name: "rate limit in stream",
+			body: "data: {\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_exceeded\"}}\n\n",
+			want: provider.ErrRateLimited,
+		},
+		{
+			name: "event error with plain text",
+			body: "event: error\ndata: upstream went away\n\n",
+			want: provider.ErrServerFailed,
+		},
+		{
+			name: "cut off before finishing",
+			body: "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+			want: provider.ErrUnreachable,
+		},
+		{
+			name: "malformed chunk",
+			body: "data: {\"choices\":[\n\n",
+			want: provider.ErrServerFailed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			p := startProvider(t, &fakeServer{body: []byte(tt.body)})
+			_, err := p.Stream(context.Background(), testRequest(), func(string) error { return nil })
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStreamCallbackError(t *testing.T) {
+	t.Parallel()
+
+	p := startProvider(t, &fakeServer{body: fixture(t, "stream.sse")})
+	stop := errors.New("client gone")
+	_, err := p.Stream(context.Background(), testRequest(), func(string) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("error = %v, want %v", err, stop)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	t.Parallel()
+
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name           string
+		status         int
+		header         http.Header
+		body           string
+		want           error
+		wantRetryable  bool
+		wantRetryAfter time.Duration
+	}{
+		{
+			name:   "429 with Retry-After seconds",
+			status: http.StatusTooManyRequests,
+			header: http.Header{"Retry-After": {"7"}},
+			body: `{"error":{"message":"Rate limit reached for gpt-4o-mini","type":"requests",` +
+				`"param":null,"code":"rate_limit_exceeded"}}`,
+			want:           provider.ErrRateLimited,
+			wantRetryable:  true,
+			wantRetryAfter: 7 * time.Second,
+		},
+		{
+			name:           "429 with Retry-After date",
+			status:         http.StatusTooManyRequests,
+			header:         http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}},
+			body:           `{"error":{"message":"slow down","type":"requests"}}`,
+			want:           provider.ErrRateLimited,
+			wantRetryable:  true,
+			wantRetryAfter: 90 * time.Second,
+		},
+		{
+			name:           "429 with retry-after-ms",
+			status:         http.StatusTooManyRequests,
+			header:         http.Header{"Retry-After-Ms": {"1500"}, "Retry-After": {"2"}},
+			want:           provider.ErrRateLimited,
+			wantRetryable:  true,
+			wantRetryAfter: 1500 * time.Millisecond,
+		},
+		{
+			name:          "500",
+			status:        http.StatusInternalServerError,
+			body:          `{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}`,
+			want:          provider.ErrServerFailed,
+			wantRetryable: true,
+		},
+		{
+			name:          "503 with plain text body",
+			status:        http.StatusServiceUnavailable,
+			body:          "upstream connect error",
+			want:          provider.ErrServerFailed,
+			wantRetryable: true,
+		},
+		{
+			name:   "401",
+			status: http.StatusUnauthorized,
+			body: `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error",` +
+				`"param":null,"code":"invalid_api_key"}}`,
+			want: provider.ErrCredentialsRejected,
+		},
+		{
+			name:   "403",
+			status: http.StatusForbidden,
+			want:   provider.ErrCredentialsRejected,
+		},
+		{
+			name:   "400",
+			status: http.StatusBadRequest,
+			body:   `{"error":{"message":"Invalid value for 'role'","type":"invalid_request_error","param":"messages","code":null}}`,
+			want:   provider.ErrRequestRejected,
+		},
+		{
+			name:   "400 context length",
+			status: http.StatusBadRequest,
+			body: `{"error":{"message":"This model's maximum context length is 128000 tokens.",` +
+				`"type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
+			want: provider.ErrContextTooLong,
+		},
+		{
+			name:   "400 with numeric code",
+			status: http.StatusBadRequest,
+			body:   `{"error":{"message":"bad","type":"BadRequestError","code":400}}`,
+			want:   provider.ErrRequestRejected,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			srv := httptest.NewServer(&fakeServer{status: tt.status, header: tt.header, body: []byte(tt.body)})
+			t.Cleanup(srv.Close)
+			p := New(Config{Name: "openai", BaseURL: srv.URL + "/v1", Now: func() time.Time { return now }})
+
+			for _, call := range []func() error{
+				func() error { _, err := p.Generate(context.Background(), testRequest()); return err },
+				func() error {
+					_, err := p.Stream(context.Background(), testRequest(), func(string) error { return nil })
+					return err
+				},
+			} {
+				err := call()
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("error = %v, want %v", err, tt.want)
+				}
+				if got := provider.Retryable(err); got != tt.wantRetryable {
+					t.Errorf("Retryable = %v, want %v", got, tt.wantRetryable)
+				}
+				got, _ := provider.RetryAfter(err)
+				if got != tt.wantRetryAfter {
+					t.Errorf("RetryAfter = %v, want %v", got, tt.wantRetryAfter)
+				}
+				var pe *provider.Error
+				if !errors.As(err, &pe) || pe.StatusCode != tt.status {
+					t.Errorf("status = %+v, want %d", pe, tt.status)
+				}
+			}
+		})
+	}
+}
+
+func TestTimeoutAndUnreachable(t *testing.T) {
+	t.Parallel()
+
+	t.Run("deadline passes while the server stalls", func(t *testing.T) {
+		t.Parallel()
+
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { close(release) })
+		p := New(Config{Name: "openai", BaseURL: srv.URL + "/v1"})
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := p.Generate(ctx, testRequest())
+		if !errors.Is(err, provider.ErrTimedOut) || !provider.Retryable(err) {
+			t.Errorf("error = %v, want retryable ErrTimedOut", err)
+		}
+	})
+
+	t.Run("nothing listens", func(t *testing.T) {
+		t.Parallel()
+
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		p := New(Config{Name: "openai", BaseURL: url + "/v1"})
+
+		_, err := p.Generate(context.Background(), testRequest())
+		if !errors.Is(err, provider.ErrUnreachable) || !provider.Retryable(err) {
+			t.Errorf("error = %v, want retryable ErrUnreachable", err)
+		}
+	})
+
+	t.Run("caller cancels", func(t *testing.T) {
+		t.Parallel()
+
+		p := New(Config{Name: "openai", BaseURL: "http://127.0.0.1:1/v1"})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := p.Generate(ctx, testRequest())
+		if !errors.Is(err, context.Canceled) || provider.Retryable(err) {
+			t.Errorf("error = %v, want context.Canceled and not retryable", err)
+		}
+	})
+}

@@ -1,0 +1,128 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseCitations(t *testing.T) {
+	t.Parallel()
+
+	passages := []Passage{{ChunkID: "a"}, {ChunkID: "b"}, {ChunkID: "c"}}
+	tests := []struct {
+		name string
+		text string
+		want []string
+	}{
+		{name: "order of first citation", text: "x [3] y [1] z [3].", want: []string{"c", "a"}},
+		{name: "lists", text: "see [2, 1]", want: []string{"b", "a"}},
+		{name: "out of range and zero", text: "[0] [4] [99]", want: nil},
+		{name: "placeholders are not citations", text: "Hello [PERSON_1], mail [EMAIL_2]", want: nil},
+		{name: "none", text: "no markers", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			if diff := cmp.Diff(tt.want, ParseCitations(tt.text, passages)); diff != "" {
+				t.Errorf("citations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSplitSentences(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		text string
+		want []string
+	}{
+		{
+			name: "stops and line breaks",
+			text: "One. Two! Three?\nFour",
+			want: []string{"One.", "Two!", "Three?", "Four"},
+		},
+		{
+			name: "citation stays with its sentence",
+			text: "Shipping takes 3 days. [1] Returns are free. [2]",
+			want: []string{"Shipping takes 3 days. [1]", "Returns are free. [2]"},
+		},
+		{
+			name: "decimals do not split",
+			text: "It costs 4.99 dollars. Really.",
+			want: []string{"It costs 4.99 dollars.", "Really."},
+		},
+		{name: "blank", text: " \n\n ", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			if diff := cmp.Diff(tt.want, SplitSentences(tt.text)); diff != "" {
+				t.Errorf("sentences (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEstimateTokens(t *testing.T) {
+	t.Parallel()
+
+	if got := EstimateTokens("one two three four five six"); got != 8 {
+		t.Errorf("EstimateTokens = %d, want 8", got)
+	}
+	req := Request{
+		Messages: []Message{{Content: "a b c"}},
+		Passages: []Passage{{Title: "t", Text: "d e"}},
+	}
+	if got := EstimateInputTokens(req); got != 8 {
+		t.Errorf("EstimateInputTokens = %d, want 8", got)
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		class     error
+		name      string
+		retryable bool
+	}{
+		{ErrRateLimited, "rate_limited", true},
+		{ErrServerFailed, "server", true},
+		{ErrTimedOut, "timeout", true},
+		{ErrUnreachable, "unreachable", true},
+		{ErrCredentialsRejected, "auth", false},
+		{ErrRequestRejected, "bad_request", false},
+		{ErrContextTooLong, "context_length", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			cause := errors.New("cause")
+			err := fmt.Errorf("provider x: %w", &Error{Class: tt.class, StatusCode: 429, RetryAfter: time.Second, Err: cause})
+			if !errors.Is(err, tt.class) || !errors.Is(err, cause) {
+				t.Errorf("errors.Is fails for %v", err)
+			}
+			if got := Retryable(err); got != tt.retryable {
+				t.Errorf("Retryable = %v, want %v", got, tt.retryable)
+			}
+			if got := ClassName(err); got != tt.name {
+				t.Errorf("ClassName = %q, want %q", got, tt.name)
+			}
+			if d, ok := RetryAfter(err); !ok || d != time.Second {
+				t.Errorf("RetryAfter = %v, %v", d, ok)
+			}
+		})
+	}
+	if ClassName(errors.New("other")) != "unknown" || Retryable(errors.New("other")) {
+		t.Error("an unclassified error is classified")
+	}
+}

@@ -1,0 +1,142 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keelhq/keel/pkg/bus"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// Audit actions of the router.
+const (
+	ActionGenerated = "model.generated"
+	ActionFailed    = "model.failed"
+)
+
+// actor is the audit actor of the router's events.
+const actor = "router"
+
+// Record describes one routed call, successful or not. It never holds the
+// text of the request or the reply.
+type Record struct {
+	Tenant       string
+	UseCase      string
+	Route        string
+	Provider     string
+	Model        string
+	Usage        provider.Usage
+	CostMicros   int64
+	Latency      time.Duration
+	FinishReason provider.FinishReason
+	Citations    int
+	Attempts     int
+	// Err is the call's error; nil for a successful call.
+	Err error
+}
+
+// Recorder receives a Record for every routed call.
+type Recorder interface {
+	Record(ctx context.Context, rec Record) error
+}
+
+// Publisher is the part of bus.Publisher a BusRecorder needs.
+type Publisher interface {
+	Publish(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error)
+	Audit(ctx context.Context, ev *keelv1.AuditEvent) error
+}
+
+// BusRecorder publishes a keelv1.UsageEvent on keel.usage.<tenant> for
+// every successful call and an audit event for every call: model.generated
+// or model.failed.
+type BusRecorder struct {
+	pub   Publisher
+	now   func() time.Time
+	newID func() string
+}
+
+// NewBusRecorder returns a BusRecorder publishing through pub.
+func NewBusRecorder(pub Publisher) *BusRecorder {
+	return &BusRecorder{pub: pub, now: time.Now, newID: bus.NewID}
+}
+
+// Record publishes the events of rec. A record without a tenant is refused,
+// because every event must belong to one.
+func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
+	if rec.Tenant == "" {
+		return errors.New("record model call: no tenant")
+	}
+	id := b.newID()
+	now := timestamppb.New(b.now())
+
+	attrs := map[string]string{
+		"use_case":   rec.UseCase,
+		"route":      rec.Route,
+		"latency_ms": strconv.FormatInt(rec.Latency.Milliseconds(), 10),
+	}
+	if rec.Err != nil {
+		attrs["error_class"] = provider.ClassName(rec.Err)
+		return b.audit(ctx, rec, id, ActionFailed, attrs, now)
+	}
+
+	usage := &keelv1.UsageEvent{
+		Id:           id,
+		TenantId:     rec.Tenant,
+		UseCase:      rec.UseCase,
+		Route:        rec.Route,
+		Provider:     rec.Provider,
+		Model:        rec.Model,
+		InputTokens:  rec.Usage.InputTokens,
+		OutputTokens: rec.Usage.OutputTokens,
+		CostMicros:   rec.CostMicros,
+		LatencyMs:    rec.Latency.Milliseconds(),
+		OccurredAt:   now,
+	}
+	if _, err := b.pub.Publish(ctx, bus.UsageSubject(rec.Tenant), id, rec.Tenant, usage); err != nil {
+		return fmt.Errorf("publish usage: %w", err)
+	}
+
+	attrs["provider"] = rec.Provider
+	attrs["model"] = rec.Model
+	attrs["input_tokens"] = strconv.FormatInt(rec.Usage.InputTokens, 10)
+	attrs["output_tokens"] = strconv.FormatInt(rec.Usage.OutputTokens, 10)
+	attrs["cost_micros"] = strconv.FormatInt(rec.CostMicros, 10)
+	attrs["finish_reason"] = string(rec.FinishReason)
+	attrs["citations"] = strconv.Itoa(rec.Citations)
+	attrs["attempts"] = strconv.Itoa(rec.Attempts)
+	return b.audit(ctx, rec, id, ActionGenerated, attrs, now)
+}
+
+// audit publishes the audit event of a call. Its subject is the usage
+// event id, which links the two records.
+//
+// TODO: use the workflow or event id as subject once GenerateRequest
+// carries it (requested in /tmp/keel/proto-requests.md).
+func (b *BusRecorder) audit(
+	ctx context.Context,
+	rec Record,
+	id, action string,
+	attrs map[string]string,
+	at *timestamppb.Timestamp,
+) error {
+	ev := &keelv1.AuditEvent{
+		Id:         "audit-" + id,
+		TenantId:   rec.Tenant,
+		Actor:      actor,
+		Action:     action,
+		Subject:    "usage:" + id,
+		OccurredAt: at,
+		Attributes: attrs,
+	}
+	if err := b.pub.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("publish audit event: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+type published struct {
+	subject, msgID, tenant string
+	msg                    proto.Message
+}
+
+type fakePublisher struct {
+	published []published
+	audits    []*keelv1.AuditEvent
+	failWith  error
+}
+
+func (f *fakePublisher) Publish(_ context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error) {
+	if f.failWith != nil {
+		return false, f.failWith
+	}
+	f.published = append(f.published, published{subject, msgID, tenantID, m})
+	return false, nil
+}
+
+func (f *fakePublisher) Audit(_ context.Context, ev *keelv1.AuditEvent) error {
+	f.audits = append(f.audits, ev)
+	return nil
+}
+
+func testRecorder(pub *fakePublisher, at time.Time) *BusRecorder {
+	r := NewBusRecorder(pub)
+	r.now = func() time.Time { return at }
+	r.newID = func() string { return "id1" }
+	return r
+}
+
+func TestBusRecorderSuccess(t *testing.T) {
+	t.Parallel()
+
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pub := &fakePublisher{}
+	err := testRecorder(pub, at).Record(context.Background(), Record{
+		Tenant: "acme", UseCase: "support_reply", Route: "support_reply", Provider: "local",
+		Model: "keel-local-1", Usage: provider.Usage{InputTokens: 40, OutputTokens: 12},
+		CostMicros: 3, Latency: 1500 * time.Millisecond, FinishReason: provider.FinishStop,
+		Citations: 2, Attempts: 1,
+	})
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+
+	if len(pub.published) != 1 {
+		t.Fatalf("published %d messages, want 1", len(pub.published))
+	}
+	p := pub.published[0]
+	if p.subject != "keel.usage.acme" || p.msgID != "id1" || p.tenant != "acme" {
+		t.Errorf("published to %q id %q tenant %q", p.subject, p.msgID, p.tenant)
+	}
+	wantUsage := &keelv1.UsageEvent{
+		Id: "id1", TenantId: "acme", UseCase: "support_reply", Route: "support_reply",
+		Provider: "local", Model: "keel-local-1", InputTokens: 40, OutputTokens: 12,
+		CostMicros: 3, LatencyMs: 1500, OccurredAt: timestamppb.New(at),
+	}
+	if diff := cmp.Diff(wantUsage, p.msg, protocmp.Transform()); diff != "" {
+		t.Errorf("usage event (-want +got):\n%s", diff)
+	}
+
+	wantAudit := &keelv1.AuditEvent{
+		Id: "audit-id1", TenantId: "acme", Actor: "router", Action: ActionGenerated,
+		Subject: "usage:id1", OccurredAt: timestamppb.New(at),
+		Attributes: map[string]string{
+			"use_case": "support_reply", "route": "support_reply", "provider": "local",
+			"model": "keel-local-1", "input_tokens": "40", "output_tokens": "12",
+			"cost_micros": "3", "latency_ms": "1500", "finish_reason": "stop",
+			"citations": "2", "attempts": "1",
+		},
+	}
+	if len(pub.audits) != 1 {
+		t.Fatalf("audits = %d, want 1", len(pub.audits))
+	}
+	if diff := cmp.Diff(wantAudit, pub.audits[0], protocmp.Transform()); diff != "" {
+		t.Errorf("audit event (-want +got):\n%s", diff)
+	}
+}
+
+func TestBusRecorderFailure(t *testing.T) {
+	t.Parallel()
+
+	pub := &fakePublisher{}
+	err := testRecorder(pub, time.Now()).Record(context.Background(), Record{
+		Tenant: "acme", UseCase: "support_reply", Route: "support_reply",
+		Err: &provider.Error{Class: provider.ErrRateLimited},
+	})
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if len(pub.published) != 0 {
+		t.Errorf("a failed call published usage: %+v", pub.published)
+	}
+	if len(pub.audits) != 1 || pub.audits[0].GetAction() != ActionFailed ||
+		pub.audits[0].GetAttributes()["error_class"] != "rate_limited" {
+		t.Errorf("audits = %+v", pub.audits)
+	}
+}
+
+func TestBusRecorderErrors(t *testing.T) {
+	t.Parallel()
+
+	if err := testRecorder(&fakePublisher{}, time.Now()).Record(context.Background(), Record{}); err == nil {
+		t.Error("a record without tenant was accepted")
+	}
+	down := errors.New("nats down")
+	err := testRecorder(&fakePublisher{failWith: down}, time.Now()).Record(context.Background(), Record{Tenant: "acme"})
+	if !errors.Is(err, down) {
+		t.Errorf("error = %v, want %v", err, down)
+	}
+}

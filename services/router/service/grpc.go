@@ -1,0 +1,220 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/keelhq/keel/pkg/tenant"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/routing"
+)
+
+// modelRouterServer implements keelv1.ModelRouterServiceServer over a
+// routing.Router.
+type modelRouterServer struct {
+	keelv1.UnimplementedModelRouterServiceServer
+
+	router *routing.Router
+	logger *slog.Logger
+}
+
+func newModelRouterServer(router *routing.Router, logger *slog.Logger) *modelRouterServer {
+	return &modelRouterServer{router: router, logger: logger}
+}
+
+// Generate routes the request and returns the whole reply.
+func (s *modelRouterServer) Generate(
+	ctx context.Context,
+	req *keelv1.GenerateRequest,
+) (*keelv1.GenerateResponse, error) {
+	if _, err := tenant.Require(ctx); err != nil {
+		return nil, status.Error(codes.Unauthenticated, "the call carries no tenant")
+	}
+	preq, err := toProviderRequest(req)
+	if err != nil {
+		return nil, err
+	}
+
+	res, err := s.router.Generate(ctx, req.GetUseCase(), preq)
+	if err != nil {
+		return nil, s.callError(ctx, req.GetUseCase(), err)
+	}
+	return toGenerateResponse(res), nil
+}
+
+// GenerateStream routes the request and streams the reply's text; the last
+// message carries the whole response.
+func (s *modelRouterServer) GenerateStream(
+	in *keelv1.GenerateStreamRequest,
+	stream grpc.ServerStreamingServer[keelv1.GenerateStreamResponse],
+) error {
+	ctx := stream.Context()
+	if _, err := tenant.Require(ctx); err != nil {
+		return status.Error(codes.Unauthenticated, "the call carries no tenant")
+	}
+	req := in.GetRequest()
+	if req == nil {
+		return invalidArgument("request", "is required")
+	}
+	preq, err := toProviderRequest(req)
+	if err != nil {
+		return err
+	}
+
+	res, err := s.router.Stream(ctx, req.GetUseCase(), preq, func(delta string) error {
+		return stream.Send(&keelv1.GenerateStreamResponse{Delta: delta})
+	})
+	if err != nil {
+		return s.callError(ctx, req.GetUseCase(), err)
+	}
+	if err := stream.Send(&keelv1.GenerateStreamResponse{Final: toGenerateResponse(res)}); err != nil {
+		return fmt.Errorf("send final message: %w", err)
+	}
+	return nil
+}
+
+// callError logs a failed call and maps it to a gRPC status. The status
+// names the error class, never the provider's own message, which may
+// repeat parts of the prompt.
+func (s *modelRouterServer) callError(ctx context.Context, useCase string, err error) error {
+	t, _ := tenant.From(ctx)
+	class := provider.ClassName(err)
+
+	var (
+		code codes.Code
+		msg  = "model call failed: " + class
+	)
+	switch {
+	case errors.Is(err, routing.ErrRouteNotFound):
+		return status.Errorf(codes.NotFound, "no route for use case %q", useCase)
+	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+		return status.Error(codes.Canceled, "call cancelled")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrTimedOut):
+		code = codes.DeadlineExceeded
+	case errors.Is(err, provider.ErrRateLimited):
+		code = codes.ResourceExhausted
+	case errors.Is(err, provider.ErrRequestRejected), errors.Is(err, provider.ErrContextTooLong):
+		code = codes.InvalidArgument
+	case errors.Is(err, provider.ErrCredentialsRejected):
+		code = codes.FailedPrecondition
+	case errors.Is(err, provider.ErrServerFailed), errors.Is(err, provider.ErrUnreachable):
+		code = codes.Unavailable
+	default:
+		code = codes.Internal
+		msg = "model call failed"
+	}
+	s.logger.Warn("model call failed", "tenant", t, "use_case", useCase, "class", class, "error", err)
+
+	st := status.New(code, msg)
+	if wait, ok := provider.RetryAfter(err); ok {
+		if detailed, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); derr == nil {
+			st = detailed
+		}
+	}
+	return st.Err()
+}
+
+// toProviderRequest checks req and converts it. It returns an
+// InvalidArgument status naming every bad field.
+func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
+	var violations []*errdetails.BadRequest_FieldViolation
+	bad := func(field, desc string) {
+		violations = append(violations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
+	}
+
+	if len(req.GetMessages()) == 0 {
+		bad("messages", "at least one message is required")
+	}
+	if req.GetMaxOutputTokens() < 0 {
+		bad("max_output_tokens", "must not be negative")
+	}
+
+	out := provider.Request{MaxOutputTokens: int(req.GetMaxOutputTokens())}
+	for i, m := range req.GetMessages() {
+		role := provider.Role(m.GetRole())
+		switch role {
+		case provider.RoleSystem, provider.RoleUser, provider.RoleAssistant, provider.RoleTool:
+		default:
+			bad(fmt.Sprintf("messages[%d].role", i), "must be system, user, assistant or tool")
+		}
+		if role == provider.RoleTool && m.GetToolCallId() == "" {
+			bad(fmt.Sprintf("messages[%d].tool_call_id", i), "is required for a tool message")
+		}
+		msg := provider.Message{Role: role, Content: m.GetContent(), ToolCallID: m.GetToolCallId()}
+		for _, c := range m.GetToolCalls() {
+			msg.ToolCalls = append(msg.ToolCalls, provider.ToolCall{
+				ID: c.GetId(), Name: c.GetName(), Arguments: c.GetArgumentsJson(),
+			})
+		}
+		out.Messages = append(out.Messages, msg)
+	}
+	for _, p := range req.GetPassages() {
+		out.Passages = append(out.Passages, provider.Passage{
+			ChunkID: p.GetChunkId(), DocID: p.GetDocId(), Title: p.GetTitle(), Text: p.GetText(),
+		})
+	}
+	for i, t := range req.GetTools() {
+		if t.GetName() == "" {
+			bad(fmt.Sprintf("tools[%d].name", i), "is required")
+		}
+		params := t.GetParametersJson()
+		if params != "" && !json.Valid([]byte(params)) {
+			bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be valid JSON")
+		}
+		out.Tools = append(out.Tools, provider.Tool{
+			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params),
+		})
+	}
+
+	if len(violations) > 0 {
+		st := status.New(codes.InvalidArgument, "invalid generate request")
+		if detailed, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: violations}); err == nil {
+			st = detailed
+		}
+		return provider.Request{}, st.Err()
+	}
+	return out, nil
+}
+
+func invalidArgument(field, desc string) error {
+	st := status.New(codes.InvalidArgument, field+" "+desc)
+	detailed, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}},
+	})
+	if err != nil {
+		return st.Err()
+	}
+	return detailed.Err()
+}
+
+func toGenerateResponse(res routing.Result) *keelv1.GenerateResponse {
+	resp := res.Response
+	out := &keelv1.GenerateResponse{
+		Text:         resp.Text,
+		Citations:    resp.Citations,
+		Confidence:   resp.Confidence,
+		Provider:     res.Provider,
+		Model:        res.Model,
+		Route:        res.Route,
+		FinishReason: string(resp.FinishReason),
+		Usage: &keelv1.Usage{
+			InputTokens:  resp.Usage.InputTokens,
+			OutputTokens: resp.Usage.OutputTokens,
+			CostMicros:   res.CostMicros,
+		},
+	}
+	for _, c := range resp.ToolCalls {
+		out.ToolCalls = append(out.ToolCalls, &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments})
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+// Package service runs the router service: it serves ModelRouterService,
+// sending each request to the providers of its use case's route, and
+// publishes the usage and an audit event of every model call. Run is the
+// whole process; cmd/router and `keel dev` both call it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/grpcx"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/routing"
+)
+
+// Name is the service's name: its audit actor and log tag.
+const Name = "router"
+
+// Config is the router service's configuration.
+type Config struct {
+	NATS   NATSConfig   `yaml:"nats"`
+	GRPC   GRPCConfig   `yaml:"grpc"`
+	Routes RoutesConfig `yaml:"routes"`
+}
+
+// NATSConfig locates the NATS server that receives usage and audit events.
+type NATSConfig struct {
+	// URL of the NATS server (KEEL_NATS_URL).
+	URL string `yaml:"url" env:"KEEL_NATS_URL"`
+}
+
+// GRPCConfig is where ModelRouterService listens.
+type GRPCConfig struct {
+	// Addr to listen on (KEEL_ROUTER_GRPC_ADDR).
+	Addr string `yaml:"addr" env:"KEEL_ROUTER_GRPC_ADDR"`
+}
+
+// RoutesConfig locates the routes file.
+type RoutesConfig struct {
+	// File is the path of the routes file (KEEL_ROUTER_ROUTES_FILE); empty
+	// uses the embedded default, which routes everything to the local
+	// provider. API keys are read from the environment variables the file
+	// names.
+	File string `yaml:"file" env:"KEEL_ROUTER_ROUTES_FILE"`
+}
+
+// DefaultConfig returns the configuration for a local run on loopback.
+func DefaultConfig() Config {
+	return Config{
+		NATS: NATSConfig{URL: "nats://127.0.0.1:4322"},
+		GRPC: GRPCConfig{Addr: "127.0.0.1:7404"},
+	}
+}
+
+// Validate reports every problem of c together.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATS.URL == "" {
+		errs = append(errs, errors.New("nats url is required (KEEL_NATS_URL)"))
+	}
+	if c.GRPC.Addr == "" {
+		errs = append(errs, errors.New("grpc addr is required (KEEL_ROUTER_GRPC_ADDR)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts of the process that a caller may provide. Nil fields
+// are created from the Config.
+type Deps struct {
+	// Logger receives the service's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// NATS is the connection to publish on; Run dials Config.NATS.URL and
+	// closes its own connection when nil.
+	NATS *nats.Conn
+	// Listener serves gRPC; Run listens on Config.GRPC.Addr when nil.
+	Listener net.Listener
+	// Getenv reads the API keys the routes file names; os.Getenv when nil.
+	Getenv func(string) string
+}
+
+// Run loads the routes and serves ModelRouterService until ctx ends. It
+// returns nil after a clean stop and an error when a part cannot start or
+// fails. The USAGE and AUDIT streams must exist (bus.DeclareStreams).
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	getenv := deps.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+
+	// Routes and the providers they name.
+	file, err := routing.LoadFile(cfg.Routes.File)
+	if err != nil {
+		return err
+	}
+	providers, err := file.BuildProviders(getenv, nil)
+	if err != nil {
+		return fmt.Errorf("build providers: %w", err)
+	}
+
+	// NATS, for usage and audit events.
+	nc := deps.NATS
+	if nc == nil {
+		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect nats: %w", err)
+		}
+		defer nc.Close()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("open jetstream: %w", err)
+	}
+
+	router, err := routing.New(file, providers, routing.Options{
+		Recorder: routing.NewBusRecorder(bus.NewPublisher(js)),
+		Logger:   logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	// gRPC.
+	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)
+	if err != nil {
+		return err
+	}
+	srv := grpcx.NewServer(logger)
+	keelv1.RegisterModelRouterServiceServer(srv, newModelRouterServer(router, logger))
+
+	logger.Info("router serving", "addr", lis.Addr().String(), "routes", len(file.Routes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return grpcx.Serve(gctx, srv, lis)
+	})
+	return g.Wait()
+}

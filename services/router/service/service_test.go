@@ -1,0 +1,360 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/grpcx"
+	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/natstest"
+	"github.com/keelhq/keel/pkg/tenant"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+)
+
+// startRouter runs the service on an embedded NATS server and a loopback
+// port with the given routes file ("" for the embedded default) and returns
+// a client and the JetStream the service publishes to.
+func startRouter(t *testing.T, routes string) (keelv1.ModelRouterServiceClient, jetstream.JetStream) {
+	t.Helper()
+	nc, js := natstest.Start(t)
+
+	cfg := DefaultConfig()
+	if routes != "" {
+		cfg.Routes.File = filepath.Join(t.TempDir(), "routes.yaml")
+		if err := os.WriteFile(cfg.Routes.File, []byte(routes), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Deps{Logger: logging.Discard(), NATS: nc, Listener: lis, Getenv: func(string) string { return "" }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	conn, err := grpcx.Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return keelv1.NewModelRouterServiceClient(conn), js
+}
+
+func acme() context.Context {
+	return tenant.With(context.Background(), "acme")
+}
+
+// nextMessage waits for the next message on subject in stream and decodes
+// it into m.
+func nextMessage(t *testing.T, js jetstream.JetStream, stream, subject string, m proto.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatalf("consumer on %s: %v", subject, err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatalf("no message on %s: %v", subject, err)
+	}
+	if got := msg.Headers().Get(tenant.Header); got != "acme" {
+		t.Errorf("tenant header = %q, want acme", got)
+	}
+	if err := proto.Unmarshal(msg.Data(), m); err != nil {
+		t.Fatalf("decode %s: %v", subject, err)
+	}
+}
+
+func supportRequest() *keelv1.GenerateRequest {
+	return &keelv1.GenerateRequest{
+		UseCase: "support_reply",
+		Messages: []*keelv1.ChatMessage{{
+			Role:    "user",
+			Content: "Hello, how long does express shipping take to arrive? [PERSON_1] [EMAIL_1]",
+		}},
+		Passages: []*keelv1.Passage{
+			{ChunkId: "kb-returns#0", Text: "Unused items can be returned within 30 days."},
+			{ChunkId: "kb-shipping#0", Title: "Shipping", Text: "Express shipping arrives the next business day."},
+		},
+	}
+}
+
+func TestGenerateGroundedReply(t *testing.T) {
+	t.Parallel()
+	client, js := startRouter(t, "")
+
+	resp, err := client.Generate(acme(), supportRequest())
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if !strings.Contains(resp.GetText(), "Express shipping arrives the next business day. [2]") {
+		t.Errorf("reply does not quote and cite the shipping passage:\n%s", resp.GetText())
+	}
+	if !strings.HasPrefix(resp.GetText(), "Hello [PERSON_1],") {
+		t.Errorf("reply does not greet the placeholder:\n%s", resp.GetText())
+	}
+	if got := resp.GetCitations(); len(got) != 1 || got[0] != "kb-shipping#0" {
+		t.Errorf("citations = %v, want [kb-shipping#0]", got)
+	}
+	if resp.GetProvider() != "local" || resp.GetModel() != "keel-local-1" || resp.GetRoute() != "support_reply" ||
+		resp.GetFinishReason() != "stop" || resp.GetUsage().GetOutputTokens() == 0 {
+		t.Errorf("response metadata = %+v", resp)
+	}
+
+	// The call's usage reaches keel.usage.acme, and its audit event says
+	// what was called without any text.
+	var usage keelv1.UsageEvent
+	nextMessage(t, js, bus.StreamUsage, bus.UsageSubject("acme"), &usage)
+	if usage.GetTenantId() != "acme" || usage.GetRoute() != "support_reply" || usage.GetProvider() != "local" ||
+		usage.GetInputTokens() == 0 || usage.GetOutputTokens() != resp.GetUsage().GetOutputTokens() {
+		t.Errorf("usage event = %+v", &usage)
+	}
+
+	var audit keelv1.AuditEvent
+	nextMessage(t, js, bus.StreamAudit, bus.AuditSubject("acme"), &audit)
+	if audit.GetAction() != "model.generated" || audit.GetActor() != "router" ||
+		audit.GetAttributes()["provider"] != "local" || audit.GetAttributes()["route"] != "support_reply" {
+		t.Errorf("audit event = %+v", &audit)
+	}
+	for k, v := range audit.GetAttributes() {
+		if strings.Contains(v, "shipping") || strings.Contains(v, "PERSON") {
+			t.Errorf("audit attribute %s = %q holds text", k, v)
+		}
+	}
+}
+
+func TestGenerateStream(t *testing.T) {
+	t.Parallel()
+	client, _ := startRouter(t, "")
+
+	stream, err := client.GenerateStream(acme(), &keelv1.GenerateStreamRequest{Request: supportRequest()})
+	if err != nil {
+		t.Fatalf("GenerateStream: %v", err)
+	}
+	var (
+		text  strings.Builder
+		final *keelv1.GenerateResponse
+		count int
+	)
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		if final != nil {
+			t.Fatal("message after the final one")
+		}
+		text.WriteString(msg.GetDelta())
+		final = msg.GetFinal()
+		count++
+	}
+	if final == nil {
+		t.Fatal("stream ended without a final message")
+	}
+	if text.String() != final.GetText() {
+		t.Errorf("deltas join to %q, final text is %q", text.String(), final.GetText())
+	}
+	if count < 10 || len(final.GetCitations()) != 1 {
+		t.Errorf("got %d messages and citations %v", count, final.GetCitations())
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	t.Parallel()
+	client, _ := startRouter(t, `
+routes:
+  support_reply:
+    providers: [{provider: local, model: keel-local-1}]
+`)
+
+	tests := []struct {
+		name string
+		ctx  context.Context
+		req  *keelv1.GenerateRequest
+		want codes.Code
+	}{
+		{name: "no tenant", ctx: context.Background(), req: supportRequest(), want: codes.Unauthenticated},
+		{name: "no messages", ctx: acme(), req: &keelv1.GenerateRequest{UseCase: "support_reply"}, want: codes.InvalidArgument},
+		{
+			name: "bad role",
+			ctx:  acme(),
+			req: &keelv1.GenerateRequest{
+				UseCase: "support_reply", Messages: []*keelv1.ChatMessage{{Role: "wizard", Content: "hi"}},
+			},
+			want: codes.InvalidArgument,
+		},
+		{
+			name: "unknown use case without a default route",
+			ctx:  acme(),
+			req: &keelv1.GenerateRequest{
+				UseCase: "sales_brief", Messages: []*keelv1.ChatMessage{{Role: "user", Content: "hi"}},
+			},
+			want: codes.NotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			_, err := client.Generate(tt.ctx, tt.req)
+			if got := status.Code(err); got != tt.want {
+				t.Errorf("code = %v (%v), want %v", got, err, tt.want)
+			}
+			_, err = recvAll(t, client, tt.ctx, tt.req)
+			if got := status.Code(err); got != tt.want {
+				t.Errorf("stream code = %v (%v), want %v", got, err, tt.want)
+			}
+		})
+	}
+
+	// The field violations name what is wrong.
+	_, err := client.Generate(acme(), &keelv1.GenerateRequest{UseCase: "support_reply"})
+	var fields []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if len(fields) != 1 || fields[0] != "messages" {
+		t.Errorf("field violations = %v, want [messages]", fields)
+	}
+}
+
+func recvAll(
+	t *testing.T,
+	client keelv1.ModelRouterServiceClient,
+	ctx context.Context,
+	req *keelv1.GenerateRequest,
+) (*keelv1.GenerateResponse, error) {
+	t.Helper()
+	stream, err := client.GenerateStream(ctx, &keelv1.GenerateStreamRequest{Request: req})
+	if err != nil {
+		return nil, err
+	}
+	var final *keelv1.GenerateResponse
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return final, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetFinal() != nil {
+			final = msg.GetFinal()
+		}
+	}
+}
+
+// TestFailoverFromRateLimitedProvider routes through an OpenAI-compatible
+// server that answers 429: the route with a local fallback still answers,
+// the route without one reports ResourceExhausted with the retry delay.
+func TestFailoverFromRateLimitedProvider(t *testing.T) {
+	t.Parallel()
+
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "12")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`))
+	}))
+	t.Cleanup(limited.Close)
+
+	client, _ := startRouter(t, `
+routes:
+  support_reply:
+    providers:
+      - {provider: hosted, model: gpt-4o-mini}
+      - {provider: local, model: keel-local-1}
+  hosted_only:
+    providers:
+      - {provider: hosted, model: gpt-4o-mini}
+providers:
+  hosted: {type: openai, base_url: "`+limited.URL+`/v1"}
+`)
+
+	resp, err := client.Generate(acme(), supportRequest())
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if resp.GetProvider() != "local" {
+		t.Errorf("provider = %q, want local after the 429", resp.GetProvider())
+	}
+
+	req := supportRequest()
+	req.UseCase = "hosted_only"
+	_, err = client.Generate(acme(), req)
+	st := status.Convert(err)
+	if st.Code() != codes.ResourceExhausted {
+		t.Fatalf("code = %v (%v), want ResourceExhausted", st.Code(), err)
+	}
+	var delay time.Duration
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.GetRetryDelay().AsDuration()
+		}
+	}
+	if delay != 12*time.Second {
+		t.Errorf("retry delay = %v, want 12s", delay)
+	}
+	if strings.Contains(st.Message(), "Rate limit reached") {
+		t.Errorf("status message %q repeats the provider's message", st.Message())
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+	err := Config{}.Validate()
+	for _, want := range []string{"KEEL_NATS_URL", "KEEL_ROUTER_GRPC_ADDR"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+}
+
+func TestRunBadRoutesFile(t *testing.T) {
+	t.Parallel()
+
+	cfg := DefaultConfig()
+	cfg.Routes.File = filepath.Join(t.TempDir(), "missing.yaml")
+	err := Run(context.Background(), cfg, Deps{Logger: logging.Discard()})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error = %v, want os.ErrNotExist", err)
+	}
+}
