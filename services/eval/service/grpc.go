@@ -77,9 +77,7 @@ func (s *evaluatorServer) Evaluate(
 // subject is a digest of the draft, which links the record to the draft
 // without repeating it; its id is a digest of the whole request, so a
 // retried evaluation is stored once.
-//
-// TODO: use the workflow or event id as subject once EvaluateRequest
-// carries it (requested in /tmp/keel/proto-requests.md).
+// Its subject is the request's subject, else a digest of the draft.
 func auditEvent(tenantID string, req *keelv1.EvaluateRequest, res score.Result) *keelv1.AuditEvent {
 	draftSum := sha256.Sum256([]byte(req.GetDraft()))
 
@@ -94,12 +92,16 @@ func auditEvent(tenantID string, req *keelv1.EvaluateRequest, res score.Result) 
 		h.Write([]byte{0})
 	}
 
+	subject := req.GetSubject()
+	if subject == "" {
+		subject = "draft:" + hex.EncodeToString(draftSum[:])[:16]
+	}
 	return &keelv1.AuditEvent{
 		Id:       "eval-" + hex.EncodeToString(h.Sum(nil))[:32],
 		TenantId: tenantID,
 		Actor:    Name,
 		Action:   ActionEvaluated,
-		Subject:  "draft:" + hex.EncodeToString(draftSum[:])[:16],
+		Subject:  subject,
 		Attributes: map[string]string{
 			"risk_score": strconv.FormatFloat(res.RiskScore, 'f', 4, 64),
 			"categories": strings.Join(res.Categories(), ","),

@@ -45,6 +45,7 @@ func (s *modelRouterServer) Generate(
 		return nil, err
 	}
 
+	ctx = routing.WithSubject(ctx, req.GetSubject())
 	res, err := s.router.Generate(ctx, req.GetUseCase(), preq)
 	if err != nil {
 		return nil, s.callError(ctx, req.GetUseCase(), err)
@@ -71,6 +72,7 @@ func (s *modelRouterServer) GenerateStream(
 		return err
 	}
 
+	ctx = routing.WithSubject(ctx, req.GetSubject())
 	res, err := s.router.Stream(ctx, req.GetUseCase(), preq, func(delta string) error {
 		return stream.Send(&keelv1.GenerateStreamResponse{Delta: delta})
 	})

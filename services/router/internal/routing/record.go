@@ -38,6 +38,9 @@ type Record struct {
 	FinishReason provider.FinishReason
 	Citations    int
 	Attempts     int
+	// Subject is what the call belongs to (a workflow or event id); empty
+	// when the caller did not say.
+	Subject string
 	// Err is the call's error; nil for a successful call.
 	Err error
 }
@@ -114,11 +117,9 @@ func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
 	return b.audit(ctx, rec, id, ActionGenerated, attrs, now)
 }
 
-// audit publishes the audit event of a call. Its subject is the usage
-// event id, which links the two records.
-//
-// TODO: use the workflow or event id as subject once GenerateRequest
-// carries it (requested in /tmp/keel/proto-requests.md).
+// audit publishes the audit event of a call. Its subject is what the call
+// belongs to, else the usage event id; the usage id is always an attribute,
+// which links the two records.
 func (b *BusRecorder) audit(
 	ctx context.Context,
 	rec Record,
@@ -126,12 +127,17 @@ func (b *BusRecorder) audit(
 	attrs map[string]string,
 	at *timestamppb.Timestamp,
 ) error {
+	subject := rec.Subject
+	if subject == "" {
+		subject = "usage:" + id
+	}
+	attrs["usage_id"] = id
 	ev := &keelv1.AuditEvent{
 		Id:         "audit-" + id,
 		TenantId:   rec.Tenant,
 		Actor:      actor,
 		Action:     action,
-		Subject:    "usage:" + id,
+		Subject:    subject,
 		OccurredAt: at,
 		Attributes: attrs,
 	}

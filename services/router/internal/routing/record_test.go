@@ -84,7 +84,7 @@ func TestBusRecorderSuccess(t *testing.T) {
 			"use_case": "support_reply", "route": "support_reply", "provider": "local",
 			"model": "keel-local-1", "input_tokens": "40", "output_tokens": "12",
 			"cost_micros": "3", "latency_ms": "1500", "finish_reason": "stop",
-			"citations": "2", "attempts": "1",
+			"citations": "2", "attempts": "1", "usage_id": "id1",
 		},
 	}
 	if len(pub.audits) != 1 {
@@ -125,5 +125,34 @@ func TestBusRecorderErrors(t *testing.T) {
 	err := testRecorder(&fakePublisher{failWith: down}, time.Now()).Record(context.Background(), Record{Tenant: "acme"})
 	if !errors.Is(err, down) {
 		t.Errorf("error = %v, want %v", err, down)
+	}
+}
+
+func TestBusRecorderUsesCallSubject(t *testing.T) {
+	t.Parallel()
+
+	pub := &fakePublisher{}
+	err := testRecorder(pub, time.Now()).Record(context.Background(), Record{
+		Tenant: "acme", UseCase: "support_reply", Route: "support_reply", Provider: "local",
+		Subject: "copilot/acme/e1",
+	})
+	if err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if len(pub.audits) != 1 || pub.audits[0].GetSubject() != "copilot/acme/e1" {
+		t.Fatalf("audit events = %v, want one about copilot/acme/e1", pub.audits)
+	}
+	if got := pub.audits[0].GetAttributes()["usage_id"]; got != "id1" {
+		t.Fatalf("usage_id attribute = %q, want id1", got)
+	}
+}
+
+func TestSubjectTravelsInContext(t *testing.T) {
+	t.Parallel()
+	if got := SubjectFrom(context.Background()); got != "" {
+		t.Fatalf("SubjectFrom(empty) = %q", got)
+	}
+	if got := SubjectFrom(WithSubject(context.Background(), "w1")); got != "w1" {
+		t.Fatalf("SubjectFrom = %q, want w1", got)
 	}
 }

@@ -276,6 +276,7 @@ func (r *Router) record(ctx context.Context, useCase string, res Result, callErr
 		FinishReason: res.Response.FinishReason,
 		Citations:    len(res.Response.Citations),
 		Attempts:     res.Attempts,
+		Subject:      SubjectFrom(ctx),
 		Err:          callErr,
 	}
 	// Recording must not be cut short because the caller hung up after the

@@ -1,0 +1,94 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/nats-io/nats.go"
+	"go.temporal.io/sdk/client"
+
+	"github.com/keelhq/keel/pkg/config"
+	auditsvc "github.com/keelhq/keel/services/audit/service"
+	evalsvc "github.com/keelhq/keel/services/eval/service"
+	gatewaysvc "github.com/keelhq/keel/services/gateway/service"
+	ingestsvc "github.com/keelhq/keel/services/ingest/service"
+	routersvc "github.com/keelhq/keel/services/router/service"
+)
+
+// serviceEnv is what every in-process service is configured from.
+type serviceEnv struct {
+	info       Info
+	dataDir    string
+	vaultKey   string
+	tokenKey   string
+	ordersFile string
+	policy     CopilotPolicy
+	nats       *nats.Conn
+	temporal   client.Client
+	logger     *slog.Logger
+}
+
+// runner returns the Run function of service name, configured to reach the
+// others in this process and to serve on lis.
+func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context) error, error) {
+	log := e.logger.With("service", name)
+	// Each service first takes its defaults and the environment (for
+	// example KEEL_ROUTER_ROUTES_FILE), then the addresses of this stack.
+	switch name {
+	case "audit":
+		cfg := auditsvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.Database.URL = e.info.DatabaseURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		deps := auditsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return auditsvc.Run(ctx, cfg, deps) }, nil
+	case "ingest":
+		cfg := ingestsvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.Database.URL = e.info.DatabaseURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		cfg.Vault.Key = e.vaultKey
+		deps := ingestsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return ingestsvc.Run(ctx, cfg, deps) }, nil
+	case "router":
+		cfg := routersvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		deps := routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return routersvc.Run(ctx, cfg, deps) }, nil
+	case "eval":
+		cfg := evalsvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		deps := evalsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return evalsvc.Run(ctx, cfg, deps) }, nil
+	case "gateway":
+		cfg := gatewaysvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.HTTPAddr = lis.Addr().String()
+		cfg.TokenKey = e.tokenKey
+		cfg.IngestAddr = e.info.GRPC["ingest"]
+		cfg.TemporalAddr = e.info.TemporalAddr
+		cfg.NATSURL = e.info.NATSURL
+		deps := gatewaysvc.Deps{Logger: log, NATS: e.nats, Listener: lis, Temporal: e.temporal}
+		return func(ctx context.Context) error { return gatewaysvc.Run(ctx, cfg, deps) }, nil
+	default:
+		return nil, fmt.Errorf("unknown service %q", name)
+	}
+}

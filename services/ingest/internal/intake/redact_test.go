@@ -1,0 +1,109 @@
+package intake
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/ingest/internal/redact"
+)
+
+func TestRedactEvent(t *testing.T) {
+	t.Parallel()
+	received := timestamppb.New(timestamppb.Now().AsTime())
+	ev := &keelv1.IngestEvent{
+		EventId:    "evt-1",
+		TenantId:   "acme",
+		Kind:       KindEmail,
+		Source:     "helpdesk",
+		Subject:    "Card 4111 1111 1111 1111 charged twice",
+		Body:       "Hi, Jane Doe here (jane@example.com). Call +44 7700 900123.\nJane",
+		Customer:   &keelv1.Customer{Email: "jane@example.com", Name: "Jane Doe", AccountId: "acct-42"},
+		ReceivedAt: received,
+		Metadata:   map[string]string{"reply_to": "jane@example.com", "priority": "high"},
+		Acl:        []string{"group:support"},
+	}
+	got := RedactEvent(redact.New(), ev)
+
+	want := &keelv1.RedactedEvent{
+		EventId:    "evt-1",
+		TenantId:   "acme",
+		Kind:       KindEmail,
+		Source:     "helpdesk",
+		Subject:    "Card [CARD_1] charged twice",
+		Body:       "Hi, [PERSON_1] here ([EMAIL_1]). Call [PHONE_1].\n[PERSON_1]",
+		Customer:   &keelv1.Customer{Email: "[EMAIL_1]", Name: "[PERSON_1]", AccountId: "acct-42"},
+		ReceivedAt: received,
+		Metadata:   map[string]string{"reply_to": "[EMAIL_1]", "priority": "high"},
+		Acl:        []string{"group:support"},
+		Entities: []*keelv1.EntitySummary{
+			{Type: "CREDIT_CARD", Count: 1},
+			{Type: "EMAIL_ADDRESS", Count: 3},
+			{Type: "PERSON", Count: 3},
+			{Type: "PHONE_NUMBER", Count: 1},
+		},
+		Sensitivity: SensitivityRestricted,
+	}
+	if diff := cmp.Diff(want, got.Event, protocmp.Transform()); diff != "" {
+		t.Errorf("RedactEvent mismatch (-want +got):\n%s", diff)
+	}
+	wantOriginals := map[string]string{
+		"[EMAIL_1]":  "jane@example.com",
+		"[PERSON_1]": "Jane Doe",
+		"[CARD_1]":   "4111 1111 1111 1111",
+		"[PHONE_1]":  "+44 7700 900123",
+	}
+	if diff := cmp.Diff(wantOriginals, got.Originals); diff != "" {
+		t.Errorf("Originals mismatch (-want +got):\n%s", diff)
+	}
+
+	// The input is left alone.
+	if !strings.Contains(ev.GetBody(), "jane@example.com") {
+		t.Error("RedactEvent changed its input")
+	}
+}
+
+func TestRedactEventWithoutCustomer(t *testing.T) {
+	t.Parallel()
+	got := RedactEvent(redact.New(), &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"})
+	if got.Event.GetCustomer() != nil {
+		t.Errorf("Customer = %v, want nil", got.Event.GetCustomer())
+	}
+	if got.Event.GetSensitivity() != SensitivityInternal || len(got.Originals) != 0 {
+		t.Errorf("got sensitivity %q and %d originals, want internal and none",
+			got.Event.GetSensitivity(), len(got.Originals))
+	}
+}
+
+func TestSensitivity(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		kind   string
+		counts map[redact.Type]int
+		want   string
+	}{
+		{name: "nothing found", kind: KindEmail, want: SensitivityInternal},
+		{name: "zero counts", kind: KindEmail, counts: map[redact.Type]int{redact.TypeEmail: 0}, want: SensitivityInternal},
+		{name: "email", kind: KindTicket, counts: map[redact.Type]int{redact.TypeEmail: 1}, want: SensitivityConfidential},
+		{name: "person", kind: KindNote, counts: map[redact.Type]int{redact.TypePerson: 2}, want: SensitivityConfidential},
+		{name: "card", kind: KindEmail, counts: map[redact.Type]int{redact.TypeCard: 1}, want: SensitivityRestricted},
+		{name: "iban", kind: KindEmail, counts: map[redact.Type]int{redact.TypeIBAN: 1}, want: SensitivityRestricted},
+		{name: "ssn", kind: KindEmail, counts: map[redact.Type]int{redact.TypeSSN: 1}, want: SensitivityRestricted},
+		{name: "article", kind: KindArticle, want: SensitivityPublic},
+		{name: "article with an email", kind: KindArticle, counts: map[redact.Type]int{redact.TypeEmail: 1}, want: SensitivityPublic},
+		{name: "article with a card", kind: KindArticle, counts: map[redact.Type]int{redact.TypeCard: 1}, want: SensitivityRestricted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Sensitivity(tc.kind, tc.counts); got != tc.want {
+				t.Errorf("Sensitivity(%q, %v) = %q, want %q", tc.kind, tc.counts, got, tc.want)
+			}
+		})
+	}
+}

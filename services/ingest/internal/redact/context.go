@@ -1,0 +1,109 @@
+package redact
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// contextWindow is how many bytes before a finding are read for context
+// words such as "phone" or "order".
+const contextWindow = 48
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isASCIIAlnum(b byte) bool {
+	return isDigit(b) || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+}
+
+// isWordRune reports whether r continues a word: a letter, a digit or '_'.
+func isWordRune(r rune) bool {
+	if r >= 0 && r < utf8.RuneSelf {
+		return r == '_' || isASCIIAlnum(byte(r))
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// runeBefore returns the rune that ends just before byte offset i, or -1 at
+// the start of the text.
+func runeBefore(text string, i int) rune {
+	if i <= 0 {
+		return -1
+	}
+	r, _ := utf8.DecodeLastRuneInString(text[:i])
+	return r
+}
+
+// runeAt returns the rune that starts at byte offset i and its width, or -1
+// at the end of the text.
+func runeAt(text string, i int) (rune, int) {
+	if i >= len(text) {
+		return -1, 0
+	}
+	return utf8.DecodeRuneInString(text[i:])
+}
+
+// byteAt returns text[i], or 0 when i is out of range.
+func byteAt(text string, i int) byte {
+	if i < 0 || i >= len(text) {
+		return 0
+	}
+	return text[i]
+}
+
+// continuesNumber reports whether the text at end goes on as part of a
+// larger token: a word rune, or a separator such as '-', '.', '/', ':' or ','
+// followed by a digit.
+func continuesNumber(text string, end int) bool {
+	r, w := runeAt(text, end)
+	if r < 0 {
+		return false
+	}
+	if isWordRune(r) {
+		return true
+	}
+	switch r {
+	case '-', '.', '/', ':', ',':
+		return isDigit(byteAt(text, end+w))
+	case '@':
+		return true
+	}
+	return false
+}
+
+// wordsBefore returns up to n words (letters and digits, lowercased) that
+// end within contextWindow bytes before offset i, nearest last.
+func wordsBefore(text string, i, n int) []string {
+	start := max(0, i-contextWindow)
+	for start < i && !utf8.RuneStart(text[start]) {
+		start++
+	}
+	words := strings.FieldsFunc(text[start:i], func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(words) > n {
+		words = words[len(words)-n:]
+	}
+	for k := range words {
+		words[k] = strings.ToLower(words[k])
+	}
+	return words
+}
+
+// hasContext reports whether one of the n words before offset i is in set.
+func hasContext(text string, i, n int, set map[string]bool) bool {
+	for _, w := range wordsBefore(text, i, n) {
+		if set[w] {
+			return true
+		}
+	}
+	return false
+}
+
+func wordSet(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}

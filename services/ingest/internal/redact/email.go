@@ -1,0 +1,120 @@
+package redact
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// emailScore is the confidence of a syntactically valid email address.
+const emailScore = 0.95
+
+// Length limits of RFC 5321.
+const (
+	emailMaxLocal  = 64
+	emailMaxDomain = 253
+	emailMaxLabel  = 63
+)
+
+// findEmails appends the valid email addresses in text to out. From each
+// '@' it reads the local part to the left and the domain to the right;
+// letters of any script are allowed, as in internationalised addresses (RFC
+// 6531). Validation checks the lengths RFC 5321 sets, rejects empty
+// dot-separated parts and wants a top-level domain of letters.
+func (r *Redactor) findEmails(text string, out []candidate) []candidate {
+	for from := 0; ; {
+		at := strings.IndexByte(text[from:], '@')
+		if at < 0 {
+			return out
+		}
+		at += from
+		from = at + 1
+
+		start := emailLocalStart(text, at)
+		end := emailDomainEnd(text, at+1)
+		if start == at || end == at+1 || !validEmail(text[start:at], text[at+1:end]) {
+			continue
+		}
+		out = append(out, candidate{Finding: Finding{Type: TypeEmail, Start: start, End: end, Score: emailScore}})
+	}
+}
+
+func isEmailLocalRune(r rune) bool {
+	switch r {
+	case '.', '_', '%', '+', '-':
+		return true
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+func isEmailDomainRune(r rune) bool {
+	return r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// emailLocalStart walks left from the '@' at byte offset at over local-part
+// characters, skipping leading dots, and returns where the local part
+// starts. It stops early once the part is too long to be valid.
+func emailLocalStart(text string, at int) int {
+	start := at
+	for start > 0 && at-start <= emailMaxLocal {
+		r, w := utf8.DecodeLastRuneInString(text[:start])
+		if !isEmailLocalRune(r) {
+			break
+		}
+		start -= w
+	}
+	for start < at && text[start] == '.' {
+		start++
+	}
+	return start
+}
+
+// emailDomainEnd walks right from byte offset from over domain characters
+// and returns where the domain ends, without trailing dots or dashes (a
+// sentence may end right after an address).
+func emailDomainEnd(text string, from int) int {
+	end := from
+	for end < len(text) && end-from <= emailMaxDomain {
+		r, w := utf8.DecodeRuneInString(text[end:])
+		if !isEmailDomainRune(r) {
+			break
+		}
+		end += w
+	}
+	for end > from && (text[end-1] == '.' || text[end-1] == '-') {
+		end--
+	}
+	return end
+}
+
+// validEmail reports whether local@domain obeys the length limits, has no
+// empty dot-separated part, no label that starts or ends with '-', and ends
+// in a top-level domain of two or more letters.
+func validEmail(local, domain string) bool {
+	if len(local) > emailMaxLocal || len(domain) > emailMaxDomain {
+		return false
+	}
+	if strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > emailMaxLabel || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+	}
+	tld := labels[len(labels)-1]
+	if utf8.RuneCountInString(tld) < 2 {
+		return false
+	}
+	for _, r := range tld {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,173 @@
+package redact
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Person scores: the full name is near certain, a lone first or last name
+// less so.
+const (
+	personScoreFull  = 0.9
+	personScoreToken = 0.7
+)
+
+// minNameTokenLetters is the length below which a lone name token is not
+// redacted: "Al" or "Li" alone match too many ordinary words.
+const minNameTokenLetters = 3
+
+// person is a known name to look for in text.
+//
+// TODO: recognise names that are not known in advance (a colleague named in
+// the body); that needs a named-entity model, and none runs here.
+type person struct {
+	key    string   // normalised full name; shared by every match
+	tokens []string // the full name, word by word
+	// single holds the tokens that are redacted on their own: three letters
+	// or more and not a title or particle such as "Dr" or "van".
+	single []string
+}
+
+// nameParticles are name tokens never redacted on their own.
+func isNameParticle(tok string) bool {
+	switch strings.ToLower(strings.TrimSuffix(tok, ".")) {
+	case "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "jr", "sr",
+		"the", "and", "van", "von", "der", "den", "de", "la", "le", "du", "da",
+		"di", "del", "dos", "das", "bin", "ibn":
+		return true
+	}
+	return false
+}
+
+func personKey(name string) string {
+	return strings.ToLower(strings.Join(strings.Fields(name), " "))
+}
+
+func newPerson(name, key string) (person, bool) {
+	p := person{key: key, tokens: strings.Fields(name)}
+	if len(p.tokens) == 0 {
+		return person{}, false
+	}
+	for _, tok := range p.tokens {
+		letters := 0
+		for _, r := range tok {
+			if unicode.IsLetter(r) {
+				letters++
+			}
+		}
+		if letters >= minNameTokenLetters && !isNameParticle(tok) {
+			p.single = append(p.single, tok)
+		}
+	}
+	return p, true
+}
+
+// find appends the places where the person is named in text. The full name
+// matches in any case, with any run of spaces between its words. A lone
+// token matches when it starts with a capital letter, so "Will" is a name
+// but "will" is a verb.
+func (p person) find(text string, out []candidate) []candidate {
+	for i := 0; i < len(text); {
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsLetter(r) || isWordRune(runeBefore(text, i)) {
+			i += w
+			continue
+		}
+
+		if end, ok := matchName(text, i, p.tokens); ok {
+			out = append(out, candidate{
+				Finding: Finding{Type: TypePerson, Start: i, End: end, Score: personScoreFull},
+				key:     p.key,
+			})
+			i = end
+			continue
+		}
+		if unicode.IsUpper(r) {
+			if end, ok := p.matchSingle(text, i); ok {
+				out = append(out, candidate{
+					Finding: Finding{Type: TypePerson, Start: i, End: end, Score: personScoreToken},
+					key:     p.key,
+				})
+				i = end
+				continue
+			}
+		}
+
+		// Skip the rest of this word.
+		for i < len(text) {
+			r, w := utf8.DecodeRuneInString(text[i:])
+			if !isWordRune(r) {
+				break
+			}
+			i += w
+		}
+	}
+	return out
+}
+
+func (p person) matchSingle(text string, i int) (int, bool) {
+	for _, tok := range p.single {
+		if end, ok := matchName(text, i, []string{tok}); ok {
+			return end, true
+		}
+	}
+	return 0, false
+}
+
+// matchName reports whether tokens, separated by whitespace, appear at i
+// ignoring case and end at a word boundary, and where the match ends.
+func matchName(text string, i int, tokens []string) (int, bool) {
+	j := i
+	for k, tok := range tokens {
+		if k > 0 {
+			spaces := j
+			for {
+				r, w := runeAt(text, spaces)
+				if r < 0 || !unicode.IsSpace(r) {
+					break
+				}
+				spaces += w
+			}
+			if spaces == j {
+				return 0, false
+			}
+			j = spaces
+		}
+		end, ok := matchFold(text, j, tok)
+		if !ok {
+			return 0, false
+		}
+		j = end
+	}
+	if isWordRune(firstRune(text, j)) {
+		return 0, false
+	}
+	return j, true
+}
+
+// matchFold reports whether word appears at i under Unicode simple case
+// folding, and where it ends. Invalid UTF-8 in text never matches.
+func matchFold(text string, i int, word string) (int, bool) {
+	j := i
+	for _, want := range word {
+		got, w := runeAt(text, j)
+		if got < 0 || (got == utf8.RuneError && w <= 1) || !foldEqual(got, want) {
+			return 0, false
+		}
+		j += w
+	}
+	return j, true
+}
+
+func foldEqual(a, b rune) bool {
+	if a == b {
+		return true
+	}
+	for f := unicode.SimpleFold(a); f != a; f = unicode.SimpleFold(f) {
+		if f == b {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+// Package service runs the ingest service: it validates raw events from
+// keel.ingest.>, redacts their personal data into placeholders, keeps the
+// originals in the tenant's encrypted vault and publishes the redacted event
+// on keel.redacted.<tenant>.<kind>. It also serves RedactorService and
+// IngestService. Run is the whole process; cmd/ingest and `keel dev` both
+// call it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/grpcx"
+	"github.com/keelhq/keel/pkg/pgdb"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/ingest/internal/intake"
+	"github.com/keelhq/keel/services/ingest/internal/redact"
+	"github.com/keelhq/keel/services/ingest/internal/vault"
+)
+
+// Name is the service's name: its durable consumer, dead-letter stage,
+// audit actor and log tag.
+const Name = "ingest"
+
+// ingestFilter is the subject filter of the ingest consumer.
+const ingestFilter = "keel." + bus.RootIngest + ".>"
+
+// Limits on MaxBodyBytes: a body must fit in one NATS message with room to
+// spare, and the default NATS payload limit is 1 MiB.
+const (
+	minBodyLimit = 1 << 10
+	maxBodyLimit = 768 << 10
+)
+
+// Config is the ingest service's configuration.
+type Config struct {
+	NATS     NATSConfig     `yaml:"nats"`
+	Database DatabaseConfig `yaml:"database"`
+	GRPC     GRPCConfig     `yaml:"grpc"`
+	Vault    VaultConfig    `yaml:"vault"`
+	Intake   IntakeConfig   `yaml:"intake"`
+}
+
+// NATSConfig locates the NATS server.
+type NATSConfig struct {
+	// URL of the NATS server (KEEL_NATS_URL).
+	URL string `yaml:"url" env:"KEEL_NATS_URL"`
+}
+
+// DatabaseConfig locates Postgres, which holds the vault.
+type DatabaseConfig struct {
+	// URL of the database (KEEL_DATABASE_URL; cmd/ingest falls back to
+	// DATABASE_URL). Its role must be able to create tables and the
+	// keel_app role when migrations run.
+	URL string `yaml:"url" env:"KEEL_DATABASE_URL"`
+}
+
+// GRPCConfig is where RedactorService and IngestService listen.
+type GRPCConfig struct {
+	// Addr to listen on (KEEL_INGEST_GRPC_ADDR).
+	Addr string `yaml:"addr" env:"KEEL_INGEST_GRPC_ADDR"`
+}
+
+// VaultConfig configures the store of originals.
+type VaultConfig struct {
+	// Key is the base64 master key of 32 bytes (KEEL_VAULT_KEY). Each
+	// tenant's key is derived from it; losing it loses every original.
+	Key string `yaml:"key" env:"KEEL_VAULT_KEY"`
+	// TTL is how long originals are kept (KEEL_VAULT_TTL).
+	TTL time.Duration `yaml:"ttl" env:"KEEL_VAULT_TTL"`
+}
+
+// LogValue keeps the key out of logs.
+func (c VaultConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("key_set", c.Key != ""), slog.Duration("ttl", c.TTL))
+}
+
+// IntakeConfig sets the limits of accepted events.
+type IntakeConfig struct {
+	// MaxBodyBytes is the largest body accepted (KEEL_INGEST_MAX_BODY_BYTES).
+	MaxBodyBytes int `yaml:"max_body_bytes" env:"KEEL_INGEST_MAX_BODY_BYTES"`
+}
+
+// DefaultConfig returns the configuration for a local run on loopback. The
+// database URL and the vault key are left empty: they have no safe default.
+func DefaultConfig() Config {
+	return Config{
+		NATS:   NATSConfig{URL: "nats://127.0.0.1:4322"},
+		GRPC:   GRPCConfig{Addr: "127.0.0.1:7401"},
+		Vault:  VaultConfig{TTL: 30 * 24 * time.Hour},
+		Intake: IntakeConfig{MaxBodyBytes: intake.DefaultMaxBodyBytes},
+	}
+}
+
+// Validate reports every problem of c together.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATS.URL == "" {
+		errs = append(errs, errors.New("nats url is required (KEEL_NATS_URL)"))
+	}
+	if c.Database.URL == "" {
+		errs = append(errs, errors.New("database url is required (KEEL_DATABASE_URL or DATABASE_URL)"))
+	}
+	if c.GRPC.Addr == "" {
+		errs = append(errs, errors.New("grpc addr is required (KEEL_INGEST_GRPC_ADDR)"))
+	}
+	if _, err := vault.ParseKey(c.Vault.Key); err != nil {
+		errs = append(errs, errors.New("vault key must be 32 bytes in base64 (KEEL_VAULT_KEY)"))
+	}
+	if c.Vault.TTL <= 0 {
+		errs = append(errs, errors.New("vault ttl must be positive (KEEL_VAULT_TTL)"))
+	}
+	if c.Intake.MaxBodyBytes < minBodyLimit || c.Intake.MaxBodyBytes > maxBodyLimit {
+		errs = append(errs, fmt.Errorf("intake max_body_bytes must be between %d and %d (KEEL_INGEST_MAX_BODY_BYTES)",
+			minBodyLimit, maxBodyLimit))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts of the process that a caller may provide. Nil fields
+// are created from the Config.
+type Deps struct {
+	// Logger receives the service's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// NATS is the connection to consume and publish on; Run dials
+	// Config.NATS.URL and closes its own connection when nil.
+	NATS *nats.Conn
+	// Listener serves gRPC; Run listens on Config.GRPC.Addr when nil.
+	Listener net.Listener
+}
+
+// Run migrates the vault tables, then consumes the INGEST stream and serves
+// RedactorService and IngestService until ctx ends. It returns nil after a
+// clean stop and an error when a part cannot start or fails. The streams
+// must exist (bus.DeclareStreams).
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+
+	// Postgres: the vault.
+	pool, err := pgdb.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := vault.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	key, err := vault.ParseKey(cfg.Vault.Key)
+	if err != nil {
+		return fmt.Errorf("parse vault key: %w", err)
+	}
+	store, err := vault.New(pool, key)
+	if err != nil {
+		return fmt.Errorf("open vault: %w", err)
+	}
+
+	// NATS.
+	nc := deps.NATS
+	if nc == nil {
+		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect nats: %w", err)
+		}
+		defer nc.Close()
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("open jetstream: %w", err)
+	}
+	publisher := bus.NewPublisher(js)
+
+	p := &pipeline{
+		validator: intake.NewValidator(cfg.Intake.MaxBodyBytes),
+		redactor:  redact.New(),
+		vault:     store,
+		publisher: publisher,
+		vaultTTL:  cfg.Vault.TTL,
+		logger:    logger,
+	}
+
+	// gRPC.
+	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)
+	if err != nil {
+		return err
+	}
+	srv := grpcx.NewServer(logger)
+	keelv1.RegisterRedactorServiceServer(srv, &redactorServer{pipeline: p})
+	keelv1.RegisterIngestServiceServer(srv, &ingestServer{pipeline: p})
+
+	logger.Info("ingest service started", "grpc_addr", lis.Addr().String(), "vault", cfg.Vault)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return grpcx.Serve(gctx, srv, lis)
+	})
+	g.Go(func() error {
+		return bus.Consume(gctx, js, bus.ConsumerConfig{
+			Stream:         bus.StreamIngest,
+			Durable:        Name,
+			Stage:          Name,
+			FilterSubjects: []string{ingestFilter},
+		}, newIngestEvent, p.handleIngestEvent, logger)
+	})
+	return g.Wait()
+}
+
+func newIngestEvent() *keelv1.IngestEvent { return &keelv1.IngestEvent{} }
