@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 	"go.temporal.io/sdk/client"
 
 	"github.com/keelhq/keel/pkg/config"
 	auditsvc "github.com/keelhq/keel/services/audit/service"
+	embedsvc "github.com/keelhq/keel/services/embed/service"
 	evalsvc "github.com/keelhq/keel/services/eval/service"
 	gatewaysvc "github.com/keelhq/keel/services/gateway/service"
 	ingestsvc "github.com/keelhq/keel/services/ingest/service"
+	retrievesvc "github.com/keelhq/keel/services/retrieve/service"
 	routersvc "github.com/keelhq/keel/services/router/service"
 )
 
@@ -58,6 +61,26 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		cfg.Vault.Key = e.vaultKey
 		deps := ingestsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
 		return func(ctx context.Context) error { return ingestsvc.Run(ctx, cfg, deps) }, nil
+	case "embed":
+		cfg := embedsvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		deps := embedsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return embedsvc.Run(ctx, cfg, deps) }, nil
+	case "retrieve":
+		cfg := retrievesvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.GRPC.Addr = lis.Addr().String()
+		cfg.Embed.Addr = e.info.GRPC["embed"]
+		cfg.Index.DataDir = filepath.Join(e.dataDir, "retrieve")
+		deps := retrievesvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
+		return func(ctx context.Context) error { return retrievesvc.Run(ctx, cfg, deps) }, nil
 	case "router":
 		cfg := routersvc.DefaultConfig()
 		if err := config.Load("", &cfg); err != nil {

@@ -139,13 +139,14 @@ func (s *Splitter) Split(docID, source string) []Chunk {
 
 		// At a paragraph break, prefer to cut there when the chunk is already
 		// half full and the whole next paragraph would not fit.
-		if u.para != last.para && s.halfFull(cur) && !s.fits(cur, u.paraEnd, u.paraWords) {
+		start := cur[0].start
+		if u.para != last.para && s.halfFull(source, start, last.end) && !s.fits(source, start, u.paraEnd) {
 			emit()
 			cur = []unit{u}
 			continue
 		}
 
-		if s.fits(cur, u.end, u.words) {
+		if s.fits(source, start, u.end) {
 			cur = append(cur, u)
 			continue
 		}
@@ -155,7 +156,7 @@ func (s *Splitter) Split(docID, source string) []Chunk {
 		emit()
 		var next []unit
 		if u.para == last.para {
-			next = s.overlap(cur, u)
+			next = s.overlap(source, cur, u)
 		}
 		cur = append(next, u)
 	}
@@ -176,35 +177,30 @@ func ID(docID string, ordinal int, text string) string {
 	return hex.EncodeToString(h.Sum(nil))[:IDLength]
 }
 
-// fits reports whether a chunk made of cur extended to end, adding words,
-// stays within the limits.
-func (s *Splitter) fits(cur []unit, end, words int) bool {
-	if end-cur[0].start > s.opts.MaxChars {
-		return false
-	}
-	return wordCount(cur)+words <= s.opts.MaxWords
+// fits reports whether source[start:end] stays within the limits.
+func (s *Splitter) fits(source string, start, end int) bool {
+	return end-start <= s.opts.MaxChars && countWords(source[start:end]) <= s.opts.MaxWords
 }
 
-// halfFull reports whether cur is at least half of either limit.
-func (s *Splitter) halfFull(cur []unit) bool {
-	chars := cur[len(cur)-1].end - cur[0].start
-	return chars*2 >= s.opts.MaxChars || wordCount(cur)*2 >= s.opts.MaxWords
+// halfFull reports whether source[start:end] fills at least half of either
+// limit.
+func (s *Splitter) halfFull(source string, start, end int) bool {
+	return (end-start)*2 >= s.opts.MaxChars || countWords(source[start:end])*2 >= s.opts.MaxWords
 }
 
 // overlap returns the trailing units of cur that open the chunk continuing
 // with next: at most OverlapSentences of them, all from next's paragraph,
 // never the whole of cur, at most half a chunk long and leaving room for next.
-func (s *Splitter) overlap(cur []unit, next unit) []unit {
+func (s *Splitter) overlap(source string, cur []unit, next unit) []unit {
 	n := 0
 	for i := len(cur) - 1; i >= 1 && n < s.opts.OverlapSentences; i-- {
 		if cur[i].para != next.para {
 			break
 		}
-		carried := cur[i:]
-		if (carried[len(carried)-1].end-carried[0].start)*2 > s.opts.MaxChars {
+		if (cur[len(cur)-1].end-cur[i].start)*2 > s.opts.MaxChars {
 			break
 		}
-		if !s.fits(carried, next.end, next.words) {
+		if !s.fits(source, cur[i].start, next.end) {
 			break
 		}
 		n++
@@ -212,10 +208,16 @@ func (s *Splitter) overlap(cur []unit, next unit) []unit {
 	return slices.Clone(cur[len(cur)-n:])
 }
 
-func wordCount(units []unit) int {
-	n := 0
-	for _, u := range units {
-		n += u.words
+// countWords counts the whitespace-separated words of text, as strings.Fields
+// would, without allocating.
+func countWords(text string) int {
+	n, inWord := 0, false
+	for _, r := range text {
+		space := unicode.IsSpace(r)
+		if !space && !inWord {
+			n++
+		}
+		inWord = !space
 	}
 	return n
 }

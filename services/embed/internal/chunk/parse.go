@@ -11,12 +11,11 @@ import (
 // smallest span the packer places.
 type unit struct {
 	start, end int
-	words      int
 	// para and section number the paragraph and heading section of the unit.
 	para, section int
 	headings      []string
-	// paraEnd and paraWords describe the unit's paragraph as a whole.
-	paraEnd, paraWords int
+	// paraEnd is where the unit's paragraph ends.
+	paraEnd int
 }
 
 // heading is one level of the Markdown heading stack.
@@ -49,9 +48,9 @@ func (s *Splitter) units(source string) []unit {
 		base := unit{para: para, section: section, headings: path}
 		units = s.appendSentences(units, source, paraStart, paraEnd, base)
 		if first < len(units) {
-			end, words := units[len(units)-1].end, wordCount(units[first:])
+			end := units[len(units)-1].end
 			for i := first; i < len(units); i++ {
-				units[i].paraEnd, units[i].paraWords = end, words
+				units[i].paraEnd = end
 			}
 		}
 		para++
@@ -136,15 +135,14 @@ func (s *Splitter) appendSentences(units []unit, source string, start, end int, 
 // exceeds the limits: cut between words, and inside a word only when the word
 // alone is longer than a chunk.
 func (s *Splitter) appendPieces(units []unit, source string, start, end int, base unit) []unit {
-	add := func(a, b, words int) {
+	add := func(a, b int) {
 		u := base
-		u.start, u.end, u.words = a, b, words
+		u.start, u.end = a, b
 		units = append(units, u)
 	}
 
-	words := len(strings.Fields(source[start:end]))
-	if end-start <= s.opts.MaxChars && words <= s.opts.MaxWords {
-		add(start, end, words)
+	if s.fits(source, start, end) {
+		add(start, end)
 		return units
 	}
 
@@ -166,13 +164,13 @@ func (s *Splitter) appendPieces(units []unit, source string, start, end int, bas
 		wordEnd := i
 
 		if pieceStart >= 0 && (wordEnd-pieceStart > s.opts.MaxChars || n+1 > s.opts.MaxWords) {
-			add(pieceStart, pieceEnd, n)
+			add(pieceStart, pieceEnd)
 			pieceStart, n = -1, 0
 		}
 		if wordEnd-wordStart > s.opts.MaxChars {
 			for p := wordStart; p < wordEnd; {
 				q := cutAt(source, p, min(p+s.opts.MaxChars, wordEnd))
-				add(p, q, 1)
+				add(p, q)
 				p = q
 			}
 			continue
@@ -184,7 +182,7 @@ func (s *Splitter) appendPieces(units []unit, source string, start, end int, bas
 		n++
 	}
 	if pieceStart >= 0 {
-		add(pieceStart, pieceEnd, n)
+		add(pieceStart, pieceEnd)
 	}
 
 	return units

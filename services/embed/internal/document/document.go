@@ -1,0 +1,186 @@
+// Package document turns a redacted document into the ChunkBatch the
+// retrieve service indexes: its body cut into chunks, each chunk titled with
+// the document title and its heading path, and every chunk embedded.
+package document
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+	"strings"
+
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/embed/internal/chunk"
+	"github.com/keelhq/keel/services/embed/internal/embedder"
+)
+
+// Defaults for a Builder.
+const (
+	// DefaultEmbedBatch is how many chunk texts go to the embedder at once.
+	DefaultEmbedBatch = 64
+	// DefaultMaxChunks keeps a ChunkBatch well below the 1 MiB default NATS
+	// message limit: a chunk with a 384-dimension vector is about 2.5 KiB.
+	DefaultMaxChunks = 256
+)
+
+// titleSeparator joins the document title and the heading path of a chunk.
+const titleSeparator = " > "
+
+var (
+	// ErrNoDocumentID is returned by Build for an event without an event id.
+	ErrNoDocumentID = errors.New("document: event id is empty")
+	// ErrTooManyChunks is returned by Build when a document splits into more
+	// chunks than one batch may carry.
+	ErrTooManyChunks = errors.New("document: too many chunks")
+)
+
+// Builder builds chunk batches. It is safe for concurrent use.
+type Builder struct {
+	splitter   *chunk.Splitter
+	embedder   embedder.Embedder
+	embedBatch int
+	maxChunks  int
+}
+
+// NewBuilder returns a Builder that cuts with splitter and embeds with e.
+// maxChunks bounds the chunks of one document (DefaultMaxChunks when zero).
+func NewBuilder(splitter *chunk.Splitter, e embedder.Embedder, maxChunks int) *Builder {
+	if maxChunks <= 0 {
+		maxChunks = DefaultMaxChunks
+	}
+	return &Builder{splitter: splitter, embedder: e, embedBatch: DefaultEmbedBatch, maxChunks: maxChunks}
+}
+
+// Model returns the embedding model of the batches the builder makes.
+func (b *Builder) Model() string {
+	return b.embedder.Model()
+}
+
+// Build returns the ChunkBatch of ev for tenantID. The document id is the
+// event id. A document without body text gives a batch without chunks, which
+// removes an earlier version from the index. It returns ErrNoDocumentID,
+// ErrTooManyChunks, or the embedder's error.
+func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.RedactedEvent) (*keelv1.ChunkBatch, error) {
+	docID := ev.GetEventId()
+	if docID == "" {
+		return nil, ErrNoDocumentID
+	}
+	chunks := b.splitter.Split(docID, ev.GetBody())
+	// TODO: send documents beyond maxChunks in several messages; ChunkBatch
+	// needs a part number first so the index can still replace by document.
+	if len(chunks) > b.maxChunks {
+		return nil, fmt.Errorf("%w: %d, limit %d", ErrTooManyChunks, len(chunks), b.maxChunks)
+	}
+
+	// Every chunk is embedded with its title so that the document title and
+	// section headings count towards what the chunk is about.
+	root := Title(ev)
+	titles := make([]string, len(chunks))
+	inputs := make([]string, len(chunks))
+	for i, c := range chunks {
+		titles[i] = joinNonEmpty(titleSeparator, root, c.HeadingPath())
+		inputs[i] = joinNonEmpty("\n\n", titles[i], c.Text)
+	}
+	vectors, err := b.embed(ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+
+	batch := &keelv1.ChunkBatch{
+		TenantId:       tenantID,
+		DocId:          docID,
+		EmbeddingModel: b.embedder.Model(),
+		Chunks:         make([]*keelv1.Chunk, len(chunks)),
+	}
+	for i, c := range chunks {
+		batch.Chunks[i] = &keelv1.Chunk{
+			ChunkId:     c.ID,
+			DocId:       docID,
+			Ordinal:     int32(c.Ordinal),
+			Text:        c.Text,
+			Vector:      vectors[i],
+			Title:       titles[i],
+			Kind:        ev.GetKind(),
+			Source:      ev.GetSource(),
+			Acl:         ev.GetAcl(),
+			StartOffset: int32(c.Start),
+			EndOffset:   int32(c.End),
+		}
+	}
+	return batch, nil
+}
+
+// embed sends inputs to the embedder in batches of embedBatch.
+func (b *Builder) embed(ctx context.Context, inputs []string) ([][]float32, error) {
+	vectors := make([][]float32, 0, len(inputs))
+	for start := 0; start < len(inputs); start += b.embedBatch {
+		end := min(start+b.embedBatch, len(inputs))
+		got, err := b.embedder.Embed(ctx, inputs[start:end])
+		if err != nil {
+			return nil, fmt.Errorf("embed chunks %d-%d: %w", start, end-1, err)
+		}
+		if len(got) != end-start {
+			return nil, fmt.Errorf("embed chunks %d-%d: got %d vectors", start, end-1, len(got))
+		}
+		vectors = append(vectors, got...)
+	}
+	return vectors, nil
+}
+
+// Title is the title every chunk of ev carries before its heading path: the
+// article title and the subject, whichever are set.
+func Title(ev *keelv1.RedactedEvent) string {
+	title, subject := strings.TrimSpace(ev.GetTitle()), strings.TrimSpace(ev.GetSubject())
+	if title == subject {
+		return title
+	}
+	return joinNonEmpty(": ", title, subject)
+}
+
+// ContentHash returns a hex digest of everything that shapes the batch of
+// ev: the embedding model, the chunk limits and the event fields that reach
+// a chunk. Two events with the same hash give the same batch.
+func (b *Builder) ContentHash(ev *keelv1.RedactedEvent) string {
+	opts := b.splitter.Options()
+	h := sha256.New()
+	writeField(h, b.embedder.Model())
+	writeField(h, strconv.Itoa(opts.MaxChars)+"/"+strconv.Itoa(opts.MaxWords)+"/"+strconv.Itoa(opts.OverlapSentences))
+	writeField(h, ev.GetKind())
+	writeField(h, ev.GetSource())
+	writeField(h, ev.GetTitle())
+	writeField(h, ev.GetSubject())
+	writeField(h, ev.GetBody())
+	for _, principal := range ev.GetAcl() {
+		writeField(h, principal)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// MsgID is the Nats-Msg-Id of a batch: the document id and content hash, so
+// publishing an unchanged document again is a duplicate.
+func MsgID(docID, contentHash string) string {
+	return docID + ":" + contentHash
+}
+
+// writeField writes s length-prefixed, so field boundaries cannot shift.
+func writeField(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	kept := parts[:0:0]
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
+}

@@ -1,0 +1,85 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/keelhq/keel/pkg/bus"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/retrieve/internal/index"
+)
+
+// ActionIndexed is the audit action of a document written to the index.
+const ActionIndexed = "document.indexed"
+
+// batchIndexer handles the chunk batches of the CHUNKS stream.
+type batchIndexer struct {
+	store  *index.Store
+	pub    *bus.Publisher
+	logger *slog.Logger
+}
+
+// indexBatch replaces the batch's document in the index of the subject's
+// tenant and records it in the audit log. A batch that can never be indexed
+// is a permanent error; the bus dead-letters it.
+// TODO: batches of one document that arrive out of order (a redelivered old
+// version after a newer one) leave the older version indexed; ChunkBatch
+// carries no version to compare.
+func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.ChunkBatch]) error {
+	batch := d.Msg
+	if batch.GetTenantId() != "" && batch.GetTenantId() != d.Tenant {
+		return bus.Permanent(fmt.Errorf("batch tenant %q does not match subject tenant %q", batch.GetTenantId(), d.Tenant))
+	}
+
+	chunks := make([]index.Chunk, len(batch.GetChunks()))
+	for i, c := range batch.GetChunks() {
+		chunks[i] = index.Chunk{
+			ID:      c.GetChunkId(),
+			DocID:   c.GetDocId(),
+			Ordinal: int(c.GetOrdinal()),
+			Title:   c.GetTitle(),
+			Text:    c.GetText(),
+			Kind:    c.GetKind(),
+			Source:  c.GetSource(),
+			ACL:     c.GetAcl(),
+			Vector:  c.GetVector(),
+			Model:   batch.GetEmbeddingModel(),
+			Start:   int(c.GetStartOffset()),
+			End:     int(c.GetEndOffset()),
+		}
+	}
+	err := b.store.Replace(d.Tenant, batch.GetDocId(), chunks)
+	if errors.Is(err, index.ErrInvalidBatch) || errors.Is(err, index.ErrInvalidTenant) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+
+	// The audit id derives from the batch's message id, so a redelivery
+	// that audits again is ignored by the audit log.
+	auditID := ""
+	if d.MsgID != "" {
+		auditID = Name + ":" + d.MsgID
+	}
+	err = b.pub.Audit(ctx, &keelv1.AuditEvent{
+		Id:       auditID,
+		TenantId: d.Tenant,
+		Actor:    Name,
+		Action:   ActionIndexed,
+		Subject:  batch.GetDocId(),
+		Attributes: map[string]string{
+			"chunks": strconv.Itoa(len(chunks)),
+			"model":  batch.GetEmbeddingModel(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", ActionIndexed, err)
+	}
+
+	b.logger.Debug("document indexed", "tenant", d.Tenant, "doc_id", batch.GetDocId(), "chunks", len(chunks))
+	return nil
+}
