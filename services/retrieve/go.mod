@@ -6,7 +6,6 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/keelhq/keel/pkg v0.0.0
 	github.com/keelhq/keel/proto v0.0.0
-	github.com/keelhq/keel/services/embed v0.0.0
 	github.com/nats-io/nats.go v1.56.0
 	golang.org/x/sync v0.24.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1
@@ -37,6 +36,4 @@ require (
 replace (
 	github.com/keelhq/keel/pkg => ../../pkg
 	github.com/keelhq/keel/proto => ../../proto
-	// Test only: service/pipeline_test.go runs the embed service in-process.
-	github.com/keelhq/keel/services/embed => ../embed
 )
