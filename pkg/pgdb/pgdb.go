@@ -51,13 +51,20 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
   NULL;
 END
 $$;`
-	if _, err := pool.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("create role %s: %w", AppRole, err)
-	}
-	if _, err := pool.Exec(ctx, "GRANT "+AppRole+" TO CURRENT_USER"); err != nil {
-		return fmt.Errorf("grant role %s: %w", AppRole, err)
-	}
-	return nil
+	// Roles are shared by every database of the server, and concurrent
+	// GRANTs of one role can fail: serialise on a server-wide lock.
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('keel_app_role'))"); err != nil {
+			return fmt.Errorf("lock role setup: %w", err)
+		}
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("create role %s: %w", AppRole, err)
+		}
+		if _, err := tx.Exec(ctx, "GRANT "+AppRole+" TO CURRENT_USER"); err != nil {
+			return fmt.Errorf("grant role %s: %w", AppRole, err)
+		}
+		return nil
+	})
 }
 
 // Migrate applies, in name order, every *.sql file of migrations that the
@@ -72,7 +79,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, service string, migrations
   name text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (service, name))`
-	if _, err := pool.Exec(ctx, ledger); err != nil {
+	// CREATE TABLE IF NOT EXISTS is not safe against a concurrent creator,
+	// and services of one stack migrate at the same time: serialise it.
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('keel_migrations'))"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, ledger)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create migration ledger: %w", err)
 	}
 

@@ -51,7 +51,12 @@ func (s *evaluatorServer) Evaluate(
 		return nil, status.Error(codes.InvalidArgument, "draft is required")
 	}
 
-	in := score.Input{Customer: req.GetInput(), Draft: req.GetDraft(), Citations: req.GetCitations()}
+	in := score.Input{
+		Customer:    req.GetInput(),
+		Draft:       req.GetDraft(),
+		Citations:   req.GetCitations(),
+		ToolResults: req.GetToolResults(),
+	}
 	for _, p := range req.GetPassages() {
 		in.Passages = append(in.Passages, score.Passage{ChunkID: p.GetChunkId(), Text: p.GetText()})
 	}

@@ -18,6 +18,7 @@ import (
 	ingestsvc "github.com/keelhq/keel/services/ingest/service"
 	retrievesvc "github.com/keelhq/keel/services/retrieve/service"
 	routersvc "github.com/keelhq/keel/services/router/service"
+	workflowssvc "github.com/keelhq/keel/services/workflows/service"
 )
 
 // serviceEnv is what every in-process service is configured from.
@@ -99,6 +100,29 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		cfg.GRPC.Addr = lis.Addr().String()
 		deps := evalsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
 		return func(ctx context.Context) error { return evalsvc.Run(ctx, cfg, deps) }, nil
+	case "workflows":
+		cfg := workflowssvc.DefaultConfig()
+		if err := config.Load("", &cfg); err != nil {
+			return nil, err
+		}
+		cfg.NATS.URL = e.info.NATSURL
+		cfg.Temporal.Addr = e.info.TemporalAddr
+		cfg.Services.IngestAddr = e.info.GRPC["ingest"]
+		cfg.Services.RetrieveAddr = e.info.GRPC["retrieve"]
+		cfg.Services.RouterAddr = e.info.GRPC["router"]
+		cfg.Services.EvalAddr = e.info.GRPC["eval"]
+		cfg.Health.Addr = lis.Addr().String()
+		if e.ordersFile != "" {
+			cfg.Orders.File = e.ordersFile
+		}
+		if e.policy.RiskThreshold > 0 {
+			cfg.Review.RiskThreshold = e.policy.RiskThreshold
+		}
+		if len(e.policy.AlwaysReview) > 0 {
+			cfg.Review.AlwaysReview = e.policy.AlwaysReview
+		}
+		deps := workflowssvc.Deps{Logger: log, NATS: e.nats, Temporal: e.temporal, Listener: lis}
+		return func(ctx context.Context) error { return workflowssvc.Run(ctx, cfg, deps) }, nil
 	case "gateway":
 		cfg := gatewaysvc.DefaultConfig()
 		if err := config.Load("", &cfg); err != nil {

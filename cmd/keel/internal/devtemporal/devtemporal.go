@@ -118,11 +118,38 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	cfg := serverConfig(sqlCfg, frontend.String(), grpcPorts)
-	srv, err := temporal.NewServer(
+	srv, err := newServer(cfg, grpcPorts, newSlogLogger(logger, opts.LogLevel))
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{server: srv, hostPort: frontend.String()}
+	if err := s.waitReady(ctx, opts.Namespaces[0]); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer creates and starts the server. The server reports some startup
+// failures, such as a port that is taken, through its logger's Fatal, which
+// panics here; that panic is returned as an error.
+func newServer(
+	cfg *config.Config,
+	grpcPorts map[primitives.ServiceName]int,
+	logger *slogLogger,
+) (srv temporal.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			srv, err = nil, fmt.Errorf("start temporal server: %v", r)
+		}
+	}()
+
+	srv, err = temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(staticHosts(grpcPorts)),
-		temporal.WithLogger(newSlogLogger(logger, opts.LogLevel)),
+		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
 			// Search attributes registered by tests become visible at once.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{
@@ -136,13 +163,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-
-	s := &Server{server: srv, hostPort: frontend.String()}
-	if err := s.waitReady(ctx, opts.Namespaces[0]); err != nil {
-		_ = s.Stop()
-		return nil, err
-	}
-	return s, nil
+	return srv, nil
 }
 
 // HostPort returns the frontend's host:port for client.Dial.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -38,14 +39,14 @@ func (l *slogLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelErro
 // Panic logs at error level and panics, as the server expects.
 func (l *slogLogger) Panic(msg string, tags ...tag.Tag) {
 	l.emit(slog.LevelError, msg, tags)
-	panic(msg)
+	panic(describe(msg, tags))
 }
 
 // Fatal logs at error level and panics instead of exiting the process: the
 // server runs inside keel, and only keel's main may exit.
 func (l *slogLogger) Fatal(msg string, tags ...tag.Tag) {
 	l.emit(slog.LevelError, msg, tags)
-	panic("temporal server: " + msg)
+	panic(describe(msg, tags))
 }
 
 // With returns a logger that adds tags to every record.
@@ -63,6 +64,16 @@ func (l *slogLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 		return
 	}
 	l.logger.Log(ctx, level, msg, attrs(tags)...)
+}
+
+// describe renders a record as one line, for a panic value.
+func describe(msg string, tags []tag.Tag) string {
+	var b strings.Builder
+	b.WriteString(msg)
+	for _, t := range tags {
+		fmt.Fprintf(&b, " %s=%v", t.Key(), tagValue(t.Value()))
+	}
+	return b.String()
 }
 
 func attrs(tags []tag.Tag) []any {

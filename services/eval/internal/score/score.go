@@ -30,6 +30,9 @@ type Input struct {
 	Passages []Passage
 	// Citations are the chunk ids the draft cites.
 	Citations []string
+	// ToolResults are the results (JSON) of tool calls made while drafting:
+	// facts such as an order's status or delivery date may come from them.
+	ToolResults []string
 }
 
 // Passage is a grounding source the draft may cite.
@@ -92,7 +95,8 @@ func Evaluate(in Input) Result {
 	findings = append(findings, riskyPromises(in.Draft, cited)...)
 	findings = append(findings, profanity(in.Draft, "draft", weightProfanityDraft)...)
 	findings = append(findings, citationProblems(in.Passages, in.Citations)...)
-	findings = append(findings, ungroundedClaims(scrubbed, in.Customer, cited)...)
+	grounding := append(append([]string(nil), cited...), in.ToolResults...)
+	findings = append(findings, ungroundedClaims(scrubbed, in.Customer, grounding)...)
 
 	return Result{RiskScore: Combine(findings), Findings: findings}
 }

@@ -46,6 +46,19 @@ func TestEvaluate(t *testing.T) {
 		in   Input
 		want []categoryEvidence
 	}{
+		// Facts a tool returned ground the sentence that states them.
+		{
+			name: "order total from a tool result is grounded",
+			in: Input{
+				Draft:       "The order came to $164.00 in all.",
+				ToolResults: []string{`{"order_id":"ORD-10415","total":"$164.00"}`},
+			},
+		},
+		{
+			name: "order total without a tool result is not",
+			in:   Input{Draft: "The order came to $164.00 in all."},
+			want: []categoryEvidence{{CategoryUngrounded, "$164.00"}},
+		},
 		// Leaked personal data.
 		{
 			name: "leaked email",

@@ -189,8 +189,10 @@ type CopilotStatus struct {
 	Escalated      bool                   `protobuf:"varint,17,opt,name=escalated,proto3" json:"escalated,omitempty"`
 	ToolResults    []*ToolResult          `protobuf:"bytes,18,rep,name=tool_results,json=toolResults,proto3" json:"tool_results,omitempty"`
 	ReviewReason   string                 `protobuf:"bytes,19,opt,name=review_reason,json=reviewReason,proto3" json:"review_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The model's confidence in its draft, 0 to 1.
+	Confidence    float64 `protobuf:"fixed64,20,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CopilotStatus) Reset() {
@@ -356,6 +358,13 @@ func (x *CopilotStatus) GetReviewReason() string {
 	return ""
 }
 
+func (x *CopilotStatus) GetConfidence() float64 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
 var File_keel_v1_copilot_proto protoreflect.FileDescriptor
 
 const file_keel_v1_copilot_proto_rawDesc = "" +
@@ -373,7 +382,7 @@ const file_keel_v1_copilot_proto_rawDesc = "" +
 	"\x0earguments_json\x18\x02 \x01(\tR\rargumentsJson\x12\x1f\n" +
 	"\vresult_json\x18\x03 \x01(\tR\n" +
 	"resultJson\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x9b\x05\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xbb\x05\n" +
 	"\rCopilotStatus\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x19\n" +
@@ -397,7 +406,10 @@ const file_keel_v1_copilot_proto_rawDesc = "" +
 	"\x0freview_deadline\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x0ereviewDeadline\x12\x1c\n" +
 	"\tescalated\x18\x11 \x01(\bR\tescalated\x126\n" +
 	"\ftool_results\x18\x12 \x03(\v2\x13.keel.v1.ToolResultR\vtoolResults\x12#\n" +
-	"\rreview_reason\x18\x13 \x01(\tR\freviewReasonB\x8c\x01\n" +
+	"\rreview_reason\x18\x13 \x01(\tR\freviewReason\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x14 \x01(\x01R\n" +
+	"confidenceB\x8c\x01\n" +
 	"\vcom.keel.v1B\fCopilotProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (

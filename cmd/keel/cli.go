@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `keel - operator CLI of the Keel backend
+
+Usage:
+  keel dev     [flags]         run every service on embedded infrastructure
+  keel demo    [flags]         run the support-copilot demo and exit
+  keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
+  keel token   [flags]         mint a short-lived bearer token
+  keel audit verify [flags]    verify a tenant's audit hash chain
+  keel version
+
+Run "keel <command> -h" for the flags of a command.
+`
+
+// errUsage means the command line was wrong; usage has been printed.
+var errUsage = errors.New("invalid command line")
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest)
+	case "demo":
+		return runDemo(ctx, rest, os.Stdout)
+	case "ingest":
+		return runIngest(ctx, rest, os.Stdout, os.Stderr)
+	case "token":
+		return runToken(rest, os.Stdout)
+	case "audit":
+		if len(rest) == 0 || rest[0] != "verify" {
+			fmt.Fprint(os.Stderr, "usage: keel audit verify [flags]\n")
+			return errUsage
+		}
+		return runAuditVerify(ctx, rest[1:], os.Stdout)
+	case "version":
+		fmt.Println(version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// newFlags returns a flag set that prints its usage to stderr.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("keel "+name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	return fs
+}
+
+// defaultDataDir is where keel dev keeps its state: $KEEL_DATA_DIR or .data.
+func defaultDataDir() string {
+	if d := os.Getenv("KEEL_DATA_DIR"); d != "" {
+		return d
+	}
+	return ".data"
+}
