@@ -280,4 +280,3 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
-

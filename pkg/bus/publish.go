@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/pkg/tenant"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
 
 // ErrNoMsgID is returned by Publish when the message id is empty: without it

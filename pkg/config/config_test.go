@@ -55,4 +55,3 @@ func TestLoadReportsEveryBadVariable(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
