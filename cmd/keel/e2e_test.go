@@ -61,6 +61,11 @@ func TestDemoFlowEndToEnd(t *testing.T) {
 		if !strings.Contains(o.GetTo(), "@") || strings.Contains(o.GetTo(), "[") {
 			t.Errorf("reply %s addressed to %q, want the customer's restored address", o.GetEventId(), o.GetTo())
 		}
+		for _, p := range []string{"[PERSON_", "[EMAIL_", "[PHONE_"} {
+			if strings.Contains(o.GetBody(), p) {
+				t.Errorf("reply %s still holds a placeholder %s...]: %q", o.GetEventId(), p, o.GetBody())
+			}
+		}
 	}
 	if delivered[res.Approved] != "approved" || delivered[res.Edited] != "edited" {
 		t.Errorf("decisions delivered = %v; approved %s, edited %s", delivered, res.Approved, res.Edited)

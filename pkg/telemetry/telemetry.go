@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -22,14 +23,25 @@ const (
 	ExporterNone = "none"
 	// ExporterStdout writes spans as JSON to standard error.
 	ExporterStdout = "stdout"
+	// ExporterOTLP sends spans over OTLP/gRPC to the collector named by the
+	// standard OTEL_EXPORTER_OTLP_ENDPOINT variable.
+	ExporterOTLP = "otlp"
 )
+
+// ExporterEnv names the environment variable that selects the exporter.
+const ExporterEnv = "KEEL_TELEMETRY_EXPORTER"
+
+// FromEnv calls Setup with the exporter named by KEEL_TELEMETRY_EXPORTER
+// (none when unset).
+func FromEnv(ctx context.Context, service, version string) (func(context.Context) error, error) {
+	return Setup(ctx, service, version, os.Getenv(ExporterEnv))
+}
 
 // Setup installs tracer and meter providers for service as the process-wide
 // OpenTelemetry providers, with the W3C trace-context propagator. The
 // returned function flushes and stops them.
 //
-// TODO: OTLP export to a collector for production; only none and stdout
-// exist so far.
+// TODO: export metrics over OTLP too; only spans leave the process today.
 func Setup(ctx context.Context, service, version, exporter string) (func(context.Context) error, error) {
 	res := resource.NewSchemaless(
 		attribute.String("service.name", service),
@@ -42,6 +54,12 @@ func Setup(ctx context.Context, service, version, exporter string) (func(context
 		exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stderr))
 		if err != nil {
 			return nil, fmt.Errorf("create stdout exporter: %w", err)
+		}
+		topts = append(topts, sdktrace.WithBatcher(exp))
+	case ExporterOTLP:
+		exp, err := otlptracegrpc.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("create otlp exporter: %w", err)
 		}
 		topts = append(topts, sdktrace.WithBatcher(exp))
 	default:

@@ -49,22 +49,16 @@ func (c *gatewayClient) pending(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var list []struct {
-		EventID string `json:"event_id"`
+	var list struct {
+		Reviews []struct {
+			EventID string `json:"event_id"`
+		} `json:"reviews"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		var wrapped struct {
-			Reviews []struct {
-				EventID string `json:"event_id"`
-			} `json:"reviews"`
-		}
-		if err2 := json.Unmarshal(body, &wrapped); err2 != nil {
-			return nil, fmt.Errorf("decode review list: %w", err)
-		}
-		list = wrapped.Reviews
+		return nil, fmt.Errorf("decode review list: %w", err)
 	}
-	ids := make([]string, 0, len(list))
-	for _, r := range list {
+	ids := make([]string, 0, len(list.Reviews))
+	for _, r := range list.Reviews {
 		ids = append(ids, r.EventID)
 	}
 	return ids, nil

@@ -94,8 +94,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	d.heading("demo complete")
-	fmt.Fprintf(d.out, "%d emails: %d sent without review, %d waited for a reviewer (approved %s, edited %s, rejected %s); %d replies delivered; audit chain intact over %d records.\n",
-		d.res.Emails, len(d.res.AutoSent), len(d.res.AwaitedReview), d.res.Approved, d.res.Edited, d.res.Rejected,
+	fmt.Fprintf(d.out, "%d emails: %d sent without review, %d waited for a reviewer.\n",
+		d.res.Emails, len(d.res.AutoSent), len(d.res.AwaitedReview))
+	fmt.Fprintf(d.out, "approved %s\nedited   %s\nrejected %s\n",
+		d.subject(d.res.Approved), d.subject(d.res.Edited), d.subject(d.res.Rejected))
+	fmt.Fprintf(d.out, "%d replies delivered with the customers' details restored; audit chain intact over %d records.\n",
 		len(d.res.Outbound), d.res.AuditRecords)
 	return d.res, nil
 }
@@ -108,6 +111,16 @@ type runner struct {
 	res    *Result
 	emails []*keelv1.IngestEvent
 	final  map[string]*keelv1.CopilotStatus
+}
+
+// subject returns the quoted subject of the email with event id id.
+func (d *runner) subject(id string) string {
+	for _, ev := range d.emails {
+		if ev.GetEventId() == id {
+			return quote(ev.GetSubject(), 60)
+		}
+	}
+	return id
 }
 
 func (d *runner) heading(s string) {
@@ -271,19 +284,21 @@ func (d *runner) decideReviews(ctx context.Context) error {
 	if len(d.res.AwaitedReview) < 3 {
 		return fmt.Errorf("only %d drafts wait for review; the demo needs 3", len(d.res.AwaitedReview))
 	}
-	d.res.Approved, d.res.Edited, d.res.Rejected = d.res.AwaitedReview[0], d.res.AwaitedReview[1], d.res.AwaitedReview[2]
+	d.res.Approved, d.res.Edited, d.res.Rejected = d.pickDecisions()
 
-	edited := "Hello,\n\nThank you for your patience. I have looked into this personally and a colleague from our customer care team will call you within one business day to put it right.\n\nKind regards,\nRiley, Larkspur Home Goods"
+	// The edit keeps the customer's name as its placeholder: the workflow
+	// restores it when the reply is sent.
+	edited := "Hello [PERSON_1],\n\nI am sorry for the trouble and for the wait. I have looked into this personally, and a manager from our customer care team will call you within one business day to put it right.\n\nKind regards,\nRiley, Larkspur Home Goods"
 	decisions := []struct{ id, decision, text, note string }{
 		{d.res.Approved, "approve", "", "checked against the policy"},
-		{d.res.Edited, "edit", edited, "softened and promised a call back"},
-		{d.res.Rejected, "reject", "", "escalating to the legal team instead"},
+		{d.res.Edited, "edit", edited, "a manager answers this one personally"},
+		{d.res.Rejected, "reject", "", "the message tries to steer the model; answer by hand"},
 	}
 	for _, dec := range decisions {
 		if err := d.gw.decide(ctx, dec.id, dec.decision, dec.text, dec.note); err != nil {
 			return err
 		}
-		fmt.Fprintf(d.out, "%-8s %s (%q)\n", dec.decision, dec.id, dec.note)
+		fmt.Fprintf(d.out, "%-8s %s (%q)\n", dec.decision, d.subject(dec.id), dec.note)
 	}
 	for _, dec := range decisions {
 		want := map[string]string{"approve": "completed", "edit": "completed", "reject": "rejected"}[dec.decision]
@@ -301,6 +316,47 @@ func (d *runner) decideReviews(ctx context.Context) error {
 	}
 	fmt.Fprintln(d.out, "all three decisions reached their workflows")
 	return nil
+}
+
+// pickDecisions chooses what the reviewer does: reject the draft answering
+// a prompt injection, rewrite the one answering a legal threat, approve an
+// ordinary one. Without such drafts it takes the waiting ones in order.
+func (d *runner) pickDecisions() (approve, edit, reject string) {
+	taken := map[string]bool{}
+	find := func(category string) string {
+		for _, id := range d.res.AwaitedReview {
+			if taken[id] {
+				continue
+			}
+			for _, f := range d.final[id].GetFindings() {
+				if category == "" || f.GetCategory() == category {
+					taken[id] = true
+					return id
+				}
+			}
+			if category == "" {
+				taken[id] = true
+				return id
+			}
+		}
+		return ""
+	}
+	reject = find("injection")
+	edit = find("legal")
+	if reject == "" {
+		reject = find("")
+	}
+	if edit == "" {
+		edit = find("")
+	}
+	// An ordinary draft: the first waiting one without findings, else any.
+	for _, id := range d.res.AwaitedReview {
+		if !taken[id] && len(d.final[id].GetFindings()) == 0 {
+			taken[id] = true
+			return id, edit, reject
+		}
+	}
+	return find(""), edit, reject
 }
 
 // checkIsolation shows that a token of another tenant cannot see these

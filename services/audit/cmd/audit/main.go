@@ -14,6 +14,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/telemetry"
 	"github.com/keelhq/keel/services/audit/service"
 )
 
@@ -33,6 +34,12 @@ func main() {
 }
 
 func run(ctx context.Context, logger *slog.Logger) error {
+	shutdown, err := telemetry.FromEnv(ctx, service.Name, version)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
+
 	cfg := service.DefaultConfig()
 	cfg.Database.URL = config.DatabaseURL()
 	if err := config.Load(os.Getenv("KEEL_CONFIG"), &cfg); err != nil {

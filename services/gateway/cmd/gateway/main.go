@@ -10,6 +10,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/telemetry"
 	"github.com/keelhq/keel/services/gateway/service"
 )
 
@@ -28,6 +29,12 @@ func main() {
 }
 
 func run(ctx context.Context, deps service.Deps) error {
+	shutdown, err := telemetry.FromEnv(ctx, "gateway", version)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
+
 	cfg := service.DefaultConfig()
 	if err := config.Load(os.Getenv("KEEL_CONFIG"), &cfg); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/logging"
+	"github.com/keelhq/keel/pkg/telemetry"
 	"github.com/keelhq/keel/services/router/service"
 )
 
@@ -32,6 +33,12 @@ func main() {
 }
 
 func run(ctx context.Context, logger *slog.Logger) error {
+	shutdown, err := telemetry.FromEnv(ctx, service.Name, version)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
+
 	cfg := service.DefaultConfig()
 	if err := config.Load(os.Getenv("KEEL_CONFIG"), &cfg); err != nil {
 		return fmt.Errorf("load config: %w", err)
