@@ -123,3 +123,16 @@ func DatabaseURL() string {
 	}
 	return os.Getenv("DATABASE_URL")
 }
+
+// NATS locates a NATS server. Services embed it as their NATS section.
+type NATS struct {
+	// URL of the NATS server (KEEL_NATS_URL).
+	URL string `yaml:"url" env:"KEEL_NATS_URL"`
+}
+
+// Database locates Postgres. Its role must be able to create tables and the
+// keel_app role when a service migrates.
+type Database struct {
+	// URL of the database (KEEL_DATABASE_URL).
+	URL string `yaml:"url" env:"KEEL_DATABASE_URL"`
+}

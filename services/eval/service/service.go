@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
@@ -29,12 +30,9 @@ type Config struct {
 	GRPC GRPCConfig `yaml:"grpc"`
 }
 
-// NATSConfig locates the NATS server that receives audit events.
-type NATSConfig struct {
-	// URL of the NATS server (KEEL_NATS_URL). Empty runs without audit
-	// events, for offline evaluation runs.
-	URL string `yaml:"url" env:"KEEL_NATS_URL"`
-}
+// NATSConfig locates the NATS server that receives audit events. An empty
+// URL runs without audit events, for offline evaluation runs.
+type NATSConfig = config.NATS
 
 // GRPCConfig is where EvaluatorService listens.
 type GRPCConfig struct {

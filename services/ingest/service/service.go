@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	"github.com/keelhq/keel/pkg/pgdb"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
@@ -51,18 +52,10 @@ type Config struct {
 }
 
 // NATSConfig locates the NATS server.
-type NATSConfig struct {
-	// URL of the NATS server (KEEL_NATS_URL).
-	URL string `yaml:"url" env:"KEEL_NATS_URL"`
-}
+type NATSConfig = config.NATS
 
 // DatabaseConfig locates Postgres, which holds the vault.
-type DatabaseConfig struct {
-	// URL of the database (KEEL_DATABASE_URL; cmd/ingest falls back to
-	// DATABASE_URL). Its role must be able to create tables and the
-	// keel_app role when migrations run.
-	URL string `yaml:"url" env:"KEEL_DATABASE_URL"`
-}
+type DatabaseConfig = config.Database
 
 // GRPCConfig is where RedactorService and IngestService listen.
 type GRPCConfig struct {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/retrieve/internal/index"
@@ -40,10 +41,7 @@ type Config struct {
 }
 
 // NATSConfig locates the NATS server.
-type NATSConfig struct {
-	// URL of the NATS server (KEEL_NATS_URL).
-	URL string `yaml:"url" env:"KEEL_NATS_URL"`
-}
+type NATSConfig = config.NATS
 
 // GRPCConfig is where RetrieverService listens.
 type GRPCConfig struct {

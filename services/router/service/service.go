@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/router/internal/routing"
@@ -33,10 +34,7 @@ type Config struct {
 }
 
 // NATSConfig locates the NATS server that receives usage and audit events.
-type NATSConfig struct {
-	// URL of the NATS server (KEEL_NATS_URL).
-	URL string `yaml:"url" env:"KEEL_NATS_URL"`
-}
+type NATSConfig = config.NATS
 
 // GRPCConfig is where ModelRouterService listens.
 type GRPCConfig struct {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	"github.com/keelhq/keel/pkg/temporalx"
 	"github.com/keelhq/keel/pkg/tenant"
@@ -51,10 +52,7 @@ type HealthConfig struct {
 }
 
 // NATSConfig locates the NATS server.
-type NATSConfig struct {
-	// URL of the NATS server (KEEL_NATS_URL).
-	URL string `yaml:"url" env:"KEEL_NATS_URL"`
-}
+type NATSConfig = config.NATS
 
 // TemporalConfig locates the Temporal frontend.
 type TemporalConfig struct {

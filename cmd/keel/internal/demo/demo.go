@@ -59,6 +59,8 @@ type Result struct {
 	Rejected      string
 	Outbound      []*keelv1.OutboundMessage
 	AuditRecords  int64
+	// StepDurations is the wall time of each step, by step name.
+	StepDurations map[string]time.Duration
 }
 
 // Run runs the whole demo and returns an error naming the first step that
@@ -87,11 +89,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"show the dead-letter queue", d.showDeadLetters},
 		{"verify the audit chain", d.verifyAudit},
 	}
+	took := make([]time.Duration, len(steps))
 	for i, s := range steps {
 		d.heading(fmt.Sprintf("%d. %s", i+1, s.name))
+		start := time.Now()
 		if err := s.fn(ctx); err != nil {
 			return d.res, fmt.Errorf("%s: %w", s.name, err)
 		}
+		took[i] = time.Since(start)
+	}
+	d.res.StepDurations = map[string]time.Duration{}
+	for i, s := range steps {
+		d.res.StepDurations[s.name] = took[i]
 	}
 	d.heading("demo complete")
 	fmt.Fprintf(d.out, "%d emails: %d sent without review, %d waited for a reviewer.\n",
@@ -100,6 +109,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		d.subject(d.res.Approved), d.subject(d.res.Edited), d.subject(d.res.Rejected))
 	fmt.Fprintf(d.out, "%d replies delivered with the customers' details restored; audit chain intact over %d records.\n",
 		len(d.res.Outbound), d.res.AuditRecords)
+	fmt.Fprintln(d.out, "\ntime per step:")
+	for i, s := range steps {
+		fmt.Fprintf(d.out, "  %-28s %8s\n", s.name, took[i].Round(time.Millisecond))
+	}
 	return d.res, nil
 }
 

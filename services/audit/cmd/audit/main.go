@@ -6,15 +6,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/keelhq/keel/pkg/config"
-	"github.com/keelhq/keel/pkg/logging"
-	"github.com/keelhq/keel/pkg/telemetry"
+	"github.com/keelhq/keel/pkg/lifecycle"
 	"github.com/keelhq/keel/services/audit/service"
 )
 
@@ -22,28 +17,16 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	logger := logging.New(service.Name, version)
-	if err := run(ctx, logger); err != nil {
-		logger.Error("audit service failed", "error", err)
-		stop()
-		os.Exit(1)
-	}
+	lifecycle.Main(service.Name, version, defaults,
+		func(ctx context.Context, cfg service.Config, logger *slog.Logger) error {
+			return service.Run(ctx, cfg, service.Deps{Logger: logger})
+		})
 }
 
-func run(ctx context.Context, logger *slog.Logger) error {
-	shutdown, err := telemetry.FromEnv(ctx, service.Name, version)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
-
+// defaults is the service's default configuration with the database from
+// KEEL_DATABASE_URL or DATABASE_URL.
+func defaults() service.Config {
 	cfg := service.DefaultConfig()
 	cfg.Database.URL = config.DatabaseURL()
-	if err := config.Load(os.Getenv("KEEL_CONFIG"), &cfg); err != nil {
-		return fmt.Errorf("load config: %w", err)
-	}
-	return service.Run(ctx, cfg, service.Deps{Logger: logger})
+	return cfg
 }

@@ -6,15 +6,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/keelhq/keel/pkg/config"
-	"github.com/keelhq/keel/pkg/logging"
-	"github.com/keelhq/keel/pkg/telemetry"
+	"github.com/keelhq/keel/pkg/lifecycle"
 	"github.com/keelhq/keel/services/workflows/service"
 )
 
@@ -22,27 +16,8 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	logger := logging.New(service.Name, version)
-	if err := run(ctx, logger); err != nil {
-		logger.Error("workflows service failed", "error", err)
-		stop()
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, logger *slog.Logger) error {
-	shutdown, err := telemetry.FromEnv(ctx, service.Name, version)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
-
-	cfg := service.DefaultConfig()
-	if err := config.Load(os.Getenv("KEEL_CONFIG"), &cfg); err != nil {
-		return fmt.Errorf("load config: %w", err)
-	}
-	return service.Run(ctx, cfg, service.Deps{Logger: logger})
+	lifecycle.Main(service.Name, version, service.DefaultConfig,
+		func(ctx context.Context, cfg service.Config, logger *slog.Logger) error {
+			return service.Run(ctx, cfg, service.Deps{Logger: logger})
+		})
 }
