@@ -2,10 +2,11 @@
 // and tenants that must not send text to a hosted model.
 //
 // It does not generate language. It drafts a customer-support reply from
-// the sentences of the given passages that share the most words with the
-// customer's last message, cites them, and says plainly when nothing
-// relevant was found. It never adds a fact that is not in a passage or a
-// tool result.
+// the sentences of the given passages that best match the customer's last
+// message, rare words counting more than common ones, cites them, and says
+// plainly when nothing relevant was found. It never adds a fact that is not
+// in a passage or a tool result. Its confidence is the weighted share of the
+// question's key words that the quoted sentences cover.
 package local
 
 import (
@@ -32,9 +33,6 @@ const LookupOrderTool = "lookup_order"
 // NotFoundSentence is what the reply says when no passage answers the
 // question.
 const NotFoundSentence = "I could not find this in our help articles; a colleague will follow up."
-
-// maxSentences caps how many passage sentences one reply quotes.
-const maxSentences = 3
 
 // Provider is the local provider. The zero value is not usable; call New.
 type Provider struct {
@@ -208,7 +206,8 @@ func orderStatus(result provider.Message) string {
 		return "I looked up your order but could not read the result; a colleague will follow up."
 	}
 	status, _ := order["status"].(string)
-	if status == "" {
+	status = strings.ReplaceAll(status, "_", " ") // payment_failed reads "payment failed"
+	if strings.TrimSpace(status) == "" {
 		return "I looked up your order but it has no status yet; a colleague will follow up."
 	}
 	id, _ := order["order_id"].(string)

@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"errors"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,56 +133,136 @@ func TestGenerateGroundedReply(t *testing.T) {
 	}
 }
 
-// TestGenerateQuotesOnlyPassages checks that every line of the answer part
-// either is boilerplate or is a sentence taken verbatim from a passage.
+// wrappedArticles are help articles as they are written: Markdown wrapped
+// at a fixed width, with lists and headings.
+var wrappedArticles = []provider.Passage{
+	{
+		ChunkID: "kb-tracking#0",
+		Title:   "Tracking your parcel",
+		Text: "When your order leaves our warehouse we send a dispatch email from\n" +
+			"[EMAIL_1] with a tracking number and a link to the\n" +
+			"carrier's tracking page. This email normally arrives within 24 hours of\n" +
+			"dispatch.",
+	},
+	{
+		ChunkID: "kb-tracking#2",
+		Title:   "Tracking your parcel > Reading the status",
+		Text: "- **Label created:** the label is printed, but the carrier has not scanned\n" +
+			"  the parcel yet. This can last up to 24 hours after dispatch, longer on\n" +
+			"  Fridays.\n" +
+			"- **In transit:** the parcel is moving through the carrier's network.",
+	},
+}
+
+// TestGenerateQuotesOnlyPassages checks that every cited line of the answer
+// is a sentence taken verbatim from the unwrapped passage its marker names.
 func TestGenerateQuotesOnlyPassages(t *testing.T) {
 	t.Parallel()
 
+	tests := []struct {
+		name     string
+		question string
+		passages []provider.Passage
+	}{
+		{
+			name:     "one-line passages",
+			question: "When are refunds issued after I return items?",
+			passages: helpArticles,
+		},
+		{
+			name: "wrapped passages",
+			question: "Subject: Where is my order?\n\nThe tracking page has said " +
+				"\"Label created\" for a week. Did my parcel leave the warehouse?",
+			passages: wrappedArticles,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			req := provider.Request{Messages: []provider.Message{user(tt.question)}, Passages: tt.passages}
+			resp, err := New("local").Generate(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+
+			quoted := 0
+			for _, line := range strings.Split(resp.Text, "\n") {
+				m := citationMarker.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				n, _ := strconv.Atoi(m[2])
+				if n < 1 || n > len(tt.passages) {
+					t.Fatalf("line %q cites [%d] of %d passages", line, n, len(tt.passages))
+				}
+				source := unwrap(tt.passages[n-1].Text)
+				if !strings.Contains(source, m[1]) {
+					t.Errorf("cited line %q is not in passage %d:\n%s", m[1], n, source)
+				}
+				if strings.Contains(m[1], "\n") || !strings.HasSuffix(m[1], ".") {
+					t.Errorf("cited line %q is not a whole sentence", m[1])
+				}
+				quoted++
+			}
+			if quoted == 0 {
+				t.Fatalf("no cited line in reply:\n%s", resp.Text)
+			}
+		})
+	}
+}
+
+// citationMarker matches a reply line that quotes a sentence with its
+// marker: the sentence and the passage number.
+var citationMarker = regexp.MustCompile(`^(.+) \[(\d+)\]$`)
+
+// TestGenerateReplyLayout pins the whole reply: greeting, order status,
+// quoted sentences in passage order and closing.
+func TestGenerateReplyLayout(t *testing.T) {
+	t.Parallel()
+
+	question := "Subject: Where is my order ORD-10421?\n\nHello,\n\nThe tracking page has said " +
+		"\"Label created\" for a\nweek. Did the parcel leave the warehouse? It is a Christmas " +
+		"present, so I am\nnervous.\n\nDelivery address:\n[PERSON_1]\n2217 Linden Street\n" +
+		"Dayton, OH 45410\n\nThank you,\n[PERSON_1]"
 	req := provider.Request{
-		Messages: []provider.Message{user("When are refunds issued after I return items?")},
-		Passages: helpArticles,
+		Messages: []provider.Message{
+			user(question),
+			{
+				Role:       provider.RoleTool,
+				ToolCallID: "call_1",
+				Content:    `{"order_id":"ORD-10421","status":"payment_failed"}`,
+			},
+		},
+		Passages: wrappedArticles,
 	}
 	resp, err := New("local").Generate(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 
-	var all []string
-	for _, p := range helpArticles {
-		all = append(all, provider.SplitSentences(p.Text)...)
-	}
-	quoted := 0
-	for _, line := range strings.Split(resp.Text, "\n") {
-		m := citationMarker(line)
-		if m == "" {
-			continue
-		}
-		sentence := strings.TrimSpace(strings.TrimSuffix(line, m))
-		if !contains(all, sentence) {
-			t.Errorf("cited line %q is not a passage sentence", sentence)
-		}
-		quoted++
-	}
-	if quoted == 0 {
-		t.Fatalf("no cited line in reply:\n%s", resp.Text)
-	}
-}
+	want := `Hello [PERSON_1],
 
-func citationMarker(line string) string {
-	i := strings.LastIndex(line, " [")
-	if i < 0 || !strings.HasSuffix(line, "]") {
-		return ""
-	}
-	return line[i:]
-}
+Thank you for contacting us. The current status of your order ORD-10421 is: payment failed.
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+Here is what our help articles say:
+When your order leaves our warehouse we send a dispatch email from [EMAIL_1] with a tracking number and a link to the carrier's tracking page. [1]
+**Label created:** the label is printed, but the carrier has not scanned the parcel yet. [2]
+
+If anything is unclear, just reply to this message.
+
+Kind regards,
+Customer Support`
+	if diff := cmp.Diff(want, resp.Text); diff != "" {
+		t.Errorf("reply (-want +got):\n%s", diff)
 	}
-	return false
+	if diff := cmp.Diff([]string{"kb-tracking#0", "kb-tracking#2"}, resp.Citations); diff != "" {
+		t.Errorf("citations (-want +got):\n%s", diff)
+	}
+	if resp.Confidence < 0.3 || resp.Confidence > 1 {
+		t.Errorf("confidence = %v, want an answerable question at or above the review threshold 0.3",
+			resp.Confidence)
+	}
 }
 
 func TestGenerateDeterministic(t *testing.T) {
