@@ -18,7 +18,10 @@ func wordsPattern(words ...string) *regexp.Regexp {
 var (
 	legalPattern = wordsPattern(
 		"lawyer", "lawyers", "attorney", "attorneys", "solicitor", "sue", "suing", "sued",
-		"lawsuit", "court", "legal action", "litigation", "small claims", "class action")
+		"lawsuit", "legal action", "litigation", "small claims", "class action",
+		// "Court" alone is also a street name; only its legal phrases count.
+		"to court", "in court", "court case", "court action", "claims court", "county court",
+		"court order", "district court")
 
 	threatPattern = regexp.MustCompile(`(?i)\b(?:` +
 		`(?:kill|hurt|harm|shoot|stab|beat up)\s+(?:you|your|them|him|her|everyone|somebody|someone)|` +

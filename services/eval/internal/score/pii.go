@@ -27,12 +27,17 @@ var (
 // e-mail addresses, phone numbers, card numbers that pass the Luhn check
 // and IBAN-like account numbers. It also returns the draft with
 // placeholders and every finding blanked out, for checks that must not
-// read personal data as something else.
-func leakedPII(draft string) ([]Finding, string) {
+// read personal data as something else. An e-mail address or phone number
+// that a cited passage holds word for word is the tenant's published
+// contact point, not a leak.
+func leakedPII(draft string, cited []string) ([]Finding, string) {
 	text := placeholder.ReplaceAllStringFunc(draft, blank)
 	var findings []Finding
 
 	for _, m := range emailPattern.FindAllString(text, -1) {
+		if published(m, cited) {
+			continue
+		}
 		findings = append(findings, Finding{
 			Category: CategoryPIILeak, Reason: "draft contains an e-mail address",
 			Weight: weightEmail, Evidence: mask(m),
@@ -66,7 +71,7 @@ func leakedPII(draft string) ([]Finding, string) {
 
 	for _, loc := range phonePattern.FindAllStringIndex(text, -1) {
 		m := strings.TrimRight(text[loc[0]:loc[1]], " \t(.-")
-		if !phoneNumber(text, loc[0], m) {
+		if !phoneNumber(text, loc[0], m) || published(m, cited) {
 			continue
 		}
 		findings = append(findings, Finding{
@@ -76,6 +81,16 @@ func leakedPII(draft string) ([]Finding, string) {
 		text = text[:loc[0]] + blank(m) + text[loc[0]+len(m):]
 	}
 	return findings, text
+}
+
+// published reports whether value appears word for word in a cited passage.
+func published(value string, cited []string) bool {
+	for _, c := range cited {
+		if strings.Contains(c, value) {
+			return true
+		}
+	}
+	return false
 }
 
 // phoneNumber reports whether m, found at start in text, reads as a phone
@@ -142,3 +157,29 @@ func mask(s string) string {
 
 // blank replaces s with spaces of the same length, so offsets stay valid.
 func blank(s string) string { return strings.Repeat(" ", len(s)) }
+
+// foreignPlaceholders flags placeholders in the draft that the customer's
+// message does not hold. Placeholders are numbered per document, so one
+// copied from a passage or made up by the model would be restored to the
+// customer's own value of that number, or to nothing.
+func foreignPlaceholders(draft, customer string) []Finding {
+	known := make(map[string]bool)
+	for _, p := range placeholder.FindAllString(customer, -1) {
+		known[p] = true
+	}
+	var findings []Finding
+	seen := make(map[string]bool)
+	for _, p := range placeholder.FindAllString(draft, -1) {
+		if known[p] || seen[p] {
+			continue
+		}
+		seen[p] = true
+		findings = append(findings, Finding{
+			Category: CategoryForeignPlaceholder,
+			Reason:   "draft holds placeholder " + p + " that is not in the customer's message",
+			Weight:   weightForeignHolder,
+			Evidence: p,
+		})
+	}
+	return findings
+}

@@ -18,6 +18,9 @@ const (
 	CategoryProfanity    = "profanity"
 	CategoryUngrounded   = "ungrounded"
 	CategoryInjection    = "injection"
+	// CategoryForeignPlaceholder: the draft holds a placeholder that the
+	// customer's message does not, which restoring would fill wrongly.
+	CategoryForeignPlaceholder = "foreign_placeholder"
 )
 
 // Input is what gets evaluated. All text is expected to be redacted already:
@@ -90,8 +93,9 @@ func Evaluate(in Input) Result {
 
 	// What the draft says.
 	cited := citedPassages(in.Passages, in.Citations)
-	leaks, scrubbed := leakedPII(in.Draft)
+	leaks, scrubbed := leakedPII(in.Draft, cited)
 	findings = append(findings, leaks...)
+	findings = append(findings, foreignPlaceholders(in.Draft, in.Customer)...)
 	findings = append(findings, riskyPromises(in.Draft, cited)...)
 	findings = append(findings, profanity(in.Draft, "draft", weightProfanityDraft)...)
 	findings = append(findings, citationProblems(in.Passages, in.Citations)...)

@@ -67,7 +67,40 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "placeholders are not leaks",
-			in:   Input{Draft: "Hello [PERSON_1], we wrote to [EMAIL_1] and will call [PHONE_2]; card [CARD_1], IBAN [IBAN_1]."},
+			in: Input{
+				Customer: "I am [PERSON_1], [EMAIL_1], [PHONE_2], card [CARD_1], IBAN [IBAN_1].",
+				Draft:    "Hello [PERSON_1], we wrote to [EMAIL_1] and will call [PHONE_2]; card [CARD_1], IBAN [IBAN_1].",
+			},
+		},
+		{
+			name: "court as a street name is no legal threat",
+			in:   Input{Customer: "Billing address is 3310 Sycamore Court, Plano."},
+		},
+		{
+			name: "court as a place of law is",
+			in:   Input{Customer: "Fix this or I will see you in court."},
+			want: []categoryEvidence{{CategoryLegal, "in court"}},
+		},
+		{
+			name: "contact address quoted from a cited passage is no leak",
+			in: Input{
+				Draft:     "Write to help@shop.example or call 0800 555 0134. [1]",
+				Passages:  []Passage{{ChunkID: "kb-contact", Text: "Write to help@shop.example or call 0800 555 0134."}},
+				Citations: []string{"kb-contact"},
+			},
+		},
+		{
+			name: "the same address without the passage is a leak",
+			in:   Input{Draft: "Write to help@shop.example."},
+			want: []categoryEvidence{{CategoryPIILeak, "****@****.*******"}},
+		},
+		{
+			name: "placeholder the customer never wrote",
+			in: Input{
+				Customer: "Hi, I am [PERSON_1].",
+				Draft:    "Hello [PERSON_1], write to [EMAIL_1] or [EMAIL_1].",
+			},
+			want: []categoryEvidence{{CategoryForeignPlaceholder, "[EMAIL_1]"}},
 		},
 		{
 			name: "phone numbers",
@@ -151,7 +184,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "legal threat in the input",
 			in:   Input{Customer: "My lawyer says I should sue you in court."},
-			want: []categoryEvidence{{CategoryLegal, "lawyer, sue, court"}},
+			want: []categoryEvidence{{CategoryLegal, "lawyer, sue, in court"}},
 		},
 		{
 			name: "legal words inside other words are not legal",
@@ -251,7 +284,7 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "no passages and no claims",
-			in:   Input{Customer: "Hi", Draft: "Hello [PERSON_1],\n\nThank you for contacting us.\n\nKind regards,\nSupport"},
+			in:   Input{Customer: "Hi, [PERSON_1] here", Draft: "Hello [PERSON_1],\n\nThank you for contacting us.\n\nKind regards,\nSupport"},
 		},
 	}
 	for _, tt := range tests {

@@ -19,4 +19,5 @@ const (
 	weightUngrounded       = 0.3
 	weightNoCitations      = 0.35
 	weightUnknownCitation  = 0.3
+	weightForeignHolder    = 0.6
 )

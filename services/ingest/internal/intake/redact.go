@@ -33,8 +33,15 @@ type Redacted struct {
 // first, so they are [EMAIL_1] and [PERSON_1]; the name is then also
 // replaced wherever it appears in the text. account_id, source, acl and the
 // metadata keys are kept as they are.
+//
+// A knowledge article keeps its email addresses, phone numbers and IP
+// addresses: they are the tenant's published contact points, not customer
+// data. Cards, IBANs and social security numbers are redacted everywhere.
 func RedactEvent(r *redact.Redactor, ev *keelv1.IngestEvent) Redacted {
 	doc := r.NewDocument()
+	if ev.GetKind() == KindArticle {
+		doc.Keep(redact.TypeEmail, redact.TypePhone, redact.TypeIP)
+	}
 	customer := &keelv1.Customer{
 		Email:     doc.Replace(redact.TypeEmail, ev.GetCustomer().GetEmail()),
 		Name:      doc.Replace(redact.TypePerson, ev.GetCustomer().GetName()),

@@ -67,6 +67,28 @@ func TestRedactEvent(t *testing.T) {
 	}
 }
 
+func TestRedactEventArticleKeepsContactPoints(t *testing.T) {
+	t.Parallel()
+	ev := &keelv1.IngestEvent{
+		EventId: "kb-contact",
+		Kind:    KindArticle,
+		Title:   "Contact us",
+		Body:    "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as 4111 1111 1111 1111.",
+	}
+	got := RedactEvent(redact.New(), ev)
+
+	want := "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as [CARD_1]."
+	if got.Event.GetBody() != want {
+		t.Errorf("article body = %q, want %q", got.Event.GetBody(), want)
+	}
+	if diff := cmp.Diff(map[string]string{"[CARD_1]": "4111 1111 1111 1111"}, got.Originals); diff != "" {
+		t.Errorf("Originals mismatch (-want +got):\n%s", diff)
+	}
+	if got.Event.GetSensitivity() != SensitivityRestricted {
+		t.Errorf("sensitivity = %q, want restricted for an article quoting a card", got.Event.GetSensitivity())
+	}
+}
+
 func TestRedactEventWithoutCustomer(t *testing.T) {
 	t.Parallel()
 	got := RedactEvent(redact.New(), &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"})

@@ -20,6 +20,7 @@ type Document struct {
 	numbers      map[string]int    // placeholder prefix -> last number given
 	originals    map[string]string // placeholder -> original value
 	counts       map[Type]int      // entities replaced, by type
+	keep         map[Type]bool     // types left in the text
 }
 
 // NewDocument starts an empty Document.
@@ -30,6 +31,19 @@ func (r *Redactor) NewDocument() *Document {
 		numbers:      make(map[string]int),
 		originals:    make(map[string]string),
 		counts:       make(map[Type]int),
+	}
+}
+
+// Keep leaves entities of the given types in the text from now on. Content
+// the tenant publishes itself, such as a help article, keeps its contact
+// addresses: they are not a customer's data, and a placeholder in a passage
+// would otherwise be read as the customer's own when a reply is restored.
+func (d *Document) Keep(types ...Type) {
+	if d.keep == nil {
+		d.keep = make(map[Type]bool)
+	}
+	for _, t := range types {
+		d.keep[t] = true
 	}
 }
 
@@ -47,6 +61,9 @@ func (d *Document) Redact(text string) Result {
 	b.Grow(len(text))
 	prev, runes := 0, 0
 	for _, c := range cands {
+		if d.keep[c.Type] {
+			continue
+		}
 		runes += utf8.RuneCountInString(text[prev:c.Start])
 		b.WriteString(validUTF8(text[prev:c.Start]))
 

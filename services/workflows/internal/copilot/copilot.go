@@ -57,7 +57,7 @@ const (
 // DefaultReviewCategories are the evaluator's finding categories that send
 // a draft to a reviewer whatever its risk score: a legal threat or an
 // attempt to steer the model is never answered by the model alone.
-var DefaultReviewCategories = []string{"legal", "threat", "injection", "pii_leak", "profanity"}
+var DefaultReviewCategories = []string{"legal", "threat", "injection", "pii_leak", "foreign_placeholder", "profanity"}
 
 // ReasonReviewExpired is the review reason of a run rejected because no
 // reviewer decided before the escalation deadline.
