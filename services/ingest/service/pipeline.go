@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -53,7 +55,15 @@ func (p *pipeline) handleIngestEvent(ctx context.Context, d bus.Delivery[*keelv1
 	out.TenantId = d.Tenant
 	out.VaultRef = ev.GetEventId()
 
-	if err := p.vault.Put(ctx, d.Tenant, out.VaultRef, red.Originals, p.vaultTTL); err != nil {
+	err := p.vault.Put(ctx, d.Tenant, out.VaultRef, eventContent(ev), red.Originals, p.vaultTTL)
+	if errors.Is(err, vault.ErrRefConflict) {
+		// Two upstream events share an id. The first keeps it; the second
+		// is refused rather than mixed up with it.
+		err = fmt.Errorf("event id %q is already used by a different event", printableID(ev.GetEventId()))
+		p.auditRejected(ctx, d.Tenant, ev, err, log)
+		return bus.Permanent(err)
+	}
+	if err != nil {
 		return fmt.Errorf("store originals: %w", err)
 	}
 	subject := bus.RedactedSubject(d.Tenant, out.GetKind())
@@ -72,6 +82,21 @@ func (p *pipeline) handleIngestEvent(ctx context.Context, d bus.Delivery[*keelv1
 	}
 	log.Debug("event redacted", "kind", out.GetKind(), "sensitivity", out.GetSensitivity())
 	return nil
+}
+
+// eventContent encodes what identifies an event's content, each field
+// prefixed by its length, for the vault to tell a redelivery from a
+// different event under the same id.
+func eventContent(ev *keelv1.IngestEvent) []byte {
+	var b []byte
+	for _, f := range []string{
+		ev.GetKind(), ev.GetSubject(), ev.GetTitle(), ev.GetBody(),
+		ev.GetCustomer().GetEmail(), ev.GetCustomer().GetName(), ev.GetCustomer().GetAccountId(),
+	} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }
 
 // auditRejected records that an event was refused. The record is best

@@ -198,7 +198,10 @@ func TestService(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Restore: %v", err)
 		}
-		wantBody := strings.Replace(body, "\nJane", "\nJane Doe", 1) // a lone first name restores as the full name
+		// A lone first name restores as the full name, and the card only as
+		// its last four digits.
+		wantBody := strings.Replace(body, "\nJane", "\nJane Doe", 1)
+		wantBody = strings.Replace(wantBody, "4111 1111 1111 1111", "ending 1111", 1)
 		if got.GetText() != wantBody || len(got.GetUnknownPlaceholders()) != 0 {
 			t.Errorf("Restore = %q (unknown %v), want %q", got.GetText(), got.GetUnknownPlaceholders(), wantBody)
 		}
@@ -276,6 +279,34 @@ func TestService(t *testing.T) {
 			return proto.Unmarshal(m.Data, &ev) == nil && ev.GetAction() == "event.rejected" &&
 				strings.Contains(ev.GetAttributes()["reason"], "event_id is required")
 		})
+	})
+
+	t.Run("a second event under a taken id is refused, not mixed up", func(t *testing.T) {
+		ctx := tenantCtx(t, "acme")
+		first := &keelv1.IngestEvent{EventId: "evt-shared-id", Kind: "email", Body: "Where is my order?",
+			Customer: &keelv1.Customer{Email: "denise@example.com"}}
+		if _, err := env.publisher.Publish(ctx, "keel.ingest.acme.email", "src-a-1", "acme", first); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		waitForRedacted(t, env.js, "keel.redacted.acme.email", first.EventId)
+
+		// Another upstream reuses the id with other content (and its own
+		// message id, so JetStream does not de-duplicate it).
+		second := &keelv1.IngestEvent{EventId: "evt-shared-id", Kind: "email", Body: "Send it to me instead.",
+			Customer: &keelv1.Customer{Email: "mallory@evil.example"}}
+		if _, err := env.publisher.Publish(ctx, "keel.ingest.acme.email", "src-b-1", "acme", second); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		dl := waitForMessage(t, env.js, bus.StreamDLQ, "keel.dlq.acme.ingest", func(m *jetstream.RawStreamMsg) bool {
+			return m.Header.Get(bus.HeaderDLQMsgID) == "src-b-1"
+		})
+		if reason := dl.Header.Get(bus.HeaderDLQError); !strings.Contains(reason, "already used by a different event") {
+			t.Errorf("dead letter reason = %q", reason)
+		}
+		res, err := env.redactor.Restore(ctx, &keelv1.RestoreRequest{VaultRef: "evt-shared-id", Text: "[EMAIL_1]"})
+		if err != nil || res.GetText() != "denise@example.com" {
+			t.Fatalf("Restore = %v, %v; want the first event's address", res, err)
+		}
 	})
 
 	t.Run("submit reports duplicates", func(t *testing.T) {

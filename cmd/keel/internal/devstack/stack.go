@@ -92,32 +92,37 @@ type Stack struct {
 // Start brings up the infrastructure and every service, returning once all
 // of them listen. Stop the stack with Stop; Wait returns when a service
 // fails or the stack is stopped.
-func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st = &Stack{dataDir: opts.DataDir}
-	defer func() {
-		if err != nil {
-			st.Stop()
-		}
-	}()
+	st := &Stack{dataDir: opts.DataDir}
+	if err := st.start(ctx, opts); err != nil {
+		// Undo whatever had started: a private Postgres must not outlive
+		// a failed start.
+		st.Stop()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *Stack) start(ctx context.Context, opts Options) error {
 
 	// Keys: from the environment, else generated once under the data dir.
 	keyDir := filepath.Join(opts.DataDir, "keys")
 	tokenKey, err := keys.LoadOrCreate(keys.TokenKeyEnv, keyDir, "token.key")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if st.TokenKey, err = auth.DecodeKey(tokenKey); err != nil {
-		return nil, fmt.Errorf("token key: %w", err)
+		return fmt.Errorf("token key: %w", err)
 	}
 	vaultKey, err := keys.LoadOrCreate(keys.VaultKeyEnv, keyDir, "vault.key")
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// Postgres.
@@ -125,7 +130,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if dbURL == "" {
 		pg, err := devpg.Start(ctx, filepath.Join(opts.DataDir, "postgres"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.closers = append(st.closers, func() { _ = pg.Stop(context.Background()) })
 		dbURL = pg.URL()
@@ -139,19 +144,19 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 	ns, err := natsserver.Start(natsserver.Options{Port: natsPort, StoreDir: filepath.Join(opts.DataDir, "jetstream")})
 	if err != nil {
-		return nil, fmt.Errorf("start nats: %w", err)
+		return fmt.Errorf("start nats: %w", err)
 	}
 	st.closers = append(st.closers, func() { shutdownNATS(ns) })
 	st.Info.NATSURL = ns.ClientURL()
 	if st.NATS, err = nats.Connect(st.Info.NATSURL, nats.Name("keel-dev")); err != nil {
-		return nil, fmt.Errorf("connect nats: %w", err)
+		return fmt.Errorf("connect nats: %w", err)
 	}
 	st.closers = append(st.closers, st.NATS.Close)
 	if st.JS, err = jetstream.New(st.NATS); err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return fmt.Errorf("jetstream: %w", err)
 	}
 	if err := bus.DeclareStreams(ctx, st.JS); err != nil {
-		return nil, err
+		return err
 	}
 
 	// Temporal.
@@ -166,19 +171,19 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		LogLevel:     slog.LevelError,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start temporal: %w", err)
+		return fmt.Errorf("start temporal: %w", err)
 	}
 	st.closers = append(st.closers, func() { _ = ts.Stop() })
 	st.Info.TemporalAddr = ts.HostPort()
 	if st.Temporal, err = temporalx.Dial(st.Info.TemporalAddr, temporalx.Namespace, opts.Logger); err != nil {
-		return nil, err
+		return err
 	}
 	st.closers = append(st.closers, st.Temporal.Close)
 
 	// Listeners first, so every service knows every address before any starts.
 	lis, err := listenAll(opts.Ephemeral)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st.Info.GRPC = map[string]string{}
 	for name, l := range lis {
@@ -206,7 +211,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	for _, name := range serviceNames {
 		run, err := env.runner(name, lis[name])
 		if err != nil {
-			return nil, fmt.Errorf("configure %s: %w", name, err)
+			return fmt.Errorf("configure %s: %w", name, err)
 		}
 		group.Go(func() error {
 			if err := run(gctx); err != nil {
@@ -215,7 +220,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 			return nil
 		})
 	}
-	return st, nil
+	return nil
 }
 
 // Wait blocks until the stack stops and returns the first service error.

@@ -16,7 +16,8 @@ import (
 const (
 	// DefaultMaxBodyBytes is the body size limit when none is configured.
 	DefaultMaxBodyBytes = 256 << 10
-	// MaxEventIDLength is the longest event_id, in characters.
+	// MaxEventIDLength is the longest event_id, in bytes: the id becomes
+	// part of a NATS message id, a workflow id and a URL path.
 	MaxEventIDLength = 200
 	// maxQuoted is how much of an offending value an error message repeats.
 	maxQuoted = 40
@@ -144,13 +145,16 @@ func ValidEventID(id string) bool {
 
 // eventIDProblem describes what is wrong with a valid UTF-8 id, or returns "".
 func eventIDProblem(id string) string {
-	switch n := utf8.RuneCountInString(id); {
+	switch n := len(id); {
 	case id == "":
 		return "event_id is required"
 	case n > MaxEventIDLength:
-		return fmt.Sprintf("event_id is %d characters long; the limit is %d", n, MaxEventIDLength)
+		return fmt.Sprintf("event_id is %d bytes long; the limit is %d", n, MaxEventIDLength)
 	case !printable(id):
 		return "event_id may hold only printable characters"
+	case strings.Contains(id, "/"):
+		// The id is a path segment of the review API and of the workflow id.
+		return "event_id must not contain '/'"
 	}
 	return ""
 }

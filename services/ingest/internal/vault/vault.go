@@ -9,15 +9,19 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,6 +56,9 @@ var (
 	ErrTTLInvalid = errors.New("vault: time to live must be positive")
 	// ErrRefEmpty is returned when the tenant or the reference is empty.
 	ErrRefEmpty = errors.New("vault: tenant and reference are required")
+	// ErrRefConflict is returned by Put when the reference already holds
+	// the originals of a different document.
+	ErrRefConflict = errors.New("vault: reference already used by a different document")
 )
 
 // Vault stores and restores originals. It is safe for concurrent use.
@@ -116,12 +123,20 @@ func New(pool *pgxpool.Pool, masterKey []byte, opts ...Option) (*Vault, error) {
 }
 
 // Put stores originals (placeholder to original value) of the tenant under
-// vaultRef until ttl has passed. Putting the same reference again replaces
-// its entries and extends its expiry, so a redelivered event is harmless.
-// An empty originals map still records the reference, so that Restore of a
-// document without entities succeeds. It returns ErrRefEmpty or
-// ErrTTLInvalid for bad arguments.
-func (v *Vault) Put(ctx context.Context, tenant, vaultRef string, originals map[string]string, ttl time.Duration) error {
+// vaultRef until ttl has passed. content is the document the originals came
+// from: putting the same reference again for the same content refreshes its
+// entries and expiry, so a redelivered event is harmless, while a different
+// document under a reference already taken returns ErrRefConflict and
+// changes nothing. An empty originals map still records the reference, so
+// that Restore of a document without entities succeeds. It returns
+// ErrRefEmpty or ErrTTLInvalid for bad arguments.
+func (v *Vault) Put(
+	ctx context.Context,
+	tenant, vaultRef string,
+	content []byte,
+	originals map[string]string,
+	ttl time.Duration,
+) error {
 	if tenant == "" || vaultRef == "" {
 		return ErrRefEmpty
 	}
@@ -132,13 +147,14 @@ func (v *Vault) Put(ctx context.Context, tenant, vaultRef string, originals map[
 	if err != nil {
 		return err
 	}
+	fingerprint, err := v.fingerprint(tenant, content)
+	if err != nil {
+		return err
+	}
 	expires := v.now().Add(ttl)
 
 	// Seal before opening the transaction so that it stays short.
 	batch := &pgx.Batch{}
-	batch.Queue(`INSERT INTO vault_refs (tenant_id, vault_ref, expires_at) VALUES ($1, $2, $3)
-ON CONFLICT (tenant_id, vault_ref) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
-		tenant, vaultRef, expires)
 	for placeholder, original := range originals {
 		nonce := make([]byte, aead.NonceSize())
 		if _, err := rand.Read(nonce); err != nil {
@@ -153,12 +169,49 @@ SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, expires_at = EXCLU
 	}
 
 	err = pgdb.WithTenant(ctx, v.pool, tenant, func(tx pgx.Tx) error {
+		// Claim the reference, or find who holds it. A retry of the same
+		// document refreshes it; a different document is refused, so its
+		// originals can never replace another's.
+		_, err := tx.Exec(ctx, `INSERT INTO vault_refs (tenant_id, vault_ref, expires_at, fingerprint)
+VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, vault_ref) DO NOTHING`,
+			tenant, vaultRef, expires, fingerprint)
+		if err != nil {
+			return err
+		}
+		var held string
+		err = tx.QueryRow(ctx, `SELECT fingerprint FROM vault_refs WHERE vault_ref = $1 FOR UPDATE`,
+			vaultRef).Scan(&held)
+		if err != nil {
+			return err
+		}
+		if held != fingerprint {
+			return ErrRefConflict
+		}
+		if _, err := tx.Exec(ctx, `UPDATE vault_refs SET expires_at = $2 WHERE vault_ref = $1`,
+			vaultRef, expires); err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
+	if errors.Is(err, ErrRefConflict) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("store vault entries: %w", err)
 	}
 	return nil
+}
+
+// fingerprint is a keyed hash of a document's content under the tenant's
+// own key: equal documents match, and nothing about the content leaks.
+func (v *Vault) fingerprint(tenant string, content []byte) (string, error) {
+	key, err := hkdf.Key(sha256.New, v.master, []byte(keyDerivationSalt), "fingerprint:"+tenant, KeySize)
+	if err != nil {
+		return "", fmt.Errorf("derive fingerprint key: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write(content)
+	return hex.EncodeToString(mac.Sum(nil)), nil
 }
 
 // Originals returns the live originals of the tenant under vaultRef. It
@@ -222,14 +275,49 @@ WHERE vault_ref = $1 AND expires_at > $2`, vaultRef, now)
 // stored under vaultRef. It returns the restored text and the placeholders
 // that had no original. It returns ErrNotFound when the tenant has no live
 // reference of that name, which is also what another tenant's reference
-// looks like.
+// looks like. Payment cards, IBANs and social security numbers come back
+// only as their last four characters ("ending 1111"): a reply may point at
+// them but never carries them.
 func (v *Vault) Restore(ctx context.Context, tenant, vaultRef, text string) (string, []string, error) {
 	originals, err := v.Originals(ctx, tenant, vaultRef)
 	if err != nil {
 		return "", nil, err
 	}
-	restored, unknown := redact.Restore(text, originals)
+	restored, unknown := redact.Restore(text, maskRestricted(originals))
 	return restored, unknown, nil
+}
+
+// restrictedPrefixes are the placeholders whose originals are never written
+// back in full: a reply may name the card or account, not repeat it.
+var restrictedPrefixes = []string{"[CARD_", "[IBAN_", "[SSN_"}
+
+// maskRestricted returns originals with payment cards, IBANs and social
+// security numbers cut to their last four characters.
+func maskRestricted(originals map[string]string) map[string]string {
+	out := make(map[string]string, len(originals))
+	for ph, value := range originals {
+		out[ph] = value
+		for _, prefix := range restrictedPrefixes {
+			if strings.HasPrefix(ph, prefix) {
+				out[ph] = lastFour(value)
+			}
+		}
+	}
+	return out
+}
+
+// lastFour keeps the last four letters or digits of value behind a mask.
+func lastFour(value string) string {
+	var kept []rune
+	for _, r := range slices.Backward([]rune(value)) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			kept = append([]rune{r}, kept...)
+			if len(kept) == 4 {
+				break
+			}
+		}
+	}
+	return "ending " + string(kept)
 }
 
 // Delete erases every original of the tenant under vaultRef, for example

@@ -76,7 +76,7 @@ func TestVault(t *testing.T) {
 		"[PERSON_1]": "Jane Doe",
 		"[CARD_1]":   "4111 1111 1111 1111",
 	}
-	if err := v.Put(ctx, "acme", "evt-1", originals, time.Hour); err != nil {
+	if err := v.Put(ctx, "acme", "evt-1", nil, originals, time.Hour); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 
@@ -85,7 +85,8 @@ func TestVault(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Restore: %v", err)
 		}
-		want := "Dear Jane Doe, card 4111 1111 1111 1111 (jane.doe@example.com); [PHONE_1]"
+		// A card comes back only as its last four digits.
+		want := "Dear Jane Doe, card ending 1111 (jane.doe@example.com); [PHONE_1]"
 		if got != want {
 			t.Errorf("Restore = %q, want %q", got, want)
 		}
@@ -95,7 +96,7 @@ func TestVault(t *testing.T) {
 	})
 
 	t.Run("put again is idempotent", func(t *testing.T) {
-		if err := v.Put(ctx, "acme", "evt-1", originals, time.Hour); err != nil {
+		if err := v.Put(ctx, "acme", "evt-1", nil, originals, time.Hour); err != nil {
 			t.Fatalf("Put again: %v", err)
 		}
 		got, err := v.Originals(ctx, "acme", "evt-1")
@@ -104,6 +105,26 @@ func TestVault(t *testing.T) {
 		}
 		if diff := cmp.Diff(originals, got); diff != "" {
 			t.Errorf("Originals mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a different document cannot take the reference", func(t *testing.T) {
+		if err := v.Put(ctx, "acme", "evt-taken", []byte("first"), map[string]string{"[EMAIL_1]": "denise@example.com"}, time.Hour); err != nil {
+			t.Fatalf("Put first: %v", err)
+		}
+		err := v.Put(ctx, "acme", "evt-taken", []byte("second"), map[string]string{"[EMAIL_1]": "mallory@evil.example"}, time.Hour)
+		if !errors.Is(err, ErrRefConflict) {
+			t.Fatalf("Put of another document = %v, want ErrRefConflict", err)
+		}
+		got, err := v.Originals(ctx, "acme", "evt-taken")
+		if err != nil {
+			t.Fatalf("Originals: %v", err)
+		}
+		if got["[EMAIL_1]"] != "denise@example.com" {
+			t.Fatalf("originals after the refused put = %v, want the first document's", got)
+		}
+		if err := v.Put(ctx, "acme", "evt-taken", []byte("first"), map[string]string{"[EMAIL_1]": "denise@example.com"}, time.Hour); err != nil {
+			t.Fatalf("Put of the first document again: %v", err)
 		}
 	})
 
@@ -122,7 +143,7 @@ func TestVault(t *testing.T) {
 	})
 
 	t.Run("same reference in two tenants stays apart", func(t *testing.T) {
-		if err := v.Put(ctx, "globex", "evt-1", map[string]string{"[PERSON_1]": "Hank Scorpio"}, time.Hour); err != nil {
+		if err := v.Put(ctx, "globex", "evt-1", nil, map[string]string{"[PERSON_1]": "Hank Scorpio"}, time.Hour); err != nil {
 			t.Fatalf("Put globex: %v", err)
 		}
 		for tenant, want := range map[string]string{"acme": "Jane Doe", "globex": "Hank Scorpio"} {
@@ -151,7 +172,7 @@ func TestVault(t *testing.T) {
 		var ciphertext, nonce []byte
 		_, err = pgx.ForEachRow(rows, []any{&ciphertext, &nonce}, func() error {
 			n++
-			for _, plain := range []string{"jane.doe@example.com", "Jane Doe", "4111 1111", "Hank"} {
+			for _, plain := range []string{"jane.doe@example.com", "Jane Doe", "4111 1111", "Hank", "denise@example.com"} {
 				if bytes.Contains(ciphertext, []byte(plain)) {
 					t.Errorf("ciphertext contains %q", plain)
 				}
@@ -161,14 +182,14 @@ func TestVault(t *testing.T) {
 			}
 			return nil
 		})
-		if err != nil || n != 4 {
-			t.Fatalf("read %d rows (err %v), want 4", n, err)
+		if err != nil || n != 5 {
+			t.Fatalf("read %d rows (err %v), want 5", n, err)
 		}
 	})
 
 	t.Run("moved ciphertext does not open", func(t *testing.T) {
 		// The additional data binds each ciphertext to its placeholder.
-		if err := v.Put(ctx, "acme", "evt-swap", map[string]string{"[EMAIL_1]": "a@x.io", "[EMAIL_2]": "b@y.io"}, time.Hour); err != nil {
+		if err := v.Put(ctx, "acme", "evt-swap", nil, map[string]string{"[EMAIL_1]": "a@x.io", "[EMAIL_2]": "b@y.io"}, time.Hour); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		_, err := pool.Exec(ctx, `UPDATE vault_entries e SET ciphertext = o.ciphertext, nonce = o.nonce
@@ -193,7 +214,7 @@ WHERE e.vault_ref = 'evt-swap' AND o.vault_ref = 'evt-swap' AND e.placeholder <>
 	})
 
 	t.Run("delete erases", func(t *testing.T) {
-		if err := v.Put(ctx, "acme", "evt-forget", originals, time.Hour); err != nil {
+		if err := v.Put(ctx, "acme", "evt-forget", nil, originals, time.Hour); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		if err := v.Delete(ctx, "acme", "evt-forget"); err != nil {
@@ -212,7 +233,7 @@ WHERE e.vault_ref = 'evt-swap' AND o.vault_ref = 'evt-swap' AND e.placeholder <>
 	})
 
 	t.Run("expired entries are not restored", func(t *testing.T) {
-		if err := v.Put(ctx, "acme", "evt-short", originals, time.Minute); err != nil {
+		if err := v.Put(ctx, "acme", "evt-short", nil, originals, time.Minute); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		if _, _, err := v.Restore(ctx, "acme", "evt-short", "[EMAIL_1]"); err != nil {
@@ -230,7 +251,7 @@ func TestVaultEmptyDocument(t *testing.T) {
 	ctx := context.Background()
 	v := newTestVault(t, newTestPool(t))
 
-	if err := v.Put(ctx, "acme", "evt-plain", nil, time.Hour); err != nil {
+	if err := v.Put(ctx, "acme", "evt-plain", nil, nil, time.Hour); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	got, unknown, err := v.Restore(ctx, "acme", "evt-plain", "nothing to restore")
@@ -253,11 +274,11 @@ func TestVaultArguments(t *testing.T) {
 		want error
 	}{
 		{name: "put without tenant", want: ErrRefEmpty,
-			call: func() error { return v.Put(ctx, "", "r", nil, time.Hour) }},
+			call: func() error { return v.Put(ctx, "", "r", nil, nil, time.Hour) }},
 		{name: "put without reference", want: ErrRefEmpty,
-			call: func() error { return v.Put(ctx, "acme", "", nil, time.Hour) }},
+			call: func() error { return v.Put(ctx, "acme", "", nil, nil, time.Hour) }},
 		{name: "put without ttl", want: ErrTTLInvalid,
-			call: func() error { return v.Put(ctx, "acme", "r", nil, 0) }},
+			call: func() error { return v.Put(ctx, "acme", "r", nil, nil, 0) }},
 		{name: "restore without reference", want: ErrRefEmpty,
 			call: func() error { _, _, err := v.Restore(ctx, "acme", "", "x"); return err }},
 		{name: "delete without tenant", want: ErrRefEmpty,
