@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keelhq/keel/cmd/keel/internal/devstack"
 	"github.com/keelhq/keel/pkg/grpcx"
@@ -19,7 +23,11 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of the running keel dev")
 	addr := fs.String("addr", "", "audit service gRPC address (default: from the running stack)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
+	}
+	if *tenantID == "" {
+		fs.Usage()
+		return errors.New("--tenant is required")
 	}
 	if err := tenant.Valid(*tenantID); err != nil {
 		return fmt.Errorf("--tenant: %w", err)
@@ -41,6 +49,9 @@ func verifyChain(ctx context.Context, addr, tenantID string) (*keelv1.VerifyChai
 	}
 	defer conn.Close()
 	res, err := keelv1.NewAuditLogServiceClient(conn).VerifyChain(tenant.With(ctx, tenantID), &keelv1.VerifyChainRequest{})
+	if status.Code(err) == codes.Unavailable {
+		return nil, fmt.Errorf("no audit service at %s; is keel dev running? (%w)", addr, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verify audit chain at %s: %w", addr, err)
 	}

@@ -60,6 +60,15 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
+// parseError turns a flag parsing error into what run returns: nothing for
+// -h, which printed the usage as asked, else errUsage.
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return errUsage
+}
+
 // newFlags returns a flag set that prints its usage to stderr.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("keel "+name, flag.ContinueOnError)

@@ -21,7 +21,7 @@ func runDev(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", defaultDataDir(), "where JetStream, Temporal, Postgres, the index and keys are kept")
 	dbURL := fs.String("database-url", config.DatabaseURL(), "Postgres to use instead of a private cluster (default $KEEL_DATABASE_URL or $DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	logger := logging.New("keel-dev", version)
 	orders, _ := demoOrders()
@@ -47,7 +47,7 @@ func runDev(ctx context.Context, args []string) error {
 		"nats", st.Info.NATSURL, "temporal", st.Info.TemporalAddr, "gateway", st.Info.GatewayURL,
 		"data_dir", abs)
 	fmt.Fprintf(os.Stderr, "\nkeel dev is up. Gateway %s, NATS %s, Temporal %s.\n"+
-		"Mint a token: keel token --tenant larkspur --subject user:you\n"+
+		"Mint a token: keel token --tenant larkspur --subject you\n"+
 		"Stop with Ctrl-C.\n\n", st.Info.GatewayURL, st.Info.NATSURL, st.Info.TemporalAddr)
 
 	errc := make(chan error, 1)
@@ -68,7 +68,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	dbURL := fs.String("database-url", config.DatabaseURL(), "Postgres to use instead of a private cluster")
 	verbose := fs.Bool("v", false, "print the services' logs")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	root, err := demo.DataRoot()
 	if err != nil {
@@ -86,6 +86,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// A private Postgres cluster runs as the postgres user when keel runs as
 	// root, so the directory must be reachable by it.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ import (
 const ingestUsage = `usage: keel ingest [flags] PATH
 
 PATH is a folder of .eml files, an .eml file, an mbox, or a CSV or JSON Lines
-export of helpdesk tickets. For CSV and JSON Lines, --map names the columns:
+export of helpdesk tickets; with --format kb, a folder of Markdown help
+articles. For CSV and JSON Lines, --map names the columns:
   --map 'id=ticket_id,subject=subject,body=description,email=requester_email,name=requester_name,created=created_at'
 
 Each record becomes one ingest event with a stable id, so running the same
@@ -43,7 +44,7 @@ type ingestSummary struct {
 func runIngest(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := newFlags("ingest")
 	fs.Usage = func() { fmt.Fprint(errOut, ingestUsage); fs.PrintDefaults() }
-	format := fs.String("format", "", "eml, mbox, csv or jsonl (default: from the path)")
+	format := fs.String("format", "", "eml, mbox, csv, jsonl or kb (default: from the path)")
 	mapping := fs.String("map", "", "column mapping for csv and jsonl")
 	tenantID := fs.String("tenant", "larkspur", "tenant the events belong to")
 	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of keel dev")
@@ -51,7 +52,7 @@ func runIngest(ctx context.Context, args []string, out, errOut io.Writer) error 
 	wait := fs.Duration("wait", time.Minute, "how long to wait for drafts before the summary (0: do not wait)")
 	start := fs.Bool("start", true, "start a stack in this process when none is running")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return parseError(err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -71,6 +72,9 @@ func runIngest(ctx context.Context, args []string, out, errOut io.Writer) error 
 	sum := ingestSummary{read: len(events) + len(problems), rejected: len(problems)}
 	for _, p := range problems {
 		fmt.Fprintf(errOut, "rejected %s\n", p)
+	}
+	if sum.read == 0 {
+		return fmt.Errorf("found no records in %s (for a folder of Markdown articles use --format kb)", path)
 	}
 
 	// Find a running stack, or start one.
@@ -119,7 +123,8 @@ func runIngest(ctx context.Context, args []string, out, errOut io.Writer) error 
 	}
 	bar.done()
 
-	if *wait > 0 && len(published) > 0 {
+	// Articles start no copilot run: there is nothing to wait for.
+	if *wait > 0 && len(published) > 0 && *format != upstream.FormatKB {
 		if err := awaitDrafts(ctx, info, js, *tenantID, published, *wait, &sum); err != nil {
 			fmt.Fprintf(errOut, "could not follow the drafts: %v\n", err)
 		}
@@ -271,7 +276,7 @@ func (p *progress) step() {
 	}
 	if pct/10 != p.lastPct/10 {
 		p.lastPct = pct
-		fmt.Fprintf(p.w, "published %d/%d (%d%%)\n", p.n, p.total, pct)
+		fmt.Fprintf(p.w, "sent %d/%d (%d%%)\n", p.n, p.total, pct)
 	}
 }
 

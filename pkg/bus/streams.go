@@ -60,8 +60,10 @@ func Streams(replicas int) []jetstream.StreamConfig {
 			jetstream.LimitsPolicy, 365*day, day),
 		def(StreamUsage, RootUsage, "model usage per call",
 			jetstream.LimitsPolicy, 90*day, day),
+		// TODO: a dead letter of the ingest stage is raw input and may hold
+		// personal data; it should be encrypted or kept apart for less time.
 		def(StreamDLQ, RootDLQ, "messages given up on, with the reason",
-			jetstream.LimitsPolicy, 365*day, day),
+			jetstream.LimitsPolicy, 30*day, day),
 	}
 }
 

@@ -32,6 +32,42 @@ type evaluatorServer struct {
 	logger  *slog.Logger
 }
 
+// Size limits of an evaluation. The checks run regular expressions over
+// every text, so an unbounded request would hold a shared service.
+const (
+	maxDraftBytes    = 64 << 10
+	maxInputBytes    = 256 << 10
+	maxPassages      = 50
+	maxPassageBytes  = 32 << 10
+	maxToolResults   = 20
+	maxToolResultLen = 32 << 10
+)
+
+// checkSizes returns InvalidArgument naming the first limit req exceeds.
+func checkSizes(req *keelv1.EvaluateRequest) error {
+	switch {
+	case len(req.GetDraft()) > maxDraftBytes:
+		return status.Errorf(codes.InvalidArgument, "draft is %d bytes; the limit is %d", len(req.GetDraft()), maxDraftBytes)
+	case len(req.GetInput()) > maxInputBytes:
+		return status.Errorf(codes.InvalidArgument, "input is %d bytes; the limit is %d", len(req.GetInput()), maxInputBytes)
+	case len(req.GetPassages()) > maxPassages:
+		return status.Errorf(codes.InvalidArgument, "%d passages; the limit is %d", len(req.GetPassages()), maxPassages)
+	case len(req.GetToolResults()) > maxToolResults:
+		return status.Errorf(codes.InvalidArgument, "%d tool results; the limit is %d", len(req.GetToolResults()), maxToolResults)
+	}
+	for i, p := range req.GetPassages() {
+		if len(p.GetText()) > maxPassageBytes {
+			return status.Errorf(codes.InvalidArgument, "passage %d is %d bytes; the limit is %d", i, len(p.GetText()), maxPassageBytes)
+		}
+	}
+	for i, r := range req.GetToolResults() {
+		if len(r) > maxToolResultLen {
+			return status.Errorf(codes.InvalidArgument, "tool result %d is %d bytes; the limit is %d", i, len(r), maxToolResultLen)
+		}
+	}
+	return nil
+}
+
 func newEvaluatorServer(a auditor, logger *slog.Logger) *evaluatorServer {
 	return &evaluatorServer{auditor: a, logger: logger}
 }
@@ -49,6 +85,9 @@ func (s *evaluatorServer) Evaluate(
 	}
 	if strings.TrimSpace(req.GetDraft()) == "" {
 		return nil, status.Error(codes.InvalidArgument, "draft is required")
+	}
+	if err := checkSizes(req); err != nil {
+		return nil, err
 	}
 
 	in := score.Input{

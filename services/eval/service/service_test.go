@@ -155,6 +155,10 @@ func TestEvaluateErrors(t *testing.T) {
 	}{
 		{name: "no tenant", ctx: context.Background(), req: leakyDraft(), want: codes.Unauthenticated},
 		{name: "no draft", ctx: acme(), req: &keelv1.EvaluateRequest{Input: "hi", Draft: "  "}, want: codes.InvalidArgument},
+		{name: "draft too large", ctx: acme(),
+			req: &keelv1.EvaluateRequest{Draft: strings.Repeat("call 0800 555 0134. ", 4000)}, want: codes.InvalidArgument},
+		{name: "too many passages", ctx: acme(),
+			req: &keelv1.EvaluateRequest{Draft: "ok", Passages: make([]*keelv1.Passage, 51)}, want: codes.InvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Timeout = 2 * time.Minute
 	}
 	d := &runner{cfg: cfg, out: cfg.Out, pub: bus.NewPublisher(cfg.JS), res: &Result{}}
-	reviewerTok, err := auth.Mint(cfg.TokenKey, Tenant, "user:riley", auth.AllScopes, time.Hour, time.Now())
+	reviewerTok, err := auth.Mint(cfg.TokenKey, Tenant, "riley", auth.AllScopes, time.Hour, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (d *runner) pickDecisions() (approve, edit, reject string) {
 // checkIsolation shows that a token of another tenant cannot see these
 // reviews and that a missing token is refused.
 func (d *runner) checkIsolation(ctx context.Context) error {
-	otherTok, err := auth.Mint(d.cfg.TokenKey, "globex", "user:mallory", auth.AllScopes, time.Hour, time.Now())
+	otherTok, err := auth.Mint(d.cfg.TokenKey, "globex", "mallory", auth.AllScopes, time.Hour, time.Now())
 	if err != nil {
 		return err
 	}

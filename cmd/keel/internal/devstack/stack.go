@@ -26,6 +26,7 @@ import (
 	"github.com/keelhq/keel/pkg/auth"
 	"github.com/keelhq/keel/pkg/bus"
 	"github.com/keelhq/keel/pkg/natsserver"
+	"github.com/keelhq/keel/pkg/pgdb"
 	"github.com/keelhq/keel/pkg/temporalx"
 )
 
@@ -135,6 +136,13 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 		st.closers = append(st.closers, func() { _ = pg.Stop(context.Background()) })
 		dbURL = pg.URL()
 	}
+	// Fail now, with the reason, rather than after "up" when a service
+	// first needs the database.
+	pool, err := pgdb.Open(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	pool.Close()
 	st.Info.DatabaseURL = dbURL
 
 	// NATS with JetStream.

@@ -22,17 +22,43 @@ const (
 // the key stored in dir/name, creating that file with a fresh random 32-byte
 // key (mode 0600) when it does not exist.
 func LoadOrCreate(env, dir, name string) (string, error) {
+	key, _, err := Load(env, dir, name, true)
+	return key, err
+}
+
+// ErrNoKey is returned by Load when the key is neither in the environment
+// nor in its file and create is false.
+var ErrNoKey = errors.New("keys: no key")
+
+// Load returns the base64 key in the environment variable env, else the one
+// stored in dir/name. When neither exists it creates the file if create is
+// true, reporting created, and returns ErrNoKey otherwise.
+func Load(env, dir, name string, create bool) (key string, created bool, err error) {
+	key, err = load(env, dir, name)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return key, false, err
+	}
+	if !create {
+		return "", false, fmt.Errorf("%w: set %s or run keel dev once to create %s", ErrNoKey, env, filepath.Join(dir, name))
+	}
+	key, err = createKey(dir, name)
+	return key, err == nil, err
+}
+
+func load(env, dir, name string) (string, error) {
 	if v := strings.TrimSpace(os.Getenv(env)); v != "" {
 		return v, nil
 	}
 	path := filepath.Join(dir, name)
 	raw, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(raw)), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil {
 		return "", fmt.Errorf("read key %s: %w", path, err)
 	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+func createKey(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create key dir: %w", err)
 	}

@@ -3,7 +3,10 @@ package upstream
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -69,9 +72,17 @@ func EventID(sourceID string) string {
 	return id
 }
 
+// FormatKB names a folder of Markdown help articles, one article per file.
+const FormatKB = "kb"
+
 // ReadEvents reads every record of path in format (detected when empty)
 // into ingest events, with the problems of the records it could not read.
+// A problem that stops the whole file, such as a mapped column the header
+// lacks, is returned as the error.
 func ReadEvents(path, format, mapping string) ([]*keelv1.IngestEvent, []*sources.Problem, error) {
+	if format == FormatKB {
+		return readArticles(path)
+	}
 	var m sources.Mapping
 	if mapping != "" {
 		var err error
@@ -86,11 +97,34 @@ func ReadEvents(path, format, mapping string) ([]*keelv1.IngestEvent, []*sources
 	var events []*keelv1.IngestEvent
 	var problems []*sources.Problem
 	for rec, prob := range stream {
+		if prob != nil && errors.Is(prob, sources.ErrMissingColumn) {
+			return nil, nil, prob
+		}
 		if prob != nil {
 			problems = append(problems, prob)
 			continue
 		}
 		events = append(events, EventFromRecord(rec, "helpdesk"))
+	}
+	return events, problems, nil
+}
+
+// readArticles reads every *.md file of dir as a help article.
+func readArticles(dir string) ([]*keelv1.IngestEvent, []*sources.Problem, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.md"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list articles: %w", err)
+	}
+	sort.Strings(paths)
+	var events []*keelv1.IngestEvent
+	var problems []*sources.Problem
+	for _, p := range paths {
+		ev, err := ArticleEvent(p)
+		if err != nil {
+			problems = append(problems, &sources.Problem{Path: p, Err: err})
+			continue
+		}
+		events = append(events, ev)
 	}
 	return events, problems, nil
 }
