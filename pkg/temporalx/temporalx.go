@@ -19,6 +19,17 @@ const (
 	CopilotTaskQueue = "keel-copilot"
 	// ReviewSignal carries a keelv1.ReviewDecision to a waiting copilot.
 	ReviewSignal = "review"
+	// ReviewUpdate carries a keelv1.ReviewDecision as a workflow update:
+	// unlike the signal, a second decision, or one after the run decided by
+	// itself, is refused with an error of type ErrTypeReviewDecided, and an
+	// invalid one with ErrTypeInvalidDecision.
+	ReviewUpdate = "review-decision"
+	// ErrTypeReviewDecided is the application error type of a refused
+	// review update whose run has already decided.
+	ErrTypeReviewDecided = "ReviewDecided"
+	// ErrTypeInvalidDecision is the application error type of a malformed
+	// review update.
+	ErrTypeInvalidDecision = "InvalidDecision"
 	// StatusQuery returns a keelv1.CopilotStatus.
 	StatusQuery = "status"
 )

@@ -76,12 +76,24 @@ func (c *gatewayClient) decide(ctx context.Context, eventID, decision, text, not
 
 // status returns only the HTTP status of a GET, for the isolation checks.
 func (c *gatewayClient) status(ctx context.Context, path string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	return c.statusOf(ctx, http.MethodGet, path, nil)
+}
+
+// statusOf returns only the HTTP status of a request.
+func (c *gatewayClient) statusOf(ctx context.Context, method, path string, payload []byte) (int, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return 0, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

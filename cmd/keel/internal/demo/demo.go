@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -328,6 +330,16 @@ func (d *runner) decideReviews(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintln(d.out, "all three decisions reached their workflows")
+
+	// A run takes one decision: a second reviewer is refused.
+	code, err := d.gw.statusOf(ctx, http.MethodPost, "/v1/reviews/"+url.PathEscape(d.res.Approved)+"/reject", []byte(`{}`))
+	if err != nil {
+		return err
+	}
+	if code != http.StatusConflict {
+		return fmt.Errorf("a second decision on %s got HTTP %d, want 409", d.res.Approved, code)
+	}
+	fmt.Fprintf(d.out, "a second reviewer rejecting the approved draft: HTTP %d\n", code)
 	return nil
 }
 

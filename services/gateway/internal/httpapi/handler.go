@@ -1,6 +1,6 @@
 // Package httpapi is the gateway's HTTP API: bearer-token authentication,
 // email submission to the ingest service, and the reviewer endpoints that
-// read and signal support copilot workflows in Temporal. Errors are RFC 9457
+// read and decide support copilot workflows in Temporal. Errors are RFC 9457
 // problem documents.
 package httpapi
 
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/keelhq/keel/pkg/auth"
@@ -33,7 +34,7 @@ type WorkflowClient interface {
 		workflowID, runID, queryType string,
 		args ...any,
 	) (converter.EncodedValue, error)
-	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	DescribeWorkflowExecution(
 		ctx context.Context,
 		workflowID, runID string,

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -277,7 +280,9 @@ func (h *handler) getReview(w http.ResponseWriter, r *http.Request) error {
 }
 
 // decideReview handles POST /v1/reviews/{event_id}/{approve,edit,reject}:
-// it signals the decision, made by the token's subject, to the waiting run.
+// it sends the decision, made by the token's subject, to the run as a
+// workflow update. The run accepts one decision: a second one, or one after
+// the run decided by itself, is answered 409.
 func (h *handler) decideReview(decision string) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		eventID, workflowID, err := reviewWorkflowID(r)
@@ -292,22 +297,30 @@ func (h *handler) decideReview(decision string) apiFunc {
 			return err
 		}
 
-		// TODO: a run that is still running but already has its decision
-		// (publishing) takes the signal and ignores it, so a second decision
-		// gets 202 here; a workflow update with a validator would refuse it.
 		claims := claimsFrom(r.Context())
-		signal := &keelv1.ReviewDecision{
+		review := &keelv1.ReviewDecision{
 			Decision:   decision,
 			Reviewer:   claims.Subject,
 			EditedText: req.Text,
 			Note:       req.Note,
 		}
-		err = h.temporal.SignalWorkflow(r.Context(), workflowID, "", temporalx.ReviewSignal, signal)
+		handle, err := h.temporal.UpdateWorkflow(r.Context(), client.UpdateWorkflowOptions{
+			WorkflowID:   workflowID,
+			UpdateName:   temporalx.ReviewUpdate,
+			Args:         []any{review},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = handle.Get(r.Context(), nil)
+		}
+		if err := updateRefused(eventID, err); err != nil {
+			return err
+		}
 		if isNotFound(err) {
 			return h.signalRefused(r.Context(), eventID, workflowID, err)
 		}
 		if err != nil {
-			return upstreamError(fmt.Errorf("signal %s: %w", workflowID, err))
+			return upstreamError(fmt.Errorf("update %s: %w", workflowID, err))
 		}
 
 		h.audit(r.Context(), "review.submitted", workflowID, map[string]string{
@@ -336,6 +349,29 @@ func (req decisionRequest) validate(decision string) error {
 	}
 	if len(problems) > 0 {
 		return badRequest("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// updateRefused turns the run's refusal of a review update into 409 (the
+// review is decided) or 400 (the decision is malformed); other errors give
+// nil.
+func updateRefused(eventID string, err error) error {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return nil
+	}
+	switch appErr.Type() {
+	case temporalx.ErrTypeReviewDecided:
+		return &apiError{
+			status: http.StatusConflict,
+			kind:   "review-decided",
+			title:  "Review already decided",
+			detail: fmt.Sprintf("the copilot run for event %q already has its decision", eventID),
+			cause:  err,
+		}
+	case temporalx.ErrTypeInvalidDecision:
+		return badRequest("%s", appErr.Message())
 	}
 	return nil
 }

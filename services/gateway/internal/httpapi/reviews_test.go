@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keelhq/keel/pkg/auth"
+	"github.com/keelhq/keel/pkg/temporalx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/gateway/internal/temporalfake"
 )
@@ -248,7 +249,7 @@ func TestApproveSignalsDecisionOfTokenSubject(t *testing.T) {
 	}
 	want := []temporalfake.Signal{{
 		WorkflowID: "copilot/acme/e1",
-		Name:       "review",
+		Name:       temporalx.ReviewUpdate,
 		Decision:   &keelv1.ReviewDecision{Decision: "approve", Reviewer: "ana", Note: "looks right"},
 	}}
 	if diff := cmp.Diff(want, env.temporal.Signals(), protocmp.Transform()); diff != "" {
@@ -359,6 +360,25 @@ func TestFinishedRunIsReviewDecided(t *testing.T) {
 	}
 	if !slices.Contains(env.temporal.Described(), "copilot/acme/done") {
 		t.Errorf("described %v, want copilot/acme/done", env.temporal.Described())
+	}
+}
+
+func TestSecondDecisionOnARunningReviewIsRefused(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	addRuns(env.temporal)
+	tok := token(t, "acme", "ana", auth.ScopeReviewsWrite)
+
+	first := env.do(t, http.MethodPost, "/v1/reviews/e1/approve", tok, "")
+	decodeJSON[decisionResponse](t, first, http.StatusAccepted)
+	second := env.do(t, http.MethodPost, "/v1/reviews/e1/reject", tok, "")
+
+	p := decodeProblem(t, second, http.StatusConflict)
+	if p.Type != "urn:keel:problem:review-decided" {
+		t.Errorf("problem = %+v, want review-decided", p)
+	}
+	if got := env.temporal.Signals(); len(got) != 1 || got[0].Decision.GetDecision() != "approve" {
+		t.Errorf("decisions taken = %v, want only the approval", got)
 	}
 }
 

@@ -16,19 +16,21 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/keelhq/keel/pkg/temporalx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
 
-// Signal is one signal the fake received.
+// Signal is one review decision the fake received, as a signal or an
+// update.
 type Signal struct {
 	WorkflowID string
 	Name       string
 	Decision   *keelv1.ReviewDecision
 }
 
-// Client fakes ListWorkflow, QueryWorkflow, SignalWorkflow and
+// Client fakes ListWorkflow, QueryWorkflow, SignalWorkflow, UpdateWorkflow and
 // DescribeWorkflowExecution over a set of copilot runs. It implements
 // client.Client so that it can stand in wherever one is expected; every
 // other method panics. It is safe for concurrent use.
@@ -51,8 +53,9 @@ type Client struct {
 }
 
 type run struct {
-	status *keelv1.CopilotStatus
-	closed bool
+	status  *keelv1.CopilotStatus
+	closed  bool
+	decided bool
 }
 
 // New returns a fake with no runs.
@@ -210,6 +213,59 @@ func (c *Client) SignalWorkflow(_ context.Context, workflowID, _, signalName str
 	}
 	c.signals = append(c.signals, Signal{WorkflowID: workflowID, Name: signalName, Decision: decision})
 	return nil
+}
+
+// UpdateWorkflow takes a review update the way the copilot run does: a
+// malformed decision is refused as InvalidDecision, a second decision or one
+// to a run whose status already has a decision as ReviewDecided. Like
+// Temporal, it answers NotFound for an unknown or finished run.
+func (c *Client) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	r, ok := c.runs[opts.WorkflowID]
+	if !ok {
+		return nil, serviceerror.NewNotFound("workflow not found for ID: " + opts.WorkflowID)
+	}
+	if r.closed {
+		return nil, serviceerror.NewNotFound("workflow execution already completed")
+	}
+	if len(opts.Args) != 1 {
+		return nil, serviceerror.NewInvalidArgument("update takes one argument")
+	}
+	payload, err := converter.GetDefaultDataConverter().ToPayload(opts.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	var decision *keelv1.ReviewDecision
+	if err := converter.GetDefaultDataConverter().FromPayload(payload, &decision); err != nil {
+		return nil, serviceerror.NewInvalidArgument("update argument is not a ReviewDecision")
+	}
+
+	h := updateHandle{workflowID: opts.WorkflowID}
+	switch {
+	case decision.GetDecision() != "approve" && decision.GetDecision() != "edit" && decision.GetDecision() != "reject":
+		h.err = temporal.NewApplicationError("unknown decision", temporalx.ErrTypeInvalidDecision)
+	case r.decided || r.status.GetDecision() != "":
+		h.err = temporal.NewApplicationError("the review is already decided", temporalx.ErrTypeReviewDecided)
+	default:
+		r.decided = true
+		c.signals = append(c.signals, Signal{WorkflowID: opts.WorkflowID, Name: opts.UpdateName, Decision: decision})
+	}
+	return h, nil
+}
+
+// updateHandle is a completed update.
+type updateHandle struct {
+	workflowID string
+	err        error
+}
+
+func (h updateHandle) WorkflowID() string { return h.workflowID }
+func (h updateHandle) RunID() string      { return "run-" + h.workflowID }
+func (h updateHandle) UpdateID() string   { return "update-" + h.workflowID }
+func (h updateHandle) Get(context.Context, any) error {
+	return h.err
 }
 
 // DescribeWorkflowExecution reports whether a run is running or completed.

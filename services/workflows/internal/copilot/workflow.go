@@ -57,6 +57,7 @@ func SupportCopilot(ctx workflow.Context, in Input) (*keelv1.CopilotStatus, erro
 		in:       in,
 		policy:   in.Policy.WithDefaults(),
 		reviewCh: workflow.GetSignalChannel(ctx, temporalx.ReviewSignal),
+		updateCh: workflow.NewBufferedChannel(ctx, 1),
 		logger:   workflow.GetLogger(ctx),
 	}
 	r.workflowID = workflow.GetInfo(ctx).WorkflowExecution.ID
@@ -73,6 +74,11 @@ func SupportCopilot(ctx workflow.Context, in Input) (*keelv1.CopilotStatus, erro
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register status query: %w", err)
+	}
+	err = workflow.SetUpdateHandlerWithOptions(ctx, temporalx.ReviewUpdate, r.takeReviewUpdate,
+		workflow.UpdateHandlerOptions{Validator: r.validateReviewUpdate})
+	if err != nil {
+		return nil, fmt.Errorf("register review update: %w", err)
 	}
 
 	if err := in.Validate(); err != nil {
@@ -93,8 +99,13 @@ type run struct {
 	acts       *Activities
 	workflowID string
 	reviewCh   workflow.ReceiveChannel
-	logger     log.Logger
-	audit      *auditor
+	// updateCh carries the one review update the run accepts.
+	updateCh workflow.Channel
+	// decided is set once the run has its decision, from a reviewer or
+	// from the policy; later review updates are refused.
+	decided bool
+	logger  log.Logger
+	audit   *auditor
 
 	// status is what the status query returns; every step updates it.
 	status *keelv1.CopilotStatus
@@ -427,6 +438,12 @@ func (r *run) publishDraft(ctx workflow.Context) {
 // sent, unless a reviewer already decided otherwise; with one, it waits for
 // the reviewer's signal.
 func (r *run) decide(ctx workflow.Context) (decision, error) {
+	d, err := r.decideOnce(ctx)
+	r.decided = true
+	return d, err
+}
+
+func (r *run) decideOnce(ctx workflow.Context) (decision, error) {
 	if !r.status.NeedsReview {
 		if v := workflow.GetVersion(ctx, versionEarlyReview, 1, 1); v >= 1 {
 			if d, ok := r.earlyDecision(ctx); ok {
@@ -446,6 +463,10 @@ func (r *run) decide(ctx workflow.Context) (decision, error) {
 // earlyDecision takes a valid decision that a reviewer sent although the
 // draft needs no review.
 func (r *run) earlyDecision(ctx workflow.Context) (decision, bool) {
+	var upd *keelv1.ReviewDecision
+	if r.updateCh.ReceiveAsync(&upd) {
+		return r.acceptSignal(ctx, upd)
+	}
 	for {
 		var sig *keelv1.ReviewDecision
 		ok := r.reviewCh.ReceiveAsync(&sig)
@@ -512,6 +533,12 @@ func (r *run) waitForSignal(ctx workflow.Context, wait time.Duration) (d decisio
 		d, ok = r.acceptSignal(ctx, sig)
 	})
 
+	sel.AddReceive(r.updateCh, func(c workflow.ReceiveChannel, _ bool) {
+		var upd *keelv1.ReviewDecision
+		c.Receive(ctx, &upd)
+		d, ok = r.acceptSignal(ctx, upd)
+	})
+
 	for !ok && !expired {
 		sel.Select(ctx)
 	}
@@ -551,6 +578,28 @@ func (r *run) acceptSignal(ctx workflow.Context, sig *keelv1.ReviewDecision) (de
 	}
 	r.record(ctx, actor, action, map[string]string{"stage": r.status.Stage})
 	return d, true
+}
+
+// validateReviewUpdate refuses a review update that is malformed, or that
+// comes after the run has a decision (from a reviewer or from its policy).
+// It changes nothing: a refused update leaves no trace in the history.
+func (r *run) validateReviewUpdate(_ workflow.Context, d *keelv1.ReviewDecision) error {
+	if err := validateDecision(d); err != nil {
+		return temporal.NewApplicationError(err.Error(), temporalx.ErrTypeInvalidDecision)
+	}
+	if r.decided || r.status.GetDecision() != "" {
+		return temporal.NewApplicationError("the review is already decided", temporalx.ErrTypeReviewDecided)
+	}
+	return nil
+}
+
+// takeReviewUpdate hands an accepted review update to the waiting run. The
+// run counts as decided from here on, so a second update is refused even
+// before the first is applied.
+func (r *run) takeReviewUpdate(_ workflow.Context, d *keelv1.ReviewDecision) (string, error) {
+	r.decided = true
+	r.updateCh.SendAsync(d)
+	return d.GetDecision(), nil
 }
 
 // ErrInvalidDecision is the reason a review signal is ignored.

@@ -673,3 +673,56 @@ func TestAuditIDsAreStable(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// updateResult records how a review update ended.
+type updateResult struct {
+	rejected error
+	err      error
+	result   string
+	done     bool
+}
+
+// updateLater sends a review update after the given time and records the
+// outcome in res.
+func updateLater(env *testsuite.TestWorkflowEnvironment, after time.Duration, id string, d *keelv1.ReviewDecision, res *updateResult) {
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(temporalx.ReviewUpdate, id, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { res.rejected, res.done = err, true },
+			OnComplete: func(v any, err error) {
+				res.err, res.done = err, true
+				if s, ok := v.(string); ok {
+					res.result = s
+				}
+			},
+		}, d)
+	}, after)
+}
+
+func TestReviewUpdateTakesOneDecision(t *testing.T) {
+	b := newBackends()
+	b.risk = 0.8
+	env := newEnv(t, b, nil)
+	var first, second, invalid updateResult
+	updateLater(env, time.Minute, "u-invalid", &keelv1.ReviewDecision{Decision: "maybe", Reviewer: "ana"}, &invalid)
+	updateLater(env, time.Hour, "u-approve", &keelv1.ReviewDecision{Decision: DecisionApprove, Reviewer: "ana"}, &first)
+	// A second reviewer decides at the same moment, before the first
+	// decision has been applied.
+	updateLater(env, time.Hour, "u-reject", &keelv1.ReviewDecision{Decision: DecisionReject, Reviewer: "bo"}, &second)
+
+	st := runCopilot(t, env, testInput())
+
+	if !invalid.done || invalid.rejected == nil || !strings.Contains(invalid.rejected.Error(), "unknown decision") {
+		t.Errorf("invalid update: done %v rejected %v, want a rejection naming the decision", invalid.done, invalid.rejected)
+	}
+	if !first.done || first.rejected != nil || first.err != nil || first.result != DecisionApprove {
+		t.Errorf("first update = %+v, want accepted and completed", first)
+	}
+	if !second.done || second.rejected == nil || !strings.Contains(second.rejected.Error(), "already decided") {
+		t.Errorf("second update = %+v, want it refused as already decided", second)
+	}
+	if st.GetDecision() != OutcomeApproved || st.GetReviewer() != "ana" || len(b.outbound()) != 1 {
+		t.Errorf("final decision %q by %q with %d replies, want approved by ana and one reply",
+			st.GetDecision(), st.GetReviewer(), len(b.outbound()))
+	}
+}
