@@ -125,7 +125,7 @@ func runIngest(ctx context.Context, args []string, out, errOut io.Writer) error 
 
 	// Articles start no copilot run: there is nothing to wait for.
 	if *wait > 0 && len(published) > 0 && *format != upstream.FormatKB {
-		if err := awaitDrafts(ctx, info, js, *tenantID, published, *wait, &sum); err != nil {
+		if err := awaitDrafts(ctx, info, js, *tenantID, published, *wait, &sum, errOut); err != nil {
 			fmt.Fprintf(errOut, "could not follow the drafts: %v\n", err)
 		}
 	}
@@ -159,6 +159,7 @@ func awaitDrafts(
 	events []*keelv1.IngestEvent,
 	wait time.Duration,
 	sum *ingestSummary,
+	errOut io.Writer,
 ) error {
 	tc, err := temporalx.Dial(info.TemporalAddr, temporalx.Namespace, logging.Discard())
 	if err != nil {
@@ -173,9 +174,10 @@ func awaitDrafts(
 		pending[ev.GetEventId()] = true
 	}
 	for len(pending) > 0 {
-		for id := range deadLettered(ctx, js, tenantID, pending) {
+		for id, reason := range deadLettered(ctx, js, tenantID, pending) {
 			delete(pending, id)
 			sum.deadLettered++
+			fmt.Fprintf(errOut, "dead-lettered %s: %s\n", id, reason)
 		}
 		for id := range pending {
 			stage, err := copilotStage(ctx, tc, tenantID, id)
@@ -219,9 +221,9 @@ func copilotStage(ctx context.Context, tc client.Client, tenantID, eventID strin
 }
 
 // deadLettered returns the pending event ids found in the tenant's
-// dead-letter subjects.
-func deadLettered(ctx context.Context, js jetstream.JetStream, tenantID string, pending map[string]bool) map[string]bool {
-	found := map[string]bool{}
+// dead-letter subjects, with the reason each was given up on.
+func deadLettered(ctx context.Context, js jetstream.JetStream, tenantID string, pending map[string]bool) map[string]string {
+	found := map[string]string{}
 	cons, err := js.OrderedConsumer(ctx, bus.StreamDLQ, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"keel.dlq." + tenantID + ".>"},
 	})
@@ -235,7 +237,7 @@ func deadLettered(ctx context.Context, js jetstream.JetStream, tenantID string, 
 	for m := range batch.Messages() {
 		id := m.Headers().Get(bus.HeaderDLQMsgID)
 		if pending[id] {
-			found[id] = true
+			found[id] = m.Headers().Get(bus.HeaderDLQStage) + ": " + m.Headers().Get(bus.HeaderDLQError)
 		}
 	}
 	return found
