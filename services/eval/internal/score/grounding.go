@@ -65,13 +65,12 @@ func citationProblems(passages []Passage, citations []string) []Finding {
 }
 
 // ungroundedClaims finds sentences of the draft that state numbers, amounts
-// of money or time promises that no cited passage states. Numbers and
-// amounts the customer wrote (an order number, what they paid) count as
-// grounded; time promises must come from a passage. The draft is expected
-// with personal data and placeholders blanked out (see leakedPII).
-//
-// TODO: tool results (an order's status or delivery date) are not part of
-// EvaluateRequest, so facts that only a tool supplied are flagged too.
+// of money or time promises that no grounding text states. The grounding
+// is the cited passages and the results of the tools called while drafting.
+// Numbers and amounts the customer wrote (an order number, what they paid)
+// count as grounded; time promises must come from the grounding. The draft
+// is expected with personal data and placeholders blanked out (see
+// leakedPII).
 func ungroundedClaims(draft, customer string, cited []string) []Finding {
 	passageFacts := factsIn(strings.Join(cited, "\n"))
 	customerFacts := factsIn(customer)
