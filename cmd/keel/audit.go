@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/keelhq/keel/cmd/keel/internal/demo"
 	"github.com/keelhq/keel/cmd/keel/internal/devstack"
+	"github.com/keelhq/keel/cmd/keel/internal/keys"
+	"github.com/keelhq/keel/pkg/auth"
 	"github.com/keelhq/keel/pkg/grpcx"
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
@@ -20,7 +24,7 @@ import (
 func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("audit verify")
 	tenantID := fs.String("tenant", "", "tenant whose chain is verified (required)")
-	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of the running keel dev")
+	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of the running keel dev: its addresses and keys/service.key, unless KEEL_SERVICE_KEY is set")
 	addr := fs.String("addr", "", "audit service gRPC address (default: from the running stack)")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
@@ -35,15 +39,25 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	if *addr == "" {
 		*addr = devstack.ReadInfo(*dataDir).GRPC["audit"]
 	}
-	res, err := verifyChain(ctx, *addr, *tenantID)
+
+	// Never create a key here: the running stack holds the one it made.
+	raw, _, err := keys.Load(keys.ServiceKeyEnv, filepath.Join(*dataDir, "keys"), "service.key", false)
+	if err != nil {
+		return err
+	}
+	serviceKey, err := auth.DecodeKey(raw)
+	if err != nil {
+		return fmt.Errorf("service key: %w", err)
+	}
+	res, err := verifyChain(ctx, *addr, *tenantID, serviceKey)
 	if err != nil {
 		return err
 	}
 	return printVerify(out, *tenantID, res)
 }
 
-func verifyChain(ctx context.Context, addr, tenantID string) (*keelv1.VerifyChainResponse, error) {
-	conn, err := grpcx.Dial(addr)
+func verifyChain(ctx context.Context, addr, tenantID string, serviceKey []byte) (*keelv1.VerifyChainResponse, error) {
+	conn, err := grpcx.Dial(addr, grpcx.WithServiceToken(serviceKey, demo.ServiceName))
 	if err != nil {
 		return nil, err
 	}

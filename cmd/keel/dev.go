@@ -121,6 +121,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			JS:           st.JS,
 			GatewayURL:   st.Info.GatewayURL,
 			TokenKey:     st.TokenKey,
+			ServiceKey:   st.ServiceKey,
 			RetrieveAddr: st.Info.GRPC["retrieve"],
 			AuditAddr:    st.Info.GRPC["audit"],
 			Out:          out,

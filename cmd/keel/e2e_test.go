@@ -41,6 +41,7 @@ func TestDemoFlowEndToEnd(t *testing.T) {
 		JS:           st.JS,
 		GatewayURL:   st.Info.GatewayURL,
 		TokenKey:     st.TokenKey,
+		ServiceKey:   st.ServiceKey,
 		RetrieveAddr: st.Info.GRPC["retrieve"],
 		AuditAddr:    st.Info.GRPC["audit"],
 		Out:          &out,

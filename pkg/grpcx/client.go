@@ -18,7 +18,8 @@ const DefaultCallTimeout = 10 * time.Second
 
 // Dial returns a client connection to target that copies the tenant of each
 // call's context into the keel-tenant metadata and adds DefaultCallTimeout
-// when the context has no deadline.
+// when the context has no deadline. Servers built with RequireServiceTokens
+// also need the option WithServiceToken.
 //
 // TODO: mTLS between services; connections are plaintext on loopback.
 func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -36,8 +37,17 @@ func (echoEvaluator) Evaluate(ctx context.Context, req *keelv1.EvaluateRequest) 
 
 func start(t *testing.T) keelv1.EvaluatorServiceClient {
 	t.Helper()
-	srv := grpcx.NewServer(logging.Discard())
+	return keelv1.NewEvaluatorServiceClient(startServer(t, nil))
+}
+
+// startServer serves echoEvaluator and echoRouter with serverOpts on a
+// loopback port and returns a connection to it dialled with dialOpts, after
+// checking that health checks pass without a tenant or a token.
+func startServer(t *testing.T, serverOpts []grpc.ServerOption, dialOpts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	srv := grpcx.NewServer(logging.Discard(), serverOpts...)
 	keelv1.RegisterEvaluatorServiceServer(srv, echoEvaluator{})
+	keelv1.RegisterModelRouterServiceServer(srv, echoRouter{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +62,7 @@ func start(t *testing.T) keelv1.EvaluatorServiceClient {
 		}
 	})
 
-	conn, err := grpcx.Dial(lis.Addr().String())
+	conn, err := grpcx.Dial(lis.Addr().String(), dialOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +71,7 @@ func start(t *testing.T) keelv1.EvaluatorServiceClient {
 	if err != nil || healthy.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health check without tenant = %v, %v", healthy, err)
 	}
-	return keelv1.NewEvaluatorServiceClient(conn)
+	return conn
 }
 
 func TestTenantTravelsFromClientContextToHandler(t *testing.T) {

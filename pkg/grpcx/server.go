@@ -1,6 +1,6 @@
 // Package grpcx builds Keel's gRPC servers and clients: tenant metadata in
-// both directions, panic recovery, logging, default deadlines, health and
-// reflection.
+// both directions, signed service tokens, panic recovery, logging, default
+// deadlines, health and reflection.
 package grpcx
 
 import (
@@ -33,8 +33,12 @@ const ShutdownTimeout = 10 * time.Second
 // tenant is then available through tenant.From. Panics in handlers become
 // codes.Internal. Health and reflection services are registered.
 //
-// TODO: take the tenant from the caller's mTLS identity or a signed token;
+// The interceptors of opts run before those of NewServer: with the options
+// of RequireServiceTokens, the keel-tenant metadata is taken only once a
+// service token signed for that tenant vouches for it. Without them the
 // metadata is trusted as it stands, which is only safe on a private network.
+//
+// TODO: take the tenant from the caller's mTLS identity.
 func NewServer(logger *slog.Logger, opts ...grpc.ServerOption) *grpc.Server {
 	opts = append(opts,
 		grpc.ChainUnaryInterceptor(unaryRecover(logger), unaryTenant, unaryLog(logger)),

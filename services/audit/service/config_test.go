@@ -21,6 +21,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "defaults with a database", change: func(*Config) {}},
 		{name: "default has no database", change: func(c *Config) { c.Database.URL = "" },
 			problems: []string{"database url"}},
+		{name: "with a service key", change: func(c *Config) {
+			c.ServiceKey = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="
+		}},
+		{name: "malformed service key", change: func(c *Config) { c.ServiceKey = "c2hvcnQ=" },
+			problems: []string{"service key", "too short", "KEEL_SERVICE_KEY"}},
 		{name: "everything missing", change: func(c *Config) { *c = Config{} },
 			problems: []string{"nats url", "database url", "grpc addr", "max_deliver", "max_backoff"}},
 	}

@@ -44,6 +44,11 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	GRPC     GRPCConfig     `yaml:"grpc"`
 	Consumer ConsumerConfig `yaml:"consumer"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // NATSConfig locates the NATS server.
@@ -103,6 +108,9 @@ func (c Config) Validate() error {
 	if c.Consumer.MaxBackoff < time.Second {
 		errs = append(errs, errors.New("consumer max_backoff must be at least 1s"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -142,6 +150,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
+	}
 
 	// Postgres: the chain and the usage ledger.
 	pool, err := pgdb.Open(ctx, cfg.Database.URL)
@@ -174,7 +190,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := grpcx.NewServer(logger)
+	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterAuditLogServiceServer(srv, newAuditLogServer(chain, logger))
 
 	handlers := &eventHandlers{chain: chain, ledger: ledger, now: time.Now, logger: logger}

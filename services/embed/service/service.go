@@ -45,6 +45,11 @@ type Config struct {
 	Embedding EmbeddingConfig `yaml:"embedding"`
 	Chunking  ChunkingConfig  `yaml:"chunking"`
 	Consumer  ConsumerConfig  `yaml:"consumer"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // NATSConfig locates the NATS server.
@@ -121,6 +126,9 @@ func (c Config) Validate() error {
 	if c.Consumer.MaxDeliver < 1 {
 		errs = append(errs, errors.New("consumer max_deliver must be at least 1"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -146,6 +154,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 
 	// The embedding pipeline.
@@ -176,7 +192,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := grpcx.NewServer(logger)
+	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterEmbedderServiceServer(srv, newEmbedderServer(emb))
 
 	docs := &documentEmbedder{builder: builder, pub: pub, logger: logger}

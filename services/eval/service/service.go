@@ -28,6 +28,11 @@ const Name = "eval"
 type Config struct {
 	NATS NATSConfig `yaml:"nats"`
 	GRPC GRPCConfig `yaml:"grpc"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // NATSConfig locates the NATS server that receives audit events. An empty
@@ -54,6 +59,9 @@ func (c Config) Validate() error {
 	if c.GRPC.Addr == "" {
 		errs = append(errs, errors.New("grpc addr is required (KEEL_EVAL_GRPC_ADDR)"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -79,6 +87,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 
 	// NATS, optional, for audit events.
@@ -107,7 +123,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := grpcx.NewServer(logger)
+	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterEvaluatorServiceServer(srv, newEvaluatorServer(auditor, logger))
 
 	// TODO: consume keel.drafts.> to score drafts that arrive without a

@@ -46,17 +46,25 @@ type Config struct {
 	// NATSURL is the NATS server for audit events, used when Deps.NATS is
 	// nil; empty turns auditing off (KEEL_NATS_URL).
 	NATSURL string `yaml:"nats_url" env:"KEEL_NATS_URL"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
-// LogValue hides the token key when a Config is logged.
+// LogValue hides the token and service keys when a Config is logged.
 func (c Config) LogValue() slog.Value {
-	key := ""
-	if c.TokenKey != "" {
-		key = "[redacted]"
+	redacted := func(key string) string {
+		if key == "" {
+			return ""
+		}
+		return "[redacted]"
 	}
 	return slog.GroupValue(
 		slog.String("http_addr", c.HTTPAddr),
-		slog.String("token_key", key),
+		slog.String("token_key", redacted(c.TokenKey)),
+		slog.String("service_key", redacted(c.ServiceKey)),
 		slog.String("ingest_addr", c.IngestAddr),
 		slog.String("temporal_addr", c.TemporalAddr),
 		slog.String("namespace", c.Namespace),
@@ -96,6 +104,9 @@ func (c Config) Validate() error {
 	if c.Namespace == "" {
 		errs = append(errs, errors.New("namespace is required"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, "gateway"); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -122,12 +133,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = logging.New("gateway", "dev")
 	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, "gateway")
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
+	}
 	key, err := auth.DecodeKey(cfg.TokenKey)
 	if err != nil {
 		return fmt.Errorf("decode token key: %w", err)
 	}
 
-	conn, err := grpcx.Dial(cfg.IngestAddr)
+	conn, err := grpcx.Dial(cfg.IngestAddr, serviceAuth.DialOptions()...)
 	if err != nil {
 		return err
 	}

@@ -219,6 +219,21 @@ func TestConfigValidate(t *testing.T) {
 			wants: []string{"token_key", "too short"},
 		},
 		{
+			name:  "service key set",
+			edit:  func(c *service.Config) { c.TokenKey, c.ServiceKey = goodKey, goodKey },
+			wants: nil,
+		},
+		{
+			name:  "malformed service key",
+			edit:  func(c *service.Config) { c.TokenKey, c.ServiceKey = goodKey, "not base64!" },
+			wants: []string{"service key", "KEEL_SERVICE_KEY"},
+		},
+		{
+			name:  "short service key",
+			edit:  func(c *service.Config) { c.TokenKey, c.ServiceKey = goodKey, "c2hvcnQ=" },
+			wants: []string{"service key", "too short"},
+		},
+		{
 			name: "everything wrong at once",
 			edit: func(c *service.Config) {
 				*c = service.Config{HTTPAddr: "nohost"}
@@ -268,11 +283,15 @@ func TestConfigLogValueHidesKey(t *testing.T) {
 	logger := logging.NewWriter(&buf, "gateway", "test", 0)
 	cfg := service.DefaultConfig()
 	cfg.TokenKey = base64.StdEncoding.EncodeToString([]byte(testKey))
+	cfg.ServiceKey = base64.StdEncoding.EncodeToString([]byte(strings.ToUpper(testKey)))
 
 	logger.Info("config", "config", cfg)
 
 	if strings.Contains(buf.String(), cfg.TokenKey) {
 		t.Errorf("log %s holds the token key", buf.String())
+	}
+	if strings.Contains(buf.String(), cfg.ServiceKey) {
+		t.Errorf("log %s holds the service key", buf.String())
 	}
 	if !strings.Contains(buf.String(), cfg.HTTPAddr) {
 		t.Errorf("log %s lacks the http address", buf.String())

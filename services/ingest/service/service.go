@@ -49,6 +49,11 @@ type Config struct {
 	GRPC     GRPCConfig     `yaml:"grpc"`
 	Vault    VaultConfig    `yaml:"vault"`
 	Intake   IntakeConfig   `yaml:"intake"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // NATSConfig locates the NATS server.
@@ -116,6 +121,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("intake max_body_bytes must be between %d and %d (KEEL_INGEST_MAX_BODY_BYTES)",
 			minBodyLimit, maxBodyLimit))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -142,6 +150,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 
 	// Postgres: the vault.
@@ -191,7 +207,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := grpcx.NewServer(logger)
+	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterRedactorServiceServer(srv, &redactorServer{pipeline: p})
 	keelv1.RegisterIngestServiceServer(srv, &ingestServer{pipeline: p})
 

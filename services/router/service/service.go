@@ -31,6 +31,11 @@ type Config struct {
 	NATS   NATSConfig   `yaml:"nats"`
 	GRPC   GRPCConfig   `yaml:"grpc"`
 	Routes RoutesConfig `yaml:"routes"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // NATSConfig locates the NATS server that receives usage and audit events.
@@ -68,6 +73,9 @@ func (c Config) Validate() error {
 	if c.GRPC.Addr == "" {
 		errs = append(errs, errors.New("grpc addr is required (KEEL_ROUTER_GRPC_ADDR)"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -95,6 +103,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.Default()
+	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 	getenv := deps.Getenv
 	if getenv == nil {
@@ -138,7 +154,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	srv := grpcx.NewServer(logger)
+	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterModelRouterServiceServer(srv, newModelRouterServer(router, logger))
 
 	logger.Info("router serving", "addr", lis.Addr().String(), "routes", len(file.Routes))

@@ -41,6 +41,11 @@ type Config struct {
 	Orders   OrdersConfig   `yaml:"orders"`
 	Review   ReviewConfig   `yaml:"review"`
 	Health   HealthConfig   `yaml:"health"`
+	// ServiceKey is the base64 key, shared by every service, that signs and
+	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
+	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
+	// servers then trust the tenant any caller claims. It is a secret.
+	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
 }
 
 // HealthConfig is where the gRPC health service listens. The service has no
@@ -158,6 +163,9 @@ func (c Config) Validate() error {
 	if r.Timeout <= 0 || r.EscalationTimeout <= 0 {
 		errs = append(errs, errors.New("review timeout and escalation_timeout must be positive"))
 	}
+	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
+		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -200,6 +208,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	if err != nil {
+		return err
+	}
+	if !serviceAuth.Enabled() {
+		// TODO: refuse to start without a service key in production.
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
+	}
 
 	orders, err := orderBook(cfg.Orders)
 	if err != nil {
@@ -221,7 +237,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	// The services the activities call.
-	conns, err := dialServices(cfg.Services)
+	conns, err := dialServices(cfg.Services, serviceAuth)
 	if err != nil {
 		return err
 	}
@@ -258,7 +274,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		if lis, err = grpcx.Listen(cfg.Health.Addr, deps.Listener); err != nil {
 			return err
 		}
-		health = grpcx.NewServer(logger)
+		health = grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -327,7 +343,7 @@ type serviceConns struct {
 
 // dialServices creates the client connections; they connect lazily, on the
 // first call.
-func dialServices(cfg ServicesConfig) (*serviceConns, error) {
+func dialServices(cfg ServicesConfig, serviceAuth grpcx.ServiceAuth) (*serviceConns, error) {
 	c := &serviceConns{}
 	targets := []struct {
 		addr string
@@ -339,7 +355,7 @@ func dialServices(cfg ServicesConfig) (*serviceConns, error) {
 		{cfg.EvalAddr, &c.eval},
 	}
 	for _, t := range targets {
-		conn, err := grpcx.Dial(t.addr)
+		conn, err := grpcx.Dial(t.addr, serviceAuth.DialOptions()...)
 		if err != nil {
 			c.close()
 			return nil, err

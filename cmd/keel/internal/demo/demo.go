@@ -20,6 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keelhq/keel/cmd/keel/internal/upstream"
 	"github.com/keelhq/keel/pkg/auth"
@@ -32,6 +34,10 @@ import (
 // Tenant is the fictional company the demo data belongs to.
 const Tenant = "larkspur"
 
+// ServiceName is the caller that keel's own gRPC clients, the demo and
+// `keel audit verify`, name in their service tokens.
+const ServiceName = "keel-cli"
+
 // Config says where the demo data is and how to reach the stack.
 type Config struct {
 	// DataRoot is the folder holding kb/, emails/ and orders.json.
@@ -42,6 +48,8 @@ type Config struct {
 	GatewayURL string
 	// TokenKey signs the reviewer tokens the demo uses.
 	TokenKey []byte
+	// ServiceKey signs the service tokens of the demo's gRPC calls.
+	ServiceKey []byte
 	// RetrieveAddr and AuditAddr are gRPC addresses of those services.
 	RetrieveAddr string
 	AuditAddr    string
@@ -161,7 +169,7 @@ func (d *runner) loadKnowledgeBase(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "published %d help-centre articles; waiting for them to be redacted, embedded and indexed\n", len(paths))
 
-	conn, err := grpcx.Dial(d.cfg.RetrieveAddr)
+	conn, err := grpcx.Dial(d.cfg.RetrieveAddr, grpcx.WithServiceToken(d.cfg.ServiceKey, ServiceName))
 	if err != nil {
 		return err
 	}
@@ -171,6 +179,9 @@ func (d *runner) loadKnowledgeBase(ctx context.Context) error {
 	var stats *keelv1.StatsResponse
 	err = d.waitUntil(ctx, "articles indexed", func() (bool, error) {
 		stats, err = retriever.Stats(tctx, &keelv1.StatsRequest{})
+		if status.Code(err) == codes.Unauthenticated {
+			return false, fmt.Errorf("retrieve refused the demo: %w", err)
+		}
 		if err != nil {
 			return false, nil
 		}
@@ -492,7 +503,7 @@ func (d *runner) showDeadLetters(ctx context.Context) error {
 // verifyAudit waits for the audit log to hold the final step of every run,
 // then verifies the tenant's chain.
 func (d *runner) verifyAudit(ctx context.Context) error {
-	conn, err := grpcx.Dial(d.cfg.AuditAddr)
+	conn, err := grpcx.Dial(d.cfg.AuditAddr, grpcx.WithServiceToken(d.cfg.ServiceKey, ServiceName))
 	if err != nil {
 		return err
 	}
@@ -502,6 +513,9 @@ func (d *runner) verifyAudit(ctx context.Context) error {
 
 	err = d.waitUntil(ctx, "audit records of delivered replies", func() (bool, error) {
 		res, err := client.ListRecords(tctx, &keelv1.ListRecordsRequest{Limit: 1000})
+		if status.Code(err) == codes.Unauthenticated {
+			return false, fmt.Errorf("audit refused the demo: %w", err)
+		}
 		if err != nil {
 			return false, nil
 		}

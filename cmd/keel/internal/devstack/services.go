@@ -27,6 +27,7 @@ type serviceEnv struct {
 	dataDir    string
 	vaultKey   string
 	tokenKey   string
+	serviceKey string
 	ordersFile string
 	policy     CopilotPolicy
 	nats       *nats.Conn
@@ -46,6 +47,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.Database.URL = e.info.DatabaseURL
 		cfg.GRPC.Addr = lis.Addr().String()
@@ -56,6 +58,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.Database.URL = e.info.DatabaseURL
 		cfg.GRPC.Addr = lis.Addr().String()
@@ -67,6 +70,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.GRPC.Addr = lis.Addr().String()
 		deps := embedsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
@@ -76,6 +80,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.GRPC.Addr = lis.Addr().String()
 		cfg.Embed.Addr = e.info.GRPC["embed"]
@@ -87,6 +92,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.GRPC.Addr = lis.Addr().String()
 		deps := routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
@@ -96,6 +102,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.GRPC.Addr = lis.Addr().String()
 		deps := evalsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
@@ -105,6 +112,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.NATS.URL = e.info.NATSURL
 		cfg.Temporal.Addr = e.info.TemporalAddr
 		cfg.Services.IngestAddr = e.info.GRPC["ingest"]
@@ -128,6 +136,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 		if err := config.Load("", &cfg); err != nil {
 			return nil, err
 		}
+		cfg.ServiceKey = e.serviceKey
 		cfg.HTTPAddr = lis.Addr().String()
 		cfg.TokenKey = e.tokenKey
 		cfg.IngestAddr = e.info.GRPC["ingest"]

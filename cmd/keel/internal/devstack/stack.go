@@ -6,7 +6,6 @@ package devstack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,11 +76,15 @@ type Info struct {
 
 // Stack is a running stack.
 type Stack struct {
-	Info     Info
+	Info Info
+	// TokenKey signs the bearer tokens the gateway accepts.
 	TokenKey []byte
-	NATS     *nats.Conn
-	JS       jetstream.JetStream
-	Temporal client.Client
+	// ServiceKey signs the service tokens every internal gRPC call carries;
+	// keel's own clients dial with grpcx.WithServiceToken(ServiceKey, ...).
+	ServiceKey []byte
+	NATS       *nats.Conn
+	JS         jetstream.JetStream
+	Temporal   client.Client
 
 	cancel   context.CancelFunc
 	group    *errgroup.Group
@@ -124,6 +127,13 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	vaultKey, err := keys.LoadOrCreate(keys.VaultKeyEnv, keyDir, "vault.key")
 	if err != nil {
 		return err
+	}
+	serviceKey, err := keys.LoadOrCreate(keys.ServiceKeyEnv, keyDir, "service.key")
+	if err != nil {
+		return err
+	}
+	if st.ServiceKey, err = auth.DecodeKey(serviceKey); err != nil {
+		return fmt.Errorf("service key: %w", err)
 	}
 
 	// Postgres.
@@ -210,6 +220,7 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 		dataDir:    opts.DataDir,
 		vaultKey:   vaultKey,
 		tokenKey:   tokenKey,
+		serviceKey: serviceKey,
 		ordersFile: opts.OrdersFile,
 		policy:     opts.Policy,
 		nats:       st.NATS,
@@ -327,5 +338,3 @@ func shutdownNATS(s *server.Server) {
 	s.WaitForShutdown()
 }
 
-// ErrStackStopped is returned by Wait callers that find the stack gone.
-var ErrStackStopped = errors.New("devstack: stopped")

@@ -14,8 +14,9 @@ import (
 
 // Environment variables that hold base64 keys.
 const (
-	TokenKeyEnv = "KEEL_TOKEN_KEY"
-	VaultKeyEnv = "KEEL_VAULT_KEY"
+	TokenKeyEnv   = "KEEL_TOKEN_KEY"
+	VaultKeyEnv   = "KEEL_VAULT_KEY"
+	ServiceKeyEnv = "KEEL_SERVICE_KEY"
 )
 
 // LoadOrCreate returns the base64 key in the environment variable env, else
