@@ -3,6 +3,7 @@ package grpcx
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -159,6 +160,22 @@ func NewServiceAuth(encodedKey, service string) (ServiceAuth, error) {
 		return ServiceAuth{}, fmt.Errorf("decode service key: %w", err)
 	}
 	return ServiceAuth{key: key, service: service}, nil
+}
+
+// StartServiceAuth is NewServiceAuth for a service that is starting: when
+// the key is empty it says so in logger, once, since every server of the
+// process then trusts the tenant any caller claims.
+//
+// TODO: refuse to start without a service key in production.
+func StartServiceAuth(encodedKey, service string, logger *slog.Logger) (ServiceAuth, error) {
+	a, err := NewServiceAuth(encodedKey, service)
+	if err != nil {
+		return ServiceAuth{}, err
+	}
+	if !a.Enabled() {
+		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
+	}
+	return a, nil
 }
 
 // Enabled reports whether a requires and sends service tokens.

@@ -155,13 +155,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, Name)
+	serviceAuth, err := grpcx.StartServiceAuth(cfg.ServiceKey, Name, logger)
 	if err != nil {
 		return err
-	}
-	if !serviceAuth.Enabled() {
-		// TODO: refuse to start without a service key in production.
-		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 
 	// The embedding pipeline.

@@ -133,13 +133,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = logging.New("gateway", "dev")
 	}
-	serviceAuth, err := grpcx.NewServiceAuth(cfg.ServiceKey, "gateway")
+	serviceAuth, err := grpcx.StartServiceAuth(cfg.ServiceKey, "gateway", logger)
 	if err != nil {
 		return err
-	}
-	if !serviceAuth.Enabled() {
-		// TODO: refuse to start without a service key in production.
-		logger.Warn("internal gRPC without service tokens: any caller may claim any tenant; set KEEL_SERVICE_KEY")
 	}
 	key, err := auth.DecodeKey(cfg.TokenKey)
 	if err != nil {
