@@ -337,4 +337,3 @@ func shutdownNATS(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
 }
-
