@@ -23,7 +23,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
-	logger := logging.New("keel-dev", version)
+	// Each service tags its own records; keel dev's own say service=keel.
+	base := logging.NewProcess(version)
+	logger := base.With("service", "keel")
 	orders, _ := demoOrders()
 
 	abs, err := filepath.Abs(*dataDir)
@@ -34,7 +36,7 @@ func runDev(ctx context.Context, args []string) error {
 		DataDir:     abs,
 		DatabaseURL: *dbURL,
 		OrdersFile:  orders,
-		Logger:      logger,
+		Logger:      base,
 	})
 	if err != nil {
 		return err
@@ -95,7 +97,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
-		logger = logging.New("keel-demo", version)
+		logger = logging.NewProcess(version)
 	}
 	fmt.Fprintln(out, "starting Keel on embedded NATS, Temporal and Postgres...")
 	started := time.Now()

@@ -18,9 +18,20 @@ func New(service, version string) *slog.Logger {
 	return NewWriter(os.Stderr, service, version, ParseLevel(os.Getenv(LevelEnv)))
 }
 
-// NewWriter returns a JSON logger writing to w at level.
+// NewProcess returns a JSON logger on standard error for a process that runs
+// several services, such as keel dev: it tags records with the version only,
+// and each service adds its own service key.
+func NewProcess(version string) *slog.Logger {
+	return NewWriter(os.Stderr, "", version, ParseLevel(os.Getenv(LevelEnv)))
+}
+
+// NewWriter returns a JSON logger writing to w at level. An empty service
+// leaves the service key out.
 func NewWriter(w io.Writer, service, version string, level slog.Level) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	if service == "" {
+		return slog.New(h).With("version", version)
+	}
 	return slog.New(h).With("service", service, "version", version)
 }
 

@@ -185,7 +185,7 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	ts, err := devtemporal.Start(ctx, devtemporal.Options{
 		FrontendAddr: temporalAddr,
 		DataDir:      filepath.Join(opts.DataDir, "temporal"),
-		Logger:       opts.Logger,
+		Logger:       opts.Logger.With("service", "temporal"),
 		LogLevel:     slog.LevelError,
 	})
 	if err != nil {
@@ -193,7 +193,8 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	}
 	st.closers = append(st.closers, func() { _ = ts.Stop() })
 	st.Info.TemporalAddr = ts.HostPort()
-	if st.Temporal, err = temporalx.Dial(st.Info.TemporalAddr, temporalx.Namespace, opts.Logger); err != nil {
+	clientLog := opts.Logger.With("service", "temporal-client")
+	if st.Temporal, err = temporalx.Dial(st.Info.TemporalAddr, temporalx.Namespace, clientLog); err != nil {
 		return err
 	}
 	st.closers = append(st.closers, st.Temporal.Close)
