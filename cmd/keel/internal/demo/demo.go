@@ -458,8 +458,8 @@ func (d *runner) showOutbound(ctx context.Context) error {
 		return err
 	}
 	for _, o := range d.res.Outbound {
-		fmt.Fprintf(d.out, "\n--- to %s  (%s by %s)\nsubject: %s\n%s\n", o.GetTo(), o.GetDecision(),
-			orDash(o.GetReviewer()), o.GetSubject(), indent(o.GetBody()))
+		fmt.Fprintf(d.out, "\n--- to %s  (%s)\nsubject: %s\n%s\n", o.GetTo(), decidedBy(o),
+			o.GetSubject(), indent(o.GetBody()))
 		if strings.Contains(o.GetTo(), "[EMAIL_") {
 			return fmt.Errorf("reply %s went to an unrestored placeholder %q", o.GetEventId(), o.GetTo())
 		}
@@ -588,11 +588,12 @@ func quote(s string, n int) string {
 	return fmt.Sprintf("%q", s)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// decidedBy says how a reply came to be sent.
+func decidedBy(o *keelv1.OutboundMessage) string {
+	if o.GetReviewer() == "" {
+		return "sent without review"
 	}
-	return s
+	return o.GetDecision() + " by " + o.GetReviewer()
 }
 
 // DataRoot finds deploy/demo from the working directory or its parents.

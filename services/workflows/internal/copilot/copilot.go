@@ -87,8 +87,11 @@ type Input struct {
 	Subject     string
 	Body        string
 	CustomerRef string
-	AccountID   string
-	Policy      Policy
+	// CustomerName is the placeholder of the customer's name, if known; the
+	// model sees it so that the reply can greet the customer.
+	CustomerName string
+	AccountID    string
+	Policy       Policy
 }
 
 // Policy is the tenant's review policy for a run.
@@ -167,7 +170,11 @@ func (in Input) Validate() error {
 // message is the customer's redacted email as the model and the evaluator
 // see it.
 func (in Input) message() string {
-	return "Subject: " + in.Subject + "\n\n" + in.Body
+	var from string
+	if in.CustomerName != "" {
+		from = "From: " + in.CustomerName + "\n"
+	}
+	return from + "Subject: " + in.Subject + "\n\n" + in.Body
 }
 
 // replySubject is the subject of the reply, still redacted.

@@ -726,3 +726,26 @@ func TestReviewUpdateTakesOneDecision(t *testing.T) {
 			st.GetDecision(), st.GetReviewer(), len(b.outbound()))
 	}
 }
+
+func TestModelSeesTheCustomerNamePlaceholder(t *testing.T) {
+	b := newBackends()
+	env := newEnv(t, b, nil)
+	in := testInput()
+	in.CustomerName = "<NAME_1>"
+
+	runCopilot(t, env, in)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.generates) == 0 {
+		t.Fatal("the router was not called")
+	}
+	msgs := b.generates[0].GetMessages()
+	user := msgs[len(msgs)-1].GetContent()
+	if !strings.HasPrefix(user, "From: <NAME_1>\nSubject: Where is my order ORD-10421?") {
+		t.Fatalf("user message = %q, want it to start with the sender's placeholder and the subject", user)
+	}
+	if got := b.generates[0].GetSubject(); got != testWorkflowID {
+		t.Errorf("generate subject = %q, want the workflow id %q", got, testWorkflowID)
+	}
+}

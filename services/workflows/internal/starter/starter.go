@@ -138,14 +138,15 @@ func (s *Starter) handle(ctx context.Context, d bus.Delivery[*keelv1.RedactedEve
 // Input maps a redacted event of kind for tenantID to the copilot's input.
 func Input(tenantID, kind string, ev *keelv1.RedactedEvent, policy copilot.Policy) copilot.Input {
 	return copilot.Input{
-		TenantID:    tenantID,
-		EventID:     ev.GetEventId(),
-		Kind:        kind,
-		VaultRef:    ev.GetVaultRef(),
-		Subject:     ev.GetSubject(),
-		Body:        ev.GetBody(),
-		CustomerRef: ev.GetCustomer().GetEmail(),
-		AccountID:   ev.GetCustomer().GetAccountId(),
-		Policy:      policy,
+		TenantID:     tenantID,
+		EventID:      ev.GetEventId(),
+		Kind:         kind,
+		VaultRef:     ev.GetVaultRef(),
+		Subject:      ev.GetSubject(),
+		Body:         ev.GetBody(),
+		CustomerRef:  ev.GetCustomer().GetEmail(),
+		CustomerName: ev.GetCustomer().GetName(),
+		AccountID:    ev.GetCustomer().GetAccountId(),
+		Policy:       policy,
 	}
 }

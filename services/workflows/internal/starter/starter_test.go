@@ -141,14 +141,15 @@ func TestStarterStartsOneRunPerEvent(t *testing.T) {
 	}
 
 	want := copilot.Input{
-		TenantID:    "acme",
-		EventID:     "evt-1",
-		Kind:        "email",
-		VaultRef:    "vault-evt-1",
-		Subject:     "Where is <ORDER_1>?",
-		Body:        "Hello, it has not arrived. <NAME_1>",
-		CustomerRef: "<EMAIL_1>",
-		AccountID:   "acct-7",
+		TenantID:     "acme",
+		EventID:      "evt-1",
+		Kind:         "email",
+		VaultRef:     "vault-evt-1",
+		Subject:      "Where is <ORDER_1>?",
+		Body:         "Hello, it has not arrived. <NAME_1>",
+		CustomerRef:  "<EMAIL_1>",
+		CustomerName: "<NAME_1>",
+		AccountID:    "acct-7",
 		Policy: copilot.Policy{
 			RiskThreshold:     0.3,
 			AlwaysReview:      true,
