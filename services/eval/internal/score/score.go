@@ -83,10 +83,11 @@ func Evaluate(in Input) Result {
 	// What the customer wrote: legal or threatening language, profanity and
 	// attempts to steer the model. Passages are checked for injection too,
 	// since a help article can carry planted instructions.
-	findings = append(findings, legalLanguage(in.Customer)...)
-	findings = append(findings, threats(in.Customer)...)
-	findings = append(findings, profanity(in.Customer, "customer message", weightProfanityInput)...)
-	findings = append(findings, injection(in.Customer, "customer message", weightInjectionInput)...)
+	customer := normalizeForPatterns(in.Customer)
+	findings = append(findings, legalLanguage(customer)...)
+	findings = append(findings, threats(customer)...)
+	findings = append(findings, profanity(customer, "customer message", weightProfanityInput)...)
+	findings = append(findings, injection(customer, "customer message", weightInjectionInput)...)
 	for _, p := range in.Passages {
 		findings = append(findings, injection(p.Text, "passage "+p.ChunkID, weightInjectionPassage)...)
 	}
