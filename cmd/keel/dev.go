@@ -45,6 +45,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := st.WriteInfo(); err != nil {
 		return err
 	}
+	defer st.RemoveInfo()
 	logger.Info("keel dev running",
 		"nats", st.Info.NATSURL, "temporal", st.Info.TemporalAddr, "gateway", st.Info.GatewayURL,
 		"data_dir", abs)

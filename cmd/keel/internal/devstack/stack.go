@@ -283,6 +283,12 @@ func (s *Stack) WriteInfo() error {
 	return nil
 }
 
+// RemoveInfo deletes <data dir>/stack.json, so that other commands do not
+// look for a stack that has stopped.
+func (s *Stack) RemoveInfo() {
+	_ = os.Remove(filepath.Join(s.dataDir, "stack.json"))
+}
+
 // ReadInfo returns the stack info in dataDir, or the fixed addresses of
 // `keel dev` when there is none.
 func ReadInfo(dataDir string) Info {
