@@ -17,6 +17,7 @@ Usage:
   keel dev     [flags]         run every service on embedded infrastructure
   keel demo    [flags]         run the support-copilot demo and exit
   keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
+  keel redact  [--json]        redact text read on standard input
   keel token   [flags]         mint a short-lived bearer token
   keel audit verify [flags]    verify a tenant's audit hash chain
   keel version
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string) error {
 		return runDemo(ctx, rest, os.Stdout)
 	case "ingest":
 		return runIngest(ctx, rest, os.Stdout, os.Stderr)
+	case "redact":
+		return runRedact(rest, os.Stdin, os.Stdout)
 	case "token":
 		return runToken(rest, os.Stdout)
 	case "audit":

@@ -14,7 +14,7 @@ import (
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/ingest/internal/intake"
-	"github.com/keelhq/keel/services/ingest/internal/redact"
+	"github.com/keelhq/keel/services/ingest/redact"
 	"github.com/keelhq/keel/services/ingest/internal/vault"
 )
 

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
-	"github.com/keelhq/keel/services/ingest/internal/redact"
+	"github.com/keelhq/keel/services/ingest/redact"
 )
 
 // Sensitivity levels of a redacted event, from least to most sensitive.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
-	"github.com/keelhq/keel/services/ingest/internal/redact"
+	"github.com/keelhq/keel/services/ingest/redact"
 )
 
 func TestRedactEvent(t *testing.T) {

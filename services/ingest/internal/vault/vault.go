@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keelhq/keel/pkg/pgdb"
-	"github.com/keelhq/keel/services/ingest/internal/redact"
+	"github.com/keelhq/keel/services/ingest/redact"
 )
 
 // KeySize is the length in bytes of the master key and of each tenant key.
