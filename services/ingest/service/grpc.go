@@ -14,8 +14,8 @@ import (
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/ingest/internal/intake"
-	"github.com/keelhq/keel/services/ingest/redact"
 	"github.com/keelhq/keel/services/ingest/internal/vault"
+	"github.com/keelhq/keel/services/ingest/redact"
 )
 
 // redactorServer serves RedactorService for the caller's tenant.

@@ -24,8 +24,8 @@ import (
 	"github.com/keelhq/keel/pkg/pgdb"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/ingest/internal/intake"
-	"github.com/keelhq/keel/services/ingest/redact"
 	"github.com/keelhq/keel/services/ingest/internal/vault"
+	"github.com/keelhq/keel/services/ingest/redact"
 )
 
 // Name is the service's name: its durable consumer, dead-letter stage,
