@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
@@ -168,18 +167,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	ledger := usage.New(pool)
 
 	// NATS.
-	nc := deps.NATS
-	if nc == nil {
-		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
-		if err != nil {
-			return fmt.Errorf("connect nats: %w", err)
-		}
-		defer nc.Close()
-	}
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := bus.Open(deps.NATS, cfg.NATS.URL, Name)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return err
 	}
+	defer closeNATS()
 
 	// gRPC.
 	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
@@ -168,19 +167,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	builder := document.NewBuilder(splitter, emb, cfg.Chunking.MaxChunks)
 
 	// NATS.
-	nc := deps.NATS
-	if nc == nil {
-		var err error
-		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
-		if err != nil {
-			return fmt.Errorf("connect nats: %w", err)
-		}
-		defer nc.Close()
-	}
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := bus.Open(deps.NATS, cfg.NATS.URL, Name)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return err
 	}
+	defer closeNATS()
 	pub := bus.NewPublisher(js)
 
 	// gRPC.

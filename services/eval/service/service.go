@@ -12,7 +12,6 @@ import (
 	"net"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
@@ -95,20 +94,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	// NATS, optional, for audit events.
 	var auditor auditor
-	nc := deps.NATS
-	if nc == nil && cfg.NATS.URL != "" {
-		var err error
-		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
+	if deps.NATS != nil || cfg.NATS.URL != "" {
+		js, closeNATS, err := bus.Open(deps.NATS, cfg.NATS.URL, Name)
 		if err != nil {
-			return fmt.Errorf("connect nats: %w", err)
+			return err
 		}
-		defer nc.Close()
-	}
-	if nc != nil {
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return fmt.Errorf("open jetstream: %w", err)
-		}
+		defer closeNATS()
 		auditor = bus.NewPublisher(js)
 	} else {
 		logger.Warn("no nats url; evaluations are not audited")

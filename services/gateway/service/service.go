@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 
 	"github.com/keelhq/keel/pkg/auth"
@@ -188,24 +187,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 // cfg.NATSURL when nc is nil, and a function that closes what it opened.
 // Without either it returns a nil auditor: auditing is off.
 func openAuditor(cfg Config, nc *nats.Conn, logger *slog.Logger) (httpapi.Auditor, func(), error) {
-	closeNATS := func() {}
-	if nc == nil {
-		if cfg.NATSURL == "" {
-			logger.Warn("no nats configured; audit events of the gateway are not published")
-			return nil, closeNATS, nil
-		}
-		var err error
-		nc, err = nats.Connect(cfg.NATSURL, nats.Name("keel-gateway"))
-		if err != nil {
-			return nil, nil, fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
-		}
-		closeNATS = nc.Close
+	if nc == nil && cfg.NATSURL == "" {
+		logger.Warn("no nats configured; audit events of the gateway are not published")
+		return nil, func() {}, nil
 	}
-
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := bus.Open(nc, cfg.NATSURL, "gateway")
 	if err != nil {
-		closeNATS()
-		return nil, nil, fmt.Errorf("open jetstream: %w", err)
+		return nil, nil, err
 	}
 	return bus.NewPublisher(js), closeNATS, nil
 }

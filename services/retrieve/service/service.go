@@ -170,18 +170,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 	}()
 
 	// NATS.
-	nc := deps.NATS
-	if nc == nil {
-		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
-		if err != nil {
-			return fmt.Errorf("connect nats: %w", err)
-		}
-		defer nc.Close()
-	}
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := bus.Open(deps.NATS, cfg.NATS.URL, Name)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return err
 	}
+	defer closeNATS()
 	if err := rebuildWhenEmpty(ctx, js, store, logger); err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/pkg/bus"
@@ -124,18 +123,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	// NATS, for usage and audit events.
-	nc := deps.NATS
-	if nc == nil {
-		nc, err = nats.Connect(cfg.NATS.URL, nats.Name("keel-"+Name), nats.MaxReconnects(-1))
-		if err != nil {
-			return fmt.Errorf("connect nats: %w", err)
-		}
-		defer nc.Close()
-	}
-	js, err := jetstream.New(nc)
+	js, closeNATS, err := bus.Open(deps.NATS, cfg.NATS.URL, Name)
 	if err != nil {
-		return fmt.Errorf("open jetstream: %w", err)
+		return err
 	}
+	defer closeNATS()
 
 	router, err := routing.New(file, providers, routing.Options{
 		Recorder: routing.NewBusRecorder(bus.NewPublisher(js)),
