@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"syscall"
-	"time"
 )
 
 // ErrNoBinaries is returned by Start when initdb and pg_ctl cannot be found.
@@ -152,20 +151,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// WaitReady polls until the cluster accepts TCP connections or ctx ends.
-func (c *Cluster) WaitReady(ctx context.Context) error {
-	for {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.port), time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for postgres: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

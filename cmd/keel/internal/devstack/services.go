@@ -29,121 +29,82 @@ type serviceEnv struct {
 	tokenKey   string
 	serviceKey string
 	ordersFile string
-	policy     CopilotPolicy
 	nats       *nats.Conn
 	temporal   client.Client
 	logger     *slog.Logger
+}
+
+// configure returns a service's Run bound to its configuration: its
+// defaults, then the environment (for example KEEL_ROUTER_ROUTES_FILE or
+// KEEL_REVIEW_RISK_THRESHOLD), then wire, which points it at this stack.
+func configure[C, D any](
+	defaults func() C,
+	wire func(*C),
+	run func(context.Context, C, D) error,
+	deps D,
+) (func(context.Context) error, error) {
+	cfg := defaults()
+	if err := config.Load("", &cfg); err != nil {
+		return nil, err
+	}
+	wire(&cfg)
+	return func(ctx context.Context) error { return run(ctx, cfg, deps) }, nil
 }
 
 // runner returns the Run function of service name, configured to reach the
 // others in this process and to serve on lis.
 func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context) error, error) {
 	log := e.logger.With("service", name)
-	// Each service first takes its defaults and the environment (for
-	// example KEEL_ROUTER_ROUTES_FILE), then the addresses of this stack.
+	addr := lis.Addr().String()
 	switch name {
 	case "audit":
-		cfg := auditsvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.Database.URL = e.info.DatabaseURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		deps := auditsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return auditsvc.Run(ctx, cfg, deps) }, nil
+		return configure(auditsvc.DefaultConfig, func(c *auditsvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+			c.Database.URL = e.info.DatabaseURL
+		}, auditsvc.Run, auditsvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "ingest":
-		cfg := ingestsvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.Database.URL = e.info.DatabaseURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		cfg.Vault.Key = e.vaultKey
-		deps := ingestsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return ingestsvc.Run(ctx, cfg, deps) }, nil
+		return configure(ingestsvc.DefaultConfig, func(c *ingestsvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+			c.Database.URL = e.info.DatabaseURL
+			c.Vault.Key = e.vaultKey
+		}, ingestsvc.Run, ingestsvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "embed":
-		cfg := embedsvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		deps := embedsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return embedsvc.Run(ctx, cfg, deps) }, nil
+		return configure(embedsvc.DefaultConfig, func(c *embedsvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+		}, embedsvc.Run, embedsvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "retrieve":
-		cfg := retrievesvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		cfg.Embed.Addr = e.info.GRPC["embed"]
-		cfg.Index.DataDir = filepath.Join(e.dataDir, "retrieve")
-		deps := retrievesvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return retrievesvc.Run(ctx, cfg, deps) }, nil
+		return configure(retrievesvc.DefaultConfig, func(c *retrievesvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+			c.Embed.Addr = e.info.GRPC["embed"]
+			c.Index.DataDir = filepath.Join(e.dataDir, "retrieve")
+		}, retrievesvc.Run, retrievesvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "router":
-		cfg := routersvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		deps := routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return routersvc.Run(ctx, cfg, deps) }, nil
+		return configure(routersvc.DefaultConfig, func(c *routersvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+		}, routersvc.Run, routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "eval":
-		cfg := evalsvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.GRPC.Addr = lis.Addr().String()
-		deps := evalsvc.Deps{Logger: log, NATS: e.nats, Listener: lis}
-		return func(ctx context.Context) error { return evalsvc.Run(ctx, cfg, deps) }, nil
+		return configure(evalsvc.DefaultConfig, func(c *evalsvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
+		}, evalsvc.Run, evalsvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
 	case "workflows":
-		cfg := workflowssvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.NATS.URL = e.info.NATSURL
-		cfg.Temporal.Addr = e.info.TemporalAddr
-		cfg.Services.IngestAddr = e.info.GRPC["ingest"]
-		cfg.Services.RetrieveAddr = e.info.GRPC["retrieve"]
-		cfg.Services.RouterAddr = e.info.GRPC["router"]
-		cfg.Services.EvalAddr = e.info.GRPC["eval"]
-		cfg.Health.Addr = lis.Addr().String()
-		if e.ordersFile != "" {
-			cfg.Orders.File = e.ordersFile
-		}
-		if e.policy.RiskThreshold > 0 {
-			cfg.Review.RiskThreshold = e.policy.RiskThreshold
-		}
-		if len(e.policy.AlwaysReview) > 0 {
-			cfg.Review.AlwaysReview = e.policy.AlwaysReview
-		}
-		deps := workflowssvc.Deps{Logger: log, NATS: e.nats, Temporal: e.temporal, Listener: lis}
-		return func(ctx context.Context) error { return workflowssvc.Run(ctx, cfg, deps) }, nil
+		return configure(workflowssvc.DefaultConfig, func(c *workflowssvc.Config) {
+			c.ServiceKey, c.NATS.URL, c.Health.Addr = e.serviceKey, e.info.NATSURL, addr
+			c.Temporal.Addr = e.info.TemporalAddr
+			c.Services.IngestAddr = e.info.GRPC["ingest"]
+			c.Services.RetrieveAddr = e.info.GRPC["retrieve"]
+			c.Services.RouterAddr = e.info.GRPC["router"]
+			c.Services.EvalAddr = e.info.GRPC["eval"]
+			if e.ordersFile != "" {
+				c.Orders.File = e.ordersFile
+			}
+		}, workflowssvc.Run, workflowssvc.Deps{Logger: log, NATS: e.nats, Temporal: e.temporal, Listener: lis})
 	case "gateway":
-		cfg := gatewaysvc.DefaultConfig()
-		if err := config.Load("", &cfg); err != nil {
-			return nil, err
-		}
-		cfg.ServiceKey = e.serviceKey
-		cfg.HTTPAddr = lis.Addr().String()
-		cfg.TokenKey = e.tokenKey
-		cfg.IngestAddr = e.info.GRPC["ingest"]
-		cfg.TemporalAddr = e.info.TemporalAddr
-		cfg.NATSURL = e.info.NATSURL
-		deps := gatewaysvc.Deps{Logger: log, NATS: e.nats, Listener: lis, Temporal: e.temporal}
-		return func(ctx context.Context) error { return gatewaysvc.Run(ctx, cfg, deps) }, nil
+		return configure(gatewaysvc.DefaultConfig, func(c *gatewaysvc.Config) {
+			c.ServiceKey, c.NATSURL, c.HTTPAddr = e.serviceKey, e.info.NATSURL, addr
+			c.TokenKey = e.tokenKey
+			c.IngestAddr = e.info.GRPC["ingest"]
+			c.TemporalAddr = e.info.TemporalAddr
+		}, gatewaysvc.Run, gatewaysvc.Deps{Logger: log, NATS: e.nats, Listener: lis, Temporal: e.temporal})
 	default:
 		return nil, fmt.Errorf("unknown service %q", name)
 	}

@@ -52,16 +52,8 @@ type Options struct {
 	Ephemeral bool
 	// OrdersFile backs the copilot's order tools.
 	OrdersFile string
-	// Policy of the support copilot.
-	Policy CopilotPolicy
 	// Logger receives the services' logs.
 	Logger *slog.Logger
-}
-
-// CopilotPolicy is the review policy the stack's copilot applies.
-type CopilotPolicy struct {
-	RiskThreshold float64
-	AlwaysReview  []string
 }
 
 // Info is what other keel commands need to reach a running stack; keel dev
@@ -103,25 +95,24 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st := &Stack{dataDir: opts.DataDir}
-	if err := st.start(ctx, opts); err != nil {
+	s := &Stack{dataDir: opts.DataDir}
+	if err := s.start(ctx, opts); err != nil {
 		// Undo whatever had started: a private Postgres must not outlive
 		// a failed start.
-		st.Stop()
+		s.Stop()
 		return nil, err
 	}
-	return st, nil
+	return s, nil
 }
 
-func (st *Stack) start(ctx context.Context, opts Options) error {
-
+func (s *Stack) start(ctx context.Context, opts Options) error {
 	// Keys: from the environment, else generated once under the data dir.
 	keyDir := filepath.Join(opts.DataDir, "keys")
 	tokenKey, err := keys.LoadOrCreate(keys.TokenKeyEnv, keyDir, "token.key")
 	if err != nil {
 		return err
 	}
-	if st.TokenKey, err = auth.DecodeKey(tokenKey); err != nil {
+	if s.TokenKey, err = auth.DecodeKey(tokenKey); err != nil {
 		return fmt.Errorf("token key: %w", err)
 	}
 	vaultKey, err := keys.LoadOrCreate(keys.VaultKeyEnv, keyDir, "vault.key")
@@ -132,7 +123,7 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if st.ServiceKey, err = auth.DecodeKey(serviceKey); err != nil {
+	if s.ServiceKey, err = auth.DecodeKey(serviceKey); err != nil {
 		return fmt.Errorf("service key: %w", err)
 	}
 
@@ -143,7 +134,7 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		st.closers = append(st.closers, func() { _ = pg.Stop(context.Background()) })
+		s.closers = append(s.closers, func() { _ = pg.Stop(context.Background()) })
 		dbURL = pg.URL()
 	}
 	// Fail now, with the reason, rather than after "up" when a service
@@ -153,7 +144,7 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	pool.Close()
-	st.Info.DatabaseURL = dbURL
+	s.Info.DatabaseURL = dbURL
 
 	// NATS with JetStream.
 	natsPort := DefaultNATSPort
@@ -164,16 +155,16 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start nats: %w", err)
 	}
-	st.closers = append(st.closers, func() { shutdownNATS(ns) })
-	st.Info.NATSURL = ns.ClientURL()
-	if st.NATS, err = nats.Connect(st.Info.NATSURL, nats.Name("keel-dev")); err != nil {
+	s.closers = append(s.closers, func() { shutdownNATS(ns) })
+	s.Info.NATSURL = ns.ClientURL()
+	if s.NATS, err = nats.Connect(s.Info.NATSURL, nats.Name("keel-dev")); err != nil {
 		return fmt.Errorf("connect nats: %w", err)
 	}
-	st.closers = append(st.closers, st.NATS.Close)
-	if st.JS, err = jetstream.New(st.NATS); err != nil {
+	s.closers = append(s.closers, s.NATS.Close)
+	if s.JS, err = jetstream.New(s.NATS); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := bus.DeclareStreams(ctx, st.JS); err != nil {
+	if err := bus.DeclareStreams(ctx, s.JS); err != nil {
 		return err
 	}
 
@@ -191,41 +182,40 @@ func (st *Stack) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start temporal: %w", err)
 	}
-	st.closers = append(st.closers, func() { _ = ts.Stop() })
-	st.Info.TemporalAddr = ts.HostPort()
+	s.closers = append(s.closers, func() { _ = ts.Stop() })
+	s.Info.TemporalAddr = ts.HostPort()
 	clientLog := opts.Logger.With("service", "temporal-client")
-	if st.Temporal, err = temporalx.Dial(st.Info.TemporalAddr, temporalx.Namespace, clientLog); err != nil {
+	if s.Temporal, err = temporalx.Dial(s.Info.TemporalAddr, temporalx.Namespace, clientLog); err != nil {
 		return err
 	}
-	st.closers = append(st.closers, st.Temporal.Close)
+	s.closers = append(s.closers, s.Temporal.Close)
 
 	// Listeners first, so every service knows every address before any starts.
 	lis, err := listenAll(opts.Ephemeral)
 	if err != nil {
 		return err
 	}
-	st.Info.GRPC = map[string]string{}
+	s.Info.GRPC = map[string]string{}
 	for name, l := range lis {
 		if name != "gateway" {
-			st.Info.GRPC[name] = l.Addr().String()
+			s.Info.GRPC[name] = l.Addr().String()
 		}
 	}
-	st.Info.GatewayURL = "http://" + lis["gateway"].Addr().String()
+	s.Info.GatewayURL = "http://" + lis["gateway"].Addr().String()
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	st.cancel = cancel
+	s.cancel = cancel
 	group, gctx := errgroup.WithContext(runCtx)
-	st.group = group
+	s.group = group
 	env := serviceEnv{
-		info:       st.Info,
+		info:       s.Info,
 		dataDir:    opts.DataDir,
 		vaultKey:   vaultKey,
 		tokenKey:   tokenKey,
 		serviceKey: serviceKey,
 		ordersFile: opts.OrdersFile,
-		policy:     opts.Policy,
-		nats:       st.NATS,
-		temporal:   st.Temporal,
+		nats:       s.NATS,
+		temporal:   s.Temporal,
 		logger:     opts.Logger,
 	}
 	for _, name := range serviceNames {
