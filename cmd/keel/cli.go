@@ -18,6 +18,7 @@ Usage:
   keel demo    [flags]         run the support-copilot demo and exit
   keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
   keel redact  [--json]        redact text read on standard input
+  keel streams [flags]         declare the JetStream streams (production)
   keel token   [flags]         mint a short-lived bearer token
   keel audit verify [flags]    verify a tenant's audit hash chain
   keel version
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string) error {
 		return runIngest(ctx, rest, os.Stdout, os.Stderr)
 	case "redact":
 		return runRedact(rest, os.Stdin, os.Stdout)
+	case "streams":
+		return runStreams(ctx, rest, os.Stdout)
 	case "token":
 		return runToken(rest, os.Stdout)
 	case "audit":

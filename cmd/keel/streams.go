@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/keelhq/keel/cmd/keel/internal/devstack"
+	"github.com/keelhq/keel/pkg/bus"
+)
+
+// runStreams declares Keel's JetStream streams on a NATS server, as an
+// operator does once for a production cluster; keel dev declares them
+// itself.
+func runStreams(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("streams")
+	natsURL := fs.String("nats", "", "NATS URL (default: the running keel dev)")
+	replicas := fs.Int("replicas", 1, "copies of each message: 1 for one server, 3 for a production cluster")
+	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of keel dev, for its NATS URL")
+	if err := fs.Parse(args); err != nil {
+		return parseError(err)
+	}
+	if *replicas < 1 || *replicas > 5 {
+		return fmt.Errorf("--replicas must be between 1 and 5, got %d", *replicas)
+	}
+	if *natsURL == "" {
+		*natsURL = devstack.ReadInfo(*dataDir).NATSURL
+	}
+
+	js, closeNATS, err := bus.Open(nil, *natsURL, "keel-cli")
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	if err := bus.DeclareStreamsReplicated(ctx, js, *replicas); err != nil {
+		return err
+	}
+	return printStreams(ctx, js, out)
+}
+
+// printStreams lists Keel's streams with their subjects and message counts.
+func printStreams(ctx context.Context, js jetstream.JetStream, out io.Writer) error {
+	for _, cfg := range bus.Streams(1) {
+		s, err := js.Stream(ctx, cfg.Name)
+		if err != nil {
+			return fmt.Errorf("read stream %s: %w", cfg.Name, err)
+		}
+		info := s.CachedInfo()
+		fmt.Fprintf(out, "%-9s %-18s replicas %d, %d messages\n",
+			cfg.Name, cfg.Subjects[0], info.Config.Replicas, info.State.Msgs)
+	}
+	return nil
+}
