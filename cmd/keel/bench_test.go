@@ -119,11 +119,8 @@ func waitSettled(b *testing.B, tc client.Client, workflowID string) time.Time {
 		v, err := tc.QueryWorkflow(context.Background(), workflowID, "", temporalx.StatusQuery)
 		if err == nil {
 			var s keelv1.CopilotStatus
-			if v.Get(&s) == nil {
-				switch s.GetStage() {
-				case "awaiting_review", "escalated", "completed", "rejected":
-					return time.Now()
-				}
+			if v.Get(&s) == nil && temporalx.Settled(s.GetStage()) {
+				return time.Now()
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -184,15 +184,14 @@ func awaitDrafts(
 			if err != nil {
 				continue
 			}
-			switch stage {
-			case "awaiting_review", "escalated":
-				sum.drafted++
-				sum.waiting++
-				delete(pending, id)
-			case "completed", "rejected":
-				sum.drafted++
-				delete(pending, id)
+			if !temporalx.Settled(stage) {
+				continue
 			}
+			sum.drafted++
+			if temporalx.ReviewPending(stage) {
+				sum.waiting++
+			}
+			delete(pending, id)
 		}
 		if len(pending) == 0 {
 			return nil

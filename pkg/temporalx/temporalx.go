@@ -34,6 +34,36 @@ const (
 	StatusQuery = "status"
 )
 
+// Stages of a copilot run, as keelv1.CopilotStatus.stage reports them.
+const (
+	StageReceived       = "received"
+	StageRetrieving     = "retrieving"
+	StageDrafting       = "drafting"
+	StageEvaluating     = "evaluating"
+	StageAwaitingReview = "awaiting_review"
+	StageEscalated      = "escalated"
+	StagePublishing     = "publishing"
+	StageCompleted      = "completed"
+	StageRejected       = "rejected"
+)
+
+// CopilotStages lists every stage in the order a run passes them.
+var CopilotStages = []string{
+	StageReceived, StageRetrieving, StageDrafting, StageEvaluating, StageAwaitingReview,
+	StageEscalated, StagePublishing, StageCompleted, StageRejected,
+}
+
+// ReviewPending reports whether a run at stage waits for a reviewer.
+func ReviewPending(stage string) bool {
+	return stage == StageAwaitingReview || stage == StageEscalated
+}
+
+// Settled reports whether a run at stage has drafted and evaluated its
+// reply: it waits for a reviewer or has ended.
+func Settled(stage string) bool {
+	return ReviewPending(stage) || stage == StageCompleted || stage == StageRejected
+}
+
 // CopilotWorkflowID returns the workflow id of the copilot run for one
 // inbound event. It is a pure function of tenant and event, so a redelivered
 // event finds its run instead of starting another.

@@ -162,8 +162,7 @@ func waitForDecision(ctx context.Context, t *testing.T, st *Stack, workflowID st
 			if err := v.Get(&s); err != nil {
 				t.Fatal(err)
 			}
-			switch s.GetStage() {
-			case "awaiting_review", "escalated", "completed", "rejected":
+			if temporalx.Settled(s.GetStage()) {
 				return &s
 			}
 		}

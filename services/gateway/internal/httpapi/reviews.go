@@ -21,18 +21,6 @@ import (
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
 
-// Copilot stages, as CopilotStatus.stage reports them.
-const (
-	stageAwaitingReview = "awaiting_review"
-	stageEscalated      = "escalated"
-)
-
-// copilotStages lists every stage a ?stage= filter may name.
-var copilotStages = []string{
-	"received", "retrieving", "drafting", "evaluating", stageAwaitingReview,
-	stageEscalated, "publishing", "completed", "rejected",
-}
-
 // Review decisions, as the copilot's review signal carries them.
 const (
 	decisionApprove = "approve"
@@ -126,15 +114,13 @@ func (h *handler) listReviews(w http.ResponseWriter, r *http.Request) error {
 func stageFilter(param string) (func(stage string) bool, error) {
 	switch {
 	case param == "":
-		return func(stage string) bool {
-			return stage == stageAwaitingReview || stage == stageEscalated
-		}, nil
+		return temporalx.ReviewPending, nil
 	case param == "all":
 		return func(string) bool { return true }, nil
-	case slices.Contains(copilotStages, param):
+	case slices.Contains(temporalx.CopilotStages, param):
 		return func(stage string) bool { return stage == param }, nil
 	}
-	return nil, badRequest("stage must be all or one of %s", strings.Join(copilotStages, ", "))
+	return nil, badRequest("stage must be all or one of %s", strings.Join(temporalx.CopilotStages, ", "))
 }
 
 // runningCopilots returns the ids of the tenant's running copilot runs.

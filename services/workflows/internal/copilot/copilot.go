@@ -13,21 +13,23 @@ package copilot
 import (
 	"errors"
 	"fmt"
+	"github.com/keelhq/keel/pkg/temporalx"
 	"strings"
 	"time"
 )
 
-// Stages of a run, as CopilotStatus.stage reports them.
+// Stages of a run, as CopilotStatus.stage reports them; the names are the
+// contract in temporalx.
 const (
-	StageReceived       = "received"
-	StageRetrieving     = "retrieving"
-	StageDrafting       = "drafting"
-	StageEvaluating     = "evaluating"
-	StageAwaitingReview = "awaiting_review"
-	StageEscalated      = "escalated"
-	StagePublishing     = "publishing"
-	StageCompleted      = "completed"
-	StageRejected       = "rejected"
+	StageReceived       = temporalx.StageReceived
+	StageRetrieving     = temporalx.StageRetrieving
+	StageDrafting       = temporalx.StageDrafting
+	StageEvaluating     = temporalx.StageEvaluating
+	StageAwaitingReview = temporalx.StageAwaitingReview
+	StageEscalated      = temporalx.StageEscalated
+	StagePublishing     = temporalx.StagePublishing
+	StageCompleted      = temporalx.StageCompleted
+	StageRejected       = temporalx.StageRejected
 )
 
 // Reviewer decisions a review signal may carry.
