@@ -120,7 +120,7 @@ func TestPublishDeduplicatesByMessageID(t *testing.T) {
 
 func TestConsumeDeadLettersPoisonAndKeepsFlowing(t *testing.T) {
 	t.Parallel()
-	nc, js := natstest.Start(t)
+	_, js := natstest.Start(t)
 	pub := bus.NewPublisher(js)
 	ctx := context.Background()
 
@@ -206,7 +206,6 @@ func TestConsumeDeadLettersPoisonAndKeepsFlowing(t *testing.T) {
 			t.Errorf("handler saw tenant %q, want acme", tn)
 		}
 	}
-	_ = nc
 }
 
 func TestSubjectTenant(t *testing.T) {

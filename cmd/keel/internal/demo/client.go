@@ -66,11 +66,15 @@ func (c *gatewayClient) pending(ctx context.Context) ([]string, error) {
 
 // decide sends a reviewer's decision: approve, edit or reject.
 func (c *gatewayClient) decide(ctx context.Context, eventID, decision, text, note string) error {
-	payload, _ := json.Marshal(map[string]string{"text": text, "note": note})
-	if text == "" {
-		payload, _ = json.Marshal(map[string]string{"note": note})
+	body := map[string]string{"note": note}
+	if text != "" {
+		body["text"] = text
 	}
-	_, err := c.do(ctx, http.MethodPost, "/v1/reviews/"+url.PathEscape(eventID)+"/"+decision, payload)
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodPost, "/v1/reviews/"+url.PathEscape(eventID)+"/"+decision, payload)
 	return err
 }
 

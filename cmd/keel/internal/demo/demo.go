@@ -22,11 +22,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/keelhq/keel/cmd/keel/internal/upstream"
 	"github.com/keelhq/keel/pkg/auth"
 	"github.com/keelhq/keel/pkg/bus"
 	"github.com/keelhq/keel/pkg/grpcx"
+	"github.com/keelhq/keel/pkg/temporalx"
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
@@ -248,14 +250,14 @@ func (d *runner) showDrafts(ctx context.Context) error {
 				return false, err
 			}
 			st = s
-			return settled(s.GetStage()), nil
+			return temporalx.Settled(s.GetStage()), nil
 		})
 		if err != nil {
 			return err
 		}
 		d.final[ev.GetEventId()] = st
 		d.printStatus(ev, st)
-		if waiting(st.GetStage()) {
+		if temporalx.ReviewPending(st.GetStage()) {
 			d.res.AwaitedReview = append(d.res.AwaitedReview, ev.GetEventId())
 		} else {
 			d.res.AutoSent = append(d.res.AutoSent, ev.GetEventId())
@@ -287,7 +289,7 @@ func (d *runner) printStatus(ev *keelv1.IngestEvent, st *keelv1.CopilotStatus) {
 	for _, f := range st.GetFindings() {
 		fmt.Fprintf(w, "    - %s: %s\n", f.GetCategory(), f.GetReason())
 	}
-	if waiting(st.GetStage()) {
+	if temporalx.ReviewPending(st.GetStage()) {
 		fmt.Fprintf(w, "=> WAITS FOR A REVIEWER (%s)\n", st.GetReviewReason())
 	} else {
 		fmt.Fprintf(w, "=> sent without review (stage %s)\n", st.GetStage())
@@ -327,7 +329,9 @@ func (d *runner) decideReviews(ctx context.Context) error {
 		fmt.Fprintf(d.out, "%-8s %s (%q)\n", dec.decision, d.subject(dec.id), dec.note)
 	}
 	for _, dec := range decisions {
-		want := map[string]string{"approve": "completed", "edit": "completed", "reject": "rejected"}[dec.decision]
+		want := map[string]string{
+			"approve": temporalx.StageCompleted, "edit": temporalx.StageCompleted, "reject": temporalx.StageRejected,
+		}[dec.decision]
 		err := d.waitUntil(ctx, "decision on "+dec.id, func() (bool, error) {
 			st, err := d.gw.review(ctx, dec.id)
 			if err != nil {
@@ -443,7 +447,7 @@ func (d *runner) showOutbound(ctx context.Context) error {
 		}
 		for m := range batch.Messages() {
 			var out keelv1.OutboundMessage
-			if err := protoUnmarshal(m, &out); err != nil {
+			if err := proto.Unmarshal(m.Data(), &out); err != nil {
 				return false, err
 			}
 			_ = m.Ack()
@@ -561,16 +565,6 @@ func (d *runner) waitUntil(ctx context.Context, what string, cond func() (bool, 
 		}
 	}
 }
-
-func settled(stage string) bool {
-	switch stage {
-	case "awaiting_review", "escalated", "completed", "rejected":
-		return true
-	}
-	return false
-}
-
-func waiting(stage string) bool { return stage == "awaiting_review" || stage == "escalated" }
 
 func indent(s string) string {
 	s = strings.TrimSpace(s)
