@@ -139,6 +139,31 @@ func TestParseEmailBody(t *testing.T) {
 			wantAttach: "logo.png",
 		},
 		{
+			name:       "KOI8-R body",
+			raw:        header + "Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+			wantBody:   "Привет",
+			wantFormat: "text/plain",
+		},
+		{
+			name:       "Shift_JIS body",
+			raw:        header + "Content-Type: text/plain; charset=Shift_JIS\n\n\x93\xfa\x96\x7b\n",
+			wantBody:   "日本",
+			wantFormat: "text/plain",
+		},
+		{
+			name:       "multipart cut off keeps the text it has",
+			raw:        header + "Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n",
+			wantBody:   "hi",
+			wantFormat: "text/plain",
+		},
+		{
+			name: "HTML links keep their targets",
+			raw: header + "Content-Type: text/html; charset=utf-8\n\n" +
+				"<p>Track it <a href=\"https://shop.example/t/1\">here</a>.</p>\n",
+			wantBody:   "Track it here (https://shop.example/t/1).",
+			wantFormat: "text/html",
+		},
+		{
 			name: "encoded-word subject",
 			raw: strings.Replace(header, "Subject: Kettle",
 				"Subject: =?utf-8?q?Entrega_del_pedido_=E2=80=93?=\n =?ISO-8859-1?Q?_ma=F1ana?=", 1) +
@@ -243,8 +268,18 @@ func TestParseEmailErrors(t *testing.T) {
 		{name: "From without address", raw: "From: nobody\nSubject: hi\n\nbody\n", want: ErrMalformedMessage},
 		{
 			name: "unsupported charset",
-			raw:  header + "Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+			raw:  header + "Content-Type: text/plain; charset=x-unknown\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
 			want: ErrUnsupportedCharset,
+		},
+		{
+			name: "unsupported charset in the subject",
+			raw:  strings.Replace(header, "Subject: Kettle", "Subject: =?x-unknown?q?hi?=", 1) + "\nbody\n",
+			want: ErrUnsupportedCharset,
+		},
+		{
+			name: "binary body",
+			raw:  header + "Content-Type: text/plain\n\nPK\x03\x04\x00\x00\n",
+			want: ErrMalformedMessage,
 		},
 		{
 			name: "unknown transfer encoding",
@@ -262,8 +297,8 @@ func TestParseEmailErrors(t *testing.T) {
 			want: ErrMalformedMessage,
 		},
 		{
-			name: "multipart cut off",
-			raw:  header + "Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nhi\n",
+			name: "multipart cut off before any part",
+			raw:  header + "Content-Type: multipart/mixed; boundary=x\n\npreamble only\n",
 			want: ErrMalformedMessage,
 		},
 		{

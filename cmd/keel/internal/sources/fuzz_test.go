@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -82,25 +81,6 @@ func FuzzParseEmail(f *testing.F) {
 		again, err := parseEmail(raw)
 		if err != nil || again.EventID != rec.EventID || again.Body != rec.Body {
 			t.Fatalf("second parse differs: %+v, %v", again, err)
-		}
-	})
-}
-
-func FuzzHTMLToText(f *testing.F) {
-	f.Add("<p>Hi&nbsp;there</p><br><ul><li>x</li></ul>")
-	f.Add("<style>x</style><!-- c --><a href='>'>y</a> 3 < 4")
-	f.Add("<</>< <! <? <a <")
-
-	f.Fuzz(func(t *testing.T, html string) {
-		text := htmlToText(html)
-		if !utf8.ValidString(html) {
-			return
-		}
-		if !utf8.ValidString(text) {
-			t.Fatalf("text is not UTF-8: %q", text)
-		}
-		if strings.Contains(text, "\n\n\n") {
-			t.Fatalf("text keeps more than one blank line: %q", text)
 		}
 	})
 }
