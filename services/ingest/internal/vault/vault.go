@@ -62,10 +62,7 @@ var (
 )
 
 // Vault stores and restores originals. It is safe for concurrent use.
-//
-// TODO: purge expired rows. Restore ignores them, but they stay in the table
-// until deleted; a sweep needs a role that may delete across tenants, which
-// the row-level-security role deliberately cannot.
+// Originals stop restoring when they expire and are deleted by Purge.
 type Vault struct {
 	pool   *pgxpool.Pool
 	master []byte
@@ -335,6 +332,41 @@ func (v *Vault) Delete(ctx context.Context, tenant, vaultRef string) error {
 		return fmt.Errorf("delete vault entries: %w", err)
 	}
 	return nil
+}
+
+// purgeRole may see and delete only expired rows (migration 003).
+const purgeRole = "keel_vault_purger"
+
+// purgeBatch bounds the references one purge statement deletes, so a large
+// backlog is worked off in short transactions.
+const purgeBatch = 1000
+
+// Purge deletes every expired reference, of every tenant, with its
+// originals, and returns how many references it deleted. It runs as a role
+// that can see expired rows only. Expiry is judged by the database clock,
+// so Restore (which uses the Vault's clock) may stop restoring a little
+// before or after the row is gone.
+func (v *Vault) Purge(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+purgeRole); err != nil {
+				return fmt.Errorf("set role: %w", err)
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM vault_refs WHERE (tenant_id, vault_ref) IN (
+  SELECT tenant_id, vault_ref FROM vault_refs WHERE expires_at <= now() LIMIT $1)`, purgeBatch)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("purge expired originals: %w", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
 }
 
 // tenantAEAD derives the tenant's key from the master key with HKDF-SHA256
