@@ -17,7 +17,8 @@ Usage:
   keel dev     [flags]         run every service on embedded infrastructure
   keel demo    [flags]         run the support-copilot demo and exit
   keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
-  keel redact  [--json]        redact text read on standard input
+  keel redact  [flags]         redact text read on standard input
+  keel redact eval [flags]     score redaction on the labelled test set
   keel streams [flags]         declare the JetStream streams (production)
   keel token   [flags]         mint a short-lived bearer token
   keel audit verify [flags]    verify a tenant's audit hash chain

@@ -23,8 +23,9 @@ func TestRedactJSONCountsCodePoints(t *testing.T) {
 	}
 
 	want := redactOutput{
-		Text: "Zoë — mail [EMAIL_1] or call [PHONE_1].",
+		Text: "[PERSON_1] — mail [EMAIL_1] or call [PHONE_1].",
 		Entities: []redactEntity{
+			{Type: "PERSON", Start: 0, End: 3, Operator: "replace"},
 			{Type: "EMAIL_ADDRESS", Start: 11, End: 26, Operator: "replace"},
 			{Type: "PHONE_NUMBER", Start: 35, End: 50, Operator: "replace"},
 		},
@@ -52,5 +53,61 @@ func TestRedactPlainText(t *testing.T) {
 	}
 	if got := out.String(); got != "card [CARD_1]\n" {
 		t.Fatalf("redact = %q", got)
+	}
+}
+
+func TestRedactOperatorsAndTypes(t *testing.T) {
+	t.Parallel()
+	run := func(t *testing.T, in string, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := runRedact(args, strings.NewReader(in), &out); err != nil {
+			t.Fatalf("keel redact %v: %v", args, err)
+		}
+		return out.String()
+	}
+	if got := run(t, "card 4111 1111 1111 1111, ann@example.com", "-operator", "CREDIT_CARD=mask", "-operator", "email_address=redact"); got != "card **** **** **** 1111, " {
+		t.Errorf("operators: %q", got)
+	}
+	if got := run(t, "card 4111 1111 1111 1111", "-default", "keep"); got != "card 4111 1111 1111 1111" {
+		t.Errorf("-default keep: %q", got)
+	}
+	diff := "diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-x\n+owner = ann@example.com\n"
+	if got := run(t, diff, "-type", "text/x-diff"); !strings.Contains(got, "+owner = [EMAIL_1]\n") {
+		t.Errorf("diff: %q", got)
+	}
+	email := "Subject: Refund\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nMail me at ann=40example.com\r\n"
+	if got := run(t, email, "-type", "message/rfc822"); got != "Subject: Refund\n\nMail me at [EMAIL_1]" {
+		t.Errorf("email: %q", got)
+	}
+}
+
+func TestRedactRefusals(t *testing.T) {
+	t.Setenv("KEEL_REDACT_KEY", "")
+	tests := []struct {
+		args []string
+		in   string
+		want string
+	}{
+		{[]string{"-operator", "CREDIT_CARD=hash"}, "x", "KEEL_REDACT_KEY"},
+		{[]string{"-operator", "SHOE=mask"}, "x", ""},
+		{[]string{"-type", "image/png"}, "x", "image/png"},
+		{[]string{"-type", "text/plain"}, "\x00\x01\x02\x03binary\x00", "binary"},
+		{[]string{"extra"}, "x", "unexpected argument"},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		err := runRedact(tc.args, strings.NewReader(tc.in), &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("keel redact %v = %v, want an error mentioning %q", tc.args, err, tc.want)
+		}
+	}
+	t.Setenv("KEEL_REDACT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	var out bytes.Buffer
+	if err := runRedact([]string{"-operator", "CREDIT_CARD=fpe"}, strings.NewReader("card 4111 1111 1111 1111"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); len(got) != len("card 4111 1111 1111 1111") || got == "card 4111 1111 1111 1111" {
+		t.Errorf("fpe: %q, want another number of the same shape", got)
 	}
 }

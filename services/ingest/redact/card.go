@@ -13,15 +13,18 @@ const (
 // findCards appends the payment card numbers in text to out. Digits may be
 // grouped by single spaces or dashes. Within a longer run of groups, every
 // window of whole groups holding 13 to 19 digits is tried, longest first.
-func (r *Redactor) findCards(text string, out []candidate) []candidate {
-	for i := 0; i < len(text); {
-		if !isDigit(text[i]) {
-			i++
+func (r *Redactor) findCards(s *scan, out []candidate) []candidate {
+	text := s.text
+	next := 0
+	var groups [][2]int // reused from one run to the next
+	var seps []byte
+	for _, t := range s.tokens {
+		if t.start < next || !isDigit(text[t.start]) {
 			continue
 		}
-		groups, seps := scanDigitGroups(text, i)
+		groups, seps = scanDigitGroups(text, t.start, groups[:0], seps[:0])
 		runStart, runEnd := groups[0][0], groups[len(groups)-1][1]
-		i = runEnd
+		next = runEnd
 		if !cardLeftOK(text, runStart) || continuesNumber(text, runEnd) {
 			continue
 		}
@@ -31,11 +34,9 @@ func (r *Redactor) findCards(text string, out []candidate) []candidate {
 }
 
 // scanDigitGroups reads digit groups joined by single spaces or dashes,
-// starting at the digit at i. It returns the [start, end) of each group and
-// the separators between them.
-func scanDigitGroups(text string, i int) ([][2]int, []byte) {
-	var groups [][2]int
-	var seps []byte
+// starting at the digit at i. It appends the [start, end) of each group and
+// the separators between them to groups and seps.
+func scanDigitGroups(text string, i int, groups [][2]int, seps []byte) ([][2]int, []byte) {
 	for {
 		k := i
 		for k < len(text) && isDigit(text[k]) {

@@ -91,13 +91,54 @@ func wordsBefore(text string, i, n int) []string {
 }
 
 // hasContext reports whether one of the n words before offset i is in set.
+// It does not allocate.
 func hasContext(text string, i, n int, set map[string]bool) bool {
-	for _, w := range wordsBefore(text, i, n) {
-		if set[w] {
+	for k := 1; k <= n; k++ {
+		w, ok := wordBefore(text, i, k)
+		if !ok {
+			return false
+		}
+		if lowerIn(w, set) {
 			return true
 		}
 	}
 	return false
+}
+
+// wordBefore returns the k-th word (letters and digits) ending within
+// contextWindow bytes before offset i, counting the nearest as 1, as it is
+// written (not lower-cased).
+func wordBefore(text string, i, k int) (string, bool) {
+	limit := max(0, i-contextWindow)
+	j := i
+	for {
+		// Skip what is not a word.
+		for j > limit {
+			r, w := utf8.DecodeLastRuneInString(text[:j])
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				break
+			}
+			j -= w
+		}
+		if j <= limit {
+			return "", false
+		}
+		end := j
+		for j > limit {
+			r, w := utf8.DecodeLastRuneInString(text[:j])
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				break
+			}
+			j -= w
+		}
+		if k == 1 {
+			if j == limit && limit > 0 {
+				return "", false // the word may go on before the window
+			}
+			return text[j:end], true
+		}
+		k--
+	}
 }
 
 func wordSet(words ...string) map[string]bool {

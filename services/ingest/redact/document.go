@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"errors"
 	"maps"
 	"net/netip"
 	"strconv"
@@ -9,35 +10,53 @@ import (
 )
 
 // Document redacts the fields of one event (subject, body, customer email
-// and name) with one set of placeholders: the same value gets the same
-// placeholder in every field, and each type is numbered in order of first
-// appearance. A Document is not safe for concurrent use.
+// and name) under one policy and one set of placeholders: the same value
+// gets the same placeholder in every field, and each type is numbered in
+// order of first appearance. A Document is not safe for concurrent use.
 type Document struct {
 	redactor *Redactor
+	policy   *Policy
 	persons  []person
 
-	placeholders map[string]string // type + "\x00" + normalised value -> placeholder
-	numbers      map[string]int    // placeholder prefix -> last number given
-	originals    map[string]string // placeholder -> original value
-	counts       map[Type]int      // entities replaced, by type
-	keep         map[Type]bool     // types left in the text
+	outputs   map[string]string // type + "\x00" + normalised value -> what replaced it
+	numbers   map[string]int    // placeholder prefix -> last number given
+	originals map[string]string // reversible output -> original value
+	counts    map[Type]int      // entities redacted (not kept), by type
+	keep      map[Type]bool     // types left in the text whatever the policy says
+	profile   Profile
 }
 
-// NewDocument starts an empty Document.
+// NewDocument starts an empty Document under DefaultPolicy.
 func (r *Redactor) NewDocument() *Document {
 	return &Document{
-		redactor:     r,
-		placeholders: make(map[string]string),
-		numbers:      make(map[string]int),
-		originals:    make(map[string]string),
-		counts:       make(map[Type]int),
+		redactor:  r,
+		policy:    r.defaultPolicy,
+		outputs:   make(map[string]string),
+		numbers:   make(map[string]int),
+		originals: make(map[string]string),
+		counts:    make(map[Type]int),
 	}
 }
 
-// Keep leaves entities of the given types in the text from now on. Content
-// the tenant publishes itself, such as a help article, keeps its contact
-// addresses: they are not a customer's data, and a placeholder in a passage
-// would otherwise be read as the customer's own when a reply is restored.
+// SetPolicy makes the Document redact under p from now on. p must have
+// been prepared (Policy.Prepare).
+func (d *Document) SetPolicy(p *Policy) error {
+	if !p.prepared {
+		return errors.New("redact: policy not prepared")
+	}
+	d.policy = p
+	return nil
+}
+
+// SetProfile tells the Document what kind of text it redacts from now on.
+// The default is ProfileProse.
+func (d *Document) SetProfile(p Profile) { d.profile = p }
+
+// Keep leaves entities of the given types in the text from now on, whatever
+// the policy says. Content the tenant publishes itself, such as a help
+// article, keeps its contact addresses: they are not a customer's data, and
+// a placeholder in a passage would otherwise be read as the customer's own
+// when a reply is restored.
 func (d *Document) Keep(types ...Type) {
 	if d.keep == nil {
 		d.keep = make(map[Type]bool)
@@ -47,13 +66,28 @@ func (d *Document) Keep(types ...Type) {
 	}
 }
 
+// operator returns what the Document does with entities of type t.
+func (d *Document) operator(t Type) Operator {
+	if d.keep[t] {
+		return OpKeep
+	}
+	return d.policy.Operator(t)
+}
+
 // Redact replaces every entity in text, including the names registered with
 // Replace(TypePerson, ...), and returns the redacted text with its entities.
+// Findings below the policy's minimum score are left alone and not
+// reported; kept ones (OpKeep) are reported but stay in the text.
 func (d *Document) Redact(text string) Result {
-	cands := d.redactor.candidates(text, nil)
+	sc := newScan(text, d.profile)
+	cands := d.redactor.candidates(sc, nil)
+	found := len(cands)
 	for _, p := range d.persons {
-		cands = p.find(text, cands)
+		cands = p.find(sc, cands)
 	}
+	sc.release()
+	preferKnownPersons(cands[:found], cands[found:])
+	cands = d.confident(cands)
 	cands = resolveOverlaps(cands)
 
 	res := Result{Originals: make(map[string]string)}
@@ -61,24 +95,29 @@ func (d *Document) Redact(text string) Result {
 	b.Grow(len(text))
 	prev, runes := 0, 0
 	for _, c := range cands {
-		if d.keep[c.Type] {
-			continue
-		}
 		runes += utf8.RuneCountInString(text[prev:c.Start])
 		b.WriteString(validUTF8(text[prev:c.Start]))
 
 		original := text[c.Start:c.End]
-		key := c.key
-		if key == "" {
-			key = normalise(c.Type, original)
+		op := d.operator(c.Type)
+		out := original
+		if op != OpKeep {
+			key := c.key
+			if key == "" {
+				key = normalise(c.Type, original)
+			}
+			out, op = d.apply(op, c.Type, key, validUTF8(original))
+			if op.reversible() {
+				res.Originals[out] = d.originals[out]
+			}
+			d.counts[c.Type]++
 		}
-		ph := d.placeholder(c.Type, key, original)
-		b.WriteString(ph)
+		b.WriteString(validUTF8(out))
 
 		end := runes + utf8.RuneCountInString(original)
-		res.Entities = append(res.Entities, Entity{Finding: c.Finding, RuneStart: runes, RuneEnd: end, Placeholder: ph})
-		res.Originals[ph] = d.originals[ph]
-		d.counts[c.Type]++
+		res.Entities = append(res.Entities, Entity{
+			Finding: c.Finding, RuneStart: runes, RuneEnd: end, Replacement: out, Operator: op,
+		})
 		prev, runes = c.End, end
 	}
 	b.WriteString(validUTF8(text[prev:]))
@@ -86,8 +125,38 @@ func (d *Document) Redact(text string) Result {
 	return res
 }
 
-// Replace treats the whole of value as one entity of type t and returns its
-// placeholder, for fields that are known to hold one value, such as the
+// preferKnownPersons makes a name the Document was told about win over the
+// same name found by context, so that "Jane" in a sign-off gets the
+// placeholder of the customer Jane Doe rather than one of its own: a found
+// name that lies within a known one is dropped (score 0) and the known one
+// takes the higher of the two scores.
+func preferKnownPersons(found, known []candidate) {
+	for k := range known {
+		for f := range found {
+			g := &found[f]
+			if g.Type != TypePerson || g.Start < known[k].Start || g.End > known[k].End {
+				continue
+			}
+			known[k].Score = max(known[k].Score, g.Score)
+			g.Score = 0
+		}
+	}
+}
+
+// confident drops, in place, the candidates below the policy's minimum
+// score, before they can win an overlap against a surer finding.
+func (d *Document) confident(cands []candidate) []candidate {
+	kept := cands[:0]
+	for _, c := range cands {
+		if c.Score >= d.policy.MinScore {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// Replace treats the whole of value as one entity of type t and returns
+// what replaces it under the policy (its placeholder, by default), for fields that are known to hold one value, such as the
 // customer's email address. For TypePerson it also registers the name, so
 // that later calls to Redact replace the full name, and its first or last
 // name, wherever they appear. An empty value is returned unchanged.
@@ -104,8 +173,13 @@ func (d *Document) Replace(t Type, value string) string {
 		key = personKey(value)
 		d.addPerson(value, key)
 	}
+	op := d.operator(t)
+	if op == OpKeep {
+		return value
+	}
 	d.counts[t]++
-	return d.placeholder(t, key, value)
+	out, _ := d.apply(op, t, key, value)
+	return out
 }
 
 // Originals returns a copy of every placeholder given so far with the value
@@ -123,13 +197,13 @@ func (d *Document) Counts() map[Type]int {
 // giving the next number of its type when the value is new.
 func (d *Document) placeholder(t Type, key, original string) string {
 	k := string(t) + "\x00" + key
-	if ph, ok := d.placeholders[k]; ok {
+	if ph, ok := d.outputs[k]; ok {
 		return ph
 	}
 	prefix := t.placeholderPrefix()
 	d.numbers[prefix]++
 	ph := "[" + prefix + "_" + strconv.Itoa(d.numbers[prefix]) + "]"
-	d.placeholders[k] = ph
+	d.outputs[k] = ph
 	d.originals[ph] = original
 	return ph
 }

@@ -72,16 +72,17 @@ func TestRedactRuneOffsets(t *testing.T) {
 	got := New().Redact(text)
 
 	want := []Entity{
-		{Finding: Finding{Type: TypeEmail, Score: emailScore}, Placeholder: "[EMAIL_1]"},
-		{Finding: Finding{Type: TypePhone, Score: phoneScoreInternational}, Placeholder: "[PHONE_1]"},
+		{Finding: Finding{Type: TypePerson}, Replacement: "[PERSON_1]"},
+		{Finding: Finding{Type: TypeEmail}, Replacement: "[EMAIL_1]"},
+		{Finding: Finding{Type: TypePhone}, Replacement: "[PHONE_1]"},
 	}
 	if len(got.Entities) != len(want) {
 		t.Fatalf("got %d entities, want %d: %+v", len(got.Entities), len(want), got.Entities)
 	}
 	runes := []rune(text)
 	for i, e := range got.Entities {
-		if e.Type != want[i].Type || e.Placeholder != want[i].Placeholder {
-			t.Errorf("entity %d = %s %s, want %s %s", i, e.Type, e.Placeholder, want[i].Type, want[i].Placeholder)
+		if e.Type != want[i].Type || e.Replacement != want[i].Replacement {
+			t.Errorf("entity %d = %s %s, want %s %s", i, e.Type, e.Replacement, want[i].Type, want[i].Replacement)
 		}
 		if byRunes, byBytes := string(runes[e.RuneStart:e.RuneEnd]), text[e.Start:e.End]; byRunes != byBytes {
 			t.Errorf("entity %d: code points give %q, bytes give %q", i, byRunes, byBytes)
@@ -124,7 +125,7 @@ func TestDocumentSharesPlaceholders(t *testing.T) {
 		"[PERSON_1]",
 		"Refund for [EMAIL_1]",
 		"Hi, I am [PERSON_1]. [PERSON_1] here again; [PERSON_1] is my surname, " +
-			"my colleague Doeling and I will call from [PHONE_1]. " +
+			"my colleague [PERSON_2] and I will call from [PHONE_1]. " +
 			"Write to [EMAIL_1] or [EMAIL_2].",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -135,12 +136,13 @@ func TestDocumentSharesPlaceholders(t *testing.T) {
 		"[EMAIL_1]":  "Jane.Doe@Example.com",
 		"[EMAIL_2]":  "bob@example.com",
 		"[PERSON_1]": "Jane Doe",
+		"[PERSON_2]": "Doeling", // found by context, not as a part of Jane Doe
 		"[PHONE_1]":  "+1 555 010 9999",
 	}
 	if diff := cmp.Diff(wantOriginals, doc.Originals()); diff != "" {
 		t.Errorf("Originals mismatch (-want +got):\n%s", diff)
 	}
-	wantCounts := map[Type]int{TypeEmail: 4, TypePerson: 4, TypePhone: 1}
+	wantCounts := map[Type]int{TypeEmail: 4, TypePerson: 5, TypePhone: 1}
 	if diff := cmp.Diff(wantCounts, doc.Counts()); diff != "" {
 		t.Errorf("Counts mismatch (-want +got):\n%s", diff)
 	}
@@ -192,5 +194,18 @@ func TestDocumentReplaceEmpty(t *testing.T) {
 	}
 	if got := doc.Counts(); len(got) != 0 {
 		t.Errorf("Counts after blank Replace = %v, want none", got)
+	}
+}
+
+func TestKnownPersonWinsOverFoundName(t *testing.T) {
+	t.Parallel()
+	doc := New().NewDocument()
+	doc.Replace(TypePerson, "Jane Doe")
+	res := doc.Redact("Hi team,\nplease call me.\n\nThanks,\nJane\n\nCc: Marcus Webb")
+	if want := "Hi team,\nplease call me.\n\nThanks,\n[PERSON_1]\n\nCc: [PERSON_2]"; res.Text != want {
+		t.Fatalf("text = %q\nwant   %q", res.Text, want)
+	}
+	if res.Originals["[PERSON_1]"] != "Jane Doe" || res.Originals["[PERSON_2]"] != "Marcus Webb" {
+		t.Errorf("originals = %v", res.Originals)
 	}
 }

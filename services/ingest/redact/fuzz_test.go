@@ -50,10 +50,10 @@ func FuzzRedact(f *testing.F) {
 			if e.Type == TypePerson {
 				ambiguous = true // a lone first name restores as the full name
 			}
-			if prev, ok := seen[e.Placeholder]; ok && prev != original {
+			if prev, ok := seen[e.Replacement]; ok && prev != original {
 				ambiguous = true // same value written two ways: one original wins
 			}
-			seen[e.Placeholder] = original
+			seen[e.Replacement] = original
 			prevEnd = e.End
 		}
 

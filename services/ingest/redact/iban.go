@@ -27,9 +27,13 @@ func ibanLengths() map[string]int {
 // upper-case country code and two check digits; the rest may be split by
 // single spaces, as in GB82 WEST 1234 5698 7654 32. The registry length of
 // the country decides where it ends, and the mod-97 checksum must hold.
-func (r *Redactor) findIBANs(text string, out []candidate) []candidate {
-	for i := 0; i+4 <= len(text); i++ {
-		if !isUpper(text[i]) || !isUpper(text[i+1]) || !isDigit(text[i+2]) || !isDigit(text[i+3]) {
+func (r *Redactor) findIBANs(s *scan, out []candidate) []candidate {
+	text := s.text
+	next := 0
+	for _, t := range s.tokens {
+		i := t.start
+		if i < next || t.upper < 2 || t.digits < 2 || t.len() < 4 ||
+			!isUpper(text[i]) || !isUpper(text[i+1]) || !isDigit(text[i+2]) || !isDigit(text[i+3]) {
 			continue
 		}
 		length, ok := r.ibanLengths[text[i:i+2]]
@@ -41,7 +45,7 @@ func (r *Redactor) findIBANs(text string, out []candidate) []candidate {
 			continue
 		}
 		out = append(out, candidate{Finding: Finding{Type: TypeIBAN, Start: i, End: end, Score: ibanScore}})
-		i = end - 1
+		next = end
 	}
 	return out
 }

@@ -9,37 +9,36 @@ import (
 const ipScore = 0.85
 
 // findIPs appends the IPv4 and IPv6 addresses in text to out.
-func (r *Redactor) findIPs(text string, out []candidate) []candidate {
-	out = r.findIPv4(text, out)
-	return findIPv6(text, out)
+func (r *Redactor) findIPs(s *scan, out []candidate) []candidate {
+	out = r.findIPv4(s, out)
+	return findIPv6(s.text, out)
 }
 
 // findIPv4 takes dotted quads that net/netip accepts (so no octet above 255
 // and no leading zeros) and that are not part of a longer dotted number or
 // named as a version.
-func (r *Redactor) findIPv4(text string, out []candidate) []candidate {
-	for i := 0; i < len(text); i++ {
-		if !isDigit(text[i]) {
+func (r *Redactor) findIPv4(s *scan, out []candidate) []candidate {
+	text := s.text
+	next := 0
+	for _, t := range s.tokens {
+		if t.start < next || !isDigit(text[t.start]) || !t.isNumber() || byteAt(text, t.end) != '.' {
 			continue
 		}
-		end, ok := scanDottedQuad(text, i)
+		end, ok := scanDottedQuad(text, t.start)
 		if !ok {
-			for i < len(text) && (isDigit(text[i]) || text[i] == '.') {
-				i++
-			}
 			continue
 		}
-		start := i
-		i = end
+		start := t.start
+		next = end
 		before := runeBefore(text, start)
-		if before == '.' || isWordRune(before) || continuesNumber(text, end) {
+		if before == '.' || isWordRune(before) || (continuesNumber(text, end) && !portOrPrefix(text, end)) {
 			continue
 		}
 		addr, err := netip.ParseAddr(text[start:end])
-		if err != nil || !addr.Is4() {
+		if err != nil || !addr.Is4() || notPersonalIP(addr) {
 			continue
 		}
-		if words := wordsBefore(text, start, 1); len(words) == 1 && r.versionWords[words[0]] {
+		if hasContext(text, start, 3, r.versionWords) {
 			continue
 		}
 		out = append(out, candidate{Finding: Finding{Type: TypeIP, Start: start, End: end, Score: ipScore}})
@@ -66,6 +65,45 @@ func scanDottedQuad(text string, i int) (int, bool) {
 		}
 	}
 	return i, true
+}
+
+// portOrPrefix reports whether the address ending at end goes on with a
+// port (":8443") or a CIDR prefix length ("/24") and then stops.
+func portOrPrefix(text string, end int) bool {
+	sep := byteAt(text, end)
+	if sep != ':' && sep != '/' {
+		return false
+	}
+	i := end + 1
+	for i < len(text) && isDigit(text[i]) && i-end <= 5 {
+		i++
+	}
+	return i > end+1 && !isWordRune(firstRune(text, i)) && byteAt(text, i) != '.'
+}
+
+// notPersonalIP reports addresses that identify no one: loopback and the
+// unspecified address.
+func notPersonalIP(addr netip.Addr) bool {
+	return addr.IsLoopback() || addr.IsUnspecified()
+}
+
+// hexPairGroups reports whether s is made of six or more colon-separated
+// groups of exactly two hex digits and no "::": the shape of certificate
+// serials and MAC-like ids, which also parse as IPv6.
+func hexPairGroups(s string) bool {
+	if strings.Contains(s, "::") {
+		return false
+	}
+	groups := strings.Split(s, ":")
+	if len(groups) < 6 {
+		return false
+	}
+	for _, g := range groups {
+		if len(g) != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 func isIPv6Byte(b byte) bool {
@@ -100,7 +138,7 @@ func findIPv6(text string, out []candidate) []candidate {
 			continue
 		}
 		addr, err := netip.ParseAddr(s)
-		if err != nil || !addr.Is6() {
+		if err != nil || !addr.Is6() || notPersonalIP(addr) || hexPairGroups(s) {
 			continue
 		}
 		out = append(out, candidate{Finding: Finding{Type: TypeIP, Start: start, End: end, Score: ipScore}})

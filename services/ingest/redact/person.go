@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,6 +28,9 @@ type person struct {
 	// single holds the tokens that are redacted on their own: three letters
 	// or more and not a title or particle such as "Dr" or "van".
 	single []string
+	// initials are the lower-cased first letters of the full name and of
+	// each single token, a cheap test before any comparison.
+	initials []rune
 }
 
 // nameParticles are name tokens never redacted on their own.
@@ -60,6 +64,12 @@ func newPerson(name, key string) (person, bool) {
 			p.single = append(p.single, tok)
 		}
 	}
+	for _, tok := range append([]string{p.tokens[0]}, p.single...) {
+		r, _ := utf8.DecodeRuneInString(tok)
+		if !slices.Contains(p.initials, unicode.ToLower(r)) {
+			p.initials = append(p.initials, unicode.ToLower(r))
+		}
+	}
 	return p, true
 }
 
@@ -67,20 +77,24 @@ func newPerson(name, key string) (person, bool) {
 // matches in any case, with any run of spaces between its words. A lone
 // token matches when it starts with a capital letter, so "Will" is a name
 // but "will" is a verb.
-func (p person) find(text string, out []candidate) []candidate {
-	for i := 0; i < len(text); {
-		r, w := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsLetter(r) || isWordRune(runeBefore(text, i)) {
-			i += w
+func (p person) find(s *scan, out []candidate) []candidate {
+	text := s.text
+	next := 0
+	for _, t := range s.tokens {
+		if t.start < next || t.letters == 0 {
 			continue
 		}
-
+		i := t.start
+		r, _ := utf8.DecodeRuneInString(text[i:])
+		if !p.mayStart(r) {
+			continue
+		}
 		if end, ok := matchName(text, i, p.tokens); ok {
 			out = append(out, candidate{
 				Finding: Finding{Type: TypePerson, Start: i, End: end, Score: personScoreFull},
 				key:     p.key,
 			})
-			i = end
+			next = end
 			continue
 		}
 		if unicode.IsUpper(r) {
@@ -89,21 +103,23 @@ func (p person) find(text string, out []candidate) []candidate {
 					Finding: Finding{Type: TypePerson, Start: i, End: end, Score: personScoreToken},
 					key:     p.key,
 				})
-				i = end
-				continue
+				next = end
 			}
-		}
-
-		// Skip the rest of this word.
-		for i < len(text) {
-			r, w := utf8.DecodeRuneInString(text[i:])
-			if !isWordRune(r) {
-				break
-			}
-			i += w
 		}
 	}
 	return out
+}
+
+// mayStart reports whether a match of the person could begin with r: r is
+// the first letter, in either case, of the full name or of a lone token.
+func (p person) mayStart(r rune) bool {
+	r = unicode.ToLower(r)
+	for _, c := range p.initials {
+		if c == r {
+			return true
+		}
+	}
+	return false
 }
 
 func (p person) matchSingle(text string, i int) (int, bool) {

@@ -73,29 +73,60 @@ func (c phoneCandidate) groupLens(want ...int) bool {
 // findPhones appends the phone numbers in text to out. A scanner collects
 // digit groups joined by single separators, then phoneScore decides by shape
 // and context whether the run is a phone number.
-func (r *Redactor) findPhones(text string, out []candidate) []candidate {
-	for i := 0; i < len(text); {
-		b := text[i]
-		if b != '+' && b != '(' && !isDigit(b) {
-			i++
+func (r *Redactor) findPhones(s *scan, out []candidate) []candidate {
+	text := s.text
+	next := 0
+	var buf phoneCandidate // its slices are reused from one token to the next
+	for _, t := range s.tokens {
+		if t.start < next || !isDigit(text[t.start]) {
 			continue
 		}
-		c, ok := scanPhone(text, i)
+		c, ok := scanPhone(text, phoneStart(s, t.start), &buf)
 		if !ok {
-			i++
-			continue
+			// An unclosed "(" or a stray '+': read from the digit itself.
+			if c, ok = scanPhone(text, t.start, &buf); !ok {
+				continue
+			}
 		}
 		if score, ok := r.phoneScore(text, c); ok {
 			out = append(out, candidate{Finding: Finding{Type: TypePhone, Start: c.start, End: c.end, Score: score}})
 		}
-		i = c.end
+		next = c.end
 	}
 	return out
 }
 
+// phoneStart returns where a phone number whose first digit is at i begins:
+// an opening parenthesis and a leading '+' (optionally followed by one
+// space) belong to it. In code, a '+' that starts a line is a diff marker.
+func phoneStart(s *scan, i int) int {
+	text := s.text
+	if byteAt(text, i-1) == '(' {
+		i--
+	}
+	plus := -1
+	switch {
+	case byteAt(text, i-1) == '+':
+		plus = i - 1
+	case byteAt(text, i-1) == ' ' && byteAt(text, i-2) == '+':
+		plus = i - 2
+	}
+	if plus >= 0 && !(s.profile == ProfileCode && lineStart(text, plus)) {
+		i = plus
+	}
+	return i
+}
+
+// lineStart reports whether offset i is the first byte of a line.
+func lineStart(text string, i int) bool {
+	return i == 0 || byteAt(text, i-1) == '\n'
+}
+
 // scanPhone reads the longest run of digit groups starting at i.
-func scanPhone(text string, i int) (phoneCandidate, bool) {
-	c := phoneCandidate{start: i}
+// The candidate's slices reuse those of buf, which keeps the grown ones.
+func scanPhone(text string, i int, buf *phoneCandidate) (phoneCandidate, bool) {
+	c := phoneCandidate{start: i, groups: buf.groups[:0], seps: buf.seps[:0]}
+	defer func() { buf.groups, buf.seps = c.groups, c.seps }()
 	j := i
 	if text[j] == '+' {
 		c.plus = true
@@ -149,10 +180,8 @@ scan:
 	return c, true
 }
 
-// phoneScore decides whether c is a phone number and how sure that is.
-//
-// TODO: check numbers against each country's numbering plan, as
-// libphonenumber does; shape rules accept some numbers no plan allows.
+// phoneScore decides whether c is a phone number and how sure that is:
+// shape and context first, then the numbering plan of its country.
 func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
 	if !r.phoneContextOK(text, c) || notPhoneShape(text, c) {
 		return 0, false
@@ -183,8 +212,9 @@ func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
 		}
 		score = phoneScoreBare
 	case digits[0] == '0':
-		// National format with a trunk prefix, as in the UK, Germany or France.
-		if n < 9 || n > 13 {
+		// National format with a trunk prefix, as in the UK, Germany or
+		// France. The prefix is written with the area code, not alone.
+		if n < 9 || n > 13 || c.groups[0].len() == 1 {
 			return 0, false
 		}
 		score = phoneScoreNational
@@ -196,10 +226,14 @@ func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
 		return 0, false
 	}
 
-	if hasContext(text, c.start, 3, r.phoneWords) {
-		score = min(1, score+phoneContextBoost)
+	international := c.plus || strings.HasPrefix(digits, "00")
+	if score != phoneScoreLocal { // no plan can judge a number without its area code
+		score = r.phonePlanScore(digits, international, score)
 	}
-	return score, true
+	if hasContext(text, c.start, 3, r.phoneWords) {
+		score += phoneContextBoost
+	}
+	return min(1, score), true
 }
 
 // isNorthAmerican reports whether digits, grouped as in c, read as a NANP
@@ -221,24 +255,33 @@ func (r *Redactor) phoneContextOK(text string, c phoneCandidate) bool {
 	if isWordRune(before) {
 		return false
 	}
+	if (before == '+' || before == '-') && lineStart(text, c.start-1) {
+		before = '\n' // a diff marker: the number starts its line
+	}
 	switch before {
 	case '-', '.', '/', '\\', '#', '@', '&', '%', '$', '+', '*', '~', '^', '|', '€', '£':
+		return false
+	case ':':
+		if isDigit(byteAt(text, c.start-2)) {
+			return false // the seconds of a time, 11:51:02.118822
+		}
+	}
+	// "NHS number on the referral, 492 217 1739": another kind of number
+	// is named close by, and nothing says phone.
+	if hasContext(text, c.start, 5, r.idWords) && !hasContext(text, c.start, 5, r.phoneWords) {
 		return false
 	}
 	if continuesNumber(text, c.end) {
 		return false
 	}
 
-	words := wordsBefore(text, c.start, 2)
-	if len(words) == 0 {
-		return true
-	}
-	last := words[len(words)-1]
-	if !r.notPhoneWords[last] {
-		return true
+	last, ok := wordBefore(text, c.start, 1)
+	if !ok || !lowerIn(last, r.notPhoneWords) || c.plus {
+		return true // "+1 415 555 0109" is a phone number whatever names it
 	}
 	// "phone number 020 7946 0958" is fine; "order number 0207946" is not.
-	return r.numberWords[last] && len(words) == 2 && r.phoneWords[words[0]]
+	first, ok := wordBefore(text, c.start, 2)
+	return ok && lowerIn(last, r.numberWords) && lowerIn(first, r.phoneWords)
 }
 
 // notPhoneShape reports shapes that are other things: dates, versions,

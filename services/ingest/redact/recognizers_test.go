@@ -49,7 +49,7 @@ func TestFindEmail(t *testing.T) {
 		{name: "no top-level domain", text: "user@localhost is not routable"},
 		{name: "numeric top-level domain", text: "user@example.c0m"},
 		{name: "double dot in local part", text: "a..b@example.com"},
-		{name: "handle", text: "ping @jane on chat"},
+		{name: "handle", text: "ping @jane on chat", want: []string{"PERSON jane"}},
 		{name: "package version", text: "go get example.com/mod@v1.2.3"},
 	})
 }
@@ -190,8 +190,9 @@ func TestFindIP(t *testing.T) {
 			want: []string{"IP_ADDRESS 2001:db8::8a2e:370:7334"}},
 		{name: "IPv6 full", text: "(2001:0db8:85a3:0000:0000:8a2e:0370:7334)",
 			want: []string{"IP_ADDRESS 2001:0db8:85a3:0000:0000:8a2e:0370:7334"}},
-		{name: "IPv6 loopback", text: "bind ::1 only",
-			want: []string{"IP_ADDRESS ::1"}},
+		{name: "IPv6 loopback identifies no one", text: "bind ::1 only"},
+		{name: "IPv6 link-local", text: "bind fe80::1ff:fe23:4567:890a%eth0",
+			want: []string{"IP_ADDRESS fe80::1ff:fe23:4567:890a"}},
 		{name: "IPv4-mapped IPv6", text: "peer ::ffff:192.0.2.128 seen",
 			want: []string{"IP_ADDRESS ::ffff:192.0.2.128"}},
 		{name: "IPv6 then colon", text: "at fe80::1: link local",
@@ -202,7 +203,8 @@ func TestFindIP(t *testing.T) {
 		{name: "version word", text: "version 1.2.3.4 released"},
 		{name: "prefixed version", text: "v1.2.3.4"},
 		{name: "time", text: "at 10:30:00 UTC"},
-		{name: "MAC address", text: "mac 00:1A:2B:3C:4D:5E"},
+		{name: "MAC address is not an IP", text: "mac 00:1A:2B:3C:4D:5E",
+			want: []string{"MAC_ADDRESS 00:1A:2B:3C:4D:5E"}},
 		{name: "C++ scope", text: "std::vector and a::b"},
 		{name: "bare double colon", text: "key :: value"},
 		{name: "hex id", text: "commit 4bf92f3577b34da6a3ce929d0e0e4736"},
@@ -225,6 +227,7 @@ func TestFindOverlaps(t *testing.T) {
 		{name: "several kinds in order",
 			text: "Jane <jane@example.com>, +44 7700 900123, card 4111111111111111, ip 192.0.2.1",
 			want: []string{
+				"PERSON Jane",
 				"EMAIL_ADDRESS jane@example.com",
 				"PHONE_NUMBER +44 7700 900123",
 				"CREDIT_CARD 4111111111111111",

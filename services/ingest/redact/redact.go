@@ -16,44 +16,6 @@ import (
 	"unicode/utf8"
 )
 
-// Type names the kind of an entity. The values are the entity names Presidio
-// uses, so findings read the same across tools.
-type Type string
-
-// Entity types the Redactor recognises.
-const (
-	TypeEmail  Type = "EMAIL_ADDRESS"
-	TypePhone  Type = "PHONE_NUMBER"
-	TypeCard   Type = "CREDIT_CARD"
-	TypeIBAN   Type = "IBAN_CODE"
-	TypeSSN    Type = "US_SSN"
-	TypeIP     Type = "IP_ADDRESS"
-	TypePerson Type = "PERSON"
-)
-
-// placeholderPrefix returns the word used inside the placeholders of t, for
-// example EMAIL for [EMAIL_1].
-func (t Type) placeholderPrefix() string {
-	switch t {
-	case TypeEmail:
-		return "EMAIL"
-	case TypePhone:
-		return "PHONE"
-	case TypeCard:
-		return "CARD"
-	case TypeIBAN:
-		return "IBAN"
-	case TypeSSN:
-		return "SSN"
-	case TypeIP:
-		return "IP"
-	case TypePerson:
-		return "PERSON"
-	default:
-		return strings.ToUpper(string(t))
-	}
-}
-
 // Finding is one detected entity in a text.
 type Finding struct {
 	// Type is the kind of entity.
@@ -71,8 +33,12 @@ type Entity struct {
 	// points of the input, End exclusive. Each byte of invalid UTF-8 counts as
 	// one code point.
 	RuneStart, RuneEnd int
-	// Placeholder is what replaced the finding in Result.Text.
-	Placeholder string
+	// Replacement is what stands for the finding in Result.Text: its
+	// placeholder, mask, hash or ciphertext, empty when it was removed, the
+	// original when it was kept.
+	Replacement string
+	// Operator is what was done to the finding.
+	Operator Operator
 }
 
 // Result is the outcome of redacting one text.
@@ -82,7 +48,8 @@ type Result struct {
 	Text string
 	// Entities lists the replaced entities in order of their position.
 	Entities []Entity
-	// Originals maps each placeholder in Text to the value it replaced.
+	// Originals maps each reversible replacement in Text (placeholders and
+	// format-preserving or encrypted values) to the value it replaced.
 	Originals map[string]string
 }
 
@@ -101,35 +68,75 @@ type Redactor struct {
 	phoneWords    map[string]bool // make a bare digit run a phone number
 	notPhoneWords map[string]bool // say the number is an id, not a phone
 	numberWords   map[string]bool // "number", "no": neutral after phoneWords
+	idWords       map[string]bool // name another kind of number nearby
 	ssnWords      map[string]bool // make a bare nine-digit run an SSN
 	versionWords  map[string]bool // say a dotted quad is a version
 
 	ibanLengths map[string]int // country code -> IBAN length
+
+	phoneRegions []string // numbering plans for national phone numbers
+
+	defaultPolicy *Policy // the policy of documents that are given none
 }
 
 // New returns a Redactor with every recogniser ready.
-func New() *Redactor {
-	return &Redactor{
+func New(opts ...Option) *Redactor {
+	r := &Redactor{
+		phoneRegions: DefaultPhoneRegions,
 		phoneWords: wordSet("phone", "telephone", "tel", "mobile", "mob", "cell",
 			"cellphone", "call", "fax", "whatsapp", "sms", "text", "ring", "reach",
-			"contact", "dial", "landline"),
+			"contact", "dial", "landline", "callback", "hotline", "tél", "téléphone",
+			"teléfono", "telefon", "telefono", "móvil", "handy"),
 		notPhoneWords: wordSet("order", "ord", "invoice", "inv", "ticket", "ref",
 			"reference", "case", "id", "no", "nr", "number", "sku", "tracking",
 			"account", "acct", "po", "version", "ver", "build", "serial", "pin",
 			"code", "zip", "postcode", "otp", "item", "part", "batch", "lot",
 			"transaction", "txn", "receipt", "customer", "booking", "confirmation"),
-		numberWords:  wordSet("number", "no", "nr", "num"),
-		ssnWords:     wordSet("ssn", "ssns", "social", "security", "taxpayer", "tin"),
-		versionWords: wordSet("version", "ver", "v", "build", "release", "rev", "revision"),
-		ibanLengths:  ibanLengths(),
+		numberWords: wordSet("number", "no", "nr", "num"),
+		idWords: wordSet("nhs", "ssn", "nino", "passport", "licence", "license", "aadhaar",
+			"pan", "iban", "tfn", "abn", "medicare", "pesel", "vat", "tax", "tracking",
+			"invoice", "order", "denuncia", "report", "policy", "serial", "imei", "isbn"),
+		ssnWords: wordSet("ssn", "ssns", "social", "security", "taxpayer", "tin"),
+		versionWords: wordSet("version", "versions", "ver", "v", "build", "release", "rev", "revision",
+			"latest", "firmware", "patch", "upgrade", "upgraded", "update", "updated", "changelog"),
+		ibanLengths:   ibanLengths(),
+		defaultPolicy: DefaultPolicy(),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Option configures a Redactor.
+type Option func(*Redactor)
+
+// WithPhoneRegions sets the regions (ISO 3166-1 alpha-2, such as "DE") whose
+// numbering plans decide whether a national number, written without +CC, is
+// allocated. The default is DefaultPhoneRegions.
+func WithPhoneRegions(regions ...string) Option {
+	return func(r *Redactor) {
+		r.phoneRegions = make([]string, len(regions))
+		for i, reg := range regions {
+			r.phoneRegions[i] = strings.ToUpper(reg)
+		}
 	}
 }
 
-// Find returns the entities in text, overlaps resolved, in order of
-// position. It does not look for person names: those are only known to a
-// Document.
+// Find returns the entities in text scored at least DefaultMinScore,
+// overlaps resolved, in order of position. Names registered with a
+// Document (Document.Replace) are only known to that Document.
 func (r *Redactor) Find(text string) []Finding {
-	cands := resolveOverlaps(r.candidates(text, nil))
+	sc := newScan(text, ProfileProse)
+	cands := r.candidates(sc, nil)
+	sc.release()
+	kept := cands[:0]
+	for _, c := range cands {
+		if c.Score >= r.defaultPolicy.MinScore {
+			kept = append(kept, c)
+		}
+	}
+	cands = resolveOverlaps(kept)
 	out := make([]Finding, len(cands))
 	for i, c := range cands {
 		out[i] = c.Finding
@@ -141,18 +148,6 @@ func (r *Redactor) Find(text string) []Finding {
 // this one text. Use a Document to share placeholders between texts.
 func (r *Redactor) Redact(text string) Result {
 	return r.NewDocument().Redact(text)
-}
-
-// candidates runs every recogniser over text and appends what they find to
-// out, overlapping findings included.
-func (r *Redactor) candidates(text string, out []candidate) []candidate {
-	out = r.findEmails(text, out)
-	out = r.findPhones(text, out)
-	out = r.findCards(text, out)
-	out = r.findIBANs(text, out)
-	out = r.findSSNs(text, out)
-	out = r.findIPs(text, out)
-	return out
 }
 
 // resolveOverlaps keeps, of every group of overlapping candidates, the

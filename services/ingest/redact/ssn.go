@@ -13,16 +13,14 @@ const (
 // such as "SSN" comes first, and it must be one the Social Security
 // Administration could issue: no area 000, 666 or 900-999, no group 00, no
 // serial 0000.
-func (r *Redactor) findSSNs(text string, out []candidate) []candidate {
-	for i := 0; i < len(text); i++ {
-		if !isDigit(text[i]) {
+func (r *Redactor) findSSNs(s *scan, out []candidate) []candidate {
+	text := s.text
+	for _, t := range s.tokens {
+		if !isDigit(text[t.start]) {
 			continue
 		}
-		start := i
+		start := t.start
 		end, formatted, ok := scanSSN(text, start)
-		for i < len(text) && isDigit(text[i]) {
-			i++
-		}
 		if !ok {
 			continue
 		}
@@ -96,7 +94,7 @@ func validSSN(digits string) bool {
 // token, such as 2024-123-45-6789.
 func ssnBoundaryOK(text string, start, end int) bool {
 	switch runeBefore(text, start) {
-	case '-', '.', '/', '+', '#', '@', '=':
+	case '-', '.', '/', '+', '#', '@':
 		return false
 	}
 	return !continuesNumber(text, end)

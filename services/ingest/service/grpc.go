@@ -36,7 +36,19 @@ func (s *redactorServer) Redact(ctx context.Context, req *keelv1.RedactRequest) 
 		return nil, err
 	}
 
-	res := s.pipeline.redactor.Redact(req.GetText())
+	profile, ok := intake.ProfileOf(req.GetContentType())
+	if !ok {
+		return nil, status.Errorf(codes.InvalidArgument,
+			"content_type %q is not one of text/plain, text/x-diff, text/x-source, text/x-log", req.GetContentType())
+	}
+
+	rules := s.pipeline.rules.For(tenantID)
+	doc := s.pipeline.redactor.NewDocument()
+	if err := doc.SetPolicy(rules.Policy); err != nil {
+		return nil, status.Errorf(codes.Internal, "redaction policy: %v", err)
+	}
+	doc.SetProfile(profile)
+	res := doc.Redact(req.GetText())
 	resp := &keelv1.RedactResponse{Text: res.Text, Entities: make([]*keelv1.Entity, len(res.Entities))}
 	counts := make(map[redact.Type]int)
 	for i, e := range res.Entities {
@@ -45,10 +57,14 @@ func (s *redactorServer) Redact(ctx context.Context, req *keelv1.RedactRequest) 
 			Start:       int32(e.RuneStart),
 			End:         int32(e.RuneEnd),
 			Score:       e.Score,
-			Placeholder: e.Placeholder,
+			Replacement: e.Replacement,
+			Operator:    string(e.Operator),
 		}
-		counts[e.Type]++
+		if e.Operator != redact.OpKeep {
+			counts[e.Type]++
+		}
 	}
+	resp.Sensitivity, _ = rules.Classifier.Classify("", counts, res.Text)
 
 	attrs := map[string]string{}
 	addEntityCounts(attrs, counts)

@@ -31,6 +31,7 @@ const (
 type pipeline struct {
 	validator *intake.Validator
 	redactor  *redact.Redactor
+	rules     *intake.Rules
 	vault     *vault.Vault
 	publisher *bus.Publisher
 	vaultTTL  time.Duration
@@ -50,12 +51,21 @@ func (p *pipeline) handleIngestEvent(ctx context.Context, d bus.Delivery[*keelv1
 		return bus.Permanent(err)
 	}
 
-	red := intake.RedactEvent(p.redactor, ev)
+	x, err := intake.Expand(ev, p.validator.MaxBodyBytes())
+	if err != nil {
+		p.auditRejected(ctx, d.Tenant, ev, err, log)
+		return bus.Permanent(err)
+	}
+	if len(x.Warnings) > 0 {
+		log.Info("raw content decoded with warnings", "warnings", x.Warnings)
+	}
+
+	red := intake.RedactEvent(p.redactor, p.rules.For(d.Tenant), x.Input)
 	out := red.Event
 	out.TenantId = d.Tenant
 	out.VaultRef = ev.GetEventId()
 
-	err := p.vault.Put(ctx, d.Tenant, out.VaultRef, eventContent(ev), red.Originals, p.vaultTTL)
+	err = p.vault.Put(ctx, d.Tenant, out.VaultRef, eventContent(ev), red.Originals, p.vaultTTL)
 	if errors.Is(err, vault.ErrRefConflict) {
 		// Two upstream events share an id. The first keeps it; the second
 		// is refused rather than mixed up with it.
@@ -92,6 +102,7 @@ func eventContent(ev *keelv1.IngestEvent) []byte {
 	for _, f := range []string{
 		ev.GetKind(), ev.GetSubject(), ev.GetTitle(), ev.GetBody(),
 		ev.GetCustomer().GetEmail(), ev.GetCustomer().GetName(), ev.GetCustomer().GetAccountId(),
+		ev.GetContentType(), string(ev.GetRaw()),
 	} {
 		b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
 		b = append(b, f...)

@@ -48,6 +48,8 @@ type Config struct {
 	GRPC     GRPCConfig     `yaml:"grpc"`
 	Vault    VaultConfig    `yaml:"vault"`
 	Intake   IntakeConfig   `yaml:"intake"`
+	// Redaction sets how each tenant's data is redacted and classified.
+	Redaction RedactionConfig `yaml:"redaction"`
 	// ServiceKey is the base64 key, shared by every service, that signs and
 	// verifies the tokens of internal gRPC calls, at least auth.MinKeyLen
 	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
@@ -74,11 +76,15 @@ type VaultConfig struct {
 	Key string `yaml:"key" env:"KEEL_VAULT_KEY"`
 	// TTL is how long originals are kept (KEEL_VAULT_TTL).
 	TTL time.Duration `yaml:"ttl" env:"KEEL_VAULT_TTL"`
+	// PurgeInterval is how often expired originals are deleted
+	// (KEEL_VAULT_PURGE_INTERVAL).
+	PurgeInterval time.Duration `yaml:"purge_interval" env:"KEEL_VAULT_PURGE_INTERVAL"`
 }
 
 // LogValue keeps the key out of logs.
 func (c VaultConfig) LogValue() slog.Value {
-	return slog.GroupValue(slog.Bool("key_set", c.Key != ""), slog.Duration("ttl", c.TTL))
+	return slog.GroupValue(slog.Bool("key_set", c.Key != ""), slog.Duration("ttl", c.TTL),
+		slog.Duration("purge_interval", c.PurgeInterval))
 }
 
 // IntakeConfig sets the limits of accepted events.
@@ -87,14 +93,29 @@ type IntakeConfig struct {
 	MaxBodyBytes int `yaml:"max_body_bytes" env:"KEEL_INGEST_MAX_BODY_BYTES"`
 }
 
+// RedactionConfig sets the redaction policies.
+type RedactionConfig struct {
+	// PhoneRegions are the regions (ISO 3166 codes) whose numbering plans
+	// validate phone numbers written without +CC
+	// (KEEL_REDACT_PHONE_REGIONS, comma-separated).
+	PhoneRegions []string `yaml:"phone_regions" env:"KEEL_REDACT_PHONE_REGIONS"`
+	// Default is the policy of every tenant that has none of its own.
+	Default intake.PolicyConfig `yaml:"default"`
+	// Tenants holds each tenant's own policy, by tenant id.
+	Tenants map[string]intake.PolicyConfig `yaml:"tenants"`
+}
+
 // DefaultConfig returns the configuration for a local run on loopback. The
 // database URL and the vault key are left empty: they have no safe default.
 func DefaultConfig() Config {
 	return Config{
 		NATS:   NATSConfig{URL: "nats://127.0.0.1:4322"},
 		GRPC:   GRPCConfig{Addr: "127.0.0.1:7401"},
-		Vault:  VaultConfig{TTL: 30 * 24 * time.Hour},
+		Vault:  VaultConfig{TTL: 30 * 24 * time.Hour, PurgeInterval: time.Hour},
 		Intake: IntakeConfig{MaxBodyBytes: intake.DefaultMaxBodyBytes},
+		Redaction: RedactionConfig{
+			PhoneRegions: redact.DefaultPhoneRegions,
+		},
 	}
 }
 
@@ -110,11 +131,20 @@ func (c Config) Validate() error {
 	if c.GRPC.Addr == "" {
 		errs = append(errs, errors.New("grpc addr is required (KEEL_INGEST_GRPC_ADDR)"))
 	}
-	if _, err := vault.ParseKey(c.Vault.Key); err != nil {
+	key, err := vault.ParseKey(c.Vault.Key)
+	if err != nil {
 		errs = append(errs, errors.New("vault key must be 32 bytes in base64 (KEEL_VAULT_KEY)"))
+	} else if _, err := intake.NewRules(c.Redaction.Default, c.Redaction.Tenants, key); err != nil {
+		errs = append(errs, fmt.Errorf("redaction: %w", err))
+	}
+	if len(c.Redaction.PhoneRegions) == 0 {
+		errs = append(errs, errors.New("redaction phone_regions must name at least one region (KEEL_REDACT_PHONE_REGIONS)"))
 	}
 	if c.Vault.TTL <= 0 {
 		errs = append(errs, errors.New("vault ttl must be positive (KEEL_VAULT_TTL)"))
+	}
+	if c.Vault.PurgeInterval <= 0 {
+		errs = append(errs, errors.New("vault purge_interval must be positive (KEEL_VAULT_PURGE_INTERVAL)"))
 	}
 	if c.Intake.MaxBodyBytes < minBodyLimit || c.Intake.MaxBodyBytes > maxBodyLimit {
 		errs = append(errs, fmt.Errorf("intake max_body_bytes must be between %d and %d (KEEL_INGEST_MAX_BODY_BYTES)",
@@ -181,9 +211,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer closeNATS()
 	publisher := bus.NewPublisher(js)
 
+	rules, err := intake.NewRules(cfg.Redaction.Default, cfg.Redaction.Tenants, key)
+	if err != nil {
+		return fmt.Errorf("redaction policies: %w", err)
+	}
+
 	p := &pipeline{
 		validator: intake.NewValidator(cfg.Intake.MaxBodyBytes),
-		redactor:  redact.New(),
+		redactor:  redact.New(redact.WithPhoneRegions(cfg.Redaction.PhoneRegions...)),
+		rules:     rules,
 		vault:     store,
 		publisher: publisher,
 		vaultTTL:  cfg.Vault.TTL,
@@ -205,6 +241,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return grpcx.Serve(gctx, srv, lis)
 	})
 	g.Go(func() error {
+		purgeExpired(gctx, store, cfg.Vault.PurgeInterval, logger)
+		return nil
+	})
+	g.Go(func() error {
 		return bus.Consume(gctx, js, bus.ConsumerConfig{
 			Stream:         bus.StreamIngest,
 			Durable:        Name,
@@ -216,3 +256,25 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 }
 
 func newIngestEvent() *keelv1.IngestEvent { return &keelv1.IngestEvent{} }
+
+// purgeExpired deletes expired originals from the vault at start and then
+// every interval until ctx ends. A failed sweep is logged and tried again
+// at the next tick; nothing restores expired originals meanwhile.
+func purgeExpired(ctx context.Context, store *vault.Vault, every time.Duration, logger *slog.Logger) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		n, err := store.Purge(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("vault purge failed; retrying at the next interval", "error", err)
+		case n > 0:
+			logger.Info("vault purged expired originals", "references", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}

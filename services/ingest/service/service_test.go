@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,14 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/config"
 	"github.com/keelhq/keel/pkg/grpcx"
 	"github.com/keelhq/keel/pkg/logging"
 	"github.com/keelhq/keel/pkg/natstest"
 	"github.com/keelhq/keel/pkg/pgtest"
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/ingest/internal/intake"
 )
 
 // testVaultKey is 32 bytes of 7, base64.
@@ -58,6 +61,14 @@ func startService(t *testing.T) *testEnv {
 	cfg.Database.URL = pgtest.NewDatabase(t)
 	cfg.GRPC.Addr = lis.Addr().String()
 	cfg.Vault.Key = testVaultKey
+	// Tenant "masked" masks cards and hashes emails; everyone else gets the
+	// default placeholders.
+	cfg.Redaction.Tenants = map[string]intake.PolicyConfig{
+		"masked": {
+			Operators:   map[string]string{"CREDIT_CARD": "mask", "EMAIL_ADDRESS": "hash"},
+			Sensitivity: intake.SensitivityConfig{Keywords: map[string][]string{"restricted": {"merger"}}},
+		},
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -186,8 +197,9 @@ func TestService(t *testing.T) {
 				{Type: "PERSON", Count: 3},
 				{Type: "PHONE_NUMBER", Count: 1},
 			},
-			VaultRef:    "evt-redact-1",
-			Sensitivity: "restricted",
+			VaultRef:           "evt-redact-1",
+			Sensitivity:        "restricted",
+			SensitivityReasons: []string{"CREDIT_CARD found"},
 		}
 		if diff := cmp.Diff(want, out, protocmp.Transform()); diff != "" {
 			t.Errorf("redacted event mismatch (-want +got):\n%s", diff)
@@ -380,12 +392,129 @@ func TestService(t *testing.T) {
 		want := &keelv1.RedactResponse{
 			Text: "Grüße an [EMAIL_1], Tel. [PHONE_1]",
 			Entities: []*keelv1.Entity{
-				{Type: "EMAIL_ADDRESS", Start: 9, End: 26, Score: 0.95, Placeholder: "[EMAIL_1]"},
-				{Type: "PHONE_NUMBER", Start: 33, End: 47, Score: 0.9, Placeholder: "[PHONE_1]"},
+				{Type: "EMAIL_ADDRESS", Start: 9, End: 26, Score: 0.95, Replacement: "[EMAIL_1]", Operator: "replace"},
+				{Type: "PHONE_NUMBER", Start: 33, End: 47, Score: 1, Replacement: "[PHONE_1]", Operator: "replace"},
 			},
+			Sensitivity: "confidential",
 		}
 		if diff := cmp.Diff(want, resp, protocmp.Transform()); diff != "" {
 			t.Errorf("Redact mismatch (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("redact call under the tenant's policy and content type", func(t *testing.T) {
+		resp, err := env.redactor.Redact(tenantCtx(t, "masked"), &keelv1.RedactRequest{
+			Text: "card 4111 1111 1111 1111 for ann@example.com",
+		})
+		if err != nil {
+			t.Fatalf("Redact: %v", err)
+		}
+		if !strings.HasPrefix(resp.GetText(), "card **** **** **** 1111 for [EMAIL:") || resp.GetSensitivity() != "restricted" {
+			t.Errorf("Redact = %q (%s), want the card masked and the address hashed", resp.GetText(), resp.GetSensitivity())
+		}
+		_, err = env.redactor.Redact(tenantCtx(t, "acme"), &keelv1.RedactRequest{Text: "x", ContentType: "image/png"})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("Redact with content_type image/png: %v, want InvalidArgument", err)
+		}
+	})
+
+	t.Run("raw MIME email is parsed, redacted and its quoted chain set apart", func(t *testing.T) {
+		ctx := tenantCtx(t, "acme")
+		raw := "From: =?UTF-8?Q?Zo=C3=AB_Martin?= <zoe.martin@example.com>\r\n" +
+			"To: support@shop.example\r\n" +
+			"Subject: =?UTF-8?B?UmVmdW5kIGZvciBvcmRlciA0NDE=?=\r\n" +
+			"Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n" +
+			"MIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
+			"--b1\r\n" +
+			"Content-Type: text/plain; charset=iso-8859-1\r\n" +
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+			"Bonjour, r=E9f=E9rence de carte 4111 1111 1111 1111.\r\n" +
+			"Zo=EB\r\n\r\n" +
+			"On Mon, 30 Nov 2026 at 09:00, Support <support@shop.example> wrote:\r\n" +
+			"> Please send us your card number, Zo=EB.\r\n" +
+			"--b1\r\n" +
+			"Content-Type: application/pdf; name=\"receipt-zoe-martin.pdf\"\r\n" +
+			"Content-Disposition: attachment; filename=\"receipt-zoe-martin.pdf\"\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\n" +
+			"JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoK\r\n" +
+			"--b1--\r\n"
+		in := &keelv1.IngestEvent{EventId: "mime-1", Kind: "email", Raw: []byte(raw), ContentType: "message/rfc822"}
+		if _, err := env.publisher.Publish(ctx, bus.IngestSubject("acme", "email"), in.EventId, "acme", in); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		out, data := waitForRedacted(t, env.js, "keel.redacted.acme.email", in.EventId)
+		for _, secret := range []string{"zoe.martin", "Zoë", "4111 1111", "Martin"} {
+			if bytes.Contains(data, []byte(secret)) {
+				t.Errorf("redacted event contains %q", secret)
+			}
+		}
+		if out.GetSubject() != "Refund for order 441" {
+			t.Errorf("subject = %q", out.GetSubject())
+		}
+		if !strings.Contains(out.GetBody(), "référence de carte [CARD_1]") || strings.Contains(out.GetBody(), "Please send") {
+			t.Errorf("body = %q, want the decoded new text only", out.GetBody())
+		}
+		if !strings.Contains(out.GetQuoted(), "Please send us your card number, [PERSON_1].") {
+			t.Errorf("quoted = %q, want the reply chain, redacted", out.GetQuoted())
+		}
+		if c := out.GetCustomer(); c.GetEmail() != "[EMAIL_1]" || c.GetName() != "[PERSON_1]" {
+			t.Errorf("customer = %v, want the sender as placeholders", c)
+		}
+		if a := out.GetAttachments(); len(a) != 1 || a[0].GetMediaType() != "application/pdf" ||
+			a[0].GetFilename() != "receipt-zoe-martin.pdf" && !strings.Contains(a[0].GetFilename(), "[PERSON_") || a[0].GetSizeBytes() == 0 {
+			t.Errorf("attachments = %v, want the PDF listed", a)
+		}
+		if out.GetReceivedAt().AsTime().Day() != 1 {
+			t.Errorf("received_at = %v, want the Date header", out.GetReceivedAt().AsTime())
+		}
+	})
+
+	t.Run("unreadable raw content is dead-lettered with the reason", func(t *testing.T) {
+		ctx := tenantCtx(t, "acme")
+		for _, tc := range []struct {
+			id, contentType, raw, reason string
+		}{
+			{"raw-binary", "text/plain", "\x00\x01\x02PK\x03\x04\x00\x00\x00\x00\x00binary", "binary"},
+			{"raw-charset", "message/rfc822", "Subject: x\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nqapla", "x-klingon"},
+			{"raw-diff", "text/x-diff", "@@ -1,2 +1,2 @@\n-a\n", "diff"},
+		} {
+			in := &keelv1.IngestEvent{EventId: tc.id, Kind: "note", Raw: []byte(tc.raw), ContentType: tc.contentType}
+			if _, err := env.publisher.Publish(ctx, bus.IngestSubject("acme", "note"), tc.id, "acme", in); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			dl := waitForMessage(t, env.js, bus.StreamDLQ, "keel.dlq.acme.ingest", func(m *jetstream.RawStreamMsg) bool {
+				return m.Header.Get(bus.HeaderDLQMsgID) == tc.id
+			})
+			if reason := dl.Header.Get(bus.HeaderDLQError); !strings.Contains(reason, tc.reason) {
+				t.Errorf("%s: dead letter reason %q, want it to mention %q", tc.id, reason, tc.reason)
+			}
+		}
+		// A diff that parses is redacted as code.
+		diff := "diff --git a/.env b/.env\n--- a/.env\n+++ b/.env\n@@ -1 +1,2 @@\n APP=shop\n+ADMIN_EMAIL=ops.lead@example.com\n"
+		in := &keelv1.IngestEvent{EventId: "raw-diff-ok", Kind: "note", Raw: []byte(diff), ContentType: "text/x-diff"}
+		if _, err := env.publisher.Publish(ctx, bus.IngestSubject("acme", "note"), in.EventId, "acme", in); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		out, _ := waitForRedacted(t, env.js, "keel.redacted.acme.note", in.EventId)
+		if !strings.Contains(out.GetBody(), "+ADMIN_EMAIL=[EMAIL_1]\n") {
+			t.Errorf("diff body = %q", out.GetBody())
+		}
+	})
+
+	t.Run("tenant policy and keyword rule", func(t *testing.T) {
+		ctx := tenantCtx(t, "masked")
+		in := &keelv1.IngestEvent{EventId: "pol-1", Kind: "note", Body: "Merger call: card 5555 5555 5555 4444, ann@example.com"}
+		if _, err := env.publisher.Publish(ctx, bus.IngestSubject("masked", "note"), in.EventId, "masked", in); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		out, _ := waitForRedacted(t, env.js, "keel.redacted.masked.note", in.EventId)
+		if !strings.HasPrefix(out.GetBody(), "Merger call: card **** **** **** 4444, [EMAIL:") {
+			t.Errorf("body = %q", out.GetBody())
+		}
+		want := []string{"CREDIT_CARD found", `tenant rule: keyword "merger"`}
+		if out.GetSensitivity() != "restricted" || !slices.Equal(out.GetSensitivityReasons(), want) {
+			t.Errorf("sensitivity = %s %q, want restricted %q", out.GetSensitivity(), out.GetSensitivityReasons(), want)
 		}
 	})
 
@@ -434,7 +563,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "short key", edit: func(c *Config) { c.Vault.Key = "c2hvcnQ=" },
 			wantErrs: []string{"vault key"}},
 		{name: "everything missing", edit: func(c *Config) { *c = Config{} },
-			wantErrs: []string{"nats url", "database url", "grpc addr", "vault key", "vault ttl", "max_body_bytes"}},
+			wantErrs: []string{"nats url", "database url", "grpc addr", "vault key", "phone_regions", "vault ttl", "purge_interval", "max_body_bytes"}},
+		{name: "bad redaction policy", edit: func(c *Config) {
+			c.Redaction.Tenants = map[string]intake.PolicyConfig{"acme": {Operators: map[string]string{"CREDIT_CARD": "shred"}}}
+		}, wantErrs: []string{`redaction: policy of tenant "acme": operators: CREDIT_CARD: unknown operator "shred"`}},
 		{name: "body limit too large", edit: func(c *Config) { c.Intake.MaxBodyBytes = 4 << 20 },
 			wantErrs: []string{"max_body_bytes"}},
 	}
@@ -471,5 +603,23 @@ func TestVaultConfigLogValueHidesKey(t *testing.T) {
 	v := VaultConfig{Key: testVaultKey, TTL: time.Hour}.LogValue()
 	if strings.Contains(v.String(), testVaultKey) {
 		t.Errorf("LogValue %q shows the key", v.String())
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	t.Setenv("KEEL_DATABASE_URL", "postgres://127.0.0.1/keel")
+	t.Setenv("KEEL_VAULT_KEY", testVaultKey)
+	cfg := DefaultConfig()
+	if err := config.Load("../../../deploy/ingest/ingest.yaml", &cfg); err != nil {
+		t.Fatalf("load the example: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the example does not validate: %v", err)
+	}
+	if got := cfg.Redaction.Tenants["larkspur"].Operators["CREDIT_CARD"]; got != "mask" {
+		t.Errorf("larkspur CREDIT_CARD operator = %q, want mask", got)
+	}
+	if len(cfg.Redaction.PhoneRegions) != 3 || cfg.Vault.PurgeInterval != time.Hour {
+		t.Errorf("config = %+v", cfg.Redaction)
 	}
 }

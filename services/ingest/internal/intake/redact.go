@@ -9,38 +9,56 @@ import (
 	"github.com/keelhq/keel/services/ingest/redact"
 )
 
-// Sensitivity levels of a redacted event, from least to most sensitive.
-const (
-	SensitivityPublic       = "public"
-	SensitivityInternal     = "internal"
-	SensitivityConfidential = "confidential"
-	SensitivityRestricted   = "restricted"
-)
-
 // Redacted is an event after redaction, with what is needed to undo it.
 type Redacted struct {
 	// Event is the redacted event; VaultRef is left for the caller to set.
 	Event *keelv1.RedactedEvent
-	// Originals maps every placeholder in Event to the value it replaced.
+	// Originals maps every reversible replacement in Event to the value it
+	// replaced, for the vault.
 	Originals map[string]string
-	// Counts is how many entities of each type were replaced.
+	// Counts is how many entities of each type were redacted.
 	Counts map[redact.Type]int
 }
 
-// RedactEvent redacts every free-text field of ev with one placeholder map,
-// so the customer's address is [EMAIL_1] in the customer field, the subject
-// and the body alike. The customer's email and name are replaced as a whole
-// first, so they are [EMAIL_1] and [PERSON_1]; the name is then also
-// replaced wherever it appears in the text. account_id, source, acl and the
-// metadata keys are kept as they are.
+// Input is an event ready for redaction: its text fields filled, from raw
+// content when it came with some (see Expand).
+type Input struct {
+	Event *keelv1.IngestEvent
+	// Quoted is the quoted reply chain of an email, set apart from the body.
+	Quoted string
+	// Attachments lists the attachments of a raw email.
+	Attachments []Attachment
+	// Profile is what kind of text the body is: prose, code or log.
+	Profile redact.Profile
+}
+
+// Attachment is an attachment of a raw email, listed and never inlined.
+type Attachment struct {
+	Filename  string
+	MediaType string
+	Size      int64
+}
+
+// RedactEvent redacts every free-text field of the event under the tenant's
+// policy with one placeholder map, so the customer's address is [EMAIL_1]
+// in the customer field, the subject and the body alike. The customer's
+// email and name are replaced as a whole first, so they are [EMAIL_1] and
+// [PERSON_1]; the name is then also replaced wherever it appears in the
+// text. account_id, source, acl and the metadata keys are kept as they are.
+// The event's sensitivity is classified by the tenant's rules.
 //
-// A knowledge article keeps its email addresses, phone numbers and IP
-// addresses: they are the tenant's published contact points, not customer
-// data. Cards, IBANs and social security numbers are redacted everywhere.
-func RedactEvent(r *redact.Redactor, ev *keelv1.IngestEvent) Redacted {
+// A knowledge article keeps its email addresses, phone numbers, IP
+// addresses, staff names and office addresses: they are the tenant's
+// published contact points, not customer data. Identifiers and secrets are
+// redacted everywhere.
+func RedactEvent(r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
+	ev := in.Event
 	doc := r.NewDocument()
+	if err := doc.SetPolicy(rules.Policy); err != nil {
+		panic(err) // TenantRules hold prepared policies only
+	}
 	if ev.GetKind() == KindArticle {
-		doc.Keep(redact.TypeEmail, redact.TypePhone, redact.TypeIP)
+		doc.Keep(redact.TypeEmail, redact.TypePhone, redact.TypeIP, redact.TypePerson, redact.TypeLocation)
 	}
 	customer := &keelv1.Customer{
 		Email:     doc.Replace(redact.TypeEmail, ev.GetCustomer().GetEmail()),
@@ -54,9 +72,19 @@ func RedactEvent(r *redact.Redactor, ev *keelv1.IngestEvent) Redacted {
 		Source:   ev.GetSource(),
 		Subject:  doc.Redact(ev.GetSubject()).Text,
 		Title:    doc.Redact(ev.GetTitle()).Text,
-		Body:     doc.Redact(ev.GetBody()).Text,
 		Customer: customer,
 		Acl:      slices.Clone(ev.GetAcl()),
+	}
+	doc.SetProfile(in.Profile)
+	out.Body = doc.Redact(ev.GetBody()).Text
+	out.Quoted = doc.Redact(in.Quoted).Text
+	doc.SetProfile(redact.ProfileProse)
+	for _, a := range in.Attachments {
+		out.Attachments = append(out.Attachments, &keelv1.Attachment{
+			Filename:  doc.Redact(a.Filename).Text,
+			MediaType: a.MediaType,
+			SizeBytes: a.Size,
+		})
 	}
 	if ev.GetCustomer() == nil {
 		out.Customer = nil
@@ -81,7 +109,8 @@ func RedactEvent(r *redact.Redactor, ev *keelv1.IngestEvent) Redacted {
 
 	counts := doc.Counts()
 	out.Entities = EntitySummaries(counts)
-	out.Sensitivity = Sensitivity(ev.GetKind(), counts)
+	out.Sensitivity, out.SensitivityReasons = rules.Classifier.Classify(ev.GetKind(), counts,
+		out.GetSubject(), out.GetTitle(), out.GetBody(), out.GetQuoted())
 	return Redacted{Event: out, Originals: doc.Originals(), Counts: counts}
 }
 
@@ -99,29 +128,4 @@ func EntitySummaries(counts map[redact.Type]int) []*keelv1.EntitySummary {
 		out[i] = &keelv1.EntitySummary{Type: string(t), Count: int32(counts[t])}
 	}
 	return out
-}
-
-// Sensitivity classifies an event by what redaction found in it: restricted
-// when it held payment cards, IBANs or social security numbers, confidential
-// when it held any other personal data, internal otherwise. Knowledge
-// articles are public unless they held restricted data: one that quotes a
-// card number is still restricted.
-func Sensitivity(kind string, counts map[redact.Type]int) string {
-	restricted := counts[redact.TypeCard] > 0 || counts[redact.TypeIBAN] > 0 || counts[redact.TypeSSN] > 0
-	personal := false
-	for _, n := range counts {
-		if n > 0 {
-			personal = true
-		}
-	}
-	switch {
-	case restricted:
-		return SensitivityRestricted
-	case kind == KindArticle:
-		return SensitivityPublic
-	case personal:
-		return SensitivityConfidential
-	default:
-		return SensitivityInternal
-	}
 }

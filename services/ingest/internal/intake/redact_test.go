@@ -27,7 +27,7 @@ func TestRedactEvent(t *testing.T) {
 		Metadata:   map[string]string{"reply_to": "jane@example.com", "priority": "high"},
 		Acl:        []string{"group:support"},
 	}
-	got := RedactEvent(redact.New(), ev)
+	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
 
 	want := &keelv1.RedactedEvent{
 		EventId:    "evt-1",
@@ -46,7 +46,8 @@ func TestRedactEvent(t *testing.T) {
 			{Type: "PERSON", Count: 3},
 			{Type: "PHONE_NUMBER", Count: 1},
 		},
-		Sensitivity: SensitivityRestricted,
+		Sensitivity:        SensitivityRestricted,
+		SensitivityReasons: []string{"CREDIT_CARD found"},
 	}
 	if diff := cmp.Diff(want, got.Event, protocmp.Transform()); diff != "" {
 		t.Errorf("RedactEvent mismatch (-want +got):\n%s", diff)
@@ -75,7 +76,7 @@ func TestRedactEventArticleKeepsContactPoints(t *testing.T) {
 		Title:   "Contact us",
 		Body:    "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as 4111 1111 1111 1111.",
 	}
-	got := RedactEvent(redact.New(), ev)
+	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
 
 	want := "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as [CARD_1]."
 	if got.Event.GetBody() != want {
@@ -91,41 +92,12 @@ func TestRedactEventArticleKeepsContactPoints(t *testing.T) {
 
 func TestRedactEventWithoutCustomer(t *testing.T) {
 	t.Parallel()
-	got := RedactEvent(redact.New(), &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"})
+	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"}})
 	if got.Event.GetCustomer() != nil {
 		t.Errorf("Customer = %v, want nil", got.Event.GetCustomer())
 	}
 	if got.Event.GetSensitivity() != SensitivityInternal || len(got.Originals) != 0 {
 		t.Errorf("got sensitivity %q and %d originals, want internal and none",
 			got.Event.GetSensitivity(), len(got.Originals))
-	}
-}
-
-func TestSensitivity(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		kind   string
-		counts map[redact.Type]int
-		want   string
-	}{
-		{name: "nothing found", kind: KindEmail, want: SensitivityInternal},
-		{name: "zero counts", kind: KindEmail, counts: map[redact.Type]int{redact.TypeEmail: 0}, want: SensitivityInternal},
-		{name: "email", kind: KindTicket, counts: map[redact.Type]int{redact.TypeEmail: 1}, want: SensitivityConfidential},
-		{name: "person", kind: KindNote, counts: map[redact.Type]int{redact.TypePerson: 2}, want: SensitivityConfidential},
-		{name: "card", kind: KindEmail, counts: map[redact.Type]int{redact.TypeCard: 1}, want: SensitivityRestricted},
-		{name: "iban", kind: KindEmail, counts: map[redact.Type]int{redact.TypeIBAN: 1}, want: SensitivityRestricted},
-		{name: "ssn", kind: KindEmail, counts: map[redact.Type]int{redact.TypeSSN: 1}, want: SensitivityRestricted},
-		{name: "article", kind: KindArticle, want: SensitivityPublic},
-		{name: "article with an email", kind: KindArticle, counts: map[redact.Type]int{redact.TypeEmail: 1}, want: SensitivityPublic},
-		{name: "article with a card", kind: KindArticle, counts: map[redact.Type]int{redact.TypeCard: 1}, want: SensitivityRestricted},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := Sensitivity(tc.kind, tc.counts); got != tc.want {
-				t.Errorf("Sensitivity(%q, %v) = %q, want %q", tc.kind, tc.counts, got, tc.want)
-			}
-		})
 	}
 }

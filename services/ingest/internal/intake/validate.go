@@ -124,7 +124,20 @@ func (v *Validator) Validate(ev *keelv1.IngestEvent, tenant, kind string) error 
 		add("kind", "kind %s does not match the kind %s of the subject", quote(k), quote(kind))
 	}
 
-	if !bad("body") && !bad("subject") && ev.GetBody() == "" && strings.TrimSpace(ev.GetSubject()) == "" {
+	switch raw := ev.GetRaw(); {
+	case len(raw) > 0:
+		if ev.GetBody() != "" || ev.GetSubject() != "" {
+			add("raw", "raw is set, so subject and body must be empty: they are read from raw")
+		}
+		if !bad("content_type") && !rawContentType(ev.GetContentType()) {
+			add("content_type", "content_type %s is not one of %s", quote(ev.GetContentType()), rawContentTypes)
+		}
+		if len(raw) > v.maxBodyBytes {
+			add("raw", "raw is %d bytes; the limit is %d", len(raw), v.maxBodyBytes)
+		}
+	case ev.GetContentType() != "":
+		add("content_type", "content_type is set but raw is empty")
+	case !bad("body") && !bad("subject") && ev.GetBody() == "" && strings.TrimSpace(ev.GetSubject()) == "":
 		add("body", "body is empty and so is subject; one of them is required")
 	}
 	if n := len(ev.GetBody()); n > v.maxBodyBytes {
@@ -186,6 +199,7 @@ func invalidUTF8Fields(ev *keelv1.IngestEvent) []string {
 		{"customer.email", ev.GetCustomer().GetEmail()},
 		{"customer.name", ev.GetCustomer().GetName()},
 		{"customer.account_id", ev.GetCustomer().GetAccountId()},
+		{"content_type", ev.GetContentType()},
 	}
 	var bad []string
 	for _, f := range fields {

@@ -105,7 +105,16 @@ type IngestEvent struct {
 	// principal of the tenant.
 	Acl []string `protobuf:"bytes,10,rep,name=acl,proto3" json:"acl,omitempty"`
 	// Title of a knowledge article.
-	Title         string `protobuf:"bytes,11,opt,name=title,proto3" json:"title,omitempty"`
+	Title string `protobuf:"bytes,11,opt,name=title,proto3" json:"title,omitempty"`
+	// Raw content for the ingest service to parse, instead of subject and
+	// body: a whole RFC 5322 message ("message/rfc822", MIME parts, encodings
+	// and charsets decoded, HTML turned into text, attachments listed), a
+	// plain note ("text/plain") or a unified diff ("text/x-diff"). Subject,
+	// body and an empty customer are filled from it; set subject or body too
+	// and the event is refused.
+	Raw []byte `protobuf:"bytes,12,opt,name=raw,proto3" json:"raw,omitempty"`
+	// Media type of raw; required when raw is set.
+	ContentType   string `protobuf:"bytes,13,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -217,6 +226,82 @@ func (x *IngestEvent) GetTitle() string {
 	return ""
 }
 
+func (x *IngestEvent) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
+func (x *IngestEvent) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+// Attachment is a part of a raw email that is listed, never inlined.
+type Attachment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File name, redacted like the text.
+	Filename      string `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	MediaType     string `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	SizeBytes     int64  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_keel_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Attachment) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *Attachment) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *Attachment) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
 // EntitySummary counts one type of redacted entity without revealing it.
 type EntitySummary struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -228,7 +313,7 @@ type EntitySummary struct {
 
 func (x *EntitySummary) Reset() {
 	*x = EntitySummary{}
-	mi := &file_keel_v1_events_proto_msgTypes[2]
+	mi := &file_keel_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +325,7 @@ func (x *EntitySummary) String() string {
 func (*EntitySummary) ProtoMessage() {}
 
 func (x *EntitySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[2]
+	mi := &file_keel_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +338,7 @@ func (x *EntitySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntitySummary.ProtoReflect.Descriptor instead.
 func (*EntitySummary) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EntitySummary) GetType() string {
@@ -290,14 +375,22 @@ type RedactedEvent struct {
 	// Id under which the vault keeps the originals; Redactor.Restore takes it.
 	VaultRef string `protobuf:"bytes,13,opt,name=vault_ref,json=vaultRef,proto3" json:"vault_ref,omitempty"`
 	// public, internal, confidential or restricted.
-	Sensitivity   string `protobuf:"bytes,14,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sensitivity string `protobuf:"bytes,14,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
+	// Attachments of a raw email.
+	Attachments []*Attachment `protobuf:"bytes,15,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// The quoted reply chain of an email (earlier messages), redacted and set
+	// apart: body holds only the new text when this is set.
+	Quoted string `protobuf:"bytes,16,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	// Why the event has its sensitivity, such as "CREDIT_CARD found" or
+	// "tenant rule: restricted keyword"; never the values themselves.
+	SensitivityReasons []string `protobuf:"bytes,17,rep,name=sensitivity_reasons,json=sensitivityReasons,proto3" json:"sensitivity_reasons,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RedactedEvent) Reset() {
 	*x = RedactedEvent{}
-	mi := &file_keel_v1_events_proto_msgTypes[3]
+	mi := &file_keel_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +402,7 @@ func (x *RedactedEvent) String() string {
 func (*RedactedEvent) ProtoMessage() {}
 
 func (x *RedactedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[3]
+	mi := &file_keel_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +415,7 @@ func (x *RedactedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedactedEvent.ProtoReflect.Descriptor instead.
 func (*RedactedEvent) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RedactedEvent) GetEventId() string {
@@ -423,6 +516,27 @@ func (x *RedactedEvent) GetSensitivity() string {
 	return ""
 }
 
+func (x *RedactedEvent) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *RedactedEvent) GetQuoted() string {
+	if x != nil {
+		return x.Quoted
+	}
+	return ""
+}
+
+func (x *RedactedEvent) GetSensitivityReasons() []string {
+	if x != nil {
+		return x.SensitivityReasons
+	}
+	return nil
+}
+
 // Chunk is a piece of a redacted document with its embedding.
 type Chunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -443,7 +557,7 @@ type Chunk struct {
 
 func (x *Chunk) Reset() {
 	*x = Chunk{}
-	mi := &file_keel_v1_events_proto_msgTypes[4]
+	mi := &file_keel_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +569,7 @@ func (x *Chunk) String() string {
 func (*Chunk) ProtoMessage() {}
 
 func (x *Chunk) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[4]
+	mi := &file_keel_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +582,7 @@ func (x *Chunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
 func (*Chunk) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Chunk) GetChunkId() string {
@@ -562,7 +676,7 @@ type ChunkBatch struct {
 
 func (x *ChunkBatch) Reset() {
 	*x = ChunkBatch{}
-	mi := &file_keel_v1_events_proto_msgTypes[5]
+	mi := &file_keel_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +688,7 @@ func (x *ChunkBatch) String() string {
 func (*ChunkBatch) ProtoMessage() {}
 
 func (x *ChunkBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[5]
+	mi := &file_keel_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +701,7 @@ func (x *ChunkBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkBatch.ProtoReflect.Descriptor instead.
 func (*ChunkBatch) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChunkBatch) GetTenantId() string {
@@ -633,7 +747,7 @@ type DraftEvent struct {
 
 func (x *DraftEvent) Reset() {
 	*x = DraftEvent{}
-	mi := &file_keel_v1_events_proto_msgTypes[6]
+	mi := &file_keel_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +759,7 @@ func (x *DraftEvent) String() string {
 func (*DraftEvent) ProtoMessage() {}
 
 func (x *DraftEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[6]
+	mi := &file_keel_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +772,7 @@ func (x *DraftEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftEvent.ProtoReflect.Descriptor instead.
 func (*DraftEvent) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DraftEvent) GetTenantId() string {
@@ -723,7 +837,7 @@ type OutboundMessage struct {
 
 func (x *OutboundMessage) Reset() {
 	*x = OutboundMessage{}
-	mi := &file_keel_v1_events_proto_msgTypes[7]
+	mi := &file_keel_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +849,7 @@ func (x *OutboundMessage) String() string {
 func (*OutboundMessage) ProtoMessage() {}
 
 func (x *OutboundMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[7]
+	mi := &file_keel_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +862,7 @@ func (x *OutboundMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboundMessage.ProtoReflect.Descriptor instead.
 func (*OutboundMessage) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OutboundMessage) GetTenantId() string {
@@ -837,7 +951,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_keel_v1_events_proto_msgTypes[8]
+	mi := &file_keel_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +963,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[8]
+	mi := &file_keel_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +976,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -942,7 +1056,7 @@ type UsageEvent struct {
 
 func (x *UsageEvent) Reset() {
 	*x = UsageEvent{}
-	mi := &file_keel_v1_events_proto_msgTypes[9]
+	mi := &file_keel_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1068,7 @@ func (x *UsageEvent) String() string {
 func (*UsageEvent) ProtoMessage() {}
 
 func (x *UsageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_events_proto_msgTypes[9]
+	mi := &file_keel_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1081,7 @@ func (x *UsageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageEvent.ProtoReflect.Descriptor instead.
 func (*UsageEvent) Descriptor() ([]byte, []int) {
-	return file_keel_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UsageEvent) GetId() string {
@@ -1056,7 +1170,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"account_id\x18\x03 \x01(\tR\taccountId\"\xb0\x03\n" +
+	"account_id\x18\x03 \x01(\tR\taccountId\"\xe5\x03\n" +
 	"\vIngestEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x12\n" +
@@ -1070,13 +1184,22 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\bmetadata\x18\t \x03(\v2\".keel.v1.IngestEvent.MetadataEntryR\bmetadata\x12\x10\n" +
 	"\x03acl\x18\n" +
 	" \x03(\tR\x03acl\x12\x14\n" +
-	"\x05title\x18\v \x01(\tR\x05title\x1a;\n" +
+	"\x05title\x18\v \x01(\tR\x05title\x12\x10\n" +
+	"\x03raw\x18\f \x01(\fR\x03raw\x12!\n" +
+	"\fcontent_type\x18\r \x01(\tR\vcontentType\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"f\n" +
+	"\n" +
+	"Attachment\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"9\n" +
 	"\rEntitySummary\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"\xa7\x04\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xa7\x05\n" +
 	"\rRedactedEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x12\n" +
@@ -1093,7 +1216,10 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x05title\x18\v \x01(\tR\x05title\x122\n" +
 	"\bentities\x18\f \x03(\v2\x16.keel.v1.EntitySummaryR\bentities\x12\x1b\n" +
 	"\tvault_ref\x18\r \x01(\tR\bvaultRef\x12 \n" +
-	"\vsensitivity\x18\x0e \x01(\tR\vsensitivity\x1a;\n" +
+	"\vsensitivity\x18\x0e \x01(\tR\vsensitivity\x125\n" +
+	"\vattachments\x18\x0f \x03(\v2\x13.keel.v1.AttachmentR\vattachments\x12\x16\n" +
+	"\x06quoted\x18\x10 \x01(\tR\x06quoted\x12/\n" +
+	"\x13sensitivity_reasons\x18\x11 \x03(\tR\x12sensitivityReasons\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
@@ -1185,41 +1311,43 @@ func file_keel_v1_events_proto_rawDescGZIP() []byte {
 	return file_keel_v1_events_proto_rawDescData
 }
 
-var file_keel_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keel_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keel_v1_events_proto_goTypes = []any{
 	(*Customer)(nil),              // 0: keel.v1.Customer
 	(*IngestEvent)(nil),           // 1: keel.v1.IngestEvent
-	(*EntitySummary)(nil),         // 2: keel.v1.EntitySummary
-	(*RedactedEvent)(nil),         // 3: keel.v1.RedactedEvent
-	(*Chunk)(nil),                 // 4: keel.v1.Chunk
-	(*ChunkBatch)(nil),            // 5: keel.v1.ChunkBatch
-	(*DraftEvent)(nil),            // 6: keel.v1.DraftEvent
-	(*OutboundMessage)(nil),       // 7: keel.v1.OutboundMessage
-	(*AuditEvent)(nil),            // 8: keel.v1.AuditEvent
-	(*UsageEvent)(nil),            // 9: keel.v1.UsageEvent
-	nil,                           // 10: keel.v1.IngestEvent.MetadataEntry
-	nil,                           // 11: keel.v1.RedactedEvent.MetadataEntry
-	nil,                           // 12: keel.v1.AuditEvent.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Attachment)(nil),            // 2: keel.v1.Attachment
+	(*EntitySummary)(nil),         // 3: keel.v1.EntitySummary
+	(*RedactedEvent)(nil),         // 4: keel.v1.RedactedEvent
+	(*Chunk)(nil),                 // 5: keel.v1.Chunk
+	(*ChunkBatch)(nil),            // 6: keel.v1.ChunkBatch
+	(*DraftEvent)(nil),            // 7: keel.v1.DraftEvent
+	(*OutboundMessage)(nil),       // 8: keel.v1.OutboundMessage
+	(*AuditEvent)(nil),            // 9: keel.v1.AuditEvent
+	(*UsageEvent)(nil),            // 10: keel.v1.UsageEvent
+	nil,                           // 11: keel.v1.IngestEvent.MetadataEntry
+	nil,                           // 12: keel.v1.RedactedEvent.MetadataEntry
+	nil,                           // 13: keel.v1.AuditEvent.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_keel_v1_events_proto_depIdxs = []int32{
 	0,  // 0: keel.v1.IngestEvent.customer:type_name -> keel.v1.Customer
-	13, // 1: keel.v1.IngestEvent.received_at:type_name -> google.protobuf.Timestamp
-	10, // 2: keel.v1.IngestEvent.metadata:type_name -> keel.v1.IngestEvent.MetadataEntry
+	14, // 1: keel.v1.IngestEvent.received_at:type_name -> google.protobuf.Timestamp
+	11, // 2: keel.v1.IngestEvent.metadata:type_name -> keel.v1.IngestEvent.MetadataEntry
 	0,  // 3: keel.v1.RedactedEvent.customer:type_name -> keel.v1.Customer
-	13, // 4: keel.v1.RedactedEvent.received_at:type_name -> google.protobuf.Timestamp
-	11, // 5: keel.v1.RedactedEvent.metadata:type_name -> keel.v1.RedactedEvent.MetadataEntry
-	2,  // 6: keel.v1.RedactedEvent.entities:type_name -> keel.v1.EntitySummary
-	4,  // 7: keel.v1.ChunkBatch.chunks:type_name -> keel.v1.Chunk
-	13, // 8: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
-	13, // 9: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	12, // 10: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
-	13, // 11: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	14, // 4: keel.v1.RedactedEvent.received_at:type_name -> google.protobuf.Timestamp
+	12, // 5: keel.v1.RedactedEvent.metadata:type_name -> keel.v1.RedactedEvent.MetadataEntry
+	3,  // 6: keel.v1.RedactedEvent.entities:type_name -> keel.v1.EntitySummary
+	2,  // 7: keel.v1.RedactedEvent.attachments:type_name -> keel.v1.Attachment
+	5,  // 8: keel.v1.ChunkBatch.chunks:type_name -> keel.v1.Chunk
+	14, // 9: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
+	14, // 10: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	13, // 11: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
+	14, // 12: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_events_proto_init() }
@@ -1233,7 +1361,7 @@ func file_keel_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_events_proto_rawDesc), len(file_keel_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

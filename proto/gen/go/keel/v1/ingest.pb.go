@@ -24,12 +24,17 @@ const (
 // Entity is one finding of the redactor. Offsets count Unicode code points
 // of the input, end exclusive.
 type Entity struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Start         int32                  `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"`
-	End           int32                  `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
-	Score         float64                `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`
-	Placeholder   string                 `protobuf:"bytes,5,opt,name=placeholder,proto3" json:"placeholder,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Start int32                  `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"`
+	End   int32                  `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
+	Score float64                `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`
+	// What stands for the entity in the redacted text: a placeholder, mask,
+	// hash or ciphertext; empty when it was removed; the value when kept.
+	Replacement string `protobuf:"bytes,5,opt,name=replacement,proto3" json:"replacement,omitempty"`
+	// The operator the tenant's policy applied: replace, mask, hash, fpe,
+	// encrypt, redact or keep.
+	Operator      string `protobuf:"bytes,6,opt,name=operator,proto3" json:"operator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -92,16 +97,27 @@ func (x *Entity) GetScore() float64 {
 	return 0
 }
 
-func (x *Entity) GetPlaceholder() string {
+func (x *Entity) GetReplacement() string {
 	if x != nil {
-		return x.Placeholder
+		return x.Replacement
+	}
+	return ""
+}
+
+func (x *Entity) GetOperator() string {
+	if x != nil {
+		return x.Operator
 	}
 	return ""
 }
 
 type RedactRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// What the text is, which tunes the recognisers: "text/plain" (the
+	// default: prose such as emails, chat and notes), "text/x-diff" or
+	// "text/x-source" (code), "text/x-log" (logs).
+	ContentType   string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,10 +159,20 @@ func (x *RedactRequest) GetText() string {
 	return ""
 }
 
+func (x *RedactRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 type RedactResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
-	Entities      []*Entity              `protobuf:"bytes,2,rep,name=entities,proto3" json:"entities,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Text     string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Entities []*Entity              `protobuf:"bytes,2,rep,name=entities,proto3" json:"entities,omitempty"`
+	// public, internal, confidential or restricted, from what was found and
+	// the tenant's rules.
+	Sensitivity   string `protobuf:"bytes,3,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,6 +219,13 @@ func (x *RedactResponse) GetEntities() []*Entity {
 		return x.Entities
 	}
 	return nil
+}
+
+func (x *RedactResponse) GetSensitivity() string {
+	if x != nil {
+		return x.Sensitivity
+	}
+	return ""
 }
 
 type RestoreRequest struct {
@@ -402,18 +435,21 @@ var File_keel_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_keel_v1_ingest_proto_rawDesc = "" +
 	"\n" +
-	"\x14keel/v1/ingest.proto\x12\akeel.v1\x1a\x14keel/v1/events.proto\"|\n" +
+	"\x14keel/v1/ingest.proto\x12\akeel.v1\x1a\x14keel/v1/events.proto\"\x98\x01\n" +
 	"\x06Entity\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x05R\x05start\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x05R\x03end\x12\x14\n" +
 	"\x05score\x18\x04 \x01(\x01R\x05score\x12 \n" +
-	"\vplaceholder\x18\x05 \x01(\tR\vplaceholder\"#\n" +
+	"\vreplacement\x18\x05 \x01(\tR\vreplacement\x12\x1a\n" +
+	"\boperator\x18\x06 \x01(\tR\boperator\"F\n" +
 	"\rRedactRequest\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"Q\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"s\n" +
 	"\x0eRedactResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12+\n" +
-	"\bentities\x18\x02 \x03(\v2\x0f.keel.v1.EntityR\bentities\"A\n" +
+	"\bentities\x18\x02 \x03(\v2\x0f.keel.v1.EntityR\bentities\x12 \n" +
+	"\vsensitivity\x18\x03 \x01(\tR\vsensitivity\"A\n" +
 	"\x0eRestoreRequest\x12\x1b\n" +
 	"\tvault_ref\x18\x01 \x01(\tR\bvaultRef\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"X\n" +
