@@ -114,7 +114,7 @@ type birthColumn struct {
 func (d *dateFinder) headerColumn(k int) (birthColumn, bool) {
 	text := d.s.text
 	i := d.s.tokens[k].start
-	ls := lineStartNear(text, i, maxTableLine)
+	ls := lineStartNear(d.s, i, maxTableLine)
 	if ls < 0 {
 		return birthColumn{}, false
 	}
@@ -176,7 +176,7 @@ func (d *dateFinder) tableDates(columns []birthColumn, out []candidate) []candid
 		if !ok || followedByTime(text, m.end) {
 			continue
 		}
-		ls := lineStartNear(text, m.start, maxTableLine)
+		ls := lineStartNear(d.s, m.start, maxTableLine)
 		if ls < 0 {
 			j = m.last
 			continue

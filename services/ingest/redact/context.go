@@ -93,16 +93,64 @@ func wordsBefore(text string, i, n int) []string {
 // hasContext reports whether one of the n words before offset i is in set.
 // It does not allocate.
 func hasContext(text string, i, n int, set map[string]bool) bool {
-	for k := 1; k <= n; k++ {
-		w, ok := wordBefore(text, i, k)
+	limit := max(0, i-contextWindow)
+	j := i
+	for ; n > 0; n-- {
+		w, start, ok := prevWord(text, j, limit)
 		if !ok {
 			return false
 		}
 		if lowerIn(w, set) {
 			return true
 		}
+		j = start
 	}
 	return false
+}
+
+// prevWord returns the word (letters and digits) that ends nearest before
+// offset i and starts after limit, and where it starts. A word cut by the
+// limit does not count unless the limit is the start of the text.
+func prevWord(text string, i, limit int) (string, int, bool) {
+	j := i
+	for j > limit {
+		b := text[j-1]
+		if b < utf8.RuneSelf {
+			if isASCIIAlnum(b) {
+				break
+			}
+			j--
+			continue
+		}
+		r, w := utf8.DecodeLastRuneInString(text[:j])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			break
+		}
+		j -= w
+	}
+	if j <= limit {
+		return "", 0, false
+	}
+	end := j
+	for j > limit {
+		b := text[j-1]
+		if b < utf8.RuneSelf {
+			if !isASCIIAlnum(b) {
+				break
+			}
+			j--
+			continue
+		}
+		r, w := utf8.DecodeLastRuneInString(text[:j])
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			break
+		}
+		j -= w
+	}
+	if j == limit && limit > 0 {
+		return "", 0, false
+	}
+	return text[j:end], j, true
 }
 
 // wordBefore returns the k-th word (letters and digits) ending within
@@ -110,34 +158,12 @@ func hasContext(text string, i, n int, set map[string]bool) bool {
 // written (not lower-cased).
 func wordBefore(text string, i, k int) (string, bool) {
 	limit := max(0, i-contextWindow)
-	j := i
-	for {
-		// Skip what is not a word.
-		for j > limit {
-			r, w := utf8.DecodeLastRuneInString(text[:j])
-			if unicode.IsLetter(r) || unicode.IsDigit(r) {
-				break
-			}
-			j -= w
+	for ; ; k-- {
+		w, start, ok := prevWord(text, i, limit)
+		if !ok || k == 1 {
+			return w, ok
 		}
-		if j <= limit {
-			return "", false
-		}
-		end := j
-		for j > limit {
-			r, w := utf8.DecodeLastRuneInString(text[:j])
-			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-				break
-			}
-			j -= w
-		}
-		if k == 1 {
-			if j == limit && limit > 0 {
-				return "", false // the word may go on before the window
-			}
-			return text[j:end], true
-		}
-		k--
+		i = start
 	}
 }
 

@@ -722,9 +722,22 @@ func (f *nameFinder) rejected(sp *nameSpan) bool {
 		if !toks[n].firstUpper && fl.has(lexStreetSuffix) {
 			return true
 		}
+		if !toks[n].firstUpper && isGroupNoun(f.s.word(n)) {
+			return true // "Hello Larkspur team": a company's people, not a person
+		}
 	}
 	if p := f.prevOnLine(sp.firstTok()); p >= 0 && f.s.gap(sp.firstTok()) == " " && toks[p].firstUpper {
 		return f.lex.lookup(f.s.word(p)).has(lexPlacePrefix)
+	}
+	return false
+}
+
+// isGroupNoun reports whether w names a group of people, as written after a
+// company name in "Hi Acme team" or "Dear Globex support".
+func isGroupNoun(w string) bool {
+	switch strings.ToLower(w) {
+	case "team", "teams", "support", "staff", "crew", "folks", "people", "family", "customer":
+		return true
 	}
 	return false
 }
@@ -1614,10 +1627,10 @@ func (f *nameFinder) signatureBelow(i int) int {
 // lineAbove returns the bounds of the nearest line above the line that
 // starts at i, skipping at most one blank line.
 func (f *nameFinder) lineAbove(i int) (start, end int, ok bool) {
-	ls := lineStartNear(f.text, i, maxRestOfLine)
+	ls := lineStartNear(f.s, i, maxRestOfLine)
 	for blanks := 0; blanks < 2 && ls > 0; blanks++ {
 		end = ls - 1
-		start = lineStartNear(f.text, end, maxRestOfLine)
+		start = lineStartNear(f.s, end, maxRestOfLine)
 		if start < 0 {
 			return 0, 0, false
 		}
@@ -1644,13 +1657,9 @@ func (f *nameFinder) restOfLine(i int) string {
 
 // lineStartNear returns the start of the line that holds offset i when it
 // starts at most limit bytes before i, or -1.
-func lineStartNear(text string, i, limit int) int {
-	lo := max(0, i-limit)
-	if j := strings.LastIndexByte(text[lo:i], '\n'); j >= 0 {
-		return lo + j + 1
-	}
-	if lo == 0 {
-		return 0
+func lineStartNear(s *scan, i, limit int) int {
+	if ls := s.lineStart(i); i-ls <= limit {
+		return ls
 	}
 	return -1
 }
@@ -1667,7 +1676,7 @@ func (f *nameFinder) prevOnLine(k int) int {
 // linePrefixOnly reports whether only spaces, quote marks and bullets come
 // before offset i on its line.
 func (f *nameFinder) linePrefixOnly(i int) bool {
-	ls := lineStartNear(f.text, i, 16)
+	ls := lineStartNear(f.s, i, 16)
 	if ls < 0 {
 		return false
 	}
@@ -1682,7 +1691,7 @@ func (f *nameFinder) linePrefixOnly(i int) bool {
 // timestampPrefix reports whether only a chat timestamp ("[10:32]",
 // "10:32 -") comes before offset i on its line.
 func (f *nameFinder) timestampPrefix(i int) bool {
-	ls := lineStartNear(f.text, i, 32)
+	ls := lineStartNear(f.s, i, 32)
 	if ls < 0 {
 		return false
 	}
@@ -1710,7 +1719,7 @@ func (f *nameFinder) lineOpenerAt(k int) bool {
 	if f.linePrefixOnly(i) || f.timestampPrefix(i) {
 		return true
 	}
-	ls := lineStartNear(f.text, i, 40)
+	ls := lineStartNear(f.s, i, 40)
 	if ls < 0 {
 		return false
 	}

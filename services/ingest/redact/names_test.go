@@ -803,3 +803,19 @@ func TestContextRecognisersScale(t *testing.T) {
 		}
 	}
 }
+
+func TestGreetingToACompanyTeam(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{
+		"Hello Larkspur team,\n\nMy order arrived.",
+		"Dear Globex support,\nthe app crashes.",
+		"Hi Contoso customer care, thanks!",
+	} {
+		if got := New().Find(text); len(got) != 0 {
+			t.Errorf("Find(%q) = %+v, want no person", text, got)
+		}
+	}
+	if got := New().Find("Hello Priya,\nthe team says hi."); len(got) != 1 || got[0].Type != TypePerson {
+		t.Errorf("Find = %+v, want Priya", got)
+	}
+}

@@ -44,6 +44,15 @@ func (c phoneCandidate) digits(text string) string {
 	return b.String()
 }
 
+// digitCount returns how many digits the groups hold.
+func (c phoneCandidate) digitCount() int {
+	n := 0
+	for _, g := range c.groups {
+		n += g.len()
+	}
+	return n
+}
+
 func (c phoneCandidate) hasSep(sep byte) bool {
 	return strings.IndexByte(string(c.seps), sep) >= 0
 }
@@ -183,15 +192,17 @@ scan:
 // phoneScore decides whether c is a phone number and how sure that is:
 // shape and context first, then the numbering plan of its country.
 func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
-	if !r.phoneContextOK(text, c) || notPhoneShape(text, c) {
+	// The digit count is the cheapest test and rejects most runs (years,
+	// amounts, short ids), so it comes before any context is read.
+	if n := c.digitCount(); n < phoneMinDigits || n > phoneMaxDigits {
+		return 0, false
+	}
+	if notPhoneShape(text, c) || !r.phoneContextOK(text, c) {
 		return 0, false
 	}
 
 	digits := c.digits(text)
 	n := len(digits)
-	if n < phoneMinDigits || n > phoneMaxDigits {
-		return 0, false
-	}
 	formatted := len(c.groups) > 1 || c.hasParen()
 
 	var score float64

@@ -39,6 +39,10 @@ type scan struct {
 	nonASCII bool
 	// profile says what kind of text this is.
 	profile Profile
+	// newlines holds the offset of every '\n', ascending; built on first
+	// use by lineStart.
+	newlines      []int
+	newlinesReady bool
 }
 
 // Profile is the kind of text being redacted. Recognisers that rely on
@@ -84,66 +88,87 @@ var asciiClass = func() (t [utf8.RuneSelf]uint8) {
 // needs it any more.
 func newScan(text string, profile Profile) *scan {
 	s := scanPool.Get().(*scan)
-	s.text, s.profile, s.nonASCII, s.tokens = text, profile, false, s.tokens[:0]
-	var cur token
-	in := false
-	flush := func(end int) {
-		if in {
-			cur.end = end
-			s.tokens = append(s.tokens, cur)
-			in = false
-		}
+	s.text, s.profile, s.nonASCII = text, profile, false
+	s.newlines, s.newlinesReady = s.newlines[:0], false
+	if want := len(text)/5 + 1; cap(s.tokens) < want {
+		s.tokens = make([]token, 0, want) // one allocation instead of doubling
 	}
+	s.tokens = s.tokens[:0]
 	for i := 0; i < len(text); {
+		// Outside a token: skip separators.
 		b := text[i]
 		if b < utf8.RuneSelf {
-			c := asciiClass[b]
-			if c == classOther {
-				flush(i)
+			if asciiClass[b] == classOther {
 				i++
 				continue
 			}
-			if !in {
-				cur = token{start: i, ascii: true, firstUpper: c == classUpper}
-				in = true
+		} else {
+			s.nonASCII = true
+			r, w := utf8.DecodeRuneInString(text[i:])
+			if !isTokenRune(r) {
+				i += w
+				continue
 			}
-			switch c {
+		}
+		i = s.readToken(i)
+	}
+	return s
+}
+
+// isTokenRune reports whether a non-ASCII rune continues a token: a letter,
+// a digit, or a combining mark (so that vowel signs stay inside their word).
+func isTokenRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.In(r, unicode.Mn, unicode.Mc)
+}
+
+// readToken reads the token that starts at i, appends it, and returns
+// where it ends. ASCII bytes take the fast path of a table lookup.
+func (s *scan) readToken(i int) int {
+	text := s.text
+	t := token{start: i, ascii: true}
+read:
+	for i < len(text) {
+		b := text[i]
+		if b < utf8.RuneSelf {
+			switch asciiClass[b] {
+			case classOther:
+				break read
 			case classDigit:
-				cur.digits++
+				t.digits++
 			case classLower:
-				cur.letters++
+				t.letters++
 			case classUpper:
-				cur.letters++
-				cur.upper++
+				if i == t.start {
+					t.firstUpper = true
+				}
+				t.letters++
+				t.upper++
 			case classUnderscore:
-				cur.under++
+				t.under++
 			}
 			i++
 			continue
 		}
 		s.nonASCII = true
 		r, w := utf8.DecodeRuneInString(text[i:])
-		isLetter := unicode.IsLetter(r)
-		if !isLetter && !unicode.IsDigit(r) && !unicode.In(r, unicode.Mn, unicode.Mc) {
-			flush(i)
-			i += w
-			continue
+		if !isTokenRune(r) {
+			break read
 		}
-		if !in {
-			cur = token{start: i, firstUpper: unicode.IsUpper(r)}
-			in = true
-		}
-		cur.ascii = false
-		if isLetter {
-			cur.letters++
+		t.ascii = false
+		if unicode.IsLetter(r) {
+			t.letters++
 			if unicode.IsUpper(r) {
-				cur.upper++
+				t.upper++
+				if i == t.start {
+					t.firstUpper = true
+				}
 			}
 		}
 		i += w
 	}
-	flush(len(text))
-	return s
+	t.end = i
+	s.tokens = append(s.tokens, t)
+	return i
 }
 
 // scanPool keeps scans, and their token slices, between texts.
@@ -159,7 +184,41 @@ func (s *scan) release() {
 	if cap(s.tokens) > maxPooledTokens {
 		s.tokens = nil
 	}
+	if cap(s.newlines) > maxPooledTokens {
+		s.newlines = nil
+	}
 	scanPool.Put(s)
+}
+
+// lineStart returns the offset where the line holding byte offset i
+// starts. The newlines are found once per text, with a vectorised search,
+// so that recognisers asking for many lines do not scan backwards each time.
+func (s *scan) lineStart(i int) int {
+	if !s.newlinesReady {
+		for from := 0; ; {
+			j := strings.IndexByte(s.text[from:], '\n')
+			if j < 0 {
+				break
+			}
+			s.newlines = append(s.newlines, from+j)
+			from += j + 1
+		}
+		s.newlinesReady = true
+	}
+	// The last newline before i.
+	lo, hi := 0, len(s.newlines)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.newlines[m] < i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return 0
+	}
+	return s.newlines[lo-1] + 1
 }
 
 // tokenAt returns the index of the first token that ends after byte offset
