@@ -28,6 +28,13 @@ func TestContextRegressions(t *testing.T) {
 		{"another number named nearby", ProfileProse, "the NHS number on the referral, 492 217 1739, fails", nil},
 		{"seconds of a timestamp", ProfileLog, "[Tue Jun 11 11:51:02.118822 2024] [auth_basic:error]", nil},
 		{"lone trunk prefix", ProfileLog, `"GET / HTTP/1.1" 200 - 0 1822 12 11 "-"`, nil},
+		{"answer on the line after the question", ProfileProse, "Agent: best contact number?\nCustomer: 0412 889 301",
+			[]string{"PHONE_NUMBER 0412 889 301"}},
+		{"grouped digits without a trunk prefix, after a phone word", ProfileProse, "Teléfono: 612 34 56 78",
+			[]string{"PHONE_NUMBER 612 34 56 78"}},
+		{"CJK phone word", ProfileProse, "电话 139 1234 5678", []string{"PHONE_NUMBER 139 1234 5678"}},
+		{"grouped digits without a phone word", ProfileProse, "batch 612 34 56 78 shipped", nil},
+		{"ssn word several words back", ProfileProse, "her own SSN on the W-9 is 219099999", []string{"US_SSN 219099999"}},
 		{"plus number in a field named number", ProfileCode, `from_number: "+15005550006"`, []string{"PHONE_NUMBER +15005550006"}},
 	}
 	for _, tc := range tests {

@@ -126,6 +126,24 @@ func phoneStart(s *scan, i int) int {
 	return i
 }
 
+// phoneContextWords is how many words before a number are read for phone
+// words: enough for a question on the line before its answer ("contact
+// number?\nCustomer: 0412 889 301").
+const phoneContextWords = 5
+
+// chatSpeakerBefore reports whether the text before offset i on its line
+// is a single word and a colon: the speaker of a transcript line.
+func chatSpeakerBefore(text string, i int) bool {
+	from := max(0, i-24)
+	seg := text[from:i]
+	nl := strings.LastIndexByte(seg, '\n')
+	if nl < 0 && from > 0 {
+		return false // the line starts before the window: not a short label
+	}
+	word, ok := strings.CutSuffix(strings.TrimRight(seg[nl+1:], " "), ":")
+	return ok && word != "" && !strings.ContainsAny(word, " \t")
+}
+
 // lineStart reports whether offset i is the first byte of a line.
 func lineStart(text string, i int) bool {
 	return i == 0 || byteAt(text, i-1) == '\n'
@@ -233,6 +251,11 @@ func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
 		score = phoneScoreNational
 	case c.groupLens(3, 4) && digits[0] >= '2':
 		score = phoneScoreLocal
+	case len(c.groups) >= 3 && n >= 8 && n <= 12 && hasContext(text, c.start, phoneContextWords, r.phoneWords):
+		// Grouped digits of a plan without a trunk prefix, as in Spain
+		// (644 21 90 37), Mexico (55 4123 8890) or China (138 1762 4409):
+		// only where a phone word says so.
+		score = phoneScoreBare
 	default:
 		return 0, false
 	}
@@ -241,7 +264,7 @@ func (r *Redactor) phoneScore(text string, c phoneCandidate) (float64, bool) {
 	if score != phoneScoreLocal { // no plan can judge a number without its area code
 		score = r.phonePlanScore(digits, international, score)
 	}
-	if hasContext(text, c.start, 3, r.phoneWords) {
+	if hasContext(text, c.start, phoneContextWords, r.phoneWords) {
 		score += phoneContextBoost
 	}
 	return min(1, score), true
@@ -287,8 +310,10 @@ func (r *Redactor) phoneContextOK(text string, c phoneCandidate) bool {
 	}
 
 	last, ok := wordBefore(text, c.start, 1)
-	if !ok || !lowerIn(last, r.notPhoneWords) || c.plus {
-		return true // "+1 415 555 0109" is a phone number whatever names it
+	if !ok || !lowerIn(last, r.notPhoneWords) || c.plus || chatSpeakerBefore(text, c.start) {
+		// "+1 415 555 0109" is a phone number whatever names it, and in
+		// "Customer: 0412 889 301" the word names who speaks, not the number.
+		return true
 	}
 	// "phone number 020 7946 0958" is fine; "order number 0207946" is not.
 	first, ok := wordBefore(text, c.start, 2)

@@ -31,7 +31,7 @@ func (r *Redactor) findSSNs(s *scan, out []candidate) []candidate {
 			continue
 		}
 
-		context := hasContext(text, start, 4, r.ssnWords)
+		context := hasContext(text, start, 6, r.ssnWords)
 		score := ssnScoreFormatted
 		switch {
 		case !formatted && !context:
