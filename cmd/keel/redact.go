@@ -68,7 +68,7 @@ func runRedact(args []string, in io.Reader, out io.Writer) error {
 	if len(raw) > maxRedactInput {
 		return fmt.Errorf("input is larger than %d bytes", maxRedactInput)
 	}
-	text, profile, err := decodeRedactInput(raw, *contentType)
+	input, err := decodeRedactInput(raw, *contentType)
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,10 @@ func runRedact(args []string, in io.Reader, out io.Writer) error {
 	if err := doc.SetPolicy(policy); err != nil {
 		return err
 	}
+	// The sender of an email is known by name, so a sign-off with the
+	// first name alone gets the same placeholder.
+	doc.Replace(redact.TypePerson, input.sender)
+	text, profile := input.text, input.profile
 	doc.SetProfile(profile)
 	res := doc.Redact(text)
 	if !*asJSON {
@@ -98,35 +102,54 @@ func runRedact(args []string, in io.Reader, out io.Writer) error {
 	return enc.Encode(result)
 }
 
+// redactInput is the decoded input of keel redact.
+type redactInput struct {
+	text    string
+	profile redact.Profile
+	sender  string // display name of an email's sender, or ""
+}
+
 // decodeRedactInput turns the raw input into the text to redact and the
-// profile to redact it with.
-func decodeRedactInput(raw []byte, contentType string) (string, redact.Profile, error) {
+// profile to redact it with. An email becomes its From and Subject lines,
+// a blank line and its decoded text.
+func decodeRedactInput(raw []byte, contentType string) (redactInput, error) {
 	switch contentType {
 	case "message/rfc822":
 		email, err := message.Parse(raw, message.Limits{MaxBytes: maxRedactInput})
 		if err != nil {
-			return "", 0, err
+			return redactInput{}, err
 		}
-		text := email.Text
+		var b strings.Builder
+		in := redactInput{profile: redact.ProfileProse}
+		if len(email.From) > 0 {
+			from := email.From[0]
+			in.sender = from.Name
+			b.WriteString("From: " + strings.TrimSpace(from.Name+" <"+from.Address+">") + "\n")
+		}
 		if email.Subject != "" {
-			text = "Subject: " + email.Subject + "\n\n" + text
+			b.WriteString("Subject: " + email.Subject + "\n")
 		}
-		return text, redact.ProfileProse, nil
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(email.Text)
+		in.text = b.String()
+		return in, nil
 	case "text/plain", "text/x-diff", "text/x-source", "text/x-log":
 		text, _, err := message.Note(raw, message.Limits{MaxBytes: maxRedactInput})
 		if err != nil {
-			return "", 0, err
+			return redactInput{}, err
 		}
-		profile := redact.ProfileProse
+		in := redactInput{text: text, profile: redact.ProfileProse}
 		switch contentType {
 		case "text/x-diff", "text/x-source":
-			profile = redact.ProfileCode
+			in.profile = redact.ProfileCode
 		case "text/x-log":
-			profile = redact.ProfileLog
+			in.profile = redact.ProfileLog
 		}
-		return text, profile, nil
+		return in, nil
 	}
-	return "", 0, fmt.Errorf("-type %q is not one of text/plain, text/x-diff, text/x-source, text/x-log, message/rfc822", contentType)
+	return redactInput{}, fmt.Errorf("-type %q is not one of text/plain, text/x-diff, text/x-source, text/x-log, message/rfc822", contentType)
 }
 
 // cliPolicy builds the policy of the flags. The keyed operators (hash, fpe,

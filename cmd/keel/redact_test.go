@@ -76,8 +76,9 @@ func TestRedactOperatorsAndTypes(t *testing.T) {
 	if got := run(t, diff, "-type", "text/x-diff"); !strings.Contains(got, "+owner = [EMAIL_1]\n") {
 		t.Errorf("diff: %q", got)
 	}
-	email := "Subject: Refund\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nMail me at ann=40example.com\r\n"
-	if got := run(t, email, "-type", "message/rfc822"); got != "Subject: Refund\n\nMail me at [EMAIL_1]" {
+	email := "From: Ann Lee <ann@example.com>\r\nSubject: Refund\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\nMail me at ann=40example.com\r\nAnn\r\n"
+	if got := run(t, email, "-type", "message/rfc822"); got != "From: [PERSON_1] <[EMAIL_1]>\nSubject: Refund\n\nMail me at [EMAIL_1]\n[PERSON_1]" {
 		t.Errorf("email: %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/netip"
@@ -79,8 +80,15 @@ func (d *Document) operator(t Type) Operator {
 // Findings below the policy's minimum score are left alone and not
 // reported; kept ones (OpKeep) are reported but stay in the text.
 func (d *Document) Redact(text string) Result {
+	return d.RedactContext(context.Background(), text)
+}
+
+// RedactContext is Redact with a context for the Redactor's model (see
+// WithModel), which it may call; without a model the two are the same.
+func (d *Document) RedactContext(ctx context.Context, text string) Result {
 	sc := newScan(text, d.profile)
 	cands := d.redactor.candidates(sc, nil)
+	cands, modelErr := d.redactor.modelCandidates(ctx, text, cands)
 	found := len(cands)
 	for _, p := range d.persons {
 		cands = p.find(sc, cands)
@@ -90,7 +98,7 @@ func (d *Document) Redact(text string) Result {
 	cands = d.confident(cands)
 	cands = resolveOverlaps(cands)
 
-	res := Result{Originals: make(map[string]string)}
+	res := Result{Originals: make(map[string]string), ModelErr: modelErr}
 	var b strings.Builder
 	b.Grow(len(text))
 	prev, runes := 0, 0

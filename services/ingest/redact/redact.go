@@ -13,6 +13,7 @@ package redact
 import (
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -51,6 +52,9 @@ type Result struct {
 	// Originals maps each reversible replacement in Text (placeholders and
 	// format-preserving or encrypted values) to the value it replaced.
 	Originals map[string]string
+	// ModelErr is set when the Redactor's model failed or was late; the
+	// built-in recognisers' findings were used alone.
+	ModelErr error
 }
 
 // candidate is a finding before overlaps are resolved. key, when set,
@@ -77,6 +81,9 @@ type Redactor struct {
 	phoneRegions []string // numbering plans for national phone numbers
 
 	defaultPolicy *Policy // the policy of documents that are given none
+
+	model        Model         // optional statistical recogniser
+	modelTimeout time.Duration // bound on one model call
 }
 
 // New returns a Redactor with every recogniser ready.

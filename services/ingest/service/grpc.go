@@ -48,7 +48,11 @@ func (s *redactorServer) Redact(ctx context.Context, req *keelv1.RedactRequest) 
 		return nil, status.Errorf(codes.Internal, "redaction policy: %v", err)
 	}
 	doc.SetProfile(profile)
-	res := doc.Redact(req.GetText())
+	res := doc.RedactContext(ctx, req.GetText())
+	if res.ModelErr != nil {
+		s.pipeline.logger.Warn("entity model failed; redacted with the built-in recognisers alone",
+			"tenant", tenantID, "error", res.ModelErr)
+	}
 	resp := &keelv1.RedactResponse{Text: res.Text, Entities: make([]*keelv1.Entity, len(res.Entities))}
 	counts := make(map[redact.Type]int)
 	for i, e := range res.Entities {

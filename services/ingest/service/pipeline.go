@@ -60,7 +60,10 @@ func (p *pipeline) handleIngestEvent(ctx context.Context, d bus.Delivery[*keelv1
 		log.Info("raw content decoded with warnings", "warnings", x.Warnings)
 	}
 
-	red := intake.RedactEvent(p.redactor, p.rules.For(d.Tenant), x.Input)
+	red := intake.RedactEvent(ctx, p.redactor, p.rules.For(d.Tenant), x.Input)
+	if red.ModelErr != nil {
+		log.Warn("entity model failed; redacted with the built-in recognisers alone", "error", red.ModelErr)
+	}
 	out := red.Event
 	out.TenantId = d.Tenant
 	out.VaultRef = ev.GetEventId()

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,6 +105,21 @@ type RedactionConfig struct {
 	Default intake.PolicyConfig `yaml:"default"`
 	// Tenants holds each tenant's own policy, by tenant id.
 	Tenants map[string]intake.PolicyConfig `yaml:"tenants"`
+	// Model is an optional named-entity model served over HTTP.
+	Model ModelConfig `yaml:"model"`
+}
+
+// ModelConfig locates a named-entity model that speaks Presidio Analyzer's
+// POST /analyze; its findings join the built-in recognisers'.
+type ModelConfig struct {
+	// URL is the analyzer's base URL; empty means no model
+	// (KEEL_REDACT_MODEL_URL).
+	URL string `yaml:"url" env:"KEEL_REDACT_MODEL_URL"`
+	// Language is sent with every text (KEEL_REDACT_MODEL_LANGUAGE).
+	Language string `yaml:"language" env:"KEEL_REDACT_MODEL_LANGUAGE"`
+	// Timeout bounds one call; after it the built-in findings are used
+	// alone (KEEL_REDACT_MODEL_TIMEOUT).
+	Timeout time.Duration `yaml:"timeout" env:"KEEL_REDACT_MODEL_TIMEOUT"`
 }
 
 // DefaultConfig returns the configuration for a local run on loopback. The
@@ -115,6 +132,7 @@ func DefaultConfig() Config {
 		Intake: IntakeConfig{MaxBodyBytes: intake.DefaultMaxBodyBytes},
 		Redaction: RedactionConfig{
 			PhoneRegions: redact.DefaultPhoneRegions,
+			Model:        ModelConfig{Language: "en", Timeout: 500 * time.Millisecond},
 		},
 	}
 }
@@ -136,6 +154,14 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("vault key must be 32 bytes in base64 (KEEL_VAULT_KEY)"))
 	} else if _, err := intake.NewRules(c.Redaction.Default, c.Redaction.Tenants, key); err != nil {
 		errs = append(errs, fmt.Errorf("redaction: %w", err))
+	}
+	if u := c.Redaction.Model.URL; u != "" {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			errs = append(errs, fmt.Errorf("redaction model url %q must be an http or https URL (KEEL_REDACT_MODEL_URL)", u))
+		}
+		if c.Redaction.Model.Timeout <= 0 {
+			errs = append(errs, errors.New("redaction model timeout must be positive (KEEL_REDACT_MODEL_TIMEOUT)"))
+		}
 	}
 	if len(c.Redaction.PhoneRegions) == 0 {
 		errs = append(errs, errors.New("redaction phone_regions must name at least one region (KEEL_REDACT_PHONE_REGIONS)"))
@@ -218,7 +244,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	p := &pipeline{
 		validator: intake.NewValidator(cfg.Intake.MaxBodyBytes),
-		redactor:  redact.New(redact.WithPhoneRegions(cfg.Redaction.PhoneRegions...)),
+		redactor:  newRedactor(cfg.Redaction),
 		rules:     rules,
 		vault:     store,
 		publisher: publisher,
@@ -256,6 +282,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 }
 
 func newIngestEvent() *keelv1.IngestEvent { return &keelv1.IngestEvent{} }
+
+// newRedactor builds the Redactor the configuration describes.
+func newRedactor(c RedactionConfig) *redact.Redactor {
+	opts := []redact.Option{redact.WithPhoneRegions(c.PhoneRegions...)}
+	if c.Model.URL != "" {
+		client := &http.Client{Timeout: c.Model.Timeout}
+		opts = append(opts, redact.WithModel(redact.NewAnalyzerClient(c.Model.URL, c.Model.Language, client), c.Model.Timeout))
+	}
+	return redact.New(opts...)
+}
 
 // purgeExpired deletes expired originals from the vault at start and then
 // every interval until ctx ends. A failed sweep is logged and tried again

@@ -567,6 +567,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad redaction policy", edit: func(c *Config) {
 			c.Redaction.Tenants = map[string]intake.PolicyConfig{"acme": {Operators: map[string]string{"CREDIT_CARD": "shred"}}}
 		}, wantErrs: []string{`redaction: policy of tenant "acme": operators: CREDIT_CARD: unknown operator "shred"`}},
+		{name: "model url not http", edit: func(c *Config) { c.Redaction.Model.URL = "unix:///tmp/ner.sock" },
+			wantErrs: []string{"redaction model url"}},
 		{name: "body limit too large", edit: func(c *Config) { c.Intake.MaxBodyBytes = 4 << 20 },
 			wantErrs: []string{"max_body_bytes"}},
 	}

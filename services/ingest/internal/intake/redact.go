@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -18,6 +19,9 @@ type Redacted struct {
 	Originals map[string]string
 	// Counts is how many entities of each type were redacted.
 	Counts map[redact.Type]int
+	// ModelErr is the first failure of the Redactor's model, if any: the
+	// built-in recognisers' findings were used alone.
+	ModelErr error
 }
 
 // Input is an event ready for redaction: its text fields filled, from raw
@@ -51,9 +55,17 @@ type Attachment struct {
 // addresses, staff names and office addresses: they are the tenant's
 // published contact points, not customer data. Identifiers and secrets are
 // redacted everywhere.
-func RedactEvent(r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
+func RedactEvent(ctx context.Context, r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
 	ev := in.Event
 	doc := r.NewDocument()
+	var modelErr error
+	redactText := func(text string) string {
+		res := doc.RedactContext(ctx, text)
+		if modelErr == nil {
+			modelErr = res.ModelErr
+		}
+		return res.Text
+	}
 	if err := doc.SetPolicy(rules.Policy); err != nil {
 		panic(err) // TenantRules hold prepared policies only
 	}
@@ -70,18 +82,18 @@ func RedactEvent(r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
 		TenantId: ev.GetTenantId(),
 		Kind:     ev.GetKind(),
 		Source:   ev.GetSource(),
-		Subject:  doc.Redact(ev.GetSubject()).Text,
-		Title:    doc.Redact(ev.GetTitle()).Text,
+		Subject:  redactText(ev.GetSubject()),
+		Title:    redactText(ev.GetTitle()),
 		Customer: customer,
 		Acl:      slices.Clone(ev.GetAcl()),
 	}
 	doc.SetProfile(in.Profile)
-	out.Body = doc.Redact(ev.GetBody()).Text
-	out.Quoted = doc.Redact(in.Quoted).Text
+	out.Body = redactText(ev.GetBody())
+	out.Quoted = redactText(in.Quoted)
 	doc.SetProfile(redact.ProfileProse)
 	for _, a := range in.Attachments {
 		out.Attachments = append(out.Attachments, &keelv1.Attachment{
-			Filename:  doc.Redact(a.Filename).Text,
+			Filename:  redactText(a.Filename),
 			MediaType: a.MediaType,
 			SizeBytes: a.Size,
 		})
@@ -103,7 +115,7 @@ func RedactEvent(r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			out.Metadata[k] = doc.Redact(md[k]).Text
+			out.Metadata[k] = redactText(md[k])
 		}
 	}
 
@@ -111,7 +123,7 @@ func RedactEvent(r *redact.Redactor, rules *TenantRules, in *Input) Redacted {
 	out.Entities = EntitySummaries(counts)
 	out.Sensitivity, out.SensitivityReasons = rules.Classifier.Classify(ev.GetKind(), counts,
 		out.GetSubject(), out.GetTitle(), out.GetBody(), out.GetQuoted())
-	return Redacted{Event: out, Originals: doc.Originals(), Counts: counts}
+	return Redacted{Event: out, Originals: doc.Originals(), Counts: counts, ModelErr: modelErr}
 }
 
 // EntitySummaries turns counts into summaries ordered by type name.

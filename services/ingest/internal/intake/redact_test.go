@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestRedactEvent(t *testing.T) {
 		Metadata:   map[string]string{"reply_to": "jane@example.com", "priority": "high"},
 		Acl:        []string{"group:support"},
 	}
-	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
+	got := RedactEvent(context.Background(), redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
 
 	want := &keelv1.RedactedEvent{
 		EventId:    "evt-1",
@@ -76,7 +77,7 @@ func TestRedactEventArticleKeepsContactPoints(t *testing.T) {
 		Title:   "Contact us",
 		Body:    "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as 4111 1111 1111 1111.",
 	}
-	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
+	got := RedactEvent(context.Background(), redact.New(), DefaultRules().For("acme"), &Input{Event: ev})
 
 	want := "Write to help@shop.example or call +44 20 7946 0958. Never send a card such as [CARD_1]."
 	if got.Event.GetBody() != want {
@@ -92,7 +93,7 @@ func TestRedactEventArticleKeepsContactPoints(t *testing.T) {
 
 func TestRedactEventWithoutCustomer(t *testing.T) {
 	t.Parallel()
-	got := RedactEvent(redact.New(), DefaultRules().For("acme"), &Input{Event: &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"}})
+	got := RedactEvent(context.Background(), redact.New(), DefaultRules().For("acme"), &Input{Event: &keelv1.IngestEvent{EventId: "e", Kind: KindNote, Body: "all fine"}})
 	if got.Event.GetCustomer() != nil {
 		t.Errorf("Customer = %v, want nil", got.Event.GetCustomer())
 	}

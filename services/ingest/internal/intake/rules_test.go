@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -23,19 +24,19 @@ func TestRulesPerTenant(t *testing.T) {
 	r := redact.New()
 	ev := &keelv1.IngestEvent{EventId: "e1", Kind: KindEmail, Body: "card 4111 1111 1111 1111, mail jane@example.com"}
 
-	acme := RedactEvent(r, rules.For("acme"), &Input{Event: ev}).Event.GetBody()
+	acme := RedactEvent(context.Background(), r, rules.For("acme"), &Input{Event: ev}).Event.GetBody()
 	if acme != "card **** **** **** 1111, mail ****@*******.***" {
 		t.Errorf("acme (mask) body = %q", acme)
 	}
-	globex := RedactEvent(r, rules.For("globex"), &Input{Event: ev}).Event.GetBody()
-	initech := RedactEvent(r, rules.For("initech"), &Input{Event: ev}).Event.GetBody()
+	globex := RedactEvent(context.Background(), r, rules.For("globex"), &Input{Event: ev}).Event.GetBody()
+	initech := RedactEvent(context.Background(), r, rules.For("initech"), &Input{Event: ev}).Event.GetBody()
 	if !strings.HasPrefix(globex, "card [CARD:") || !strings.HasSuffix(globex, "mail [EMAIL_1]") {
 		t.Errorf("globex (default: hash cards) body = %q", globex)
 	}
 	if globex == initech {
 		t.Error("two tenants under the default policy got the same card hash: keys are not per tenant")
 	}
-	if again := RedactEvent(r, rules.For("globex"), &Input{Event: ev}).Event.GetBody(); again != globex {
+	if again := RedactEvent(context.Background(), r, rules.For("globex"), &Input{Event: ev}).Event.GetBody(); again != globex {
 		t.Errorf("the same tenant hashed differently: %q then %q", globex, again)
 	}
 }
