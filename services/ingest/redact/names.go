@@ -169,6 +169,7 @@ func (r *Redactor) findNames(s *scan, out []candidate) []candidate {
 	if f.prose {
 		f.collectSpeakers()
 		out = f.findMentions(out)
+		out = f.speakerNames(out)
 	} else if s.profile == ProfileCode {
 		f.findProseRegions()
 	}
@@ -945,10 +946,11 @@ func isTodoTag(w string) bool {
 // transcript ("Agent: Perfect, thanks"): what follows it is a name only
 // when it fills the line.
 func isRoleLabel(w string) bool {
-	switch w {
-	case "Agent", "agent", "Customer", "customer", "Client", "client", "User", "user", "Caller",
-		"caller", "Rep", "rep", "Representative", "Member", "member", "Guest", "guest", "Bot", "bot",
-		"System", "system", "Assistant", "assistant", "Support", "support":
+	switch strings.ToLower(w) {
+	case "agent", "customer", "client", "user", "caller", "rep", "representative", "member",
+		"guest", "bot", "system", "assistant", "support", "visitor", "operator", "admin",
+		"moderator", "host", "me", "you", "human", "ai", "staff", "tech", "technician",
+		"engineer", "patient", "doctor", "nurse", "interviewer", "candidate", "manager":
 		return true
 	}
 	return false
@@ -1107,9 +1109,11 @@ func (f *nameFinder) isSpeaker(label string) bool {
 }
 
 // collectSpeakers finds the chat speaker labels of the text: one to three
-// words that open a line (after an optional timestamp) and end with ": ".
-// A label counts when it opens two lines or more; role labels such as
-// "Agent" and words that are no names are left out.
+// words that open a line (after an optional timestamp) and end with ": ",
+// or a nickname in angle brackets ("<amara> hi"), as IRC and many chat
+// exports write it. A label counts when it opens two lines or more, or once
+// when it is a listed given name; role labels such as "Agent" and words
+// that are no names are left out.
 func (f *nameFinder) collectSpeakers() {
 	var labels [maxSpeakers]string
 	var counts [maxSpeakers]int
@@ -1121,7 +1125,7 @@ func (f *nameFinder) collectSpeakers() {
 		} else {
 			end += pos
 		}
-		if label, ok := speakerLabel(f.text[pos:end]); ok {
+		if label, _, ok := speakerLabel(f.text[pos:end]); ok {
 			i := 0
 			for i < n && labels[i] != label {
 				i++
@@ -1138,9 +1142,12 @@ func (f *nameFinder) collectSpeakers() {
 	}
 	// A label counts when it comes back: form fields ("Reason: ...") are
 	// seldom repeated, speakers are.
-	// TODO: a speaker who writes once, with an unlisted name, is missed.
 	for i := 0; i < n; i++ {
-		if counts[i] < 2 || isRoleLabel(labels[i]) || f.lex.lookup(labels[i]).hardNotName() {
+		fl := f.lex.lookup(labels[i])
+		if isRoleLabel(labels[i]) || fl.hardNotName() {
+			continue
+		}
+		if counts[i] < 2 && !(fl.has(lexFirstName) && !fl.ambiguousName()) {
 			continue
 		}
 		f.speakers[f.nSpeakers] = labels[i]
@@ -1149,31 +1156,194 @@ func (f *nameFinder) collectSpeakers() {
 }
 
 // speakerLabel returns the label that opens a chat line, "Olu" of "Olu:
-// hi" or "Priya Patel" of "[10:02] Priya Patel: ok".
-func speakerLabel(line string) (string, bool) {
+// hi", "Priya Patel" of "[10:02] Priya Patel: ok", "amara" of "<amara> hi",
+// and its offset in line. A label is capitalised, in a script without case,
+// or a single lower-case word; a word with digits is a handle, not a name.
+func speakerLabel(line string) (string, int, bool) {
+	if len(line) > 3 && line[0] == '<' {
+		return bracketLabel(line)
+	}
 	i := skipTimestamp(line)
 	colon := strings.IndexByte(line[i:min(len(line), i+41)], ':')
 	if colon <= 0 {
-		return "", false
+		return "", 0, false
 	}
 	label := line[i : i+colon]
 	if rest := line[i+colon+1:]; rest != "" && rest[0] != ' ' && rest[0] != '\t' && rest[0] != '\r' {
-		return "", false
+		return "", 0, false
 	}
 	words := 0
+	lower := false
 	for w := range strings.SplitSeq(label, " ") {
 		r, _ := utf8.DecodeRuneInString(w)
-		if w == "" || !unicode.IsUpper(r) && !caselessLetter(r) {
-			return "", false
+		if w == "" {
+			return "", 0, false
+		}
+		if !unicode.IsUpper(r) && !caselessLetter(r) {
+			lower = true
 		}
 		for _, c := range w {
 			if !unicode.IsLetter(c) && c != '-' && c != '\'' {
-				return "", false
+				return "", 0, false
 			}
 		}
 		words++
 	}
-	return label, words <= 3
+	if lower && (words > 1 || len(label) < 2 || strings.ContainsAny(label, "-'")) {
+		return "", 0, false // "re: ...", "note to self: ...", "support-bot: ..."
+	}
+	return label, i, words <= 3
+}
+
+// bracketLabel reads an IRC-style "<nick> " that opens line: the nick is
+// letters only, two to twenty of them.
+func bracketLabel(line string) (string, int, bool) {
+	end := strings.IndexByte(line[1:min(len(line), 22)], '>')
+	if end < 2 || len(line) < end+3 || line[end+2] != ' ' {
+		return "", 0, false
+	}
+	label := line[1 : end+1]
+	for _, c := range label {
+		if !unicode.IsLetter(c) {
+			return "", 0, false
+		}
+	}
+	return label, 1, true
+}
+
+// isLowerSpeaker reports whether a speaker label is written so that the
+// main pass, which looks at capitalised words, cannot find it: in lower
+// case or in angle brackets.
+func isLowerSpeaker(label string) bool {
+	r, _ := utf8.DecodeRuneInString(label)
+	return unicode.IsLower(r)
+}
+
+// speakerNames appends the chat speakers that the main pass cannot see:
+// labels in lower case or in angle brackets ("<amara> hi", "linh: ok"),
+// and the speakers' names where the others mention them ("thx grace",
+// "pedro's run", "ana send me the address").
+func (f *nameFinder) speakerNames(out []candidate) []candidate {
+	if f.nSpeakers == 0 {
+		return out
+	}
+	for pos := 0; pos < len(f.text); {
+		end := strings.IndexByte(f.text[pos:], '\n')
+		if end < 0 {
+			end = len(f.text)
+		} else {
+			end += pos
+		}
+		line := f.text[pos:end]
+		label, off, ok := speakerLabel(line)
+		own := ""
+		if ok && f.isSpeaker(label) {
+			own = label
+			start := pos + off
+			bracket := line[0] == '<'
+			if bracket || isLowerSpeaker(label) {
+				out = append(out, candidate{Finding: Finding{Type: TypePerson, Start: start, End: start + len(label),
+					Score: f.speakerScore(label)}})
+			}
+			out = f.speakerMentions(pos+off+len(label), end, own, out)
+		} else {
+			out = f.speakerMentions(pos, end, own, out)
+		}
+		pos = end + 1
+	}
+	return out
+}
+
+// speakerScore is the score of a chat speaker label.
+func (f *nameFinder) speakerScore(label string) float64 {
+	if f.lex.lookup(label).has(lexName) {
+		return nameScoreFirst + nameBoostSpeaker - nameBoostWeak
+	}
+	return nameMinScore + nameBoostWeak - 0.05
+}
+
+// speakerMentions appends the words between offsets from and to (one
+// chat line after its label) that name another speaker of the text. A name
+// that is also a common word ("will", "may", "grace") counts only where
+// someone is addressed: after "hey" or "thx", before "'s", or opening the
+// message with no pronoun after it ("young did you see", not "may i ask").
+func (f *nameFinder) speakerMentions(from, to int, own string, out []candidate) []candidate {
+	toks := f.s.tokens
+	first := true
+	for k := f.s.tokenAt(from); k < len(toks) && toks[k].end <= to; k++ {
+		t := toks[k]
+		opener := first
+		first = false
+		if !t.isWord() || t.letters < 2 || t.len() > 20 || t.firstUpper && t.upper > 1 {
+			continue
+		}
+		w := f.s.word(k)
+		label, ok := f.speakerWord(w)
+		if !ok || strings.EqualFold(label, own) {
+			continue
+		}
+		if !f.boundaryBefore(t.start) || runeBefore(f.text, t.start) == '@' {
+			continue
+		}
+		if fl := f.lex.lookup(w); fl.ambiguousName() || fl.hardNotName() || fl.has(lexNotName) {
+			if !f.addressedAt(k, to, opener) {
+				continue
+			}
+		}
+		out = append(out, candidate{Finding: Finding{Type: TypePerson, Start: t.start, End: t.end,
+			Score: nameMinScore + nameBoostWeak - 0.05}})
+	}
+	return out
+}
+
+// speakerWord reports whether w, in any case, is a one-word speaker label
+// or the last word of a label such as "Agent Kwame", and returns the label.
+func (f *nameFinder) speakerWord(w string) (string, bool) {
+	for _, sp := range f.speakers[:f.nSpeakers] {
+		if strings.EqualFold(sp, w) {
+			return sp, true
+		}
+		if i := strings.LastIndexByte(sp, ' '); i > 0 && strings.EqualFold(sp[i+1:], w) && isRoleLabel(sp[:strings.IndexByte(sp, ' ')]) {
+			return sp, true
+		}
+	}
+	return "", false
+}
+
+// addressedAt reports whether token k, a speaker's name that is also a
+// common word, is used to address or name that speaker.
+func (f *nameFinder) addressedAt(k, to int, opener bool) bool {
+	toks := f.s.tokens
+	if p := f.prevOnLine(k); p >= 0 && f.s.gap(k) == " " {
+		if fl := f.lex.lookup(f.s.word(p)); fl.has(lexGreeting | lexSignoff) {
+			return true
+		}
+	}
+	end := toks[k].end
+	if apostropheAt(f.text, end) > 0 && byteAt(f.text, end+apostropheAt(f.text, end)) == 's' {
+		return true
+	}
+	if !opener {
+		return false
+	}
+	n := k + 1
+	if n >= len(toks) || toks[n].start >= to {
+		return true
+	}
+	if f.s.gap(n) == ", " || f.s.gap(n) == "," {
+		return true
+	}
+	return f.s.gap(n) == " " && !isSubjectPronoun(f.s.word(n))
+}
+
+// isSubjectPronoun reports whether w is an English subject pronoun, which
+// after "may" or "will" makes a question rather than an address.
+func isSubjectPronoun(w string) bool {
+	switch strings.ToLower(w) {
+	case "i", "you", "we", "he", "she", "they", "it", "u":
+		return true
+	}
+	return false
 }
 
 // skipTimestamp returns the length of a chat timestamp that opens line,
@@ -1185,7 +1355,7 @@ func skipTimestamp(line string) int {
 		switch {
 		case isDigit(c):
 			digits++
-		case strings.IndexByte("[]():.-/ \t", c) >= 0:
+		case strings.IndexByte("[]():.-/, \t", c) >= 0:
 		case digits > 0 && (c|0x20 == 'a' || c|0x20 == 'p') && i+1 < len(line) && line[i+1]|0x20 == 'm':
 			i++ // AM, PM
 		default:
@@ -1705,7 +1875,7 @@ func (f *nameFinder) timestampPrefix(i int) bool {
 		switch {
 		case isDigit(c):
 			digits++
-		case strings.IndexByte(" \t[]():-/.APMapm", c) < 0:
+		case strings.IndexByte(" \t[]():-/.,APMapm", c) < 0:
 			return false
 		}
 	}

@@ -88,6 +88,13 @@ func TestFindNamesContext(t *testing.T) {
 			"PERSON Olu", "PERSON Dami", "PERSON Olu", "PERSON Dami"}},
 		{name: "speaker label seen once", text: "Olu: can you send it?\nsure"},
 		{name: "timestamped speaker", text: "[10:02] Lena Fischer: Build failed again", want: []string{"PERSON Lena Fischer"}},
+		{name: "listed speaker seen once", text: "Priya: can you send it?\nsure", want: []string{"PERSON Priya"}},
+		{name: "lower-case speakers", text: "amara: can u check\nbot: hi\namara: ok", want: []string{"PERSON amara", "PERSON amara"}},
+		{name: "IRC speakers", text: "<amara> hi\n<dev42> hello\n<amara> thx", want: []string{"PERSON amara", "PERSON amara"}},
+		{name: "speaker named by another", text: "Olu: hi\nDami: thx olu, on it\nOlu: ok\nDami: done", want: []string{
+			"PERSON Olu", "PERSON Dami", "PERSON olu", "PERSON Olu", "PERSON Dami"}},
+		{name: "speaker with a word name addressed", text: "grace: any update?\nkofi: thx grace, looking\ngrace: ok\nkofi: fixed", want: []string{
+			"PERSON grace", "PERSON kofi", "PERSON grace", "PERSON grace", "PERSON kofi"}},
 		{name: "hyphen and apostrophe", text: "Call with Siobhan O'Connor and Jean-Luc Picard.", want: []string{
 			"PERSON Siobhan O'Connor", "PERSON Jean-Luc Picard"}},
 		{name: "particle name", text: "Thanks to Mohammed Al-Rashid and Ana da Silva.", want: []string{
@@ -115,6 +122,9 @@ func TestFindNamesNegatives(t *testing.T) {
 		{name: "identifiers", text: "Call NewServer(cfg) or Config.Load() from PriyaService; see /home/priya/.ssh and priya@example.com."},
 		{name: "ALL CAPS", text: "PLEASE CONTACT JOHN AT ONCE"},
 		{name: "role labels", text: "Agent: Perfect, thank you.\nCustomer: Updated, thanks."},
+		{name: "lower-case labels that are no speakers", text: "support-bot: hi\nsupport-bot: bye\nnote to self: buy milk\nre: invoice\nre: invoice\nvisitor: late\nvisitor: ok"},
+		{name: "word name not addressed", text: "will: may i ask?\nmay: will you check\nwill: sure\nmay: ok", want: []string{
+			"PERSON will", "PERSON may", "PERSON will", "PERSON may"}},
 		{name: "pronoun", text: "He was born in a hurry."},
 		{name: "job title", text: "Contact: Arjun Mehta, Head of Data", want: []string{"PERSON Arjun Mehta"}},
 		{name: "form fields", text: "Reason: annual check\nSlot: Thu 14:20\nTel: 0117 496 0732"},
