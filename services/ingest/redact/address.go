@@ -97,6 +97,7 @@ func (r *Redactor) findAddresses(s *scan, out []candidate) []candidate {
 		if score < addrMinScore {
 			continue
 		}
+		a.extendToLine(&addr)
 		out = append(out, candidate{Finding: Finding{Type: TypeLocation, Start: addr.start, End: addr.end, Score: score}})
 		covered = addr.end
 		k = addr.last

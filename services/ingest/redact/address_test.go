@@ -92,6 +92,28 @@ func TestFindAddresses(t *testing.T) {
 	})
 }
 
+func TestAddressLineParts(t *testing.T) {
+	t.Parallel()
+	runContextCases(t, []contextCase{
+		{name: "parts after the street", text: "Meu endereço: Rua Augusta, 1508, apto 72, Consolação, São Paulo - SP, 01304-001",
+			want: []string{"LOCATION Rua Augusta, 1508, apto 72, Consolação, São Paulo - SP, 01304-001"}},
+		{name: "whole line before the postcode", text: "Ship to: Rose Cottage, Church Lane, Great Milton, Oxford OX44 7PB",
+			want: []string{"LOCATION Rose Cottage, Church Lane, Great Milton, Oxford OX44 7PB"}},
+		{name: "words after the street in its part", text: "Address: ul. Marszałkowska 84/92 m. 17, 00-514 Warszawa",
+			want: []string{"LOCATION ul. Marszałkowska 84/92 m. 17, 00-514 Warszawa"}},
+		{name: "street after prose in its part", text: "Stroke suspected. Address Hasenheide 61, 10967 Berlin",
+			want: []string{"LOCATION Hasenheide 61, 10967 Berlin"}},
+		{name: "name before the address", text: "Ship to: Jane Doe, 12 High Street, Oxford OX1 2AB",
+			want: []string{"PERSON Jane Doe", "LOCATION 12 High Street, Oxford OX1 2AB"}},
+		{name: "prose after the address", text: "I live at 12 High Street, Oxford OX1 2AB, near the station and I need help",
+			want: []string{"LOCATION 12 High Street, Oxford OX1 2AB"}},
+		{name: "phone before the address", text: "Contact: (505) 555-0134, 318 Calle Ocho SW, Albuquerque, NM 87105",
+			want: []string{"LOCATION 318 Calle Ocho SW, Albuquerque, NM 87105"}},
+		{name: "id after the address", text: "Client at 14 Rosemary Lane, Whitby YO21 3DT, NHS no. 956-562-7854",
+			want: []string{"LOCATION 14 Rosemary Lane, Whitby YO21 3DT"}},
+	})
+}
+
 func TestFindAddressesNegatives(t *testing.T) {
 	t.Parallel()
 	runContextCases(t, []contextCase{
