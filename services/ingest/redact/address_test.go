@@ -109,6 +109,8 @@ func TestAddressLineParts(t *testing.T) {
 			want: []string{"LOCATION 12 High Street, Oxford OX1 2AB"}},
 		{name: "phone before the address", text: "Contact: (505) 555-0134, 318 Calle Ocho SW, Albuquerque, NM 87105",
 			want: []string{"LOCATION 318 Calle Ocho SW, Albuquerque, NM 87105"}},
+		{name: "phone before the street", text: "Kenya branch: Achieng, +254 733 502 918, Mombasa Road, Nairobi, P.O. Box 48210",
+			want: []string{"PERSON Achieng", "LOCATION Mombasa Road, Nairobi, P.O. Box 48210"}},
 		{name: "id after the address", text: "Client at 14 Rosemary Lane, Whitby YO21 3DT, NHS no. 956-562-7854",
 			want: []string{"LOCATION 14 Rosemary Lane, Whitby YO21 3DT"}},
 	})

@@ -115,9 +115,11 @@ func (a *addrFinder) wordsBefore(from, i, end int) int {
 		j = from + k
 	}
 	for start < i && !a.addressPart(strings.TrimSpace(text[start:end]), false) {
-		// Drop words from the left until the rest reads as an address.
+		// Drop words from the left until the rest reads as an address,
+		// but never split a run of numbers: "+254 733 502 918" is a
+		// phone, not a house number.
 		sp := strings.IndexByte(text[start:i], ' ')
-		if sp < 0 {
+		if sp < 0 || hasDigit(text[start:start+sp]) {
 			return i
 		}
 		start += sp + 1

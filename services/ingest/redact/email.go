@@ -32,7 +32,7 @@ func (r *Redactor) findEmails(text string, out []candidate) []candidate {
 
 		start := emailLocalStart(text, at)
 		end := emailDomainEnd(text, at+1)
-		if start == at || end == at+1 || !validEmail(text[start:at], text[at+1:end]) {
+		if start == at || end == at+1 || !validEmail(text[start:at], text[at+1:end]) || messageIDAt(text, start) {
 			continue
 		}
 		out = append(out, candidate{Finding: Finding{Type: TypeEmail, Start: start, End: end, Score: emailScore}})
@@ -117,4 +117,39 @@ func validEmail(local, domain string) bool {
 		}
 	}
 	return true
+}
+
+// messageIDHeaders name the mail headers whose <local@domain> values are
+// message identifiers, made by mail software, not mailboxes.
+var messageIDHeaders = []string{"message-id:", "in-reply-to:", "references:", "content-id:", "resent-message-id:"}
+
+// messageIDAt reports whether the address-like token at byte start is in
+// angle brackets on a Message-ID, In-Reply-To, References or Content-ID
+// header line (or a folded continuation of one), or after a message_id=
+// key of a log line.
+func messageIDAt(text string, start int) bool {
+	if start == 0 || text[start-1] != '<' {
+		return false
+	}
+	before := strings.ToLower(text[max(0, start-13) : start-1])
+	for _, key := range []string{"message_id=", "message-id=", "messageid=", "msgid=", "msg_id="} {
+		if strings.HasSuffix(before, key) {
+			return true // message_id=<...> in a log line
+		}
+	}
+	ls := start
+	for {
+		ls = strings.LastIndexByte(text[:ls], '\n') + 1
+		if ls == 0 || (text[ls] != ' ' && text[ls] != '\t') {
+			break // not a folded continuation line
+		}
+		ls--
+	}
+	line := text[ls:start]
+	for _, h := range messageIDHeaders {
+		if len(line) >= len(h) && strings.EqualFold(line[:len(h)], h) {
+			return true
+		}
+	}
+	return false
 }
