@@ -74,6 +74,13 @@ type ChunkingConfig struct {
 	MaxChars int `yaml:"max_chars" env:"KEEL_EMBED_CHUNK_MAX_CHARS"`
 	// MaxWords is the largest chunk in words (KEEL_EMBED_CHUNK_MAX_WORDS).
 	MaxWords int `yaml:"max_words" env:"KEEL_EMBED_CHUNK_MAX_WORDS"`
+	// MaxTokens is the largest chunk in estimated tokens
+	// (KEEL_EMBED_CHUNK_MAX_TOKENS); see chunk.EstimateTokens.
+	MaxTokens int `yaml:"max_tokens" env:"KEEL_EMBED_CHUNK_MAX_TOKENS"`
+	// OverlapTokens bounds the overlap between neighbouring chunks of one
+	// block in estimated tokens; 0 means none
+	// (KEEL_EMBED_CHUNK_OVERLAP_TOKENS).
+	OverlapTokens int `yaml:"overlap_tokens" env:"KEEL_EMBED_CHUNK_OVERLAP_TOKENS"`
 	// MaxChunks bounds the chunks of one document; a longer document is
 	// dead-lettered (KEEL_EMBED_MAX_CHUNKS).
 	MaxChunks int `yaml:"max_chunks" env:"KEEL_EMBED_MAX_CHUNKS"`
@@ -93,9 +100,11 @@ func DefaultConfig() Config {
 		GRPC:      GRPCConfig{Addr: "127.0.0.1:7402"},
 		Embedding: EmbeddingConfig{Provider: ProviderLocal},
 		Chunking: ChunkingConfig{
-			MaxChars:  chunk.DefaultMaxChars,
-			MaxWords:  chunk.DefaultMaxWords,
-			MaxChunks: document.DefaultMaxChunks,
+			MaxChars:      chunk.DefaultMaxChars,
+			MaxWords:      chunk.DefaultMaxWords,
+			MaxTokens:     chunk.DefaultMaxTokens,
+			OverlapTokens: chunk.DefaultOverlapTokens,
+			MaxChunks:     document.DefaultMaxChunks,
 		},
 		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver},
 	}
@@ -118,6 +127,12 @@ func (c Config) Validate() error {
 	}
 	if c.Chunking.MaxWords < 8 {
 		errs = append(errs, errors.New("chunking max_words must be at least 8"))
+	}
+	if c.Chunking.MaxTokens < 16 {
+		errs = append(errs, errors.New("chunking max_tokens must be at least 16"))
+	}
+	if c.Chunking.OverlapTokens < 0 || c.Chunking.OverlapTokens > c.Chunking.MaxTokens/2 {
+		errs = append(errs, errors.New("chunking overlap_tokens must be within [0, max_tokens/2]"))
 	}
 	if c.Chunking.MaxChunks < 1 {
 		errs = append(errs, errors.New("chunking max_chunks must be at least 1"))
@@ -163,7 +178,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	// TODO: an embedding cache keyed by model and text hash; the local
 	// embedder is cheaper than a cache lookup, a remote provider will not be.
 	emb := embedder.NewHashing()
-	splitter := chunk.NewSplitter(chunk.Options{MaxChars: cfg.Chunking.MaxChars, MaxWords: cfg.Chunking.MaxWords})
+	splitter := chunk.NewSplitter(chunkOptions(cfg.Chunking))
 	builder := document.NewBuilder(splitter, emb, cfg.Chunking.MaxChunks)
 
 	// NATS.
@@ -204,6 +219,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	logger.Info("embed service stopped")
 	return nil
+}
+
+// chunkOptions returns the splitter options of c.
+func chunkOptions(c ChunkingConfig) chunk.Options {
+	overlap := c.OverlapTokens
+	if overlap == 0 {
+		overlap = -1 // chunk.Options reads zero as the default
+	}
+	return chunk.Options{
+		MaxChars:      c.MaxChars,
+		MaxWords:      c.MaxWords,
+		MaxTokens:     c.MaxTokens,
+		OverlapTokens: overlap,
+	}
 }
 
 func newRedactedEvent() *keelv1.RedactedEvent {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -21,6 +22,7 @@ import (
 	"github.com/keelhq/keel/pkg/natstest"
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/embed/internal/chunk"
 )
 
 // harness is a running embed service with its NATS server.
@@ -264,8 +266,10 @@ func TestConfigValidate(t *testing.T) {
 	bad.GRPC.Addr = ""
 	bad.Embedding.Provider = "openai"
 	bad.Chunking.MaxChars = 10
+	bad.Chunking.MaxTokens = 4
+	bad.Chunking.OverlapTokens = -1
 	err := bad.Validate()
-	for _, want := range []string{"KEEL_NATS_URL", "KEEL_EMBED_GRPC_ADDR", `"openai"`, "max_chars"} {
+	for _, want := range []string{"KEEL_NATS_URL", "KEEL_EMBED_GRPC_ADDR", `"openai"`, "max_chars", "max_tokens", "overlap_tokens"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %s", err, want)
 		}
@@ -275,6 +279,38 @@ func TestConfigValidate(t *testing.T) {
 	cancel()
 	if err := Run(ctx, bad, Deps{Logger: logging.Discard()}); err == nil {
 		t.Errorf("Run with an invalid config returned nil")
+	}
+}
+
+func TestChunkOptions(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		cfg  ChunkingConfig
+		want chunk.Options
+	}{
+		{
+			name: "defaults",
+			cfg:  DefaultConfig().Chunking,
+			want: chunk.Options{
+				MaxChars: chunk.DefaultMaxChars, MaxWords: chunk.DefaultMaxWords,
+				MaxTokens: chunk.DefaultMaxTokens, OverlapTokens: chunk.DefaultOverlapTokens,
+			},
+		},
+		{
+			name: "no overlap",
+			cfg:  ChunkingConfig{MaxChars: 500, MaxWords: 100, MaxTokens: 128},
+			want: chunk.Options{MaxChars: 500, MaxWords: 100, MaxTokens: 128, OverlapTokens: -1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, chunkOptions(tt.cfg)); diff != "" {
+				t.Errorf("chunkOptions() mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -31,6 +31,15 @@ const (
 // titleSeparator joins the document title and the heading path of a chunk.
 const titleSeparator = " > "
 
+// Where the format of a document's body comes from.
+const (
+	// KindEmail is the event kind whose body is an email.
+	KindEmail = "email"
+	// ContentTypeKey is the metadata key that may name the media type of
+	// the body, such as "text/markdown" or "text/html".
+	ContentTypeKey = "content_type"
+)
+
 var (
 	// ErrNoDocumentID is returned by Build for an event without an event id.
 	ErrNoDocumentID = errors.New("document: event id is empty")
@@ -70,7 +79,7 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 	if docID == "" {
 		return nil, ErrNoDocumentID
 	}
-	chunks := b.splitter.Split(docID, ev.GetBody())
+	chunks := b.splitter.SplitFormat(docID, ev.GetBody(), Format(ev))
 	// TODO: send documents beyond maxChunks in several messages; ChunkBatch
 	// needs a part number first so the index can still replace by document.
 	if len(chunks) > b.maxChunks {
@@ -78,13 +87,17 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 	}
 
 	// Every chunk is embedded with its title so that the document title and
-	// section headings count towards what the chunk is about.
+	// section headings count towards what the chunk is about, and with its
+	// header (a table's header row, a diff's hunk header) so that it can be
+	// read on its own.
+	// TODO: carry Chunk.Header and Chunk.Quoted in keelv1.Chunk; the proto
+	// has no fields for them yet, so the index sees only the text.
 	root := Title(ev)
 	titles := make([]string, len(chunks))
 	inputs := make([]string, len(chunks))
 	for i, c := range chunks {
 		titles[i] = joinNonEmpty(titleSeparator, root, c.HeadingPath())
-		inputs[i] = joinNonEmpty("\n\n", titles[i], c.Text)
+		inputs[i] = joinNonEmpty("\n\n", titles[i], c.EmbedText())
 	}
 	vectors, err := b.embed(ctx, inputs)
 	if err != nil {
@@ -132,6 +145,16 @@ func (b *Builder) embed(ctx context.Context, inputs []string) ([][]float32, erro
 	return vectors, nil
 }
 
+// Format returns the format the body of ev is written in: an email for
+// events of KindEmail, else the format the media type in the metadata
+// (ContentTypeKey) names, else the format the body looks like.
+func Format(ev *keelv1.RedactedEvent) chunk.Format {
+	if ev.GetKind() == KindEmail {
+		return chunk.FormatEmail
+	}
+	return chunk.DetectFormat(ev.GetMetadata()[ContentTypeKey], ev.GetBody())
+}
+
 // Title is the title every chunk of ev carries before its heading path: the
 // article title and the subject, whichever are set.
 func Title(ev *keelv1.RedactedEvent) string {
@@ -143,13 +166,23 @@ func Title(ev *keelv1.RedactedEvent) string {
 }
 
 // ContentHash returns a hex digest of everything that shapes the batch of
-// ev: the embedding model, the chunk limits and the event fields that reach
-// a chunk. Two events with the same hash give the same batch.
+// ev: the embedding model, the chunking rules and limits and the event
+// fields that reach a chunk. Two events with the same hash give the same
+// batch.
 func (b *Builder) ContentHash(ev *keelv1.RedactedEvent) string {
 	opts := b.splitter.Options()
 	h := sha256.New()
 	writeField(h, b.embedder.Model())
-	writeField(h, strconv.Itoa(opts.MaxChars)+"/"+strconv.Itoa(opts.MaxWords)+"/"+strconv.Itoa(opts.OverlapSentences))
+	writeField(h, strings.Join([]string{
+		chunk.Version,
+		strconv.Itoa(opts.MaxChars),
+		strconv.Itoa(opts.MaxWords),
+		strconv.Itoa(opts.MaxTokens),
+		strconv.Itoa(opts.OverlapTokens),
+		strconv.Itoa(opts.OverlapSentences),
+		strconv.Itoa(opts.MinAlnum),
+	}, "/"))
+	writeField(h, string(Format(ev)))
 	writeField(h, ev.GetKind())
 	writeField(h, ev.GetSource())
 	writeField(h, ev.GetTitle())

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/embed/internal/chunk"
@@ -122,6 +124,7 @@ func TestContentHash(t *testing.T) {
 		{name: "acl", change: func(ev *keelv1.RedactedEvent) { ev.Acl = append(ev.Acl, "user:ana") }},
 		{name: "title", change: func(ev *keelv1.RedactedEvent) { ev.Title = "Returns" }},
 		{name: "field boundary", change: func(ev *keelv1.RedactedEvent) { ev.Title, ev.Subject = "Refund", " policy" }},
+		{name: "content type", change: func(ev *keelv1.RedactedEvent) { ev.Metadata = map[string]string{ContentTypeKey: "text/html"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,5 +162,162 @@ func TestTitle(t *testing.T) {
 				t.Errorf("Title = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name     string
+		kind     string
+		metadata map[string]string
+		body     string
+		want     chunk.Format
+	}{
+		{name: "email kind", kind: KindEmail, body: "# Not markdown here", want: chunk.FormatEmail},
+		{name: "content type", kind: "article", metadata: map[string]string{ContentTypeKey: "text/html"}, body: "Hi", want: chunk.FormatHTML},
+		{name: "markdown body", kind: "article", body: "# Refunds\n\nText.", want: chunk.FormatMarkdown},
+		{name: "diff body", kind: "note", body: "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b", want: chunk.FormatDiff},
+		{name: "plain body", kind: "ticket", body: "My parcel is late.", want: chunk.FormatPlain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev := &keelv1.RedactedEvent{Kind: tt.kind, Metadata: tt.metadata, Body: tt.body}
+			if got := Format(ev); got != tt.want {
+				t.Errorf("Format() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// recordingEmbedder embeds with the hashing embedder and keeps the texts.
+type recordingEmbedder struct {
+	embedder.Embedder
+	mu    sync.Mutex
+	texts []string
+}
+
+func (r *recordingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	r.mu.Lock()
+	r.texts = append(r.texts, texts...)
+	r.mu.Unlock()
+	return r.Embedder.Embed(ctx, texts)
+}
+
+func TestBuildStructuredDocuments(t *testing.T) {
+	t.Parallel()
+
+	type view struct {
+		Title, Text, Input, Body string
+	}
+	tests := []struct {
+		name string
+		ev   *keelv1.RedactedEvent
+		want []view
+	}{
+		{
+			name: "email with a quoted reply",
+			ev: &keelv1.RedactedEvent{
+				EventId: "e-1", Kind: KindEmail, Subject: "Refund",
+				Body: "Still waiting for it.\n\nOn Mon, Support wrote:\n> Your refund is on its way.",
+			},
+			want: []view{
+				{Title: "Refund", Text: "Still waiting for it.", Input: "Refund\n\nStill waiting for it.", Body: "Still waiting for it."},
+				{
+					Title: "Refund > On Mon, Support wrote:",
+					Text:  "> Your refund is on its way.",
+					Input: "Refund > On Mon, Support wrote:\n\n> Your refund is on its way.",
+					Body:  "> Your refund is on its way.",
+				},
+			},
+		},
+		{
+			name: "diff",
+			ev: &keelv1.RedactedEvent{
+				EventId: "pr-7", Kind: "note", Title: "PR 7",
+				Body: "--- a/pay.go\n+++ b/pay.go\n@@ -1,2 +1,2 @@ func Pay()\n-\treturn 1\n+\treturn 2\n",
+			},
+			want: []view{{
+				Title: "PR 7 > pay.go",
+				Text:  "-\treturn 1\n+\treturn 2",
+				Input: "PR 7 > pay.go\n\n@@ -1,2 +1,2 @@ func Pay()\n-\treturn 1\n+\treturn 2",
+				Body:  "-\treturn 1\n+\treturn 2",
+			}},
+		},
+		{
+			name: "html by content type",
+			ev: &keelv1.RedactedEvent{
+				EventId: "kb-9", Kind: "article", Title: "Help",
+				Metadata: map[string]string{ContentTypeKey: "text/html; charset=utf-8"},
+				Body:     "<h1>Returns</h1><p>Keep the <b>box</b> &amp; receipt.</p>",
+			},
+			want: []view{{
+				Title: "Help > Returns",
+				Text:  "Keep the box & receipt.",
+				Input: "Help > Returns\n\nKeep the box & receipt.",
+				Body:  "Keep the <b>box</b> &amp; receipt.",
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recordingEmbedder{Embedder: embedder.NewHashing()}
+			b := NewBuilder(chunk.NewSplitter(chunk.Options{}), rec, 0)
+
+			batch, err := b.Build(context.Background(), "acme", tt.ev)
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			var got []view
+			for i, c := range batch.GetChunks() {
+				got = append(got, view{
+					Title: c.GetTitle(),
+					Text:  c.GetText(),
+					Input: rec.texts[i],
+					Body:  tt.ev.GetBody()[c.GetStartOffset():c.GetEndOffset()],
+				})
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Build chunks mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBuildIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ev := article()
+	ev.Body = "# Refunds\n\nWe refund unused items.\n\n## Exceptions\n\nGift cards are final.\n\n## Process\n\nOpen a ticket."
+
+	first, err := newBuilder(0).Build(context.Background(), "acme", ev)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	again, err := newBuilder(0).Build(context.Background(), "acme", proto.Clone(ev).(*keelv1.RedactedEvent))
+	if err != nil {
+		t.Fatalf("Build again: %v", err)
+	}
+	if diff := cmp.Diff(first, again, protocmp.Transform()); diff != "" {
+		t.Errorf("re-ingesting the same document changed the batch (-first +again):\n%s", diff)
+	}
+
+	// An edit of one section changes the id of its chunk only.
+	edited := proto.Clone(ev).(*keelv1.RedactedEvent)
+	edited.Body = strings.Replace(ev.Body, "Gift cards are final.", "Gift cards can be refunded.", 1)
+	second, err := newBuilder(0).Build(context.Background(), "acme", edited)
+	if err != nil {
+		t.Fatalf("Build edited: %v", err)
+	}
+	var changed []string
+	for i, c := range second.GetChunks() {
+		if c.GetChunkId() != first.GetChunks()[i].GetChunkId() {
+			changed = append(changed, c.GetText())
+		}
+	}
+	if diff := cmp.Diff([]string{"Gift cards can be refunded."}, changed); diff != "" {
+		t.Errorf("chunks with new ids mismatch (-want +got):\n%s", diff)
 	}
 }
