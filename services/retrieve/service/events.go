@@ -49,6 +49,10 @@ func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.Ch
 			Model:   batch.GetEmbeddingModel(),
 			Start:   int(c.GetStartOffset()),
 			End:     int(c.GetEndOffset()),
+
+			HeadingPath: c.GetHeadingPath(),
+			Header:      c.GetHeader(),
+			Quoted:      c.GetQuoted(),
 		}
 	}
 	err := b.store.Replace(d.Tenant, batch.GetDocId(), chunks)

@@ -102,6 +102,8 @@ func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest)
 			StartOffset:  int32(r.Chunk.Start),
 			EndOffset:    int32(r.Chunk.End),
 			Kind:         r.Chunk.Kind,
+			HeadingPath:  r.Chunk.HeadingPath,
+			Quoted:       r.Chunk.Quoted,
 		}
 	}
 	return resp, nil

@@ -123,14 +123,15 @@ func refundBatch(docID string, acl ...string) *keelv1.ChunkBatch {
 		DocId:          docID,
 		EmbeddingModel: "test-model",
 		Chunks: []*keelv1.Chunk{{
-			ChunkId: docID + "-0",
-			DocId:   docID,
-			Text:    "Refunds are paid back to the original card within 14 days.",
-			Title:   "Refund policy",
-			Kind:    "article",
-			Source:  "kb",
-			Acl:     acl,
-			Vector:  []float32{0.6, 0.8},
+			ChunkId:     docID + "-0",
+			DocId:       docID,
+			Text:        "Refunds are paid back to the original card within 14 days.",
+			Title:       "Refund policy",
+			Kind:        "article",
+			HeadingPath: []string{"Payments", "Refunds"},
+			Source:      "kb",
+			Acl:         acl,
+			Vector:      []float32{0.6, 0.8},
 		}},
 	}
 }
@@ -206,7 +207,7 @@ func TestSearchFallsBackToKeywordsWhenEmbeddingFails(t *testing.T) {
 			if p.GetKeywordScore() <= 0 || p.GetVectorScore() != 0 {
 				t.Errorf("passage scores: keyword %f vector %f, want keyword only", p.GetKeywordScore(), p.GetVectorScore())
 			}
-			if p.GetTitle() != "Refund policy" || p.GetKind() != "article" {
+			if p.GetTitle() != "Refund policy" || p.GetKind() != "article" || strings.Join(p.GetHeadingPath(), ">") != "Payments>Refunds" {
 				t.Errorf("passage = %v", p)
 			}
 		})

@@ -90,8 +90,6 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 	// section headings count towards what the chunk is about, and with its
 	// header (a table's header row, a diff's hunk header) so that it can be
 	// read on its own.
-	// TODO: carry Chunk.Header and Chunk.Quoted in keelv1.Chunk; the proto
-	// has no fields for them yet, so the index sees only the text.
 	root := Title(ev)
 	titles := make([]string, len(chunks))
 	inputs := make([]string, len(chunks))
@@ -123,6 +121,9 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 			Acl:         ev.GetAcl(),
 			StartOffset: int32(c.Start),
 			EndOffset:   int32(c.End),
+			HeadingPath: c.Headings,
+			Header:      c.Header,
+			Quoted:      c.Quoted,
 		}
 	}
 	return batch, nil

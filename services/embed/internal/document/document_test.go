@@ -211,6 +211,8 @@ func TestBuildStructuredDocuments(t *testing.T) {
 
 	type view struct {
 		Title, Text, Input, Body string
+		Path, Header             string
+		Quoted                   bool
 	}
 	tests := []struct {
 		name string
@@ -230,6 +232,7 @@ func TestBuildStructuredDocuments(t *testing.T) {
 					Text:  "> Your refund is on its way.",
 					Input: "Refund > On Mon, Support wrote:\n\n> Your refund is on its way.",
 					Body:  "> Your refund is on its way.",
+					Path:  "On Mon, Support wrote:", Quoted: true,
 				},
 			},
 		},
@@ -244,6 +247,7 @@ func TestBuildStructuredDocuments(t *testing.T) {
 				Text:  "-\treturn 1\n+\treturn 2",
 				Input: "PR 7 > pay.go\n\n@@ -1,2 +1,2 @@ func Pay()\n-\treturn 1\n+\treturn 2",
 				Body:  "-\treturn 1\n+\treturn 2",
+				Path:  "pay.go", Header: "@@ -1,2 +1,2 @@ func Pay()",
 			}},
 		},
 		{
@@ -258,6 +262,7 @@ func TestBuildStructuredDocuments(t *testing.T) {
 				Text:  "Keep the box & receipt.",
 				Input: "Help > Returns\n\nKeep the box & receipt.",
 				Body:  "Keep the <b>box</b> &amp; receipt.",
+				Path:  "Returns",
 			}},
 		},
 	}
@@ -278,6 +283,7 @@ func TestBuildStructuredDocuments(t *testing.T) {
 					Text:  c.GetText(),
 					Input: rec.texts[i],
 					Body:  tt.ev.GetBody()[c.GetStartOffset():c.GetEndOffset()],
+					Path:  strings.Join(c.GetHeadingPath(), " > "), Header: c.GetHeader(), Quoted: c.GetQuoted(),
 				})
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {

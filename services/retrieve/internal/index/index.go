@@ -51,6 +51,13 @@ type Chunk struct {
 	Model  string
 	// Start and End are byte offsets of Text in the source document.
 	Start, End int
+	// HeadingPath is the section the chunk comes from, outermost first.
+	HeadingPath []string
+	// Header is what the chunk continues (a table's header row, a diff's
+	// hunk header); it counts for keyword search but is not part of Text.
+	Header string
+	// Quoted marks a chunk of an email's quoted reply chain.
+	Quoted bool
 }
 
 // Options configures a Store.

@@ -79,6 +79,7 @@ func (s *Store) Search(tenantID string, q Query) ([]Result, error) {
 		c := ti.entries[idx].chunk
 		c.Vector = nil
 		c.ACL = slices.Clone(c.ACL)
+		c.HeadingPath = slices.Clone(c.HeadingPath)
 		results = append(results, Result{
 			Chunk:        c,
 			Score:        score,

@@ -61,7 +61,7 @@ func (ti *tenantIndex) add(c Chunk) {
 	}
 
 	e := &entry{chunk: c, key: key, norm: vectorNorm(c.Vector), terms: make(map[string]int)}
-	for _, term := range Tokenize(c.Title + "\n" + c.Text) {
+	for _, term := range Tokenize(c.Title + "\n" + c.Header + "\n" + c.Text) {
 		e.terms[term]++
 		e.length++
 	}

@@ -539,18 +539,26 @@ func (x *RedactedEvent) GetSensitivityReasons() []string {
 
 // Chunk is a piece of a redacted document with its embedding.
 type Chunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ChunkId       string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
-	DocId         string                 `protobuf:"bytes,2,opt,name=doc_id,json=docId,proto3" json:"doc_id,omitempty"`
-	Ordinal       int32                  `protobuf:"varint,3,opt,name=ordinal,proto3" json:"ordinal,omitempty"`
-	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Vector        []float32              `protobuf:"fixed32,5,rep,packed,name=vector,proto3" json:"vector,omitempty"`
-	Title         string                 `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
-	Kind          string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
-	Source        string                 `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
-	Acl           []string               `protobuf:"bytes,9,rep,name=acl,proto3" json:"acl,omitempty"`
-	StartOffset   int32                  `protobuf:"varint,10,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
-	EndOffset     int32                  `protobuf:"varint,11,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ChunkId     string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
+	DocId       string                 `protobuf:"bytes,2,opt,name=doc_id,json=docId,proto3" json:"doc_id,omitempty"`
+	Ordinal     int32                  `protobuf:"varint,3,opt,name=ordinal,proto3" json:"ordinal,omitempty"`
+	Text        string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Vector      []float32              `protobuf:"fixed32,5,rep,packed,name=vector,proto3" json:"vector,omitempty"`
+	Title       string                 `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	Kind        string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	Source      string                 `protobuf:"bytes,8,opt,name=source,proto3" json:"source,omitempty"`
+	Acl         []string               `protobuf:"bytes,9,rep,name=acl,proto3" json:"acl,omitempty"`
+	StartOffset int32                  `protobuf:"varint,10,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	EndOffset   int32                  `protobuf:"varint,11,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	// The headings of the section the chunk comes from, outermost first; for
+	// a diff, the file path.
+	HeadingPath []string `protobuf:"bytes,12,rep,name=heading_path,json=headingPath,proto3" json:"heading_path,omitempty"`
+	// What the chunk continues and needs to be read: a table's header row, a
+	// code block's opening fence, a diff's hunk header. Not part of text.
+	Header string `protobuf:"bytes,13,opt,name=header,proto3" json:"header,omitempty"`
+	// The chunk is from the quoted reply chain of an email, not its new text.
+	Quoted        bool `protobuf:"varint,14,opt,name=quoted,proto3" json:"quoted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,6 +668,27 @@ func (x *Chunk) GetEndOffset() int32 {
 		return x.EndOffset
 	}
 	return 0
+}
+
+func (x *Chunk) GetHeadingPath() []string {
+	if x != nil {
+		return x.HeadingPath
+	}
+	return nil
+}
+
+func (x *Chunk) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *Chunk) GetQuoted() bool {
+	if x != nil {
+		return x.Quoted
+	}
+	return false
 }
 
 // ChunkBatch is published on keel.chunks.<tenant>: every chunk of one
@@ -1222,7 +1251,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x13sensitivity_reasons\x18\x11 \x03(\tR\x12sensitivityReasons\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n" +
 	"\x05Chunk\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x18\n" +
@@ -1236,7 +1265,10 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\fstart_offset\x18\n" +
 	" \x01(\x05R\vstartOffset\x12\x1d\n" +
 	"\n" +
-	"end_offset\x18\v \x01(\x05R\tendOffset\"\x91\x01\n" +
+	"end_offset\x18\v \x01(\x05R\tendOffset\x12!\n" +
+	"\fheading_path\x18\f \x03(\tR\vheadingPath\x12\x16\n" +
+	"\x06header\x18\r \x01(\tR\x06header\x12\x16\n" +
+	"\x06quoted\x18\x0e \x01(\bR\x06quoted\"\x91\x01\n" +
 	"\n" +
 	"ChunkBatch\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +

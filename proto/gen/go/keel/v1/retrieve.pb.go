@@ -145,17 +145,21 @@ func (x *SearchRequest) GetPrincipals() []string {
 }
 
 type Passage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ChunkId       string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
-	DocId         string                 `protobuf:"bytes,2,opt,name=doc_id,json=docId,proto3" json:"doc_id,omitempty"`
-	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Score         float64                `protobuf:"fixed64,5,opt,name=score,proto3" json:"score,omitempty"`
-	VectorScore   float64                `protobuf:"fixed64,6,opt,name=vector_score,json=vectorScore,proto3" json:"vector_score,omitempty"`
-	KeywordScore  float64                `protobuf:"fixed64,7,opt,name=keyword_score,json=keywordScore,proto3" json:"keyword_score,omitempty"`
-	StartOffset   int32                  `protobuf:"varint,8,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
-	EndOffset     int32                  `protobuf:"varint,9,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
-	Kind          string                 `protobuf:"bytes,10,opt,name=kind,proto3" json:"kind,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ChunkId      string                 `protobuf:"bytes,1,opt,name=chunk_id,json=chunkId,proto3" json:"chunk_id,omitempty"`
+	DocId        string                 `protobuf:"bytes,2,opt,name=doc_id,json=docId,proto3" json:"doc_id,omitempty"`
+	Title        string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Text         string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Score        float64                `protobuf:"fixed64,5,opt,name=score,proto3" json:"score,omitempty"`
+	VectorScore  float64                `protobuf:"fixed64,6,opt,name=vector_score,json=vectorScore,proto3" json:"vector_score,omitempty"`
+	KeywordScore float64                `protobuf:"fixed64,7,opt,name=keyword_score,json=keywordScore,proto3" json:"keyword_score,omitempty"`
+	StartOffset  int32                  `protobuf:"varint,8,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	EndOffset    int32                  `protobuf:"varint,9,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	Kind         string                 `protobuf:"bytes,10,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The headings of the section the passage comes from, outermost first.
+	HeadingPath []string `protobuf:"bytes,11,rep,name=heading_path,json=headingPath,proto3" json:"heading_path,omitempty"`
+	// The passage is from the quoted reply chain of an email.
+	Quoted        bool `protobuf:"varint,12,opt,name=quoted,proto3" json:"quoted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +262,20 @@ func (x *Passage) GetKind() string {
 		return x.Kind
 	}
 	return ""
+}
+
+func (x *Passage) GetHeadingPath() []string {
+	if x != nil {
+		return x.HeadingPath
+	}
+	return nil
+}
+
+func (x *Passage) GetQuoted() bool {
+	if x != nil {
+		return x.Quoted
+	}
+	return false
 }
 
 type SearchResponse struct {
@@ -415,7 +433,7 @@ const file_keel_v1_retrieve_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\v2\x15.keel.v1.SearchFilterR\x06filter\x12\x1e\n" +
 	"\n" +
 	"principals\x18\x04 \x03(\tR\n" +
-	"principals\"\x99\x02\n" +
+	"principals\"\xd4\x02\n" +
 	"\aPassage\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x14\n" +
@@ -428,7 +446,9 @@ const file_keel_v1_retrieve_proto_rawDesc = "" +
 	"\n" +
 	"end_offset\x18\t \x01(\x05R\tendOffset\x12\x12\n" +
 	"\x04kind\x18\n" +
-	" \x01(\tR\x04kind\"X\n" +
+	" \x01(\tR\x04kind\x12!\n" +
+	"\fheading_path\x18\v \x03(\tR\vheadingPath\x12\x16\n" +
+	"\x06quoted\x18\f \x01(\bR\x06quoted\"X\n" +
 	"\x0eSearchResponse\x12,\n" +
 	"\bpassages\x18\x01 \x03(\v2\x10.keel.v1.PassageR\bpassages\x12\x18\n" +
 	"\apartial\x18\x02 \x01(\bR\apartial\"\x0e\n" +
