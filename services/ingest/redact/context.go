@@ -63,12 +63,37 @@ func continuesNumber(text string, end int) bool {
 		return true
 	}
 	switch r {
-	case '-', '.', '/', ':', ',':
+	case '-', '.', '/', ':':
 		return isDigit(byteAt(text, end+w))
+	case ',':
+		return thousandsGroupAt(text, end)
 	case '@':
 		return true
 	}
 	return false
+}
+
+// thousandsGroupAt reports whether the comma at byte i joins the groups
+// of one number, as in "1,234,567": one to three digits before it (after a
+// space, a comma or the start), exactly three after it. A comma between
+// two values ("4111111111111111,12/26", "203.0.113.7,198.51.100.2")
+// separates them.
+func thousandsGroupAt(text string, i int) bool {
+	before := i
+	for before > 0 && isDigit(text[before-1]) {
+		before--
+	}
+	if n := i - before; n < 1 || n > 3 {
+		return false
+	}
+	if before > 0 && text[before-1] != ' ' && text[before-1] != ',' {
+		return false
+	}
+	after := i + 1
+	for after < len(text) && isDigit(text[after]) {
+		after++
+	}
+	return after-i-1 == 3
 }
 
 // wordsBefore returns up to n words (letters and digits, lowercased) that

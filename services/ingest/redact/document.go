@@ -86,14 +86,16 @@ func (d *Document) Redact(text string) Result {
 // RedactContext is Redact with a context for the Redactor's model (see
 // WithModel), which it may call; without a model the two are the same.
 func (d *Document) RedactContext(ctx context.Context, text string) Result {
-	sc := newScan(text, d.profile)
+	view := foldForScan(text)
+	sc := newScan(view.text, d.profile)
 	cands := d.redactor.candidates(sc, nil)
-	cands, modelErr := d.redactor.modelCandidates(ctx, text, cands)
+	cands, modelErr := d.redactor.modelCandidates(ctx, view.text, cands)
 	found := len(cands)
 	for _, p := range d.persons {
 		cands = p.find(sc, cands)
 	}
 	sc.release()
+	view.mapBack(cands)
 	preferKnownPersons(cands[:found], cands[found:])
 	cands = d.confident(cands)
 	cands = resolveOverlaps(cands)
@@ -110,11 +112,14 @@ func (d *Document) RedactContext(ctx context.Context, text string) Result {
 		op := d.operator(c.Type)
 		out := original
 		if op != OpKeep {
-			key := c.key
-			if key == "" {
-				key = normalise(c.Type, original)
+			key, value := c.key, c.value
+			if value == "" {
+				value = original
 			}
-			out, op = d.apply(op, c.Type, key, validUTF8(original))
+			if key == "" {
+				key = normalise(c.Type, value)
+			}
+			out, op = d.apply(op, c.Type, key, validUTF8(value), validUTF8(original))
 			if op.reversible() {
 				res.Originals[out] = d.originals[out]
 			}
@@ -186,7 +191,7 @@ func (d *Document) Replace(t Type, value string) string {
 		return value
 	}
 	d.counts[t]++
-	out, _ := d.apply(op, t, key, value)
+	out, _ := d.apply(op, t, key, value, value)
 	return out
 }
 

@@ -17,6 +17,8 @@ func FuzzRedact(f *testing.F) {
 		"Grüße \xff\xfe José +49 30 1234567",
 		"[EMAIL_1] already looks redacted",
 		"::ffff:1.2.3.4::1.2.3.4.5 a@b.c@d.io 0044 20 7946 0958",
+		"tel +44\u00a07700\u00a0900123, ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ, bob\u200b@x.io\u00ad",
+		"\u200b\u200d\ufeff０９０－１２３４－５６７８\u2011\xff",
 	}
 	for _, s := range seeds {
 		f.Add(s, "Jane Doe")

@@ -33,17 +33,31 @@ var numericTypes = map[Type]bool{
 // returns the replacement and the operator actually used: OpFPE falls back
 // to OpReplace for values it cannot encrypt in place. The same value under
 // the same operator always gets the same replacement within the Document.
-func (d *Document) apply(op Operator, t Type, key, original string) (string, Operator) {
+//
+// value is the entity as the recognisers read it and original as the text
+// wrote it; they differ where the text used no-break spaces, full-width
+// digits or invisible characters (see foldForScan). Masking and
+// format-preserving encryption work on value, whose digits are ASCII;
+// what a reversible replacement restores is original.
+func (d *Document) apply(op Operator, t Type, key, value, original string) (string, Operator) {
 	switch op {
 	case OpRedact:
 		return "", op
 	case OpMask:
-		return mask(original, numericTypes[t], d.policy.MaskKeepLast), op
+		return mask(value, numericTypes[t], d.policy.MaskKeepLast), op
 	case OpReplace:
 		return d.placeholder(t, key, original), op
 	}
 
-	memo := string(op) + "\x00" + string(t) + "\x00" + key
+	// A hash stands for the value, so every spelling of it hashes alike.
+	// Encryption keeps the spelling: each form is sealed, and restored, as
+	// written ("4111 1111 1111 1111" and "4111111111111111" each keep
+	// their own format).
+	form := key
+	if op != OpHash {
+		form = original
+	}
+	memo := string(op) + "\x00" + string(t) + "\x00" + form
 	if out, ok := d.outputs[memo]; ok {
 		return out, op
 	}
@@ -52,7 +66,7 @@ func (d *Document) apply(op Operator, t Type, key, original string) (string, Ope
 	case OpHash:
 		out = d.policy.hash(t, key)
 	case OpFPE:
-		enc, err := d.policy.formatPreserving(t, original)
+		enc, err := d.policy.formatPreserving(t, value)
 		if err != nil {
 			return d.placeholder(t, key, original), OpReplace
 		}

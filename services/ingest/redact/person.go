@@ -44,13 +44,21 @@ func isNameParticle(tok string) bool {
 	return false
 }
 
+// personKey is the form of a name that decides whether two mentions name
+// the same person: words joined by one space, lower case, accents of Latin
+// letters removed ("Zoë Brown", "ZOE BROWN" and "zoe brown" are one).
 func personKey(name string) string {
-	return strings.ToLower(strings.Join(strings.Fields(name), " "))
+	return string(foldWord(nil, strings.Join(strings.Fields(name), " ")))
 }
+
+// maxPersonTokens bounds the words of a known name. A longer "name" (a
+// display name that is a sentence) is not looked for word by word: each
+// word of the text would be compared with each of its words.
+const maxPersonTokens = 8
 
 func newPerson(name, key string) (person, bool) {
 	p := person{key: key, tokens: strings.Fields(name)}
-	if len(p.tokens) == 0 {
+	if len(p.tokens) == 0 || len(p.tokens) > maxPersonTokens {
 		return person{}, false
 	}
 	for _, tok := range p.tokens {
@@ -115,7 +123,7 @@ func (p person) find(s *scan, out []candidate) []candidate {
 func (p person) mayStart(r rune) bool {
 	r = unicode.ToLower(r)
 	for _, c := range p.initials {
-		if c == r {
+		if c == r || foldEqual(c, r) {
 			return true
 		}
 	}
@@ -176,6 +184,8 @@ func matchFold(text string, i int, word string) (int, bool) {
 	return j, true
 }
 
+// foldEqual reports whether a and b are the same letter, in any case and
+// with or without the accent of a Latin letter ("ë" and "E").
 func foldEqual(a, b rune) bool {
 	if a == b {
 		return true
@@ -185,5 +195,10 @@ func foldEqual(a, b rune) bool {
 			return true
 		}
 	}
-	return false
+	if a < utf8.RuneSelf && b < utf8.RuneSelf {
+		return false
+	}
+	var bufA, bufB [4]byte
+	fa, fb := foldRune(bufA[:0], a), foldRune(bufB[:0], b)
+	return len(fa) == 1 && len(fb) == 1 && fa[0]|0x20 == fb[0]|0x20
 }

@@ -127,7 +127,7 @@ func (p *Policy) Prepare() error {
 		}
 		keyed = keyed || op.Keyed()
 	}
-	if p.MinScore < 0 || p.MinScore > 1 {
+	if !(p.MinScore >= 0 && p.MinScore <= 1) { // NaN too: it would compare below every score
 		return fmt.Errorf("min score %v is outside [0, 1]", p.MinScore)
 	}
 	if p.MinScore == 0 {

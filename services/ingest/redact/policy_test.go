@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,7 @@ func TestPolicyPrepareErrors(t *testing.T) {
 		{"keyed without key", Policy{Operators: map[Type]Operator{TypeCard: OpFPE}}, "tenant key"},
 		{"short key", Policy{Default: OpHash, Key: make([]byte, 16)}, "at least 32 bytes"},
 		{"score above one", Policy{MinScore: 1.5}, "outside [0, 1]"},
+		{"score not a number", Policy{MinScore: math.NaN()}, "outside [0, 1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

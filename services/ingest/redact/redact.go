@@ -11,7 +11,8 @@
 package redact
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,6 +63,9 @@ type Result struct {
 type candidate struct {
 	Finding
 	key string
+	// value is the entity as the recognisers read it, when that differs
+	// from the original text (see foldForScan); "" otherwise.
+	value string
 }
 
 // Redactor detects entities. Its recognisers are hand-written scanners that
@@ -136,9 +140,11 @@ func WithPhoneRegions(regions ...string) Option {
 // overlaps resolved, in order of position. Names registered with a
 // Document (Document.Replace) are only known to that Document.
 func (r *Redactor) Find(text string) []Finding {
-	sc := newScan(text, ProfileProse)
+	view := foldForScan(text)
+	sc := newScan(view.text, ProfileProse)
 	cands := r.candidates(sc, nil)
 	sc.release()
+	view.mapBack(cands)
 	kept := cands[:0]
 	for _, c := range cands {
 		if c.Score >= r.defaultPolicy.MinScore {
@@ -162,31 +168,88 @@ func (r *Redactor) Redact(text string) Result {
 // resolveOverlaps keeps, of every group of overlapping candidates, the
 // longest one, and of equally long ones the one with the higher score. The
 // result is ordered by position.
+//
+// Candidates are first cut into clusters that overlap only among
+// themselves, so the choice is made within each cluster; the cost grows
+// with the candidates and their lengths, not with their square.
 func resolveOverlaps(cands []candidate) []candidate {
-	sort.SliceStable(cands, func(i, j int) bool {
-		li, lj := cands[i].End-cands[i].Start, cands[j].End-cands[j].Start
-		if li != lj {
-			return li > lj
-		}
-		if cands[i].Score != cands[j].Score {
-			return cands[i].Score > cands[j].Score
-		}
-		return cands[i].Start < cands[j].Start
-	})
-
-	// kept stays ordered by Start and free of overlaps, so its End values
-	// are ordered too and a binary search finds the only possible clash.
+	slices.SortStableFunc(cands, func(a, b candidate) int { return cmp.Compare(a.Start, b.Start) })
 	kept := make([]candidate, 0, len(cands))
-	for _, c := range cands {
-		idx := sort.Search(len(kept), func(k int) bool { return kept[k].End > c.Start })
-		if idx < len(kept) && kept[idx].Start < c.End {
-			continue
+	var cov coverage
+	for lo := 0; lo < len(cands); {
+		hi, end := lo+1, cands[lo].End
+		for hi < len(cands) && cands[hi].Start < end {
+			end = max(end, cands[hi].End)
+			hi++
 		}
-		kept = append(kept, candidate{})
-		copy(kept[idx+1:], kept[idx:])
-		kept[idx] = c
+		if hi-lo == 1 {
+			kept = append(kept, cands[lo])
+		} else {
+			kept = resolveCluster(cands[lo:hi], cands[lo].Start, end, &cov, kept)
+		}
+		lo = hi
 	}
 	return kept
+}
+
+// resolveCluster appends to kept the candidates of one cluster that win,
+// in order of position: the cluster spans bytes from to to.
+func resolveCluster(cluster []candidate, from, to int, cov *coverage, kept []candidate) []candidate {
+	slices.SortStableFunc(cluster, func(a, b candidate) int {
+		return cmp.Or(
+			cmp.Compare(b.End-b.Start, a.End-a.Start),
+			cmp.Compare(b.Score, a.Score),
+			cmp.Compare(a.Start, b.Start),
+		)
+	})
+	cov.reset(to - from)
+	n := len(kept)
+	for _, c := range cluster {
+		if cov.any(c.Start-from, c.End-from) {
+			continue
+		}
+		cov.set(c.Start-from, c.End-from)
+		kept = append(kept, c)
+	}
+	slices.SortFunc(kept[n:], func(a, b candidate) int { return cmp.Compare(a.Start, b.Start) })
+	return kept
+}
+
+// coverage is a set of byte offsets within one cluster.
+type coverage struct{ bits []uint64 }
+
+func (c *coverage) reset(n int) {
+	words := (n + 63) / 64
+	if cap(c.bits) < words {
+		c.bits = make([]uint64, words)
+	}
+	c.bits = c.bits[:words]
+	clear(c.bits)
+}
+
+// any reports whether an offset in [from, to) is set.
+func (c *coverage) any(from, to int) bool {
+	for i := from; i < to; {
+		if i%64 == 0 && to-i >= 64 {
+			if c.bits[i/64] != 0 {
+				return true
+			}
+			i += 64
+			continue
+		}
+		if c.bits[i/64]&(1<<(i%64)) != 0 {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+// set adds the offsets in [from, to).
+func (c *coverage) set(from, to int) {
+	for i := from; i < to; i++ {
+		c.bits[i/64] |= 1 << (i % 64)
+	}
 }
 
 // validUTF8 returns s with every invalid byte sequence replaced by U+FFFD.

@@ -204,7 +204,7 @@ func randomBodyEnd(body string, end int) int {
 // exactRun returns the end of the run of bytes accepted by ok that starts
 // at i when it is exactly n bytes long, else 0.
 func exactRun(text string, i, n int, ok func(byte) bool) int {
-	end := runEnd(text, i, ok)
+	end := boundedRunEnd(text, i, n, ok)
 	if end-i != n {
 		return 0
 	}
@@ -215,7 +215,10 @@ func exactRun(text string, i, n int, ok func(byte) bool) int {
 // prefix such as "sk-", when it is at least minLen bytes of ok bytes and
 // looks random; else 0.
 func prefixedRunEnd(text string, i, minLen int, ok func(byte) bool) int {
-	end := runEnd(text, i, ok)
+	end := boundedRunEnd(text, i, maxKeyBody, ok)
+	if end < 0 {
+		return 0 // longer than any provider's key
+	}
 	for end > i && (text[end-1] == '-' || text[end-1] == '.') {
 		end--
 	}
@@ -223,6 +226,28 @@ func prefixedRunEnd(text string, i, minLen int, ok func(byte) bool) int {
 		return 0
 	}
 	return end
+}
+
+// maxKeyBody bounds the body of a prefixed key. Provider keys are far
+// shorter; the bound keeps a text of "sk-sk-sk-..." linear to scan, as
+// every "sk" in it would otherwise read the whole run again.
+const maxKeyBody = 512
+
+// maxJWT bounds the length of a JSON Web Token, for the same reason.
+const maxJWT = 16 << 10
+
+// boundedRunEnd is runEnd for runs of at most limit bytes: it returns -1
+// for a longer run without reading past the limit.
+func boundedRunEnd(text string, i, limit int, ok func(byte) bool) int {
+	stop := min(len(text), i+limit+1)
+	j := i
+	for j < stop && ok(text[j]) {
+		j++
+	}
+	if j-i > limit {
+		return -1
+	}
+	return j
 }
 
 // runEnd returns where the run of bytes accepted by ok that starts at i
@@ -267,7 +292,7 @@ func isLowerHexString(s string) bool {
 // sendGridEnd reads the two dot-separated parts of a SendGrid key after
 // "SG." (22 and 43 base64url characters) and returns where the key ends.
 func sendGridEnd(text string, i int) int {
-	mid := runEnd(text, i, isBase64URLByte)
+	mid := boundedRunEnd(text, i, 22, isBase64URLByte)
 	if mid-i != 22 || byteAt(text, mid) != '.' {
 		return 0
 	}
@@ -283,7 +308,10 @@ func slackWebhookEnd(text string, i int) int {
 		return 0
 	}
 	start := i + len(rest)
-	end := runEnd(text, start, func(b byte) bool { return isBase64URLByte(b) || b == '/' })
+	end := boundedRunEnd(text, start, maxKeyBody, func(b byte) bool { return isBase64URLByte(b) || b == '/' })
+	if end < 0 {
+		return 0
+	}
 	for end > start && text[end-1] == '/' {
 		end--
 	}
@@ -311,7 +339,18 @@ func jwtEnd(text string, i int) int {
 	if !strings.HasPrefix(text[i:], "eyJ") {
 		return 0
 	}
-	end := runEnd(text, i, func(b byte) bool { return isBase64URLByte(b) || b == '.' })
+	// Reading stops at the sixth part: no token has more than five, and a
+	// run of "eyJ..." parts must not be read again from each of its parts.
+	dots := 0
+	end := boundedRunEnd(text, i, maxJWT, func(b byte) bool {
+		if b == '.' {
+			dots++
+		}
+		return (isBase64URLByte(b) || b == '.') && dots <= 5
+	})
+	if end < 0 {
+		return 0
+	}
 	for end > i && text[end-1] == '.' {
 		end--
 	}
@@ -377,9 +416,13 @@ func pemLabel(text string, i int) (string, int, bool) {
 // any other BEGIN, else the end of the base64 lines.
 func pemEnd(text string, from int) int {
 	const end = "-----END "
-	e := strings.Index(text[from:], end)
-	b := strings.Index(text[from:], "-----BEGIN ")
-	if e >= 0 && (b < 0 || e < b) {
+	// The END marker is looked for only up to the next BEGIN, so that many
+	// BEGIN lines without an END do not each read to the end of the text.
+	limit := len(text)
+	if b := strings.Index(text[from:], "-----BEGIN "); b >= 0 {
+		limit = from + b
+	}
+	if e := strings.Index(text[from:limit], end); e >= 0 {
 		label, markerEnd, ok := pemLabel(text, from+e+len(end))
 		if ok && strings.Contains(label, "PRIVATE KEY") {
 			return markerEnd

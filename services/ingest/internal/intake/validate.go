@@ -135,6 +135,11 @@ func (v *Validator) Validate(ev *keelv1.IngestEvent, tenant, kind string) error 
 		if len(raw) > v.maxBodyBytes {
 			add("raw", "raw is %d bytes; the limit is %d", len(raw), v.maxBodyBytes)
 		}
+		if ev.GetKind() == KindArticle && ev.GetContentType() == ContentTypeEmail {
+			// An article keeps its contact details unredacted; a raw email
+			// is customer mail, never an article.
+			add("kind", "kind article cannot carry a raw email (content_type %s)", ContentTypeEmail)
+		}
 	case ev.GetContentType() != "":
 		add("content_type", "content_type is set but raw is empty")
 	case !bad("body") && !bad("subject") && ev.GetBody() == "" && strings.TrimSpace(ev.GetSubject()) == "":

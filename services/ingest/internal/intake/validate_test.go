@@ -68,6 +68,15 @@ func TestValidate(t *testing.T) {
 			edit: func(ev *keelv1.IngestEvent) { ev.Acl = []string{"ok", "\xfe"} }},
 		{name: "invalid UTF-8 event id reported once", wantFields: []string{"event_id"},
 			edit: func(ev *keelv1.IngestEvent) { ev.EventId = "\xff" }},
+		{name: "article with a raw email", wantFields: []string{"kind"},
+			edit: func(ev *keelv1.IngestEvent) {
+				ev.Kind, ev.Subject, ev.Body = KindArticle, "", ""
+				ev.Raw, ev.ContentType = []byte("Subject: hi\r\n\r\nbody"), ContentTypeEmail
+			}},
+		{name: "article with raw text", edit: func(ev *keelv1.IngestEvent) {
+			ev.Kind, ev.Subject, ev.Body = KindArticle, "", ""
+			ev.Raw, ev.ContentType = []byte("Returns within 30 days."), ContentTypeText
+		}},
 		{name: "several problems together", wantFields: []string{"event_id", "tenant_id", "kind"},
 			edit: func(ev *keelv1.IngestEvent) { ev.EventId, ev.TenantId, ev.Kind = "", "globex", "memo" }},
 	}
