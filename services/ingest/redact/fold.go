@@ -31,13 +31,16 @@ type foldedView struct {
 // foldForScan returns the view of text the recognisers read.
 func foldForScan(text string) foldedView {
 	first := -1
-	for i, r := range text {
-		if r >= utf8.RuneSelf {
-			if _, change := foldScanRune(r); change {
-				first = i
-				break
-			}
+	for i := 0; i < len(text); i++ {
+		if text[i] < utf8.RuneSelf {
+			continue
 		}
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if _, change := foldScanRune(r); change {
+			first = i
+			break
+		}
+		i += w - 1
 	}
 	if first < 0 {
 		return foldedView{text: text}

@@ -36,13 +36,17 @@ var DefaultPhoneRegions = []string{"US", "GB"}
 // final validation, a pattern match over the plan, is left to the library.
 func (r *Redactor) phonePlanScore(digits string, international bool, score float64) float64 {
 	if international {
-		num, ok := internationalNumber(strings.TrimPrefix(digits, "00"))
+		num, region, ok := internationalNumber(strings.TrimPrefix(digits, "00"))
 		switch {
 		case !ok || phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE:
 			// Too short or too long for its country, or dialable only
 			// within an area: not how anyone writes a number with +CC.
 			return score - phoneImpossiblePenalty
-		case phonenumbers.IsValidNumber(num):
+		case phonenumbers.IsValidNumberForRegion(num, region):
+			// Only the main region of the calling code is checked (the US
+			// for +1, not the 24 other plans that share it): checking every
+			// region of the code costs more than the rest of a redaction,
+			// and a number of a smaller one only misses the raise.
 			return max(score, phoneScorePlanValid)
 		}
 		return score
@@ -58,8 +62,8 @@ func (r *Redactor) phonePlanScore(digits string, international bool, score float
 
 // internationalNumber splits digits that follow a '+' into a calling code
 // (one to three digits, the shortest that is assigned) and the national
-// number. A trunk prefix written after the code, as in +44 (0)20, is dropped.
-func internationalNumber(digits string) (*phonenumbers.PhoneNumber, bool) {
+// number, and returns the main region of the code. A trunk prefix written after the code, as in +44 (0)20, is dropped.
+func internationalNumber(digits string) (*phonenumbers.PhoneNumber, string, bool) {
 	for n := 1; n <= 3 && n < len(digits); n++ {
 		cc := atoi(digits[:n])
 		region := phonenumbers.GetRegionCodeForCountryCode(cc)
@@ -70,9 +74,10 @@ func internationalNumber(digits string) (*phonenumbers.PhoneNumber, bool) {
 		if region != "IT" { // Italian numbers keep their leading zero
 			rest = strings.TrimPrefix(rest, "0")
 		}
-		return newPhoneNumber(cc, rest)
+		num, ok := newPhoneNumber(cc, rest)
+		return num, region, ok
 	}
-	return nil, false
+	return nil, "", false
 }
 
 // nationalNumber reads digits as a number dialled within region: the
