@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string) error {
 	case "ingest":
 		return runIngest(ctx, rest, os.Stdout, os.Stderr)
 	case "redact":
-		return runRedact(rest, os.Stdin, os.Stdout)
+		return runRedact(ctx, rest, os.Stdin, os.Stdout)
 	case "streams":
 		return runStreams(ctx, rest, os.Stdout)
 	case "token":

@@ -16,6 +16,7 @@ require (
 	github.com/keelhq/keel/services/workflows v0.0.0
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.56.0
+	github.com/nyaruka/phonenumbers v1.8.1
 	go.temporal.io/api v1.63.5
 	go.temporal.io/sdk v1.47.0
 	go.temporal.io/server v1.32.0

@@ -61,23 +61,48 @@ func (d charsetDecoder) decode(label string, b []byte) (string, error) {
 	return d.with(label, enc, b)
 }
 
-// utf8 returns b as text, replacing invalid sequences.
+// utf8 returns b, declared to be UTF-8, as text. Invalid sequences are
+// replaced with U+FFFD, unless b holds no valid multi-byte sequence at all:
+// then it is most likely Latin-1 mislabelled as UTF-8 and is read as
+// Windows-1252.
 func (d charsetDecoder) utf8(b []byte) string {
 	b = trimUTF8BOM(b)
-	s, replaced := validUTF8(string(b))
-	if replaced {
-		d.warn(d.where() + "invalid UTF-8 replaced with U+FFFD")
+	if utf8.Valid(b) {
+		return string(b)
 	}
+	if multi, _ := utf8Counts(b); multi == 0 {
+		d.warn(d.where() + "charset utf-8 declared but text is not UTF-8; read as Windows-1252")
+
+		return windows1252(b)
+	}
+	s, _ := validUTF8(string(b))
+	d.warn(d.where() + "invalid UTF-8 replaced with U+FFFD")
 
 	return s
 }
 
-// guess reads b as UTF-8 when it is valid, else as Windows-1252.
+// guess reads b as UTF-8 when it is valid, as UTF-8 with its invalid bytes
+// replaced when it is mostly UTF-8 (see mostlyUTF8), else as
+// Windows-1252.
 func (d charsetDecoder) guess(b []byte, why string) string {
+	b = trimUTF8BOM(b)
 	if utf8.Valid(b) {
-		return string(trimUTF8BOM(b))
+		return string(b)
+	}
+	if mostlyUTF8(b) {
+		s, n := replaceInvalidUTF8(string(b))
+		d.warn(fmt.Sprintf("%s%s and text is UTF-8 but for %d invalid bytes; replaced with U+FFFD",
+			d.where(), why, n))
+
+		return s
 	}
 	d.warn(d.where() + why + " and text is not UTF-8; read as Windows-1252")
+
+	return windows1252(b)
+}
+
+// windows1252 decodes b as Windows-1252.
+func windows1252(b []byte) string {
 	s, err := charmap.Windows1252.NewDecoder().Bytes(b)
 	if err != nil {
 		// Windows-1252 decodes every byte; keep going with U+FFFD if it

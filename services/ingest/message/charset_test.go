@@ -41,6 +41,20 @@ func TestCharsetDecode(t *testing.T) {
 			name: "missing label, not UTF-8", label: "", in: []byte("\x80 5"), want: "€ 5",
 			wantWarning: "part 1: no charset declared and text is not UTF-8; read as Windows-1252",
 		},
+		{
+			name: "Latin-1 declared as UTF-8", label: "utf-8", in: []byte("m\xfcller@b\xfccher.de"),
+			want:        "müller@bücher.de",
+			wantWarning: "part 1: charset utf-8 declared but text is not UTF-8; read as Windows-1252",
+		},
+		{
+			name: "UTF-8 with a stray byte", label: "utf-8", in: []byte("m\xc3\xbcller \xff"), want: "müller \uFFFD",
+			wantWarning: "part 1: invalid UTF-8 replaced with U+FFFD",
+		},
+		{
+			name: "missing label, UTF-8 with a stray byte", label: "", in: []byte("m\xc3\xbcller b\xc3\xbccher \xff"),
+			want:        "müller bücher \uFFFD",
+			wantWarning: "part 1: no charset declared and text is UTF-8 but for 1 invalid bytes; replaced with U+FFFD",
+		},
 		{name: "us-ascii", label: "us-ascii", in: []byte("plain"), want: "plain"},
 		{name: "unknown", label: "x-foo", in: []byte("a"), wantErr: `unknown charset "x-foo"`},
 		{name: "UTF-7 is unknown", label: "utf-7", in: []byte("a"), wantErr: `unknown charset "utf-7"`},

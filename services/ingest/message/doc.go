@@ -1,6 +1,6 @@
 // Package message turns real input into text that redaction can run over:
-// raw RFC 5322 / MIME email (Parse), plain notes (Note) and unified diffs
-// (ParseDiff).
+// raw RFC 5322 / MIME email (Parse), plain notes (Note, or DecodeNote to
+// keep their line endings) and unified diffs (ParseDiff).
 //
 // Every entry point bounds the work it does by Limits, never panics on bad
 // input, and rejects what it cannot read with an *Error whose Kind is one of

@@ -419,9 +419,15 @@ func TestParseLenient(t *testing.T) {
 	}{
 		{
 			name:        "invalid UTF-8 in a UTF-8 part",
-			raw:         head + "Content-Type: text/plain; charset=utf-8\n\nbad \xff byte\n",
-			wantText:    "bad \uFFFD byte",
+			raw:         head + "Content-Type: text/plain; charset=utf-8\n\nbad \xff byte in Zo\xc3\xab's note\n",
+			wantText:    "bad \uFFFD byte in Zoë's note",
 			wantWarning: "part 1: invalid UTF-8 replaced with U+FFFD",
+		},
+		{
+			name:        "Latin-1 in a UTF-8 part reads Windows-1252",
+			raw:         head + "Content-Type: text/plain; charset=utf-8\n\nm\xfcller@b\xfccher.de\n",
+			wantText:    "müller@bücher.de",
+			wantWarning: "part 1: charset utf-8 declared but text is not UTF-8; read as Windows-1252",
 		},
 		{
 			name:        "no charset and not UTF-8 reads Windows-1252",

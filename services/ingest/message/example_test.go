@@ -45,6 +45,23 @@ func ExampleParse_rejection() {
 	// true
 }
 
+func ExampleDecodeNote() {
+	// A Windows note: byte order mark, CRLF line endings and one stray byte.
+	n, err := message.DecodeNote([]byte("\xef\xbb\xbfZo\xc3\xab: caf\xc3\xa9 \xff\r\nbye\r\n"), message.Limits{})
+	if err != nil {
+		fmt.Println(err)
+
+		return
+	}
+	fmt.Printf("%+q %v\n", n.Text, n.BOM)
+	fmt.Printf("%+q\n", n.Normalized())
+	fmt.Println(n.Warnings)
+	// Output:
+	// "Zo\u00eb: caf\u00e9 \ufffd\r\nbye\r\n" true
+	// "Zo\u00eb: caf\u00e9 \ufffd\nbye\n"
+	// [invalid UTF-8 replaced with U+FFFD]
+}
+
 func ExampleParseDiff() {
 	d, err := message.ParseDiff("--- a/app.go\n+++ b/app.go\n@@ -1 +1 @@\n-key := \"old\"\n+key := \"new\"\n")
 	if err != nil {

@@ -1,9 +1,11 @@
 package message
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -68,6 +70,24 @@ func FuzzNote(f *testing.F) {
 		}
 		if utf8.Valid(raw) && !strings.HasPrefix(string(raw), "\xef\xbb\xbf") && len(warnings) > 0 {
 			t.Fatalf("valid UTF-8 produced warnings %q", warnings)
+		}
+
+		// DecodeNote keeps one code point for each code point of UTF-8
+		// input, so that positions in its text are positions in the input.
+		n, err := DecodeNote(raw, Limits{})
+		if err != nil {
+			t.Fatalf("DecodeNote fails where Note did not: %v", err)
+		}
+		if n.Normalized() != text {
+			t.Fatalf("DecodeNote normalized %q, Note %q", n.Normalized(), text)
+		}
+		body := bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+		utf16 := n.BOM && len(body) == len(raw)
+		if utf16 || slices.Contains(warnings, "text is not UTF-8; read as Windows-1252") {
+			return
+		}
+		if got, want := utf8.RuneCountInString(n.Text), utf8.RuneCount(body); got != want {
+			t.Fatalf("DecodeNote text has %d code points, input %d", got, want)
 		}
 	})
 }

@@ -34,8 +34,24 @@ func TestNote(t *testing.T) {
 			wantWarnings: []string{"invalid UTF-8 replaced with U+FFFD"},
 		},
 		{
+			name: "invalid UTF-8 after a BOM, one U+FFFD a byte", raw: []byte("\xef\xbb\xbfa\xff\xfeb"),
+			want: "a\uFFFD\uFFFDb", wantWarnings: []string{"invalid UTF-8 replaced with U+FFFD"},
+		},
+		{
 			name: "Windows-1252 fallback", raw: []byte("\x93Stra\xdfe\x94 \x80"), want: "“Straße” €",
 			wantWarnings: []string{"text is not UTF-8; read as Windows-1252"},
+		},
+		{
+			name: "UTF-8 with a stray byte", raw: []byte("Contact m\xc3\xbcller@b\xc3\xbccher.de \xff"),
+			want: "Contact müller@bücher.de \uFFFD", wantWarnings: []string{"1 invalid UTF-8 bytes replaced with U+FFFD"},
+		},
+		{
+			name: "UTF-8 with a run of stray bytes, one U+FFFD a byte", raw: []byte("Zoë \xff\xfe é ü"),
+			want: "Zoë \uFFFD\uFFFD é ü", wantWarnings: []string{"2 invalid UTF-8 bytes replaced with U+FFFD"},
+		},
+		{
+			name: "as many invalid bytes as UTF-8 sequences is Windows-1252", raw: []byte("caf\xe9 \xc3\xa9"),
+			want: "café Ã©", wantWarnings: []string{"text is not UTF-8; read as Windows-1252"},
 		},
 		{name: "tabs and form feeds are text", raw: []byte("a\tb\fc\n"), want: "a\tb\fc\n"},
 		{name: "empty", raw: nil, want: ""},
@@ -77,6 +93,54 @@ func TestNote(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantWarnings, warnings); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeNote(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		raw  []byte
+		want DecodedNote
+	}{
+		{
+			name: "CRLF and lone CR kept", raw: []byte("a\r\nb\rc\n"),
+			want: DecodedNote{Text: "a\r\nb\rc\n"},
+		},
+		{
+			name: "UTF-8 BOM reported", raw: []byte("\xef\xbb\xbfa\r\n"),
+			want: DecodedNote{Text: "a\r\n", BOM: true},
+		},
+		{
+			name: "UTF-16LE BOM reported", raw: []byte("\xff\xfeh\x00\r\x00\n\x00"),
+			want: DecodedNote{Text: "h\r\n", BOM: true},
+		},
+		{
+			name: "stray bytes one U+FFFD each", raw: []byte("Zoë \xff\xfe é ü\r\n"),
+			want: DecodedNote{
+				Text:     "Zoë \uFFFD\uFFFD é ü\r\n",
+				Warnings: []string{"2 invalid UTF-8 bytes replaced with U+FFFD"},
+			},
+		},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			got, err := DecodeNote(tt.raw, Limits{})
+			if err != nil {
+				t.Fatalf("DecodeNote: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeNote (-want +got):\n%s", diff)
+			}
+			note, _, err := Note(tt.raw, Limits{})
+			if err != nil || got.Normalized() != note {
+				t.Errorf("Normalized = %q, Note = %q, %v", got.Normalized(), note, err)
 			}
 		})
 	}

@@ -187,6 +187,64 @@ func unflow(s string, delSp bool) string {
 	return b.String()
 }
 
+// utf8Counts returns how many valid multi-byte UTF-8 sequences and how
+// many invalid bytes b holds. Each byte that does not start a valid
+// sequence counts as one invalid byte, as Go's conversion to []rune does.
+func utf8Counts(b []byte) (multi, invalid int) {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			invalid++
+		} else {
+			multi++
+		}
+		i += size
+	}
+
+	return multi, invalid
+}
+
+// mostlyUTF8 reports whether b, which is not valid UTF-8, is UTF-8 text
+// with a few stray bytes rather than text in an 8-bit charset: it holds
+// valid multi-byte sequences and fewer invalid bytes than those. Text in
+// Windows-1252 or Latin-1 rarely forms a valid multi-byte sequence, since
+// that takes a letter such as "Ã" followed by a symbol such as "©".
+func mostlyUTF8(b []byte) bool {
+	multi, invalid := utf8Counts(b)
+
+	return multi > 0 && invalid < multi
+}
+
+// replaceInvalidUTF8 returns s with each byte that is not part of a valid
+// UTF-8 sequence replaced by its own U+FFFD, so that the text has one code
+// point for every code point of the input as Go's conversion to []rune
+// counts them, and how many bytes it replaced.
+func replaceInvalidUTF8(s string) (string, int) {
+	if utf8.ValidString(s) {
+		return s, 0
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+			n++
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+
+	return b.String(), n
+}
+
 // validUTF8 returns s with invalid UTF-8 replaced by U+FFFD and whether
 // anything was replaced.
 func validUTF8(s string) (string, bool) {
