@@ -28,8 +28,9 @@ type person struct {
 	// single holds the tokens that are redacted on their own: three letters
 	// or more and not a title or particle such as "Dr" or "van".
 	single []string
-	// initials are the lower-cased first letters of the full name and of
-	// each single token, a cheap test before any comparison.
+	// initials are the first letters of the full name and of each single
+	// token, lower case and without accents where they are Latin, a cheap
+	// test before any comparison.
 	initials []rune
 }
 
@@ -74,8 +75,8 @@ func newPerson(name, key string) (person, bool) {
 	}
 	for _, tok := range append([]string{p.tokens[0]}, p.single...) {
 		r, _ := utf8.DecodeRuneInString(tok)
-		if !slices.Contains(p.initials, unicode.ToLower(r)) {
-			p.initials = append(p.initials, unicode.ToLower(r))
+		if r = foldInitial(r); !slices.Contains(p.initials, r) {
+			p.initials = append(p.initials, r)
 		}
 	}
 	return p, true
@@ -121,9 +122,9 @@ func (p person) find(s *scan, out []candidate) []candidate {
 // mayStart reports whether a match of the person could begin with r: r is
 // the first letter, in either case, of the full name or of a lone token.
 func (p person) mayStart(r rune) bool {
-	r = unicode.ToLower(r)
+	r = foldInitial(r)
 	for _, c := range p.initials {
-		if c == r || foldEqual(c, r) {
+		if c == r {
 			return true
 		}
 	}
@@ -182,6 +183,22 @@ func matchFold(text string, i int, word string) (int, bool) {
 		j += w
 	}
 	return j, true
+}
+
+// foldInitial returns r in lower case, and a Latin letter without its
+// accent ("É" and "e" are alike), for comparing the first letters of names.
+func foldInitial(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}
+	var buf [4]byte
+	if f := foldRune(buf[:0], r); len(f) == 1 {
+		return rune(f[0])
+	}
+	return unicode.ToLower(r)
 }
 
 // foldEqual reports whether a and b are the same letter, in any case and
