@@ -58,6 +58,10 @@ func emailLocalStart(text string, at int) int {
 	start := at
 	for start > 0 && at-start <= emailMaxLocal {
 		r, w := utf8.DecodeLastRuneInString(text[:start])
+		if (r == '\'' || r == '\u2019') && start < at && letterBefore(text, start-w) && unicode.IsLetter(firstRune(text, start)) {
+			start -= w // "sean.o'neill@example.ie": an apostrophe between letters
+			continue
+		}
 		if !isEmailLocalRune(r) {
 			break
 		}
@@ -152,4 +156,10 @@ func messageIDAt(text string, start int) bool {
 		}
 	}
 	return false
+}
+
+// letterBefore reports whether a letter ends text[:i].
+func letterBefore(text string, i int) bool {
+	r, _ := utf8.DecodeLastRuneInString(text[:i])
+	return unicode.IsLetter(r)
 }

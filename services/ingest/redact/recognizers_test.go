@@ -51,6 +51,8 @@ func TestFindEmail(t *testing.T) {
 		{name: "double dot in local part", text: "a..b@example.com"},
 		{name: "handle", text: "ping @jane on chat", want: []string{"PERSON jane"}},
 		{name: "package version", text: "go get example.com/mod@v1.2.3"},
+		{name: "apostrophe in the local part", text: "mail sean.o'neill@example.ie or 'bob@example.com'",
+			want: []string{"EMAIL_ADDRESS sean.o'neill@example.ie", "EMAIL_ADDRESS bob@example.com"}},
 		{name: "message ids", text: "Message-ID: <20261202.4F2A@mx1.example.com>\nReferences: <a1@mx.example.com>\n <b2@mx.example.com>\n" +
 			"Reply-To: <help@example.com>\nsent message_id=<99.X@mx1.example.com> to=ann@example.com",
 			want: []string{"EMAIL_ADDRESS help@example.com", "EMAIL_ADDRESS ann@example.com"}},

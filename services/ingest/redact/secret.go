@@ -1320,7 +1320,7 @@ func looksRandom(v string) bool {
 // shannonEntropy returns the Shannon entropy of the bytes of v in bits per
 // byte.
 func shannonEntropy(v string) float64 {
-	var counts [256]uint16
+	var counts [256]int
 	for i := 0; i < len(v); i++ {
 		counts[v[i]]++
 	}
