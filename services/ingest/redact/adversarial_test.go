@@ -55,6 +55,17 @@ func TestFoldedValuesShareOnePlaceholder(t *testing.T) {
 	}
 }
 
+func TestPhoneSpellingsShareOnePlaceholder(t *testing.T) {
+	t.Parallel()
+	doc := New().NewDocument() // the US first among the default regions
+	doc.Replace(TypePhone, "+1 (415) 555-2671")
+	res := doc.Redact("call +1 415 555 2671, (415) 555-2671 or 1-415-555-2671; uk +44 20 7946 0958")
+	want := "call [PHONE_1], [PHONE_1] or [PHONE_1]; uk [PHONE_2]"
+	if res.Text != want {
+		t.Errorf("Redact = %q, want %q", res.Text, want)
+	}
+}
+
 func TestKnownNameInAnyCaseAndWithoutAccents(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{"thanks, zoe brown", "thanks, ZOE BROWN", "thanks, Zoe Brown", "thanks, Zoë"} {

@@ -119,6 +119,9 @@ func (d *Document) RedactContext(ctx context.Context, text string) Result {
 			if key == "" {
 				key = normalise(c.Type, value)
 			}
+			if c.Type == TypePhone {
+				key = d.redactor.phoneKey(key)
+			}
 			out, op = d.apply(op, c.Type, key, validUTF8(value), validUTF8(original))
 			if op.reversible() {
 				res.Originals[out] = d.originals[out]
@@ -181,6 +184,9 @@ func (d *Document) Replace(t Type, value string) string {
 	value = validUTF8(value)
 
 	key := normalise(t, value)
+	if t == TypePhone {
+		key = d.redactor.phoneKey(key)
+	}
 	if t == TypePerson {
 		value = strings.Join(strings.Fields(value), " ")
 		key = personKey(value)

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -104,4 +105,29 @@ func newPhoneNumber(cc int, national string) (*phonenumbers.PhoneNumber, bool) {
 	}
 	c := int32(cc)
 	return &phonenumbers.PhoneNumber{CountryCode: &c, NationalNumber: &nn}, true
+}
+
+// phoneKey returns the form of a phone number (digits, with '+' when it was
+// written with one) under which its spellings share one placeholder: an
+// international number as +CC and digits, a national one as the same in
+// the Redactor's first region, its trunk prefix dropped. "+1 415 555
+// 2671", "(415) 555-2671" and "1-415-555-2671" are one number for a
+// Redactor of the US. National numbers are read in the first region only,
+// so that numbers of two countries with the same digits are never merged.
+func (r *Redactor) phoneKey(digits string) string {
+	if strings.HasPrefix(digits, "+") || len(r.phoneRegions) == 0 {
+		return digits
+	}
+	if rest, ok := strings.CutPrefix(digits, "00"); ok {
+		return "+" + rest
+	}
+	region := r.phoneRegions[0]
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	if cc == 0 {
+		return digits
+	}
+	if prefix := phonenumbers.GetNddPrefixForRegion(region, true); prefix != "" && region != "IT" {
+		digits = strings.TrimPrefix(digits, prefix)
+	}
+	return "+" + strconv.Itoa(cc) + digits
 }
