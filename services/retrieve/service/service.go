@@ -159,6 +159,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 			logger.Error("index snapshot failed; retried on the next change and at shutdown",
 				"tenant", tenantID, "error", err)
 		},
+		OnGraphError: func(tenantID string, err error) {
+			logger.Warn("index graph unusable; rebuilt from the snapshot's vectors or searched exactly",
+				"tenant", tenantID, "error", err)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("open index: %w", err)

@@ -88,16 +88,53 @@ func truncateRunes(s string, limit int) string {
 	return s[:limit]
 }
 
-// keywordScores returns the BM25 score of every entry by position, 0 for an
-// entry without a query term or not allowed. The caller holds mu.
-func (ti *tenantIndex) keywordScores(query string, allowed func(*entry) bool) []float64 {
-	n := float64(len(ti.entries))
-	if n == 0 {
-		return nil
-	}
-	avgLen := float64(ti.totalLen) / n
+// keywordHits is the outcome of one keyword leg: the BM25 score of each
+// entry it hit, by position, and those positions, whether or not the query
+// may see the entry. Its memory is reused by later searches of the tenant
+// once release returns it.
+type keywordHits struct {
+	// scores has a slot for every entry; those not hit hold 0.
+	scores    []float64
+	positions []int
+}
 
-	var scores []float64
+// score returns the BM25 score of the entry at idx, 0 without a hit.
+func (h *keywordHits) score(idx int) float64 {
+	return h.scores[idx]
+}
+
+// best returns the limit best hits that keep accepts, best first; tie
+// orders equal scores. keep is asked only about hits good enough to be
+// among the best so far, so that a query term held by most of the tenant
+// does not cost a filter check per posting.
+func (h *keywordHits) best(limit int, tie func(a, b int) int, keep func(idx int) bool) []scored {
+	top := newTopHits(limit, tie)
+	for _, idx := range h.positions {
+		hit := scored{idx: idx, score: h.scores[idx]}
+		if top.admits(hit) && keep(idx) {
+			top.add(hit)
+		}
+	}
+	return top.best()
+}
+
+// keywordLeg scores the entries holding a term of query by BM25, reading
+// only the posting lists of the query's terms. The caller holds mu until it
+// has released the hits.
+func (ti *tenantIndex) keywordLeg(query string) *keywordHits {
+	h, _ := ti.keywordScratch.Get().(*keywordHits)
+	if h == nil {
+		h = new(keywordHits)
+	}
+	if len(h.scores) < len(ti.entries) {
+		h.scores = make([]float64, len(ti.entries)+len(ti.entries)/4)
+	}
+	if len(ti.entries) == 0 {
+		return h
+	}
+	n := float64(len(ti.entries))
+	avgLen := max(float64(ti.totalLen)/n, 1)
+
 	seen := make(map[string]bool)
 	for _, term := range Tokenize(query) {
 		if seen[term] {
@@ -105,23 +142,31 @@ func (ti *tenantIndex) keywordScores(query string, allowed func(*entry) bool) []
 		}
 		seen[term] = true
 
-		posting := ti.postings[term]
-		if len(posting) == 0 {
+		list := ti.postings[term]
+		if len(list) == 0 {
 			continue
 		}
-		if scores == nil {
-			scores = make([]float64, len(ti.entries))
-		}
-		df := float64(len(posting))
+		// idf is positive, so a hit's score is too and a zero score marks
+		// an entry not hit yet.
+		df := float64(len(list))
 		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-		for e, tf := range posting {
-			if !allowed(e) {
-				continue
+		for _, p := range list {
+			if h.scores[p.pos] == 0 {
+				h.positions = append(h.positions, int(p.pos))
 			}
-			f := float64(tf)
-			norm := 1 - bm25B + bm25B*float64(e.length)/max(avgLen, 1)
-			scores[e.idx] += idf * f * (bm25K1 + 1) / (f + bm25K1*norm)
+			f := float64(p.tf)
+			norm := 1 - bm25B + bm25B*float64(p.length)/avgLen
+			h.scores[p.pos] += idf * f * (bm25K1 + 1) / (f + bm25K1*norm)
 		}
 	}
-	return scores
+	return h
+}
+
+// release clears h and keeps its memory for the next keyword leg.
+func (ti *tenantIndex) release(h *keywordHits) {
+	for _, idx := range h.positions {
+		h.scores[idx] = 0
+	}
+	h.positions = h.positions[:0]
+	ti.keywordScratch.Put(h)
 }

@@ -63,28 +63,35 @@ func (s *Store) Search(tenantID string, q Query) ([]Result, error) {
 	ti.mu.RLock()
 	defer ti.mu.RUnlock()
 
-	keyword := ti.keywordScores(q.Text, allowed)
-	dense := ti.vectorScores(q.Vector, q.Model, allowed)
+	keyword := ti.keywordLeg(q.Text)
+	defer ti.release(keyword)
+	visible := func(idx int) bool { return allowed(ti.entries[idx]) }
+	keywordBest := keyword.best(depth, ti.byKey, visible)
+	dense := ti.denseLeg(q.Vector, q.Model, allowed, depth)
 
 	// Reciprocal rank fusion over the best depth hits of each leg.
 	fused := make(map[int]float64)
-	for _, leg := range [][]float64{keyword, dense} {
-		for rank, idx := range topPositions(leg, depth, ti.byKey) {
-			fused[idx] += 1 / float64(rrfK+rank+1)
+	for _, leg := range [][]scored{keywordBest, dense} {
+		for rank, hit := range leg {
+			fused[hit.idx] += 1 / float64(rrfK+rank+1)
 		}
 	}
 
+	// Both scores of every result are exact, whichever leg found it and
+	// however the dense leg searched.
+	queryNorm := vectorNorm(q.Vector)
 	results := make([]Result, 0, len(fused))
 	for idx, score := range fused {
-		c := ti.entries[idx].chunk
+		e := ti.entries[idx]
+		c := e.chunk
 		c.Vector = nil
 		c.ACL = slices.Clone(c.ACL)
 		c.HeadingPath = slices.Clone(c.HeadingPath)
 		results = append(results, Result{
 			Chunk:        c,
 			Score:        score,
-			VectorScore:  scoreAt(dense, idx),
-			KeywordScore: scoreAt(keyword, idx),
+			VectorScore:  cosine(e, q.Vector, queryNorm, q.Model),
+			KeywordScore: keyword.score(idx),
 		})
 	}
 	slices.SortFunc(results, func(a, b Result) int {
@@ -98,35 +105,6 @@ func (s *Store) Search(tenantID string, q Query) ([]Result, error) {
 		)
 	})
 	return results[:min(topK, len(results))], nil
-}
-
-// vectorScores returns the cosine similarity of every entry with the query
-// vector by position, 0 for an entry that is not allowed, has another model
-// or dimension, or is not similar at all. The caller holds mu.
-//
-// TODO: HNSW for large tenants; the exact scan costs one dot product per
-// chunk of the tenant per query.
-func (ti *tenantIndex) vectorScores(vector []float32, model string, allowed func(*entry) bool) []float64 {
-	norm := vectorNorm(vector)
-	if norm == 0 {
-		return nil
-	}
-	scores := make([]float64, len(ti.entries))
-	for i, e := range ti.entries {
-		if e.norm == 0 || len(e.chunk.Vector) != len(vector) {
-			continue
-		}
-		if model != "" && e.chunk.Model != model {
-			continue
-		}
-		if !allowed(e) {
-			continue
-		}
-		if cos := dot(e.chunk.Vector, vector) / (norm * e.norm); cos > 0 {
-			scores[i] = cos
-		}
-	}
-	return scores
 }
 
 // dot returns the dot product of two vectors of the same length.
@@ -152,40 +130,65 @@ type scored struct {
 	score float64
 }
 
-// topPositions returns the positions of the limit best positive scores,
-// best first; tie orders equal scores.
-func topPositions(scores []float64, limit int, tie func(a, b int) int) []int {
-	better := func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return tie(a.idx, b.idx)
-	}
+// topHits keeps the best hits offered to it, up to a limit.
+type topHits struct {
+	limit int
+	// better orders hits by falling score, then by tie on their positions.
+	better func(a, b scored) int
+	// heap is a bounded heap whose root is the worst of the best so far.
+	heap []scored
+}
 
-	// A bounded heap whose root is the worst of the best so far.
-	var heap []scored
-	for idx, score := range scores {
-		if score <= 0 {
-			continue
-		}
-		s := scored{idx: idx, score: score}
-		if len(heap) < limit {
-			heap = append(heap, s)
-			siftUp(heap, len(heap)-1, better)
-			continue
-		}
-		if better(s, heap[0]) < 0 {
-			heap[0] = s
-			siftDown(heap, 0, better)
-		}
+// newTopHits keeps the limit best hits; tie orders equal scores by
+// position.
+func newTopHits(limit int, tie func(a, b int) int) *topHits {
+	return &topHits{
+		limit: limit,
+		better: func(a, b scored) int {
+			if c := cmp.Compare(b.score, a.score); c != 0 {
+				return c
+			}
+			return tie(a.idx, b.idx)
+		},
 	}
+}
 
-	slices.SortFunc(heap, better)
-	out := make([]int, len(heap))
-	for i, s := range heap {
-		out[i] = s.idx
+// admits reports whether hit has a positive score and is among the best
+// so far.
+func (t *topHits) admits(hit scored) bool {
+	if hit.score <= 0 || t.limit <= 0 {
+		return false
 	}
-	return out
+	return len(t.heap) < t.limit || t.better(hit, t.heap[0]) < 0
+}
+
+// add keeps hit, which t admits, dropping the worst hit kept when full.
+func (t *topHits) add(hit scored) {
+	if len(t.heap) < t.limit {
+		t.heap = append(t.heap, hit)
+		siftUp(t.heap, len(t.heap)-1, t.better)
+		return
+	}
+	t.heap[0] = hit
+	siftDown(t.heap, 0, t.better)
+}
+
+// best returns the hits kept, best first.
+func (t *topHits) best() []scored {
+	slices.SortFunc(t.heap, t.better)
+	return t.heap
+}
+
+// bestScored returns the limit best hits with a positive score, best
+// first; tie orders equal scores by position.
+func bestScored(hits []scored, limit int, tie func(a, b int) int) []scored {
+	top := newTopHits(limit, tie)
+	for _, hit := range hits {
+		if top.admits(hit) {
+			top.add(hit)
+		}
+	}
+	return top.best()
 }
 
 // siftUp and siftDown keep the worst element (by better) at the root.
@@ -221,14 +224,6 @@ func siftDown(h []scored, i int, better func(a, b scored) int) {
 // not change when other documents are replaced. The caller holds mu.
 func (ti *tenantIndex) byKey(a, b int) int {
 	return cmp.Compare(ti.entries[a].key, ti.entries[b].key)
-}
-
-// scoreAt returns scores[idx], or 0 when the leg did not run.
-func scoreAt(scores []float64, idx int) float64 {
-	if scores == nil {
-		return 0
-	}
-	return scores[idx]
 }
 
 // filter returns the predicate that keeps the chunks q may see.

@@ -14,7 +14,8 @@ import (
 
 // Snapshot files are named <tenant>.snap; a write goes to a temporary file
 // first and is renamed over the old snapshot, so a crash leaves either the
-// old or the new one.
+// old or the new one. The tenant's graph file (see graphfile.go) is written
+// after it in the same way.
 const (
 	snapshotExt     = ".snap"
 	snapshotTempExt = ".tmp"
@@ -32,8 +33,8 @@ type snapshot struct {
 	Chunks  []Chunk
 }
 
-// save writes ti's snapshot when it has changed since the last one. The
-// tenant is marked dirty again when the write fails.
+// save writes ti's snapshot and then its graph file when it has changed
+// since the last save. The tenant is marked dirty again when a write fails.
 func (s *Store) save(tenantID string, ti *tenantIndex) error {
 	if s.opts.Dir == "" {
 		return nil
@@ -49,16 +50,36 @@ func (s *Store) save(tenantID string, ti *tenantIndex) error {
 		return nil
 	}
 	snap := snapshot{Version: snapshotVersion, Tenant: tenantID, Chunks: ti.chunks()}
+	version := ti.version
 	ti.dirty = false
 	ti.mu.Unlock()
 
-	if err := writeSnapshot(s.opts.Dir, snap); err != nil {
+	err := writeSnapshot(s.opts.Dir, snap)
+	if err == nil {
+		err = s.saveGraphs(tenantID, ti, version)
+	}
+	if err != nil {
 		ti.mu.Lock()
 		ti.dirty = true
 		ti.mu.Unlock()
-		return err
 	}
-	return nil
+	return err
+}
+
+// saveGraphs writes ti's graph file when ti has not changed since version,
+// the state its snapshot holds. Otherwise the change has made ti dirty
+// again and the next save writes both files; until then the graph file on
+// disk no longer matches the snapshot and Open would rebuild the graphs.
+//
+// The graphs cannot change during the write, so the tenant's changes wait
+// for it, and its searches wait behind a waiting change.
+func (s *Store) saveGraphs(tenantID string, ti *tenantIndex, version uint64) error {
+	ti.mu.RLock()
+	defer ti.mu.RUnlock()
+	if ti.version != version {
+		return nil
+	}
+	return writeGraphFile(s.opts.Dir, tenantID, ti.graphHeaders())
 }
 
 // writeSnapshot writes snap to dir atomically.

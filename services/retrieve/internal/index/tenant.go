@@ -16,33 +16,61 @@ type entry struct {
 	idx int
 	// norm is the L2 norm of the chunk's vector.
 	norm float64
-	// terms counts the keyword tokens of title and text; length is their sum.
-	terms  map[string]int
+	// terms are the distinct keyword tokens of title, header and text;
+	// length is the number of tokens.
+	terms  []entryTerm
 	length int
+	// group is the dense group of the chunk's model and dimension, nil for
+	// a chunk without a usable vector; fingerprint is its share of the
+	// group's fingerprint.
+	group       *denseGroup
+	fingerprint uint64
+}
+
+// entryTerm is a keyword token of an entry: how often the entry holds it
+// and the slot of the entry's posting in the token's posting list.
+type entryTerm struct {
+	term string
+	tf   int32
+	slot int32
+}
+
+// posting is an entry in the posting list of one of its terms: the entry's
+// position, the term's frequency in it and its length, all a keyword
+// search reads, and the index of the term in the entry's terms.
+type posting struct {
+	pos, tf, length, ref int32
 }
 
 // tenantIndex is the index of one tenant. mu guards every field but saveMu,
 // which serialises snapshot writes so that a later state is never
-// overwritten by an earlier one.
+// overwritten by an earlier one, and keywordScratch, which is safe for
+// concurrent use.
 type tenantIndex struct {
 	mu       sync.RWMutex
 	entries  []*entry
 	pos      map[string]int
 	docs     map[string][]string
-	postings map[string]map[*entry]int
+	postings map[string][]posting
 	totalLen int
+	dense    map[denseKey]*denseGroup
+	// version counts the changes, so that a snapshot can tell whether the
+	// graphs still hold what it wrote.
+	version uint64
 
 	dirty bool
 	timer *time.Timer
 
-	saveMu sync.Mutex
+	saveMu         sync.Mutex
+	keywordScratch sync.Pool
 }
 
 func newTenantIndex() *tenantIndex {
 	return &tenantIndex{
 		pos:      make(map[string]int),
 		docs:     make(map[string][]string),
-		postings: make(map[string]map[*entry]int),
+		postings: make(map[string][]posting),
+		dense:    make(map[denseKey]*denseGroup),
 	}
 }
 
@@ -53,35 +81,61 @@ func entryKey(docID, chunkID string) string {
 	return docID + "\x00" + chunkID
 }
 
-// add indexes c. The caller holds mu for writing.
+// replaceDoc makes chunks, which belong to docID, the whole content of
+// docID and brings the graphs in step, holding mu for writing. It returns
+// the errors of graphs that could not be kept, whose groups are scanned
+// instead; the change itself is always made.
+func (ti *tenantIndex) replaceDoc(docID string, chunks []Chunk) error {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+
+	ti.removeDoc(docID)
+	for _, c := range chunks {
+		ti.add(c)
+	}
+	ti.version++
+	return ti.syncGraphs()
+}
+
+// add indexes c. The caller holds mu for writing and calls syncGraphs
+// before releasing it.
 func (ti *tenantIndex) add(c Chunk) {
 	key := entryKey(c.DocID, c.ID)
 	if _, ok := ti.pos[key]; ok {
 		ti.remove(key)
 	}
 
-	e := &entry{chunk: c, key: key, norm: vectorNorm(c.Vector), terms: make(map[string]int)}
+	e := &entry{chunk: c, key: key, idx: len(ti.entries), norm: vectorNorm(c.Vector)}
+	counts := make(map[string]int32)
+	var order []string
 	for _, term := range Tokenize(c.Title + "\n" + c.Header + "\n" + c.Text) {
-		e.terms[term]++
+		if counts[term] == 0 {
+			order = append(order, term)
+		}
+		counts[term]++
 		e.length++
 	}
-	for term, tf := range e.terms {
-		posting := ti.postings[term]
-		if posting == nil {
-			posting = make(map[*entry]int)
-			ti.postings[term] = posting
-		}
-		posting[e] = tf
+	e.terms = make([]entryTerm, len(order))
+	for k, term := range order {
+		list := ti.postings[term]
+		e.terms[k] = entryTerm{term: term, tf: counts[term], slot: int32(len(list))}
+		ti.postings[term] = append(list, posting{
+			pos:    int32(e.idx),
+			tf:     counts[term],
+			length: int32(e.length),
+			ref:    int32(k),
+		})
 	}
 
-	e.idx = len(ti.entries)
 	ti.pos[key] = e.idx
 	ti.entries = append(ti.entries, e)
 	ti.docs[c.DocID] = append(ti.docs[c.DocID], key)
 	ti.totalLen += e.length
+	ti.joinDense(e)
 }
 
-// removeDoc drops every chunk of docID. The caller holds mu for writing.
+// removeDoc drops every chunk of docID. The caller holds mu for writing
+// and calls syncGraphs before releasing it.
 func (ti *tenantIndex) removeDoc(docID string) {
 	for _, key := range ti.docs[docID] {
 		ti.remove(key)
@@ -90,29 +144,49 @@ func (ti *tenantIndex) removeDoc(docID string) {
 }
 
 // remove drops one entry, moving the last entry into its slot. The caller
-// holds mu for writing and keeps docs up to date.
+// holds mu for writing, keeps docs up to date and calls syncGraphs before
+// releasing mu.
 func (ti *tenantIndex) remove(key string) {
 	i, ok := ti.pos[key]
 	if !ok {
 		return
 	}
 	e := ti.entries[i]
+
+	// Drop e's postings, moving the last posting of each list into the
+	// freed slot.
+	for _, t := range e.terms {
+		list := ti.postings[t.term]
+		last := int32(len(list) - 1)
+		if t.slot != last {
+			moved := list[last]
+			list[t.slot] = moved
+			ti.entries[moved.pos].terms[moved.ref].slot = t.slot
+		}
+		if last == 0 {
+			delete(ti.postings, t.term)
+		} else {
+			ti.postings[t.term] = list[:last]
+		}
+	}
+
+	// Move the last entry into e's position.
 	last := len(ti.entries) - 1
-	ti.entries[i] = ti.entries[last]
-	ti.entries[i].idx = i
-	ti.pos[ti.entries[i].key] = i
+	if i != last {
+		moved := ti.entries[last]
+		ti.entries[i] = moved
+		moved.idx = i
+		ti.pos[moved.key] = i
+		for _, t := range moved.terms {
+			ti.postings[t.term][t.slot].pos = int32(i)
+		}
+	}
 	ti.entries[last] = nil
 	ti.entries = ti.entries[:last]
 	delete(ti.pos, key)
 
-	for term := range e.terms {
-		posting := ti.postings[term]
-		delete(posting, e)
-		if len(posting) == 0 {
-			delete(ti.postings, term)
-		}
-	}
 	ti.totalLen -= e.length
+	ti.leaveDense(e)
 }
 
 // chunks returns copies of every chunk in document order. The caller holds
