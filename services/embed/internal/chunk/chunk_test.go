@@ -36,6 +36,29 @@ func views(chunks []Chunk) []view {
 }
 
 // splitChecked splits src and checks every invariant of the result.
+// splitCase is a source in one format and the chunks expected of it.
+type splitCase struct {
+	name string
+	opts Options
+	src  string
+	want []view
+}
+
+// runSplitCases splits each case's source as format and compares the
+// chunks with the case's views.
+func runSplitCases(t *testing.T, format Format, cases []splitCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			chunks := splitChecked(t, NewSplitter(tt.opts), format, tt.src)
+			if diff := cmp.Diff(tt.want, views(chunks)); diff != "" {
+				t.Errorf("Split() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func splitChecked(t *testing.T, s *Splitter, format Format, src string) []Chunk {
 	t.Helper()
 	chunks := s.SplitFormat("doc", src, format)

@@ -3,19 +3,12 @@ package chunk
 import (
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestSplitDiff(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		opts Options
-		src  string
-		want []view
-	}{
+	tests := []splitCase{
 		{
 			name: "files and hunks with a preamble",
 			src: lines(
@@ -145,15 +138,7 @@ func TestSplitDiff(t *testing.T) {
 			want: []view{{Path: "my file.txt", Header: "@@ -1 +1 @@", Text: "-one two\n+one three"}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			chunks := splitChecked(t, NewSplitter(tt.opts), FormatDiff, tt.src)
-			if diff := cmp.Diff(tt.want, views(chunks)); diff != "" {
-				t.Errorf("Split() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runSplitCases(t, FormatDiff, tests)
 }
 
 func TestHunkCounts(t *testing.T) {

@@ -2,19 +2,12 @@ package chunk
 
 import (
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestSplitEmail(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		opts Options
-		src  string
-		want []view
-	}{
+	tests := []splitCase{
 		{
 			name: "quoted reply chain below the fresh text",
 			src: lines(
@@ -146,15 +139,7 @@ func TestSplitEmail(t *testing.T) {
 			want: []view{{Text: "Just a note.\n\nWith two paragraphs."}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			chunks := splitChecked(t, NewSplitter(tt.opts), FormatEmail, tt.src)
-			if diff := cmp.Diff(tt.want, views(chunks)); diff != "" {
-				t.Errorf("Split() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runSplitCases(t, FormatEmail, tests)
 }
 
 func TestQuoteDepth(t *testing.T) {

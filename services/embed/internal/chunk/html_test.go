@@ -10,12 +10,7 @@ import (
 func TestSplitHTML(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		opts Options
-		src  string
-		want []view
-	}{
+	tests := []splitCase{
 		{
 			name: "headings make the path",
 			src: lines(
@@ -164,15 +159,7 @@ func TestSplitHTML(t *testing.T) {
 			want: []view{{Text: "Plain text with bold & italic words."}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			chunks := splitChecked(t, NewSplitter(tt.opts), FormatHTML, tt.src)
-			if diff := cmp.Diff(tt.want, views(chunks)); diff != "" {
-				t.Errorf("Split() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runSplitCases(t, FormatHTML, tests)
 }
 
 func TestSplitHTMLOffsets(t *testing.T) {

@@ -3,8 +3,6 @@ package chunk
 import (
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // lines joins its arguments with newlines.
@@ -15,12 +13,7 @@ func lines(s ...string) string {
 func TestSplitMarkdown(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		opts Options
-		src  string
-		want []view
-	}{
+	tests := []splitCase{
 		{
 			name: "atx headings",
 			src: strings.Join([]string{
@@ -221,15 +214,7 @@ func TestSplitMarkdown(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			chunks := splitChecked(t, NewSplitter(tt.opts), FormatMarkdown, tt.src)
-			if diff := cmp.Diff(tt.want, views(chunks)); diff != "" {
-				t.Errorf("Split() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runSplitCases(t, FormatMarkdown, tests)
 }
 
 func TestListMarker(t *testing.T) {
