@@ -53,21 +53,17 @@ func foldForScan(text string) foldedView {
 	for i := range first {
 		origin = append(origin, int32(i))
 	}
-	for i, r := range text[first:] {
-		i += first
+	for i, w := first, 0; i < len(text); i += w {
+		var r rune
+		r, w = utf8.DecodeRuneInString(text[i:])
 		repl, change := foldScanRune(r)
-		if !change {
-			w := utf8.RuneLen(r)
-			if r == utf8.RuneError {
-				_, w = utf8.DecodeRuneInString(text[i:])
-			}
+		switch {
+		case !change:
 			b.WriteString(text[i : i+w])
 			for range w {
 				origin = append(origin, int32(i))
 			}
-			continue
-		}
-		if repl >= 0 {
+		case repl >= 0:
 			b.WriteByte(byte(repl))
 			origin = append(origin, int32(i))
 		}

@@ -212,10 +212,5 @@ func foldEqual(a, b rune) bool {
 			return true
 		}
 	}
-	if a < utf8.RuneSelf && b < utf8.RuneSelf {
-		return false
-	}
-	var bufA, bufB [4]byte
-	fa, fb := foldRune(bufA[:0], a), foldRune(bufB[:0], b)
-	return len(fa) == 1 && len(fb) == 1 && fa[0]|0x20 == fb[0]|0x20
+	return (a >= utf8.RuneSelf || b >= utf8.RuneSelf) && foldInitial(a) == foldInitial(b)
 }

@@ -85,14 +85,21 @@ func internationalNumber(digits string) (*phonenumbers.PhoneNumber, string, bool
 // region's trunk prefix (0 in most of Europe, 1 in North America), when
 // written, is dropped.
 func nationalNumber(digits, region string) (*phonenumbers.PhoneNumber, bool) {
-	cc := phonenumbers.GetCountryCodeForRegion(region)
+	cc, national := withoutTrunkPrefix(digits, region)
 	if cc == 0 {
 		return nil, false
 	}
-	if prefix := phonenumbers.GetNddPrefixForRegion(region, true); prefix != "" && region != "IT" {
+	return newPhoneNumber(cc, national)
+}
+
+// withoutTrunkPrefix returns the calling code of region (0 for an unknown
+// one) and digits, dialled within it, without the region's trunk prefix.
+func withoutTrunkPrefix(digits, region string) (int, string) {
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	if prefix := phonenumbers.GetNddPrefixForRegion(region, true); cc != 0 && prefix != "" && region != "IT" {
 		digits = strings.TrimPrefix(digits, prefix)
 	}
-	return newPhoneNumber(cc, digits)
+	return cc, digits
 }
 
 func newPhoneNumber(cc int, national string) (*phonenumbers.PhoneNumber, bool) {
@@ -121,13 +128,9 @@ func (r *Redactor) phoneKey(digits string) string {
 	if rest, ok := strings.CutPrefix(digits, "00"); ok {
 		return "+" + rest
 	}
-	region := r.phoneRegions[0]
-	cc := phonenumbers.GetCountryCodeForRegion(region)
+	cc, national := withoutTrunkPrefix(digits, r.phoneRegions[0])
 	if cc == 0 {
 		return digits
 	}
-	if prefix := phonenumbers.GetNddPrefixForRegion(region, true); prefix != "" && region != "IT" {
-		digits = strings.TrimPrefix(digits, prefix)
-	}
-	return "+" + strconv.Itoa(cc) + digits
+	return "+" + strconv.Itoa(cc) + national
 }
