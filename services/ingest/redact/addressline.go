@@ -237,7 +237,7 @@ func (a *addrFinder) addressPart(part string, strong bool) bool {
 			return false
 		}
 		bare := strings.TrimRight(w, ".")
-		if bare != w && len(bare) > 4 && strings.Contains(part[strings.Index(part, w)+len(w):], " ") {
+		if bare != w && len(bare) > 4 && !strings.HasSuffix(part, w) {
 			return false // a sentence ends inside: "NINO HT953420D. Address Flat 1/2"
 		}
 		fl := a.lex.lookup(bare)
