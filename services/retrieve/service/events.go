@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/keelhq/keel/pkg/bus"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
-	"github.com/keelhq/keel/services/retrieve/internal/index"
+	"github.com/keelhq/keel/services/retrieve/internal/querycache"
+	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
 // ActionIndexed is the audit action of a document written to the index.
@@ -17,7 +19,7 @@ const ActionIndexed = "document.indexed"
 
 // batchIndexer handles the chunk batches of the CHUNKS stream.
 type batchIndexer struct {
-	store  *index.Store
+	store  *indexWriter
 	pub    *bus.Publisher
 	logger *slog.Logger
 }
@@ -34,9 +36,13 @@ func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.Ch
 		return bus.Permanent(fmt.Errorf("batch tenant %q does not match subject tenant %q", batch.GetTenantId(), d.Tenant))
 	}
 
-	chunks := make([]index.Chunk, len(batch.GetChunks()))
+	chunks := make([]store.Chunk, len(batch.GetChunks()))
 	for i, c := range batch.GetChunks() {
-		chunks[i] = index.Chunk{
+		var created time.Time
+		if c.GetCreatedAt() != nil {
+			created = c.GetCreatedAt().AsTime()
+		}
+		chunks[i] = store.Chunk{
 			ID:      c.GetChunkId(),
 			DocID:   c.GetDocId(),
 			Ordinal: int(c.GetOrdinal()),
@@ -53,10 +59,13 @@ func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.Ch
 			HeadingPath: c.GetHeadingPath(),
 			Header:      c.GetHeader(),
 			Quoted:      c.GetQuoted(),
+			Tags:        c.GetTags(),
+			Created:     created,
+			Subjects:    c.GetDataSubjects(),
 		}
 	}
-	err := b.store.Replace(d.Tenant, batch.GetDocId(), chunks)
-	if errors.Is(err, index.ErrInvalidBatch) || errors.Is(err, index.ErrInvalidTenant) {
+	err := b.store.Replace(ctx, d.Tenant, batch.GetDocId(), chunks)
+	if errors.Is(err, store.ErrInvalidBatch) || errors.Is(err, store.ErrInvalidTenant) {
 		return bus.Permanent(err)
 	}
 	if err != nil {
@@ -86,4 +95,26 @@ func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.Ch
 
 	b.logger.Debug("document indexed", "tenant", d.Tenant, "doc_id", batch.GetDocId(), "chunks", len(chunks))
 	return nil
+}
+
+// indexWriter is the one way the service changes the store: every change
+// also invalidates the tenant's query cache, after the store has it, so
+// that no answer from before the change is served once it returns.
+type indexWriter struct {
+	store.Backend
+	cache *querycache.Cache
+}
+
+// Replace replaces a document in the store and invalidates the tenant's
+// cached answers.
+func (w *indexWriter) Replace(ctx context.Context, tenantID, docID string, chunks []store.Chunk) error {
+	defer w.cache.Invalidate(tenantID)
+	return w.Backend.Replace(ctx, tenantID, docID, chunks)
+}
+
+// DeleteDocuments removes documents from the store and invalidates the
+// tenant's cached answers.
+func (w *indexWriter) DeleteDocuments(ctx context.Context, tenantID string, docIDs []string) (int, error) {
+	defer w.cache.Invalidate(tenantID)
+	return w.Backend.DeleteDocuments(ctx, tenantID, docIDs)
 }

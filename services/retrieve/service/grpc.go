@@ -11,10 +11,13 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/keelhq/keel/pkg/bus"
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
-	"github.com/keelhq/keel/services/retrieve/internal/index"
+	"github.com/keelhq/keel/services/retrieve/internal/querycache"
+	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
 // Limits of one Search call.
@@ -32,10 +35,16 @@ const (
 // the keyword index.
 const keywordReserve = 50 * time.Millisecond
 
-// retrieverServer implements RetrieverService over the index.
+// MaxFilterValues bounds the values of one search filter or the
+// principals of one request.
+const MaxFilterValues = 64
+
+// retrieverServer implements RetrieverService over a store.
 type retrieverServer struct {
 	keelv1.UnimplementedRetrieverServiceServer
-	store        *index.Store
+	store        *indexWriter
+	cache        *querycache.Cache
+	pub          *bus.Publisher
 	embedder     keelv1.EmbedderServiceClient
 	embedTimeout time.Duration
 	logger       *slog.Logger
@@ -43,55 +52,109 @@ type retrieverServer struct {
 
 // Search runs a hybrid search over the caller's tenant. It answers
 // Unauthenticated without a tenant, InvalidArgument for an empty or too
-// long query or a negative top_k, and keyword results alone with partial
-// set when the query could not be embedded in time.
+// long query, a negative top_k or a bad filter, and results with partial
+// set and the missing legs named when the query could not be embedded or
+// a leg did not answer in time. A repeated search is answered from the
+// tenant's query cache until the tenant's index changes.
 func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest) (*keelv1.SearchResponse, error) {
 	tenantID, err := tenant.Require(ctx)
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
+	q, err := searchQuery(req)
+	if err != nil {
+		return nil, err
+	}
+
+	key := querycache.KeyOf(q)
+	if resp, ok := s.cache.Get(tenantID, key); ok {
+		return searchResponse(resp, true), nil
+	}
+	generation := s.cache.Generation(tenantID)
+
+	// The dense leg needs the query vector; without it the keyword leg
+	// answers alone and the answer says the dense leg is missing.
+	vector, model, embedErr := s.embedQuery(ctx, q.Text)
+	if embedErr != nil {
+		s.logger.Warn("query embedding failed; answering from keywords only", "tenant", tenantID, "error", embedErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	q.Vector, q.Model = vector, model
+
+	resp, err := s.store.Search(ctx, tenantID, q)
+	if err != nil {
+		return nil, storeStatus(err)
+	}
+	if embedErr != nil {
+		resp.Missing = append(resp.Missing, store.LegDense)
+	}
+	s.cache.Put(tenantID, key, generation, resp)
+	return searchResponse(resp, false), nil
+}
+
+// searchQuery checks req and returns its query without a vector.
+func searchQuery(req *keelv1.SearchRequest) (store.Query, error) {
 	query := strings.TrimSpace(req.GetQuery())
 	switch {
 	case query == "":
-		return nil, invalidArgument("query", "a query is required")
+		return store.Query{}, invalidArgument("query", "a query is required")
 	case len(query) > MaxQueryBytes:
-		return nil, invalidArgument("query", fmt.Sprintf("%d bytes, at most %d", len(query), MaxQueryBytes))
+		return store.Query{}, invalidArgument("query", fmt.Sprintf("%d bytes, at most %d", len(query), MaxQueryBytes))
 	case req.GetTopK() < 0:
-		return nil, invalidArgument("top_k", "must not be negative")
+		return store.Query{}, invalidArgument("top_k", "must not be negative")
 	}
 	topK := int(req.GetTopK())
 	if topK == 0 {
 		topK = DefaultTopK
 	}
-	topK = min(topK, MaxTopK)
-
-	// The dense leg needs the query vector; without it the keyword leg
-	// answers alone.
-	vector, model, err := s.embedQuery(ctx, query)
-	partial := err != nil
-	if partial {
-		s.logger.Warn("query embedding failed; answering from keywords only", "tenant", tenantID, "error", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, status.FromContextError(err).Err()
-	}
-
-	results, err := s.store.Search(tenantID, index.Query{
+	q := store.Query{
 		Text:       query,
-		Vector:     vector,
-		Model:      model,
-		TopK:       topK,
+		TopK:       min(topK, MaxTopK),
 		Kinds:      req.GetFilter().GetKinds(),
 		Sources:    req.GetFilter().GetSources(),
+		Tags:       req.GetFilter().GetTags(),
 		Principals: req.GetPrincipals(),
-	})
-	if err != nil {
-		return nil, indexStatus(err)
 	}
+	for field, values := range map[string][]string{
+		"filter.kinds": q.Kinds, "filter.sources": q.Sources, "filter.tags": q.Tags, "principals": q.Principals,
+	} {
+		if len(values) > MaxFilterValues {
+			return store.Query{}, invalidArgument(field, fmt.Sprintf("%d values, at most %d", len(values), MaxFilterValues))
+		}
+	}
+	for field, ts := range map[string]*timestamppb.Timestamp{
+		"filter.created_after": req.GetFilter().GetCreatedAfter(), "filter.created_before": req.GetFilter().GetCreatedBefore(),
+	} {
+		if ts == nil {
+			continue
+		}
+		if err := ts.CheckValid(); err != nil {
+			return store.Query{}, invalidArgument(field, err.Error())
+		}
+		if field == "filter.created_after" {
+			q.CreatedAfter = ts.AsTime()
+		} else {
+			q.CreatedBefore = ts.AsTime()
+		}
+	}
+	if err := store.ValidQuery(q); err != nil {
+		return store.Query{}, invalidArgument("filter", strings.TrimPrefix(err.Error(), store.ErrInvalidQuery.Error()+": "))
+	}
+	return q, nil
+}
 
-	resp := &keelv1.SearchResponse{Partial: partial, Passages: make([]*keelv1.Passage, len(results))}
-	for i, r := range results {
-		resp.Passages[i] = &keelv1.Passage{
+// searchResponse turns a store response into the RPC's.
+func searchResponse(resp store.Response, cached bool) *keelv1.SearchResponse {
+	out := &keelv1.SearchResponse{
+		Partial:     resp.Partial(),
+		MissingLegs: resp.Missing,
+		Cached:      cached,
+		Passages:    make([]*keelv1.Passage, len(resp.Results)),
+	}
+	for i, r := range resp.Results {
+		p := &keelv1.Passage{
 			ChunkId:      r.Chunk.ID,
 			DocId:        r.Chunk.DocID,
 			Title:        r.Chunk.Title,
@@ -104,9 +167,15 @@ func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest)
 			Kind:         r.Chunk.Kind,
 			HeadingPath:  r.Chunk.HeadingPath,
 			Quoted:       r.Chunk.Quoted,
+			Source:       r.Chunk.Source,
+			Tags:         r.Chunk.Tags,
 		}
+		if !r.Chunk.Created.IsZero() {
+			p.CreatedAt = timestamppb.New(r.Chunk.Created)
+		}
+		out.Passages[i] = p
 	}
-	return resp, nil
+	return out
 }
 
 // embedQuery asks the embed service for the query vector within the embed
@@ -139,20 +208,24 @@ func (s *retrieverServer) Stats(ctx context.Context, _ *keelv1.StatsRequest) (*k
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	docs, chunks, err := s.store.Stats(tenantID)
+	docs, chunks, err := s.store.Stats(ctx, tenantID)
 	if err != nil {
-		return nil, indexStatus(err)
+		return nil, storeStatus(err)
 	}
 	return &keelv1.StatsResponse{Documents: int64(docs), Chunks: int64(chunks)}, nil
 }
 
-// indexStatus maps an index error to a gRPC status.
-func indexStatus(err error) error {
+// storeStatus maps a store error to a gRPC status.
+func storeStatus(err error) error {
 	switch {
-	case errors.Is(err, index.ErrInvalidTenant):
+	case errors.Is(err, store.ErrInvalidTenant):
 		return status.Error(codes.Unauthenticated, err.Error())
-	case errors.Is(err, index.ErrClosed):
+	case errors.Is(err, store.ErrInvalidQuery):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, store.ErrClosed):
 		return status.Error(codes.Unavailable, "the index is shutting down")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return status.FromContextError(err).Err()
 	default:
 		return status.Errorf(codes.Internal, "search index: %v", err)
 	}

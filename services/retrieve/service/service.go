@@ -22,6 +22,8 @@ import (
 	"github.com/keelhq/keel/pkg/grpcx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/retrieve/internal/index"
+	"github.com/keelhq/keel/services/retrieve/internal/querycache"
+	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
 // Name is the service's name: its durable consumer, dead-letter stage,
@@ -64,13 +66,19 @@ type EmbedConfig struct {
 	Timeout time.Duration `yaml:"timeout" env:"KEEL_RETRIEVE_EMBED_TIMEOUT"`
 }
 
-// IndexConfig places the index snapshots.
+// IndexConfig places the index snapshots and sizes the query cache.
 type IndexConfig struct {
 	// DataDir holds one snapshot file per tenant (KEEL_RETRIEVE_DATA_DIR).
 	DataDir string `yaml:"data_dir" env:"KEEL_RETRIEVE_DATA_DIR"`
 	// SnapshotDelay is how long changes gather before a tenant's snapshot is
 	// written (KEEL_RETRIEVE_SNAPSHOT_DELAY).
 	SnapshotDelay time.Duration `yaml:"snapshot_delay" env:"KEEL_RETRIEVE_SNAPSHOT_DELAY"`
+	// CacheEntries bounds the answers kept by the query cache across
+	// tenants; 0 turns the cache off (KEEL_RETRIEVE_CACHE_ENTRIES).
+	CacheEntries int `yaml:"cache_entries" env:"KEEL_RETRIEVE_CACHE_ENTRIES"`
+	// CacheTTL bounds the age of a cached answer, and so its staleness when
+	// another process changes a shared store (KEEL_RETRIEVE_CACHE_TTL).
+	CacheTTL time.Duration `yaml:"cache_ttl" env:"KEEL_RETRIEVE_CACHE_TTL"`
 }
 
 // ConsumerConfig tunes redelivery of batches that could not be indexed.
@@ -84,10 +92,15 @@ type ConsumerConfig struct {
 // the index kept where `keel dev` keeps its data.
 func DefaultConfig() Config {
 	return Config{
-		NATS:     NATSConfig{URL: "nats://127.0.0.1:4322"},
-		GRPC:     GRPCConfig{Addr: "127.0.0.1:7403"},
-		Embed:    EmbedConfig{Addr: "127.0.0.1:7402", Timeout: 2 * time.Second},
-		Index:    IndexConfig{DataDir: ".data/retrieve", SnapshotDelay: index.DefaultSnapshotDelay},
+		NATS:  NATSConfig{URL: "nats://127.0.0.1:4322"},
+		GRPC:  GRPCConfig{Addr: "127.0.0.1:7403"},
+		Embed: EmbedConfig{Addr: "127.0.0.1:7402", Timeout: 2 * time.Second},
+		Index: IndexConfig{
+			DataDir:       ".data/retrieve",
+			SnapshotDelay: index.DefaultSnapshotDelay,
+			CacheEntries:  querycache.DefaultEntries,
+			CacheTTL:      querycache.DefaultTTL,
+		},
 		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver},
 	}
 }
@@ -112,6 +125,12 @@ func (c Config) Validate() error {
 	}
 	if c.Index.SnapshotDelay <= 0 {
 		errs = append(errs, errors.New("index snapshot delay must be positive (KEEL_RETRIEVE_SNAPSHOT_DELAY)"))
+	}
+	if c.Index.CacheEntries < 0 {
+		errs = append(errs, errors.New("index cache entries must not be negative (KEEL_RETRIEVE_CACHE_ENTRIES)"))
+	}
+	if c.Index.CacheEntries > 0 && c.Index.CacheTTL <= 0 {
+		errs = append(errs, errors.New("index cache ttl must be positive (KEEL_RETRIEVE_CACHE_TTL)"))
 	}
 	if c.Consumer.MaxDeliver < 1 {
 		errs = append(errs, errors.New("consumer max_deliver must be at least 1"))
@@ -152,7 +171,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 	}
 
 	// The index, with every tenant's snapshot loaded.
-	store, err := index.Open(index.Options{
+	idx, err := index.Open(index.Options{
 		Dir:           cfg.Index.DataDir,
 		SnapshotDelay: cfg.Index.SnapshotDelay,
 		OnSnapshotError: func(tenantID string, err error) {
@@ -168,7 +187,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return fmt.Errorf("open index: %w", err)
 	}
 	defer func() {
-		if cerr := store.Close(); cerr != nil {
+		if cerr := idx.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close index: %w", cerr))
 		}
 	}()
@@ -179,7 +198,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return err
 	}
 	defer closeNATS()
-	if err := rebuildWhenEmpty(ctx, js, store, logger); err != nil {
+	if err := rebuildWhenEmpty(ctx, js, idx, logger); err != nil {
 		return err
 	}
 
@@ -195,15 +214,19 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 	if err != nil {
 		return err
 	}
+	pub := bus.NewPublisher(js)
+	writer := &indexWriter{Backend: idx, cache: newQueryCache(cfg.Index)}
 	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterRetrieverServiceServer(srv, &retrieverServer{
-		store:        store,
+		store:        writer,
+		cache:        writer.cache,
+		pub:          pub,
 		embedder:     keelv1.NewEmbedderServiceClient(embedConn),
 		embedTimeout: cfg.Embed.Timeout,
 		logger:       logger,
 	})
 
-	indexer := &batchIndexer{store: store, pub: bus.NewPublisher(js), logger: logger}
+	indexer := &batchIndexer{store: writer, pub: pub, logger: logger}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return grpcx.Serve(gctx, srv, lis)
@@ -234,11 +257,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 // TODO: a crash after a batch is acked but before its snapshot is written
 // loses up to SnapshotDelay of updates while the index is not empty; the
 // snapshot should record the stream sequence it covers and replay from it.
-func rebuildWhenEmpty(ctx context.Context, js jetstream.JetStream, store *index.Store, logger *slog.Logger) error {
-	if !store.Empty() {
+func rebuildWhenEmpty(ctx context.Context, js jetstream.JetStream, backend store.Backend, logger *slog.Logger) error {
+	empty, err := backend.Empty(ctx)
+	if err != nil {
+		return fmt.Errorf("check whether the index is empty: %w", err)
+	}
+	if !empty {
 		return nil
 	}
-	err := js.DeleteConsumer(ctx, bus.StreamChunks, Name)
+	err = js.DeleteConsumer(ctx, bus.StreamChunks, Name)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		return nil
@@ -247,6 +274,15 @@ func rebuildWhenEmpty(ctx context.Context, js jetstream.JetStream, store *index.
 	}
 	logger.Info("index is empty; replaying the chunks stream to rebuild it")
 	return nil
+}
+
+// newQueryCache returns the query cache c asks for, nil (which keeps
+// nothing) when c has no entries.
+func newQueryCache(c IndexConfig) *querycache.Cache {
+	if c.CacheEntries == 0 {
+		return nil
+	}
+	return querycache.New(querycache.Options{Entries: c.CacheEntries, TTL: c.CacheTTL})
 }
 
 func newChunkBatch() *keelv1.ChunkBatch {

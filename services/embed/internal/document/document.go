@@ -11,8 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/embed/internal/chunk"
@@ -38,6 +42,11 @@ const (
 	// ContentTypeKey is the metadata key that may name the media type of
 	// the body, such as "text/markdown" or "text/html".
 	ContentTypeKey = "content_type"
+	// TagsKey is the metadata key of the document's tags, comma-separated.
+	TagsKey = "tags"
+	// DataSubjectsKey is the metadata key of the people the document is
+	// about beyond its customer, comma-separated ids.
+	DataSubjectsKey = "data_subjects"
 )
 
 var (
@@ -91,6 +100,11 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 	// header (a table's header row, a diff's hunk header) so that it can be
 	// read on its own.
 	root := Title(ev)
+	tags, subjects := Tags(ev), DataSubjects(ev)
+	var created *timestamppb.Timestamp
+	if ev.GetReceivedAt().IsValid() {
+		created = ev.GetReceivedAt()
+	}
 	titles := make([]string, len(chunks))
 	inputs := make([]string, len(chunks))
 	for i, c := range chunks {
@@ -110,20 +124,23 @@ func (b *Builder) Build(ctx context.Context, tenantID string, ev *keelv1.Redacte
 	}
 	for i, c := range chunks {
 		batch.Chunks[i] = &keelv1.Chunk{
-			ChunkId:     c.ID,
-			DocId:       docID,
-			Ordinal:     int32(c.Ordinal),
-			Text:        c.Text,
-			Vector:      vectors[i],
-			Title:       titles[i],
-			Kind:        ev.GetKind(),
-			Source:      ev.GetSource(),
-			Acl:         ev.GetAcl(),
-			StartOffset: int32(c.Start),
-			EndOffset:   int32(c.End),
-			HeadingPath: c.Headings,
-			Header:      c.Header,
-			Quoted:      c.Quoted,
+			ChunkId:      c.ID,
+			DocId:        docID,
+			Ordinal:      int32(c.Ordinal),
+			Text:         c.Text,
+			Vector:       vectors[i],
+			Title:        titles[i],
+			Kind:         ev.GetKind(),
+			Source:       ev.GetSource(),
+			Acl:          ev.GetAcl(),
+			StartOffset:  int32(c.Start),
+			EndOffset:    int32(c.End),
+			HeadingPath:  c.Headings,
+			Header:       c.Header,
+			Quoted:       c.Quoted,
+			Tags:         tags,
+			CreatedAt:    created,
+			DataSubjects: subjects,
 		}
 	}
 	return batch, nil
@@ -154,6 +171,30 @@ func Format(ev *keelv1.RedactedEvent) chunk.Format {
 		return chunk.FormatEmail
 	}
 	return chunk.DetectFormat(ev.GetMetadata()[ContentTypeKey], ev.GetBody())
+}
+
+// Tags returns the tags of ev named in its metadata (TagsKey): trimmed,
+// without empty or repeated ones, in order.
+func Tags(ev *keelv1.RedactedEvent) []string {
+	return splitList(ev.GetMetadata()[TagsKey])
+}
+
+// DataSubjects returns the people ev is about: its customer's account id
+// and the ids its metadata names (DataSubjectsKey), without repeats.
+func DataSubjects(ev *keelv1.RedactedEvent) []string {
+	return splitList(ev.GetCustomer().GetAccountId() + "," + ev.GetMetadata()[DataSubjectsKey])
+}
+
+// splitList splits a comma-separated list, trimming each value and
+// dropping empty and repeated ones.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Title is the title every chunk of ev carries before its heading path: the
@@ -189,9 +230,19 @@ func (b *Builder) ContentHash(ev *keelv1.RedactedEvent) string {
 	writeField(h, ev.GetTitle())
 	writeField(h, ev.GetSubject())
 	writeField(h, ev.GetBody())
-	for _, principal := range ev.GetAcl() {
-		writeField(h, principal)
+	// Lists are written with their length first so that values cannot move
+	// from one list to the next.
+	for _, list := range [][]string{ev.GetAcl(), Tags(ev), DataSubjects(ev)} {
+		writeField(h, strconv.Itoa(len(list)))
+		for _, v := range list {
+			writeField(h, v)
+		}
 	}
+	received := ""
+	if ev.GetReceivedAt().IsValid() {
+		received = ev.GetReceivedAt().AsTime().UTC().Format(time.RFC3339Nano)
+	}
+	writeField(h, received)
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/embed/internal/chunk"
@@ -108,6 +110,34 @@ func TestBuildEmptyBodyGivesEmptyBatch(t *testing.T) {
 	}
 }
 
+func TestBuildCarriesTagsDateAndSubjects(t *testing.T) {
+	t.Parallel()
+	ev := article()
+	received := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	ev.ReceivedAt = timestamppb.New(received)
+	ev.Customer = &keelv1.Customer{Email: "<EMAIL_1>", AccountId: "cust-7"}
+	ev.Metadata = map[string]string{TagsKey: " refunds, vip ,,refunds", DataSubjectsKey: "cust-9, cust-7"}
+
+	batch, err := newBuilder(0).Build(context.Background(), "acme", ev)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if len(batch.GetChunks()) == 0 {
+		t.Fatal("no chunks")
+	}
+	for _, c := range batch.GetChunks() {
+		if strings.Join(c.GetTags(), ",") != "refunds,vip" {
+			t.Errorf("tags = %q, want refunds,vip", c.GetTags())
+		}
+		if strings.Join(c.GetDataSubjects(), ",") != "cust-7,cust-9" {
+			t.Errorf("data subjects = %q, want cust-7,cust-9", c.GetDataSubjects())
+		}
+		if !c.GetCreatedAt().AsTime().Equal(received) {
+			t.Errorf("created at = %v, want %v", c.GetCreatedAt().AsTime(), received)
+		}
+	}
+}
+
 func TestContentHash(t *testing.T) {
 	t.Parallel()
 	b := newBuilder(0)
@@ -125,6 +155,14 @@ func TestContentHash(t *testing.T) {
 		{name: "title", change: func(ev *keelv1.RedactedEvent) { ev.Title = "Returns" }},
 		{name: "field boundary", change: func(ev *keelv1.RedactedEvent) { ev.Title, ev.Subject = "Refund", " policy" }},
 		{name: "content type", change: func(ev *keelv1.RedactedEvent) { ev.Metadata = map[string]string{ContentTypeKey: "text/html"} }},
+		{name: "tags", change: func(ev *keelv1.RedactedEvent) { ev.Metadata = map[string]string{TagsKey: "vip"} }},
+		{name: "tag order", change: func(ev *keelv1.RedactedEvent) { ev.Metadata = map[string]string{TagsKey: "b,a"} }},
+		{name: "subject", change: func(ev *keelv1.RedactedEvent) { ev.Customer = &keelv1.Customer{AccountId: "cust-1"} }},
+		{name: "received", change: func(ev *keelv1.RedactedEvent) { ev.ReceivedAt = timestamppb.New(time.Unix(1e9, 0)) }},
+		{name: "acl into tags", change: func(ev *keelv1.RedactedEvent) {
+			ev.Acl = ev.Acl[:len(ev.Acl)-1]
+			ev.Metadata = map[string]string{TagsKey: "1"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

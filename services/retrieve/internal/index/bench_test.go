@@ -119,7 +119,7 @@ var search100k = sync.OnceValue(func() *searchBench {
 	for n := range benchChunks / benchPerDoc {
 		doc := d.document(n)
 		start := time.Now()
-		if err := s.Replace("acme", doc[0].DocID, doc); err != nil {
+		if err := s.Replace(bg, "acme", doc[0].DocID, doc); err != nil {
 			panic(err)
 		}
 		ingest += time.Since(start)
@@ -158,7 +158,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	for i, q := range set.queries {
 		dense := q
 		dense.Text = ""
-		results, err := set.store.Search("acme", dense)
+		results, err := set.store.searchResults("acme", dense)
 		if err != nil {
 			b.Fatalf("Search: %v", err)
 		}
@@ -175,7 +175,7 @@ func BenchmarkSearch100k(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		start := time.Now()
-		if _, err := set.store.Search("acme", set.queries[i%len(set.queries)]); err != nil {
+		if _, err := set.store.searchResults("acme", set.queries[i%len(set.queries)]); err != nil {
 			b.Fatalf("Search: %v", err)
 		}
 		latencies = append(latencies, time.Since(start))
@@ -226,7 +226,7 @@ func BenchmarkOpen100k(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if docs, _, _ := s.Stats("acme"); docs != benchChunks/benchPerDoc {
+			if docs, _, _ := s.Stats(bg, "acme"); docs != benchChunks/benchPerDoc {
 				b.Fatalf("reopened tenant has %d documents", docs)
 			}
 
@@ -271,7 +271,7 @@ var ingestBase = sync.OnceValues(func() (*Store, *benchData) {
 	}
 	for n := range base {
 		doc := d.document(n)
-		if err := s.Replace("acme", doc[0].DocID, doc); err != nil {
+		if err := s.Replace(bg, "acme", doc[0].DocID, doc); err != nil {
 			panic(err)
 		}
 	}
@@ -285,7 +285,7 @@ var ingestBase = sync.OnceValues(func() (*Store, *benchData) {
 // the documents is not timed.
 func BenchmarkIngest(b *testing.B) {
 	s, d := ingestBase()
-	_, chunks, err := s.Stats("acme")
+	_, chunks, err := s.Stats(bg, "acme")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func BenchmarkIngest(b *testing.B) {
 		doc := d.document(next)
 		next++
 		b.StartTimer()
-		if err := s.Replace("acme", doc[0].DocID, doc); err != nil {
+		if err := s.Replace(bg, "acme", doc[0].DocID, doc); err != nil {
 			b.Fatalf("Replace: %v", err)
 		}
 	}

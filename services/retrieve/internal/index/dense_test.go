@@ -108,7 +108,7 @@ func fill(t testing.TB, s *Store, tenantID string, chunks []Chunk) {
 		for end < len(chunks) && chunks[end].DocID == chunks[start].DocID {
 			end++
 		}
-		if err := s.Replace(tenantID, chunks[start].DocID, chunks[start:end]); err != nil {
+		if err := s.Replace(bg, tenantID, chunks[start].DocID, chunks[start:end]); err != nil {
 			t.Fatalf("Replace(%s, %s): %v", tenantID, chunks[start].DocID, err)
 		}
 		start = end
@@ -187,7 +187,7 @@ func resultIDs(results []Result) []string {
 
 func mustSearch(t *testing.T, s *Store, tenantID string, q Query) []Result {
 	t.Helper()
-	results, err := s.Search(tenantID, q)
+	results, err := s.searchResults(tenantID, q)
 	if err != nil {
 		t.Fatalf("Search(%s): %v", tenantID, err)
 	}
@@ -418,7 +418,7 @@ func TestGraphFollowsReplaceAndDelete(t *testing.T) {
 
 	// Deleted documents leave the graph; below graphDropSize the group
 	// drops its graph and is scanned.
-	if err := s.DeleteDocument("acme", "doc-0"); err != nil {
+	if err := s.deleteDocument("acme", "doc-0"); err != nil {
 		t.Fatalf("DeleteDocument: %v", err)
 	}
 	assertGraph(t, s, "acme")
@@ -430,7 +430,7 @@ func TestGraphFollowsReplaceAndDelete(t *testing.T) {
 		}
 	}
 	for d := 1; d < testChunks/testPerDoc; d++ {
-		if err := s.DeleteDocument("acme", fmt.Sprintf("doc-%d", d)); err != nil {
+		if err := s.deleteDocument("acme", fmt.Sprintf("doc-%d", d)); err != nil {
 			t.Fatalf("DeleteDocument: %v", err)
 		}
 		if g := graphOf(t, s, "acme"); g != nil && len(g.members) >= graphDropSize && g.graph == nil {
@@ -597,7 +597,7 @@ func TestGraphConcurrentReplaceAndSearch(t *testing.T) {
 				for j := range batch {
 					batch[j].DocID = doc
 				}
-				if err := s.Replace("acme", doc, batch); err != nil {
+				if err := s.Replace(bg, "acme", doc, batch); err != nil {
 					t.Errorf("Replace: %v", err)
 					return
 				}
@@ -606,7 +606,7 @@ func TestGraphConcurrentReplaceAndSearch(t *testing.T) {
 		wg.Go(func() {
 			for i := range 20 {
 				q := Query{Text: "refund", Vector: chunks[i].Vector, Principals: []string{"user:ana"}}
-				if _, err := s.Search("acme", q); err != nil {
+				if _, err := s.searchResults("acme", q); err != nil {
 					t.Errorf("Search: %v", err)
 					return
 				}

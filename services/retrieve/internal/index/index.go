@@ -14,6 +14,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -21,50 +22,30 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keelhq/keel/pkg/tenant"
+	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
-// Defaults for Options and Query.
-const (
-	DefaultSnapshotDelay = time.Second
-	DefaultTopK          = 5
+// DefaultSnapshotDelay is how long a tenant's changes gather before its
+// snapshot is written, unless Options says otherwise.
+const DefaultSnapshotDelay = time.Second
+
+// The chunk, query and result types and the errors are those of the store
+// contract, which Store implements.
+type (
+	Chunk    = store.Chunk
+	Query    = store.Query
+	Result   = store.Result
+	Response = store.Response
 )
 
 var (
-	// ErrInvalidTenant is returned when a tenant id is empty or malformed.
-	ErrInvalidTenant = errors.New("index: invalid tenant")
-	// ErrInvalidBatch is returned by Replace for a document without an id or
-	// with chunks that lack an id or repeat one.
-	ErrInvalidBatch = errors.New("index: invalid chunk batch")
-	// ErrClosed is returned by every method after Close.
-	ErrClosed = errors.New("index: closed")
+	ErrInvalidTenant = store.ErrInvalidTenant
+	ErrInvalidBatch  = store.ErrInvalidBatch
+	ErrInvalidQuery  = store.ErrInvalidQuery
+	ErrClosed        = store.ErrClosed
 )
 
-// Chunk is one indexed passage of a document.
-type Chunk struct {
-	ID      string
-	DocID   string
-	Ordinal int
-	Title   string
-	Text    string
-	Kind    string
-	Source  string
-	// ACL lists the principals that may read the chunk; empty means every
-	// principal of the tenant.
-	ACL []string
-	// Vector is the chunk's embedding and Model the model that made it.
-	Vector []float32
-	Model  string
-	// Start and End are byte offsets of Text in the source document.
-	Start, End int
-	// HeadingPath is the section the chunk comes from, outermost first.
-	HeadingPath []string
-	// Header is what the chunk continues (a table's header row, a diff's
-	// hunk header); it counts for keyword search but is not part of Text.
-	Header string
-	// Quoted marks a chunk of an email's quoted reply chain.
-	Quoted bool
-}
+var _ store.Backend = (*Store)(nil)
 
 // Options configures a Store.
 type Options struct {
@@ -158,12 +139,13 @@ func (s *Store) graphError(tenantID string, err error) {
 // Replace makes chunks the whole content of document docID of tenant: the
 // document's previous chunks are removed first, so replaying the same batch
 // leaves the index as it was. An empty chunks removes the document. It
-// returns ErrInvalidTenant, ErrInvalidBatch or ErrClosed.
-func (s *Store) Replace(tenantID, docID string, chunks []Chunk) error {
-	if err := validTenant(tenantID); err != nil {
+// returns ErrInvalidTenant, ErrInvalidBatch or ErrClosed. It does not
+// block, so ctx is not consulted.
+func (s *Store) Replace(_ context.Context, tenantID, docID string, chunks []Chunk) error {
+	if err := store.ValidTenant(tenantID); err != nil {
 		return err
 	}
-	if err := validBatch(docID, chunks); err != nil {
+	if err := store.ValidBatch(docID, chunks); err != nil {
 		return err
 	}
 
@@ -176,9 +158,12 @@ func (s *Store) Replace(tenantID, docID string, chunks []Chunk) error {
 		c.DocID = docID
 		c.ACL = slices.Clone(c.ACL)
 		c.Vector = slices.Clone(c.Vector)
+		c.HeadingPath = slices.Clone(c.HeadingPath)
+		c.Tags = slices.Clone(c.Tags)
+		c.Subjects = slices.Clone(c.Subjects)
 		owned[i] = c
 	}
-	graphErr := ti.replaceDoc(docID, owned)
+	_, graphErr := ti.replaceDocs([]string{docID}, owned)
 	if graphErr != nil {
 		s.graphError(tenantID, graphErr)
 	}
@@ -186,17 +171,53 @@ func (s *Store) Replace(tenantID, docID string, chunks []Chunk) error {
 	return nil
 }
 
-// DeleteDocument removes every chunk of document docID of tenant. Deleting
-// a document that is not indexed is not an error. It returns
-// ErrInvalidTenant or ErrClosed.
-func (s *Store) DeleteDocument(tenantID, docID string) error {
-	return s.Replace(tenantID, docID, nil)
+// DeleteDocuments removes every chunk of the documents docIDs and returns
+// how many chunks went. A document that is not indexed is not an error. It
+// returns ErrInvalidTenant or ErrClosed.
+func (s *Store) DeleteDocuments(_ context.Context, tenantID string, docIDs []string) (int, error) {
+	if err := store.ValidTenant(tenantID); err != nil {
+		return 0, err
+	}
+	ti, err := s.tenant(tenantID, false)
+	if err != nil || ti == nil {
+		return 0, err
+	}
+	removed, graphErr := ti.replaceDocs(docIDs, nil)
+	if graphErr != nil {
+		s.graphError(tenantID, graphErr)
+	}
+	if removed > 0 {
+		s.changed(tenantID, ti)
+	}
+	return removed, nil
+}
+
+// SubjectDocuments returns the ids of tenant's documents with a chunk that
+// names subject among its data subjects, sorted. An empty subject names
+// nobody. It returns ErrInvalidTenant or ErrClosed.
+func (s *Store) SubjectDocuments(_ context.Context, tenantID, subject string) ([]string, error) {
+	if err := store.ValidTenant(tenantID); err != nil {
+		return nil, err
+	}
+	ti, err := s.tenant(tenantID, false)
+	if err != nil || ti == nil || subject == "" {
+		return nil, err
+	}
+	ti.mu.RLock()
+	defer ti.mu.RUnlock()
+	docs := make(map[string]bool)
+	for _, e := range ti.entries {
+		if !docs[e.chunk.DocID] && slices.Contains(e.chunk.Subjects, subject) {
+			docs[e.chunk.DocID] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(docs)), nil
 }
 
 // Stats returns the number of documents and chunks of tenant. It returns
 // ErrInvalidTenant or ErrClosed.
-func (s *Store) Stats(tenantID string) (documents, chunks int, err error) {
-	if err := validTenant(tenantID); err != nil {
+func (s *Store) Stats(_ context.Context, tenantID string) (documents, chunks int, err error) {
+	if err := store.ValidTenant(tenantID); err != nil {
 		return 0, 0, err
 	}
 	ti, err := s.tenant(tenantID, false)
@@ -209,8 +230,8 @@ func (s *Store) Stats(tenantID string) (documents, chunks int, err error) {
 }
 
 // Empty reports whether no tenant has any chunk, as for a new data
-// directory.
-func (s *Store) Empty() bool {
+// directory. It never fails.
+func (s *Store) Empty(context.Context) (bool, error) {
 	s.mu.RLock()
 	tenants := slices.Collect(maps.Values(s.tenants))
 	s.mu.RUnlock()
@@ -220,10 +241,10 @@ func (s *Store) Empty() bool {
 		n := len(ti.entries)
 		ti.mu.RUnlock()
 		if n > 0 {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 // Close writes every pending snapshot and stops the store. It returns the
@@ -299,31 +320,4 @@ func (s *Store) changed(tenantID string, ti *tenantIndex) {
 			s.opts.OnSnapshotError(tenantID, err)
 		}
 	})
-}
-
-func validTenant(id string) error {
-	if err := tenant.Valid(id); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidTenant, err)
-	}
-	return nil
-}
-
-func validBatch(docID string, chunks []Chunk) error {
-	if docID == "" {
-		return fmt.Errorf("%w: document id is empty", ErrInvalidBatch)
-	}
-	seen := make(map[string]bool, len(chunks))
-	for i, c := range chunks {
-		if c.ID == "" {
-			return fmt.Errorf("%w: chunk %d has no id", ErrInvalidBatch, i)
-		}
-		if seen[c.ID] {
-			return fmt.Errorf("%w: chunk id %s repeats", ErrInvalidBatch, c.ID)
-		}
-		if c.DocID != "" && c.DocID != docID {
-			return fmt.Errorf("%w: chunk %s belongs to document %s", ErrInvalidBatch, c.ID, c.DocID)
-		}
-		seen[c.ID] = true
-	}
-	return nil
 }

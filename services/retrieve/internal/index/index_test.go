@@ -34,7 +34,7 @@ func openStore(t *testing.T, dir string) *Store {
 // replace indexes chunks as document docID or fails the test.
 func replace(t *testing.T, s *Store, tenantID, docID string, chunks ...Chunk) {
 	t.Helper()
-	if err := s.Replace(tenantID, docID, chunks); err != nil {
+	if err := s.Replace(bg, tenantID, docID, chunks); err != nil {
 		t.Fatalf("Replace(%s, %s): %v", tenantID, docID, err)
 	}
 }
@@ -42,7 +42,7 @@ func replace(t *testing.T, s *Store, tenantID, docID string, chunks ...Chunk) {
 // search runs q or fails the test and returns the ids of the results.
 func search(t *testing.T, s *Store, tenantID string, q Query) []string {
 	t.Helper()
-	results, err := s.Search(tenantID, q)
+	results, err := s.searchResults(tenantID, q)
 	if err != nil {
 		t.Fatalf("Search(%s, %q): %v", tenantID, q.Text, err)
 	}
@@ -83,10 +83,10 @@ func TestSearchIsolatesTenants(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", "ACME", "../acme", "acme.x", "*"} {
-		if _, err := s.Search(bad, q); !errors.Is(err, ErrInvalidTenant) {
+		if _, err := s.searchResults(bad, q); !errors.Is(err, ErrInvalidTenant) {
 			t.Errorf("Search(%q): err = %v, want ErrInvalidTenant", bad, err)
 		}
-		if err := s.Replace(bad, "doc", []Chunk{chunk}); !errors.Is(err, ErrInvalidTenant) {
+		if err := s.Replace(bg, bad, "doc", []Chunk{chunk}); !errors.Is(err, ErrInvalidTenant) {
 			t.Errorf("Replace(%q): err = %v, want ErrInvalidTenant", bad, err)
 		}
 	}
@@ -136,14 +136,14 @@ func TestReplaceByDocument(t *testing.T) {
 	}
 	replace(t, s, "acme", "policy", v1...)
 	replace(t, s, "acme", "other", Chunk{ID: "o0", Text: "Returns desk opens at nine."})
-	first, err := s.Search("acme", Query{Text: "returns receipt gift"})
+	first, err := s.searchResults("acme", Query{Text: "returns receipt gift"})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Replaying the same batch changes nothing.
 	replace(t, s, "acme", "policy", v1...)
-	again, err := s.Search("acme", Query{Text: "returns receipt gift"})
+	again, err := s.searchResults("acme", Query{Text: "returns receipt gift"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +162,11 @@ func TestReplaceByDocument(t *testing.T) {
 		t.Errorf("search after replace mismatch (-want +got):\n%s", diff)
 	}
 
-	if err := s.DeleteDocument("acme", "policy"); err != nil {
+	if err := s.deleteDocument("acme", "policy"); err != nil {
 		t.Fatalf("DeleteDocument: %v", err)
 	}
 	assertStats(t, s, "acme", 1, 1)
-	if err := s.DeleteDocument("acme", "never-indexed"); err != nil {
+	if err := s.deleteDocument("acme", "never-indexed"); err != nil {
 		t.Errorf("DeleteDocument of an unknown document: %v", err)
 	}
 }
@@ -189,7 +189,7 @@ func TestReplaceRejectsInvalidBatches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			if err := s.Replace("acme", tt.docID, tt.chunks); !errors.Is(err, ErrInvalidBatch) {
+			if err := s.Replace(bg, "acme", tt.docID, tt.chunks); !errors.Is(err, ErrInvalidBatch) {
 				t.Errorf("Replace: err = %v, want ErrInvalidBatch", err)
 			}
 		})
@@ -205,7 +205,7 @@ func TestHybridRankingPrefersBothLegs(t *testing.T) {
 	replace(t, s, "acme", "keyword", Chunk{ID: "keyword", Text: "Refund window, refund window, refund.", Vector: []float32{0, 1, 0}})
 	replace(t, s, "acme", "neither", Chunk{ID: "neither", Text: "Opening hours.", Vector: []float32{0, 0, 1}})
 
-	results, err := s.Search("acme", Query{Text: "refund window", Vector: []float32{1, 0, 0}, TopK: 10})
+	results, err := s.searchResults("acme", Query{Text: "refund window", Vector: []float32{1, 0, 0}, TopK: 10})
 	if err != nil {
 		t.Fatalf("Search: %v", err)
 	}
@@ -259,19 +259,19 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	)
 	replace(t, s, "globex", "doc-9", Chunk{ID: "g0", Text: "Globex only.", Vector: []float32{1, 0}})
 	q := Query{Text: "returns receipt", Vector: []float32{0.7, 0.7}, Principals: []string{"user:ana"}}
-	before, err := s.Search("acme", q)
+	before, err := s.searchResults("acme", q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := s.Search("acme", q); !errors.Is(err, ErrClosed) {
+	if _, err := s.searchResults("acme", q); !errors.Is(err, ErrClosed) {
 		t.Errorf("Search after Close: err = %v, want ErrClosed", err)
 	}
 
 	reopened := openStore(t, dir)
-	after, err := reopened.Search("acme", q)
+	after, err := reopened.searchResults("acme", q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	assertStats(t, reopened, "acme", 1, 2)
 	assertStats(t, reopened, "globex", 1, 1)
-	if reopened.Empty() {
+	if reopened.isEmpty() {
 		t.Errorf("Empty() = true after loading snapshots")
 	}
 }
@@ -345,11 +345,11 @@ func TestConcurrentReplaceAndSearch(t *testing.T) {
 			for i := range 50 {
 				doc := fmt.Sprintf("doc-%d", i%5)
 				chunks := []Chunk{{ID: fmt.Sprintf("c-%d-%d", w, i), Text: "returns policy " + doc, Vector: []float32{1, float32(i)}}}
-				if err := s.Replace("acme", doc, chunks); err != nil {
+				if err := s.Replace(bg, "acme", doc, chunks); err != nil {
 					t.Errorf("Replace: %v", err)
 					return
 				}
-				if _, err := s.Search("acme", Query{Text: "returns", Vector: []float32{1, 1}}); err != nil {
+				if _, err := s.searchResults("acme", Query{Text: "returns", Vector: []float32{1, 1}}); err != nil {
 					t.Errorf("Search: %v", err)
 					return
 				}
@@ -439,7 +439,7 @@ func BenchmarkSearch10k(b *testing.B) {
 		for i := range chunks {
 			chunks[i] = Chunk{ID: fmt.Sprintf("c%d", i), Ordinal: i, Text: randomText(120), Vector: randomVector()}
 		}
-		if err := s.Replace("acme", fmt.Sprintf("doc-%d", d), chunks); err != nil {
+		if err := s.Replace(bg, "acme", fmt.Sprintf("doc-%d", d), chunks); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -447,7 +447,7 @@ func BenchmarkSearch10k(b *testing.B) {
 
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Search("acme", q); err != nil {
+		if _, err := s.searchResults("acme", q); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -455,7 +455,7 @@ func BenchmarkSearch10k(b *testing.B) {
 
 func assertStats(t *testing.T, s *Store, tenantID string, wantDocs, wantChunks int) {
 	t.Helper()
-	docs, chunks, err := s.Stats(tenantID)
+	docs, chunks, err := s.Stats(bg, tenantID)
 	if err != nil {
 		t.Fatalf("Stats(%s): %v", tenantID, err)
 	}

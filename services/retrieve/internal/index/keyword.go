@@ -132,34 +132,83 @@ func (ti *tenantIndex) keywordLeg(query string) *keywordHits {
 	if len(ti.entries) == 0 {
 		return h
 	}
-	n := float64(len(ti.entries))
-	avgLen := max(float64(ti.totalLen)/n, 1)
-
-	seen := make(map[string]bool)
-	for _, term := range Tokenize(query) {
-		if seen[term] {
-			continue
-		}
-		seen[term] = true
-
+	n, avgLen := ti.corpusStats()
+	for _, term := range uniqueTerms(query) {
 		list := ti.postings[term]
 		if len(list) == 0 {
 			continue
 		}
 		// idf is positive, so a hit's score is too and a zero score marks
 		// an entry not hit yet.
-		df := float64(len(list))
-		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+		idf := bm25IDF(n, len(list))
 		for _, p := range list {
 			if h.scores[p.pos] == 0 {
 				h.positions = append(h.positions, int(p.pos))
 			}
-			f := float64(p.tf)
-			norm := 1 - bm25B + bm25B*float64(p.length)/avgLen
-			h.scores[p.pos] += idf * f * (bm25K1 + 1) / (f + bm25K1*norm)
+			h.scores[p.pos] += idf * bm25TF(float64(p.tf), float64(p.length), avgLen)
 		}
 	}
 	return h
+}
+
+// bm25 returns the BM25 score of e for the query terms, as the keyword leg
+// would give it. The caller holds mu.
+func (ti *tenantIndex) bm25(e *entry, terms map[string]bool) float64 {
+	if len(ti.entries) == 0 {
+		return 0
+	}
+	n, avgLen := ti.corpusStats()
+	var score float64
+	for _, t := range e.terms {
+		if terms[t.term] {
+			score += bm25IDF(n, len(ti.postings[t.term])) * bm25TF(float64(t.tf), float64(e.length), avgLen)
+		}
+	}
+	return score
+}
+
+// corpusStats returns the number of entries and their mean length in
+// tokens, at least 1. The caller holds mu and the index is not empty.
+func (ti *tenantIndex) corpusStats() (n, avgLen float64) {
+	n = float64(len(ti.entries))
+	return n, max(float64(ti.totalLen)/n, 1)
+}
+
+// bm25IDF is the inverse document frequency of a term held by df of n
+// entries.
+func bm25IDF(n float64, df int) float64 {
+	d := float64(df)
+	return math.Log(1 + (n-d+0.5)/(d+0.5))
+}
+
+// bm25TF is the saturated, length-normalised weight of a term found tf
+// times in an entry of length tokens.
+func bm25TF(tf, length, avgLen float64) float64 {
+	norm := 1 - bm25B + bm25B*length/avgLen
+	return tf * (bm25K1 + 1) / (tf + bm25K1*norm)
+}
+
+// uniqueTerms returns the keyword tokens of query, each once, in order.
+func uniqueTerms(query string) []string {
+	tokens := Tokenize(query)
+	seen := make(map[string]bool, len(tokens))
+	terms := tokens[:0]
+	for _, term := range tokens {
+		if !seen[term] {
+			seen[term] = true
+			terms = append(terms, term)
+		}
+	}
+	return terms
+}
+
+// termSet returns the keyword tokens of query as a set.
+func termSet(query string) map[string]bool {
+	set := make(map[string]bool)
+	for _, term := range Tokenize(query) {
+		set[term] = true
+	}
+	return set
 }
 
 // release clears h and keeps its memory for the next keyword leg.

@@ -2,109 +2,214 @@ package index
 
 import (
 	"cmp"
+	"context"
 	"slices"
+
+	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
 // rrfK damps the weight of the top ranks in reciprocal rank fusion: a hit
 // at rank r of a leg adds 1/(rrfK+r).
 const rrfK = 60
 
-// Query is one hybrid search.
-type Query struct {
-	// Text feeds the keyword leg.
-	Text string
-	// Vector feeds the dense leg; without it only the keyword leg runs.
-	Vector []float32
-	// Model made Vector; chunks embedded by another model are left out of the
-	// dense leg. Empty compares with every chunk of the same dimension.
-	Model string
-	// TopK is the number of results (default DefaultTopK).
-	TopK int
-	// Kinds and Sources keep only chunks of these kinds and sources; empty
-	// means any.
-	Kinds   []string
-	Sources []string
-	// Principals the caller acts as. A chunk with an ACL is returned only
-	// when one of them is on it.
-	Principals []string
-}
-
-// Result is one chunk found by Search.
-type Result struct {
-	// Chunk is a copy of the indexed chunk without its vector.
-	Chunk Chunk
-	// Score is the fused reciprocal rank score.
-	Score float64
-	// VectorScore is the cosine similarity to the query vector, 0 when the
-	// dense leg did not run or found no similarity.
-	VectorScore float64
-	// KeywordScore is the BM25 score, 0 without a matching term.
-	KeywordScore float64
-}
-
 // Search runs q over tenant's index only and returns at most q.TopK results,
-// best first. A tenant without an index has no results. It returns
-// ErrInvalidTenant or ErrClosed.
-func (s *Store) Search(tenantID string, q Query) ([]Result, error) {
-	if err := validTenant(tenantID); err != nil {
-		return nil, err
+// best first. The keyword and dense legs run side by side; when ctx ends
+// before a leg answers, the results are those of the other leg and the
+// response names the missing one, and when neither answered Search returns
+// ctx's error. A tenant without an index has no results. It returns
+// ErrInvalidTenant, ErrInvalidQuery or ErrClosed.
+func (s *Store) Search(ctx context.Context, tenantID string, q Query) (Response, error) {
+	if err := store.ValidTenant(tenantID); err != nil {
+		return Response{}, err
+	}
+	if err := store.ValidQuery(q); err != nil {
+		return Response{}, err
 	}
 	ti, err := s.tenant(tenantID, false)
 	if err != nil || ti == nil {
-		return nil, err
+		return Response{}, err
 	}
 	topK := q.TopK
 	if topK <= 0 {
-		topK = DefaultTopK
+		topK = store.DefaultTopK
 	}
 	depth := max(topK*10, 100)
-	allowed := q.filter()
 
-	ti.mu.RLock()
-	defer ti.mu.RUnlock()
-
-	keyword := ti.keywordLeg(q.Text)
-	defer ti.release(keyword)
-	visible := func(idx int) bool { return allowed(ti.entries[idx]) }
-	keywordBest := keyword.best(depth, ti.byKey, visible)
-	dense := ti.denseLeg(q.Vector, q.Model, allowed, depth)
-
-	// Reciprocal rank fusion over the best depth hits of each leg.
-	fused := make(map[int]float64)
-	for _, leg := range [][]scored{keywordBest, dense} {
-		for rank, hit := range leg {
-			fused[hit.idx] += 1 / float64(rrfK+rank+1)
+	// Each leg takes the read lock on its own and answers with entry keys,
+	// so a leg left behind by the deadline finishes harmlessly and a change
+	// between the legs and the fusion below only drops hits that are gone.
+	type answer struct {
+		leg  string
+		hits []keyedHit
+	}
+	answers := make(chan answer, 2)
+	var asked []string
+	if q.Text != "" {
+		asked = append(asked, store.LegKeyword)
+		go func() {
+			hits := ti.keywordSearch(q, depth)
+			beforeAnswer(store.LegKeyword)
+			answers <- answer{store.LegKeyword, hits}
+		}()
+	}
+	if len(q.Vector) > 0 {
+		asked = append(asked, store.LegDense)
+		go func() {
+			hits := ti.denseSearch(q, depth)
+			beforeAnswer(store.LegDense)
+			answers <- answer{store.LegDense, hits}
+		}()
+	}
+	legs := make(map[string][]keyedHit, len(asked))
+wait:
+	for len(legs) < len(asked) {
+		select {
+		case a := <-answers:
+			legs[a.leg] = a.hits
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	// An answer that came in with the deadline still counts.
+	for len(legs) < len(asked) {
+		a, ok := tryReceive(answers)
+		if !ok {
+			break
+		}
+		legs[a.leg] = a.hits
+	}
+	if len(legs) == 0 {
+		return Response{}, ctx.Err()
+	}
+	resp := Response{}
+	for _, leg := range asked {
+		if _, ok := legs[leg]; !ok {
+			resp.Missing = append(resp.Missing, leg)
 		}
 	}
 
-	// Both scores of every result are exact, whichever leg found it and
-	// however the dense leg searched.
-	queryNorm := vectorNorm(q.Vector)
-	results := make([]Result, 0, len(fused))
-	for idx, score := range fused {
-		e := ti.entries[idx]
-		c := e.chunk
-		c.Vector = nil
-		c.ACL = slices.Clone(c.ACL)
-		c.HeadingPath = slices.Clone(c.HeadingPath)
-		results = append(results, Result{
-			Chunk:        c,
-			Score:        score,
-			VectorScore:  cosine(e, q.Vector, queryNorm, q.Model),
-			KeywordScore: keyword.score(idx),
-		})
+	// Reciprocal rank fusion over the best depth hits of each leg.
+	type fusedHit struct {
+		score, vector, keyword float64
+		dense, lexical         bool
 	}
-	slices.SortFunc(results, func(a, b Result) int {
+	fused := make(map[string]*fusedHit)
+	for leg, hits := range legs {
+		for rank, hit := range hits {
+			f := fused[hit.key]
+			if f == nil {
+				f = new(fusedHit)
+				fused[hit.key] = f
+			}
+			f.score += 1 / float64(rrfK+rank+1)
+			if leg == store.LegDense {
+				f.vector, f.dense = hit.score, true
+			} else {
+				f.keyword, f.lexical = hit.score, true
+			}
+		}
+	}
+
+	ti.mu.RLock()
+	defer ti.mu.RUnlock()
+	type candidate struct {
+		e *entry
+		f *fusedHit
+	}
+	candidates := make([]candidate, 0, len(fused))
+	for key, f := range fused {
+		if pos, ok := ti.pos[key]; ok {
+			candidates = append(candidates, candidate{ti.entries[pos], f})
+		}
+	}
+	slices.SortFunc(candidates, func(a, b candidate) int {
 		return cmp.Or(
-			cmp.Compare(b.Score, a.Score),
-			cmp.Compare(b.VectorScore, a.VectorScore),
-			cmp.Compare(b.KeywordScore, a.KeywordScore),
-			cmp.Compare(a.Chunk.DocID, b.Chunk.DocID),
-			cmp.Compare(a.Chunk.Ordinal, b.Chunk.Ordinal),
-			cmp.Compare(a.Chunk.ID, b.Chunk.ID),
+			cmp.Compare(b.f.score, a.f.score),
+			cmp.Compare(b.f.vector, a.f.vector),
+			cmp.Compare(b.f.keyword, a.f.keyword),
+			cmp.Compare(a.e.chunk.DocID, b.e.chunk.DocID),
+			cmp.Compare(a.e.chunk.Ordinal, b.e.chunk.Ordinal),
+			cmp.Compare(a.e.chunk.ID, b.e.chunk.ID),
 		)
 	})
-	return results[:min(topK, len(results))], nil
+	candidates = candidates[:min(topK, len(candidates))]
+
+	// Both scores of every result are exact, whichever leg found it and
+	// however the dense leg searched; a leg that did not answer in time
+	// leaves its score at 0.
+	queryNorm := vectorNorm(q.Vector)
+	var queryTerms map[string]bool
+	resp.Results = make([]Result, len(candidates))
+	for i, c := range candidates {
+		r := Result{Chunk: c.e.chunk, Score: c.f.score, VectorScore: c.f.vector, KeywordScore: c.f.keyword}
+		if !c.f.dense && legs[store.LegDense] != nil {
+			r.VectorScore = cosine(c.e, q.Vector, queryNorm, q.Model)
+		}
+		if !c.f.lexical && legs[store.LegKeyword] != nil {
+			if queryTerms == nil {
+				queryTerms = termSet(q.Text)
+			}
+			r.KeywordScore = ti.bm25(c.e, queryTerms)
+		}
+		r.Chunk.Vector = nil
+		r.Chunk.ACL = slices.Clone(r.Chunk.ACL)
+		r.Chunk.HeadingPath = slices.Clone(r.Chunk.HeadingPath)
+		r.Chunk.Tags = slices.Clone(r.Chunk.Tags)
+		r.Chunk.Subjects = slices.Clone(r.Chunk.Subjects)
+		resp.Results[i] = r
+	}
+	return resp, nil
+}
+
+// beforeAnswer is called when a leg is about to hand in its answer; tests
+// set it to hold a leg back.
+var beforeAnswer = func(leg string) {}
+
+// tryReceive returns a value from ch if one is ready.
+func tryReceive[T any](ch <-chan T) (T, bool) {
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+		var zero T
+		return zero, false
+	}
+}
+
+// keyedHit is a hit of one leg named by its entry key, which stays valid
+// after the leg releases the lock.
+type keyedHit struct {
+	key   string
+	score float64
+}
+
+// keywordSearch runs the keyword leg of q under the read lock and returns
+// its depth best hits the query may see, best first.
+func (ti *tenantIndex) keywordSearch(q Query, depth int) []keyedHit {
+	ti.mu.RLock()
+	defer ti.mu.RUnlock()
+	hits := ti.keywordLeg(q.Text)
+	defer ti.release(hits)
+	visible := func(idx int) bool { return q.Accepts(&ti.entries[idx].chunk) }
+	return ti.keyed(hits.best(depth, ti.byKey, visible))
+}
+
+// denseSearch runs the dense leg of q under the read lock and returns its
+// depth best hits the query may see, best first.
+func (ti *tenantIndex) denseSearch(q Query, depth int) []keyedHit {
+	ti.mu.RLock()
+	defer ti.mu.RUnlock()
+	allowed := func(e *entry) bool { return q.Accepts(&e.chunk) }
+	return ti.keyed(ti.denseLeg(q.Vector, q.Model, allowed, depth))
+}
+
+// keyed names hits by entry key. The caller holds mu.
+func (ti *tenantIndex) keyed(hits []scored) []keyedHit {
+	out := make([]keyedHit, len(hits))
+	for i, h := range hits {
+		out[i] = keyedHit{key: ti.entries[h.idx].key, score: h.score}
+	}
+	return out
 }
 
 // dot returns the dot product of two vectors of the same length.
@@ -224,37 +329,4 @@ func siftDown(h []scored, i int, better func(a, b scored) int) {
 // not change when other documents are replaced. The caller holds mu.
 func (ti *tenantIndex) byKey(a, b int) int {
 	return cmp.Compare(ti.entries[a].key, ti.entries[b].key)
-}
-
-// filter returns the predicate that keeps the chunks q may see.
-func (q Query) filter() func(*entry) bool {
-	kinds, sources, principals := set(q.Kinds), set(q.Sources), set(q.Principals)
-	return func(e *entry) bool {
-		if len(kinds) > 0 && !kinds[e.chunk.Kind] {
-			return false
-		}
-		if len(sources) > 0 && !sources[e.chunk.Source] {
-			return false
-		}
-		if len(e.chunk.ACL) == 0 {
-			return true
-		}
-		for _, p := range e.chunk.ACL {
-			if principals[p] {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// set returns the non-empty values as a set.
-func set(values []string) map[string]bool {
-	out := make(map[string]bool, len(values))
-	for _, v := range values {
-		if v != "" {
-			out[v] = true
-		}
-	}
-	return out
 }

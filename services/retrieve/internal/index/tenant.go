@@ -81,20 +81,26 @@ func entryKey(docID, chunkID string) string {
 	return docID + "\x00" + chunkID
 }
 
-// replaceDoc makes chunks, which belong to docID, the whole content of
-// docID and brings the graphs in step, holding mu for writing. It returns
-// the errors of graphs that could not be kept, whose groups are scanned
-// instead; the change itself is always made.
-func (ti *tenantIndex) replaceDoc(docID string, chunks []Chunk) error {
+// replaceDocs removes the documents docIDs, adds chunks, which belong to
+// them, and brings the graphs in step, holding mu for writing. It returns
+// how many chunks it removed, and the errors of graphs that could not be
+// kept, whose groups are scanned instead; the change itself is always made.
+func (ti *tenantIndex) replaceDocs(docIDs []string, chunks []Chunk) (int, error) {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
 
-	ti.removeDoc(docID)
+	removed := 0
+	for _, docID := range docIDs {
+		removed += ti.removeDoc(docID)
+	}
 	for _, c := range chunks {
 		ti.add(c)
 	}
+	if removed == 0 && len(chunks) == 0 {
+		return 0, nil
+	}
 	ti.version++
-	return ti.syncGraphs()
+	return removed, ti.syncGraphs()
 }
 
 // add indexes c. The caller holds mu for writing and calls syncGraphs
@@ -134,13 +140,16 @@ func (ti *tenantIndex) add(c Chunk) {
 	ti.joinDense(e)
 }
 
-// removeDoc drops every chunk of docID. The caller holds mu for writing
-// and calls syncGraphs before releasing it.
-func (ti *tenantIndex) removeDoc(docID string) {
-	for _, key := range ti.docs[docID] {
+// removeDoc drops every chunk of docID and returns how many there were.
+// The caller holds mu for writing and calls syncGraphs before releasing
+// it.
+func (ti *tenantIndex) removeDoc(docID string) int {
+	keys := ti.docs[docID]
+	for _, key := range keys {
 		ti.remove(key)
 	}
 	delete(ti.docs, docID)
+	return len(keys)
 }
 
 // remove drops one entry, moving the last entry into its slot. The caller

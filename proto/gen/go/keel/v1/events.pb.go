@@ -558,7 +558,15 @@ type Chunk struct {
 	// code block's opening fence, a diff's hunk header. Not part of text.
 	Header string `protobuf:"bytes,13,opt,name=header,proto3" json:"header,omitempty"`
 	// The chunk is from the quoted reply chain of an email, not its new text.
-	Quoted        bool `protobuf:"varint,14,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	Quoted bool `protobuf:"varint,14,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	// Labels of the document (metadata "tags", comma-separated) that a search
+	// may filter by.
+	Tags []string `protobuf:"bytes,15,rep,name=tags,proto3" json:"tags,omitempty"`
+	// When the document was written or received; searches filter by range.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The people the document is about (the customer's account id and the
+	// metadata "data_subjects"), so that erasing a person reaches the chunk.
+	DataSubjects  []string `protobuf:"bytes,17,rep,name=data_subjects,json=dataSubjects,proto3" json:"data_subjects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -689,6 +697,27 @@ func (x *Chunk) GetQuoted() bool {
 		return x.Quoted
 	}
 	return false
+}
+
+func (x *Chunk) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Chunk) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Chunk) GetDataSubjects() []string {
+	if x != nil {
+		return x.DataSubjects
+	}
+	return nil
 }
 
 // ChunkBatch is published on keel.chunks.<tenant>: every chunk of one
@@ -1251,7 +1280,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x13sensitivity_reasons\x18\x11 \x03(\tR\x12sensitivityReasons\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x03\n" +
 	"\x05Chunk\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x18\n" +
@@ -1268,7 +1297,11 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"end_offset\x18\v \x01(\x05R\tendOffset\x12!\n" +
 	"\fheading_path\x18\f \x03(\tR\vheadingPath\x12\x16\n" +
 	"\x06header\x18\r \x01(\tR\x06header\x12\x16\n" +
-	"\x06quoted\x18\x0e \x01(\bR\x06quoted\"\x91\x01\n" +
+	"\x06quoted\x18\x0e \x01(\bR\x06quoted\x12\x12\n" +
+	"\x04tags\x18\x0f \x03(\tR\x04tags\x129\n" +
+	"\n" +
+	"created_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12#\n" +
+	"\rdata_subjects\x18\x11 \x03(\tR\fdataSubjects\"\x91\x01\n" +
 	"\n" +
 	"ChunkBatch\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x15\n" +
@@ -1370,16 +1403,17 @@ var file_keel_v1_events_proto_depIdxs = []int32{
 	12, // 5: keel.v1.RedactedEvent.metadata:type_name -> keel.v1.RedactedEvent.MetadataEntry
 	3,  // 6: keel.v1.RedactedEvent.entities:type_name -> keel.v1.EntitySummary
 	2,  // 7: keel.v1.RedactedEvent.attachments:type_name -> keel.v1.Attachment
-	5,  // 8: keel.v1.ChunkBatch.chunks:type_name -> keel.v1.Chunk
-	14, // 9: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
-	14, // 10: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // 11: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
-	14, // 12: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	14, // 8: keel.v1.Chunk.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 9: keel.v1.ChunkBatch.chunks:type_name -> keel.v1.Chunk
+	14, // 10: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
+	14, // 11: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	13, // 12: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
+	14, // 13: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_events_proto_init() }

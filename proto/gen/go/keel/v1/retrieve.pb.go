@@ -9,6 +9,7 @@ package keelv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -24,8 +25,15 @@ const (
 type SearchFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only chunks of these kinds; empty means any kind.
-	Kinds         []string `protobuf:"bytes,1,rep,name=kinds,proto3" json:"kinds,omitempty"`
-	Sources       []string `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	Kinds []string `protobuf:"bytes,1,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// Only chunks from these sources; empty means any source.
+	Sources []string `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Only chunks carrying at least one of these tags; empty means any.
+	Tags []string `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Only chunks of documents created at or after created_after and before
+	// created_before; either may be unset.
+	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -70,6 +78,27 @@ func (x *SearchFilter) GetKinds() []string {
 func (x *SearchFilter) GetSources() []string {
 	if x != nil {
 		return x.Sources
+	}
+	return nil
+}
+
+func (x *SearchFilter) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *SearchFilter) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *SearchFilter) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
 	}
 	return nil
 }
@@ -159,7 +188,10 @@ type Passage struct {
 	// The headings of the section the passage comes from, outermost first.
 	HeadingPath []string `protobuf:"bytes,11,rep,name=heading_path,json=headingPath,proto3" json:"heading_path,omitempty"`
 	// The passage is from the quoted reply chain of an email.
-	Quoted        bool `protobuf:"varint,12,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	Quoted        bool                   `protobuf:"varint,12,opt,name=quoted,proto3" json:"quoted,omitempty"`
+	Source        string                 `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	Tags          []string               `protobuf:"bytes,14,rep,name=tags,proto3" json:"tags,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,11 +310,36 @@ func (x *Passage) GetQuoted() bool {
 	return false
 }
 
+func (x *Passage) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Passage) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Passage) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
 type SearchResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Passages []*Passage             `protobuf:"bytes,1,rep,name=passages,proto3" json:"passages,omitempty"`
 	// True when a search leg did not finish before the deadline.
-	Partial       bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
+	Partial bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The legs ("dense", "keyword") that did not answer when partial is set.
+	MissingLegs []string `protobuf:"bytes,3,rep,name=missing_legs,json=missingLegs,proto3" json:"missing_legs,omitempty"`
+	// True when the answer came from the tenant's query cache.
+	Cached        bool `protobuf:"varint,4,opt,name=cached,proto3" json:"cached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -331,6 +388,207 @@ func (x *SearchResponse) GetPartial() bool {
 	return false
 }
 
+func (x *SearchResponse) GetMissingLegs() []string {
+	if x != nil {
+		return x.MissingLegs
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+type DeleteDocumentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DocId         string                 `protobuf:"bytes,1,opt,name=doc_id,json=docId,proto3" json:"doc_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDocumentRequest) Reset() {
+	*x = DeleteDocumentRequest{}
+	mi := &file_keel_v1_retrieve_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDocumentRequest) ProtoMessage() {}
+
+func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_retrieve_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDocumentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeleteDocumentRequest) GetDocId() string {
+	if x != nil {
+		return x.DocId
+	}
+	return ""
+}
+
+type DeleteSubjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject, as carried by the documents' data_subjects.
+	Subject       string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSubjectRequest) Reset() {
+	*x = DeleteSubjectRequest{}
+	mi := &file_keel_v1_retrieve_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSubjectRequest) ProtoMessage() {}
+
+func (x *DeleteSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_retrieve_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSubjectRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DeleteSubjectRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+type DeleteDocumentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chunks removed; 0 when the document was not indexed.
+	Chunks        int64 `protobuf:"varint,1,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDocumentResponse) Reset() {
+	*x = DeleteDocumentResponse{}
+	mi := &file_keel_v1_retrieve_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDocumentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDocumentResponse) ProtoMessage() {}
+
+func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_retrieve_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDocumentResponse.ProtoReflect.Descriptor instead.
+func (*DeleteDocumentResponse) Descriptor() ([]byte, []int) {
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteDocumentResponse) GetChunks() int64 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
+type DeleteSubjectResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The documents removed.
+	DocIds        []string `protobuf:"bytes,1,rep,name=doc_ids,json=docIds,proto3" json:"doc_ids,omitempty"`
+	Chunks        int64    `protobuf:"varint,2,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSubjectResponse) Reset() {
+	*x = DeleteSubjectResponse{}
+	mi := &file_keel_v1_retrieve_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSubjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSubjectResponse) ProtoMessage() {}
+
+func (x *DeleteSubjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_retrieve_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSubjectResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSubjectResponse) Descriptor() ([]byte, []int) {
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteSubjectResponse) GetDocIds() []string {
+	if x != nil {
+		return x.DocIds
+	}
+	return nil
+}
+
+func (x *DeleteSubjectResponse) GetChunks() int64 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
 type StatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -339,7 +597,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_keel_v1_retrieve_proto_msgTypes[4]
+	mi := &file_keel_v1_retrieve_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +609,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_retrieve_proto_msgTypes[4]
+	mi := &file_keel_v1_retrieve_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +622,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{4}
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{8}
 }
 
 type StatsResponse struct {
@@ -377,7 +635,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_keel_v1_retrieve_proto_msgTypes[5]
+	mi := &file_keel_v1_retrieve_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +647,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_retrieve_proto_msgTypes[5]
+	mi := &file_keel_v1_retrieve_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +660,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{5}
+	return file_keel_v1_retrieve_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatsResponse) GetDocuments() int64 {
@@ -423,17 +681,20 @@ var File_keel_v1_retrieve_proto protoreflect.FileDescriptor
 
 const file_keel_v1_retrieve_proto_rawDesc = "" +
 	"\n" +
-	"\x16keel/v1/retrieve.proto\x12\akeel.v1\">\n" +
+	"\x16keel/v1/retrieve.proto\x12\akeel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x01\n" +
 	"\fSearchFilter\x12\x14\n" +
 	"\x05kinds\x18\x01 \x03(\tR\x05kinds\x12\x18\n" +
-	"\asources\x18\x02 \x03(\tR\asources\"\x89\x01\n" +
+	"\asources\x18\x02 \x03(\tR\asources\x12\x12\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\x12?\n" +
+	"\rcreated_after\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\"\x89\x01\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x13\n" +
 	"\x05top_k\x18\x02 \x01(\x05R\x04topK\x12-\n" +
 	"\x06filter\x18\x03 \x01(\v2\x15.keel.v1.SearchFilterR\x06filter\x12\x1e\n" +
 	"\n" +
 	"principals\x18\x04 \x03(\tR\n" +
-	"principals\"\xd4\x02\n" +
+	"principals\"\xbb\x03\n" +
 	"\aPassage\x12\x19\n" +
 	"\bchunk_id\x18\x01 \x01(\tR\achunkId\x12\x15\n" +
 	"\x06doc_id\x18\x02 \x01(\tR\x05docId\x12\x14\n" +
@@ -448,17 +709,34 @@ const file_keel_v1_retrieve_proto_rawDesc = "" +
 	"\x04kind\x18\n" +
 	" \x01(\tR\x04kind\x12!\n" +
 	"\fheading_path\x18\v \x03(\tR\vheadingPath\x12\x16\n" +
-	"\x06quoted\x18\f \x01(\bR\x06quoted\"X\n" +
+	"\x06quoted\x18\f \x01(\bR\x06quoted\x12\x16\n" +
+	"\x06source\x18\r \x01(\tR\x06source\x12\x12\n" +
+	"\x04tags\x18\x0e \x03(\tR\x04tags\x129\n" +
+	"\n" +
+	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x93\x01\n" +
 	"\x0eSearchResponse\x12,\n" +
 	"\bpassages\x18\x01 \x03(\v2\x10.keel.v1.PassageR\bpassages\x12\x18\n" +
-	"\apartial\x18\x02 \x01(\bR\apartial\"\x0e\n" +
+	"\apartial\x18\x02 \x01(\bR\apartial\x12!\n" +
+	"\fmissing_legs\x18\x03 \x03(\tR\vmissingLegs\x12\x16\n" +
+	"\x06cached\x18\x04 \x01(\bR\x06cached\".\n" +
+	"\x15DeleteDocumentRequest\x12\x15\n" +
+	"\x06doc_id\x18\x01 \x01(\tR\x05docId\"0\n" +
+	"\x14DeleteSubjectRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\"0\n" +
+	"\x16DeleteDocumentResponse\x12\x16\n" +
+	"\x06chunks\x18\x01 \x01(\x03R\x06chunks\"H\n" +
+	"\x15DeleteSubjectResponse\x12\x17\n" +
+	"\adoc_ids\x18\x01 \x03(\tR\x06docIds\x12\x16\n" +
+	"\x06chunks\x18\x02 \x01(\x03R\x06chunks\"\x0e\n" +
 	"\fStatsRequest\"E\n" +
 	"\rStatsResponse\x12\x1c\n" +
 	"\tdocuments\x18\x01 \x01(\x03R\tdocuments\x12\x16\n" +
-	"\x06chunks\x18\x02 \x01(\x03R\x06chunks2\x85\x01\n" +
+	"\x06chunks\x18\x02 \x01(\x03R\x06chunks2\xa8\x02\n" +
 	"\x10RetrieverService\x129\n" +
 	"\x06Search\x12\x16.keel.v1.SearchRequest\x1a\x17.keel.v1.SearchResponse\x126\n" +
-	"\x05Stats\x12\x15.keel.v1.StatsRequest\x1a\x16.keel.v1.StatsResponseB\x8d\x01\n" +
+	"\x05Stats\x12\x15.keel.v1.StatsRequest\x1a\x16.keel.v1.StatsResponse\x12Q\n" +
+	"\x0eDeleteDocument\x12\x1e.keel.v1.DeleteDocumentRequest\x1a\x1f.keel.v1.DeleteDocumentResponse\x12N\n" +
+	"\rDeleteSubject\x12\x1d.keel.v1.DeleteSubjectRequest\x1a\x1e.keel.v1.DeleteSubjectResponseB\x8d\x01\n" +
 	"\vcom.keel.v1B\rRetrieveProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (
@@ -473,27 +751,39 @@ func file_keel_v1_retrieve_proto_rawDescGZIP() []byte {
 	return file_keel_v1_retrieve_proto_rawDescData
 }
 
-var file_keel_v1_retrieve_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_keel_v1_retrieve_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_keel_v1_retrieve_proto_goTypes = []any{
-	(*SearchFilter)(nil),   // 0: keel.v1.SearchFilter
-	(*SearchRequest)(nil),  // 1: keel.v1.SearchRequest
-	(*Passage)(nil),        // 2: keel.v1.Passage
-	(*SearchResponse)(nil), // 3: keel.v1.SearchResponse
-	(*StatsRequest)(nil),   // 4: keel.v1.StatsRequest
-	(*StatsResponse)(nil),  // 5: keel.v1.StatsResponse
+	(*SearchFilter)(nil),           // 0: keel.v1.SearchFilter
+	(*SearchRequest)(nil),          // 1: keel.v1.SearchRequest
+	(*Passage)(nil),                // 2: keel.v1.Passage
+	(*SearchResponse)(nil),         // 3: keel.v1.SearchResponse
+	(*DeleteDocumentRequest)(nil),  // 4: keel.v1.DeleteDocumentRequest
+	(*DeleteSubjectRequest)(nil),   // 5: keel.v1.DeleteSubjectRequest
+	(*DeleteDocumentResponse)(nil), // 6: keel.v1.DeleteDocumentResponse
+	(*DeleteSubjectResponse)(nil),  // 7: keel.v1.DeleteSubjectResponse
+	(*StatsRequest)(nil),           // 8: keel.v1.StatsRequest
+	(*StatsResponse)(nil),          // 9: keel.v1.StatsResponse
+	(*timestamppb.Timestamp)(nil),  // 10: google.protobuf.Timestamp
 }
 var file_keel_v1_retrieve_proto_depIdxs = []int32{
-	0, // 0: keel.v1.SearchRequest.filter:type_name -> keel.v1.SearchFilter
-	2, // 1: keel.v1.SearchResponse.passages:type_name -> keel.v1.Passage
-	1, // 2: keel.v1.RetrieverService.Search:input_type -> keel.v1.SearchRequest
-	4, // 3: keel.v1.RetrieverService.Stats:input_type -> keel.v1.StatsRequest
-	3, // 4: keel.v1.RetrieverService.Search:output_type -> keel.v1.SearchResponse
-	5, // 5: keel.v1.RetrieverService.Stats:output_type -> keel.v1.StatsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	10, // 0: keel.v1.SearchFilter.created_after:type_name -> google.protobuf.Timestamp
+	10, // 1: keel.v1.SearchFilter.created_before:type_name -> google.protobuf.Timestamp
+	0,  // 2: keel.v1.SearchRequest.filter:type_name -> keel.v1.SearchFilter
+	10, // 3: keel.v1.Passage.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 4: keel.v1.SearchResponse.passages:type_name -> keel.v1.Passage
+	1,  // 5: keel.v1.RetrieverService.Search:input_type -> keel.v1.SearchRequest
+	8,  // 6: keel.v1.RetrieverService.Stats:input_type -> keel.v1.StatsRequest
+	4,  // 7: keel.v1.RetrieverService.DeleteDocument:input_type -> keel.v1.DeleteDocumentRequest
+	5,  // 8: keel.v1.RetrieverService.DeleteSubject:input_type -> keel.v1.DeleteSubjectRequest
+	3,  // 9: keel.v1.RetrieverService.Search:output_type -> keel.v1.SearchResponse
+	9,  // 10: keel.v1.RetrieverService.Stats:output_type -> keel.v1.StatsResponse
+	6,  // 11: keel.v1.RetrieverService.DeleteDocument:output_type -> keel.v1.DeleteDocumentResponse
+	7,  // 12: keel.v1.RetrieverService.DeleteSubject:output_type -> keel.v1.DeleteSubjectResponse
+	9,  // [9:13] is the sub-list for method output_type
+	5,  // [5:9] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_retrieve_proto_init() }
@@ -507,7 +797,7 @@ func file_keel_v1_retrieve_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_retrieve_proto_rawDesc), len(file_keel_v1_retrieve_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

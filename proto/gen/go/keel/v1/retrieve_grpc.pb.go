@@ -19,8 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RetrieverService_Search_FullMethodName = "/keel.v1.RetrieverService/Search"
-	RetrieverService_Stats_FullMethodName  = "/keel.v1.RetrieverService/Stats"
+	RetrieverService_Search_FullMethodName         = "/keel.v1.RetrieverService/Search"
+	RetrieverService_Stats_FullMethodName          = "/keel.v1.RetrieverService/Stats"
+	RetrieverService_DeleteDocument_FullMethodName = "/keel.v1.RetrieverService/DeleteDocument"
+	RetrieverService_DeleteSubject_FullMethodName  = "/keel.v1.RetrieverService/DeleteSubject"
 )
 
 // RetrieverServiceClient is the client API for RetrieverService service.
@@ -31,6 +33,12 @@ const (
 type RetrieverServiceClient interface {
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
+	// DeleteDocument removes a document from every store and cache of the
+	// caller's tenant.
+	DeleteDocument(ctx context.Context, in *DeleteDocumentRequest, opts ...grpc.CallOption) (*DeleteDocumentResponse, error)
+	// DeleteSubject removes every document about a data subject from every
+	// store and cache of the caller's tenant.
+	DeleteSubject(ctx context.Context, in *DeleteSubjectRequest, opts ...grpc.CallOption) (*DeleteSubjectResponse, error)
 }
 
 type retrieverServiceClient struct {
@@ -61,6 +69,26 @@ func (c *retrieverServiceClient) Stats(ctx context.Context, in *StatsRequest, op
 	return out, nil
 }
 
+func (c *retrieverServiceClient) DeleteDocument(ctx context.Context, in *DeleteDocumentRequest, opts ...grpc.CallOption) (*DeleteDocumentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteDocumentResponse)
+	err := c.cc.Invoke(ctx, RetrieverService_DeleteDocument_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *retrieverServiceClient) DeleteSubject(ctx context.Context, in *DeleteSubjectRequest, opts ...grpc.CallOption) (*DeleteSubjectResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSubjectResponse)
+	err := c.cc.Invoke(ctx, RetrieverService_DeleteSubject_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RetrieverServiceServer is the server API for RetrieverService service.
 // All implementations must embed UnimplementedRetrieverServiceServer
 // for forward compatibility.
@@ -69,6 +97,12 @@ func (c *retrieverServiceClient) Stats(ctx context.Context, in *StatsRequest, op
 type RetrieverServiceServer interface {
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
+	// DeleteDocument removes a document from every store and cache of the
+	// caller's tenant.
+	DeleteDocument(context.Context, *DeleteDocumentRequest) (*DeleteDocumentResponse, error)
+	// DeleteSubject removes every document about a data subject from every
+	// store and cache of the caller's tenant.
+	DeleteSubject(context.Context, *DeleteSubjectRequest) (*DeleteSubjectResponse, error)
 	mustEmbedUnimplementedRetrieverServiceServer()
 }
 
@@ -84,6 +118,12 @@ func (UnimplementedRetrieverServiceServer) Search(context.Context, *SearchReques
 }
 func (UnimplementedRetrieverServiceServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedRetrieverServiceServer) DeleteDocument(context.Context, *DeleteDocumentRequest) (*DeleteDocumentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDocument not implemented")
+}
+func (UnimplementedRetrieverServiceServer) DeleteSubject(context.Context, *DeleteSubjectRequest) (*DeleteSubjectResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSubject not implemented")
 }
 func (UnimplementedRetrieverServiceServer) mustEmbedUnimplementedRetrieverServiceServer() {}
 func (UnimplementedRetrieverServiceServer) testEmbeddedByValue()                          {}
@@ -142,6 +182,42 @@ func _RetrieverService_Stats_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RetrieverService_DeleteDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDocumentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetrieverServiceServer).DeleteDocument(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetrieverService_DeleteDocument_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetrieverServiceServer).DeleteDocument(ctx, req.(*DeleteDocumentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RetrieverService_DeleteSubject_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSubjectRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RetrieverServiceServer).DeleteSubject(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RetrieverService_DeleteSubject_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RetrieverServiceServer).DeleteSubject(ctx, req.(*DeleteSubjectRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RetrieverService_ServiceDesc is the grpc.ServiceDesc for RetrieverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -156,6 +232,14 @@ var RetrieverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _RetrieverService_Stats_Handler,
+		},
+		{
+			MethodName: "DeleteDocument",
+			Handler:    _RetrieverService_DeleteDocument_Handler,
+		},
+		{
+			MethodName: "DeleteSubject",
+			Handler:    _RetrieverService_DeleteSubject_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,117 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/services/retrieve/internal/store"
+	"github.com/keelhq/keel/services/retrieve/internal/store/storetest"
+)
+
+// bg is the context of test calls that do not end.
+var bg = context.Background()
+
+// searchResults runs Search without a deadline and returns its results; a
+// partial answer cannot happen without one and is an error.
+func (s *Store) searchResults(tenantID string, q Query) ([]Result, error) {
+	resp, err := s.Search(bg, tenantID, q)
+	if err == nil && resp.Partial() {
+		panic("partial search without a deadline")
+	}
+	return resp.Results, err
+}
+
+// deleteDocument removes one document.
+func (s *Store) deleteDocument(tenantID, docID string) error {
+	_, err := s.DeleteDocuments(bg, tenantID, []string{docID})
+	return err
+}
+
+// isEmpty reports Empty's answer.
+func (s *Store) isEmpty() bool {
+	empty, _ := s.Empty(bg)
+	return empty
+}
+
+// TestBackendContract runs the store contract against an in-memory store
+// and one persisted to a directory.
+func TestBackendContract(t *testing.T) {
+	t.Run("Memory", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Backend {
+			s, err := Open(Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+	t.Run("Persisted", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Backend {
+			s, err := Open(Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+}
+
+// TestSearchPartial holds the dense leg back past the deadline: the answer
+// is the keyword leg's, marked partial, and a search whose only leg misses
+// the deadline fails with the context's error.
+func TestSearchPartial(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Replace(bg, "acme", "doc", []Chunk{
+		{ID: "c1", Text: "refund window thirty days", Vector: []float32{1, 0}, Model: "m"},
+		{ID: "c2", Text: "shipping rates", Vector: []float32{0, 1}, Model: "m"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	release := make(chan struct{})
+	held := make(chan struct{}, 4)
+	beforeAnswer = func(leg string) {
+		if leg == store.LegDense {
+			held <- struct{}{}
+			<-release
+		}
+	}
+	t.Cleanup(func() { beforeAnswer = func(string) {} })
+
+	ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+	defer cancel()
+	resp, err := s.Search(ctx, "acme", Query{Text: "refund", Vector: []float32{0, 1}, Model: "m"})
+	if err != nil {
+		t.Fatalf("Search: %v", err)
+	}
+	if !resp.Partial() || !slices.Equal(resp.Missing, []string{store.LegDense}) {
+		t.Errorf("Missing = %v, want [dense]", resp.Missing)
+	}
+	if len(resp.Results) != 1 || resp.Results[0].Chunk.ID != "c1" || resp.Results[0].VectorScore != 0 {
+		t.Errorf("results = %+v, want c1 from the keyword leg alone", resp.Results)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel2()
+	_, err = s.Search(ctx2, "acme", Query{Vector: []float32{0, 1}, Model: "m"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("dense-only search past its deadline: got %v, want DeadlineExceeded", err)
+	}
+	close(release)
+	for range 2 {
+		<-held
+	}
+
+	// Released legs finish; the index is still usable.
+	got, err := s.searchResults("acme", Query{Text: "shipping", Vector: []float32{0, 1}, Model: "m"})
+	if err != nil || len(got) == 0 || got[0].Chunk.ID != "c2" {
+		t.Errorf("search after the held legs: %v, %v", got, err)
+	}
+}
