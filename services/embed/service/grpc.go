@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -10,6 +11,7 @@ import (
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/embed/internal/embedder"
+	"github.com/keelhq/keel/services/embed/internal/provider"
 )
 
 // Limits of one Embed call.
@@ -32,7 +34,8 @@ func newEmbedderServer(e embedder.Embedder) *embedderServer {
 
 // Embed returns one vector per text. It answers InvalidArgument, with the
 // offending field in the details, for an empty request, more than MaxTexts
-// texts or a text longer than MaxTextBytes.
+// texts or a text longer than MaxTextBytes, and the code of embedErrorCode
+// when the embedder fails.
 func (s *embedderServer) Embed(ctx context.Context, req *keelv1.EmbedRequest) (*keelv1.EmbedResponse, error) {
 	if err := validateEmbedRequest(req); err != nil {
 		return nil, err
@@ -43,7 +46,7 @@ func (s *embedderServer) Embed(ctx context.Context, req *keelv1.EmbedRequest) (*
 		if ctx.Err() != nil {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
-		return nil, status.Errorf(codes.Internal, "embed: %v", err)
+		return nil, status.Errorf(embedErrorCode(err), "embed: %v", err)
 	}
 
 	resp := &keelv1.EmbedResponse{
@@ -55,6 +58,21 @@ func (s *embedderServer) Embed(ctx context.Context, req *keelv1.EmbedRequest) (*
 		resp.Vectors[i] = &keelv1.Vector{Values: v}
 	}
 	return resp, nil
+}
+
+// embedErrorCode maps an embedding error to a gRPC code: Unavailable for a
+// provider failure that may pass, so the caller may try again later,
+// ResourceExhausted for an exhausted provider quota, and Internal for the
+// rest.
+func embedErrorCode(err error) codes.Code {
+	switch {
+	case provider.Retryable(err):
+		return codes.Unavailable
+	case errors.Is(err, provider.ErrQuotaExhausted):
+		return codes.ResourceExhausted
+	default:
+		return codes.Internal
+	}
 }
 
 // validateEmbedRequest returns an InvalidArgument status naming the first

@@ -34,6 +34,13 @@ type harness struct {
 
 func startService(t *testing.T) harness {
 	t.Helper()
+	return startServiceWith(t, func(*Config) {})
+}
+
+// startServiceWith starts the embed service with the default configuration
+// as changed by configure.
+func startServiceWith(t *testing.T, configure func(*Config)) harness {
+	t.Helper()
 	nc, js := natstest.Start(t)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,6 +48,7 @@ func startService(t *testing.T) harness {
 	}
 
 	cfg := DefaultConfig()
+	configure(&cfg)
 	cfg.NATS.URL = natstest.URL(nc)
 	cfg.GRPC.Addr = lis.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -264,12 +272,12 @@ func TestConfigValidate(t *testing.T) {
 	bad := DefaultConfig()
 	bad.NATS.URL = ""
 	bad.GRPC.Addr = ""
-	bad.Embedding.Provider = "openai"
+	bad.Embedding.Provider = "cohere"
 	bad.Chunking.MaxChars = 10
 	bad.Chunking.MaxTokens = 4
 	bad.Chunking.OverlapTokens = -1
 	err := bad.Validate()
-	for _, want := range []string{"KEEL_NATS_URL", "KEEL_EMBED_GRPC_ADDR", `"openai"`, "max_chars", "max_tokens", "overlap_tokens"} {
+	for _, want := range []string{"KEEL_NATS_URL", "KEEL_EMBED_GRPC_ADDR", `"cohere"`, "max_chars", "max_tokens", "overlap_tokens"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %s", err, want)
 		}

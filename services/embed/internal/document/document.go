@@ -208,13 +208,14 @@ func Title(ev *keelv1.RedactedEvent) string {
 }
 
 // ContentHash returns a hex digest of everything that shapes the batch of
-// ev: the embedding model, the chunking rules and limits and the event
+// ev: the embedding model and its dimensions, the chunking rules and limits and the event
 // fields that reach a chunk. Two events with the same hash give the same
 // batch.
 func (b *Builder) ContentHash(ev *keelv1.RedactedEvent) string {
 	opts := b.splitter.Options()
 	h := sha256.New()
 	writeField(h, b.embedder.Model())
+	writeField(h, strconv.Itoa(b.embedder.Dimensions()))
 	writeField(h, strings.Join([]string{
 		chunk.Version,
 		strconv.Itoa(opts.MaxChars),
