@@ -208,9 +208,9 @@ func Title(ev *keelv1.RedactedEvent) string {
 }
 
 // ContentHash returns a hex digest of everything that shapes the batch of
-// ev: the embedding model and its dimensions, the chunking rules and limits and the event
-// fields that reach a chunk. Two events with the same hash give the same
-// batch.
+// ev: the embedding model and its dimensions, the chunking rules and
+// limits and the event fields that reach a chunk. Two events with the same
+// hash give the same batch.
 func (b *Builder) ContentHash(ev *keelv1.RedactedEvent) string {
 	opts := b.splitter.Options()
 	h := sha256.New()
