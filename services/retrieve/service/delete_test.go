@@ -161,6 +161,9 @@ func TestSearchFiltersByTagsAndDates(t *testing.T) {
 	}
 }
 
+// day0 is the creation time of test documents.
+var day0 = time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+
 func TestDeleteReachesStoreCacheAndReplay(t *testing.T) {
 	t.Parallel()
 	nc, js := natstest.Start(t)

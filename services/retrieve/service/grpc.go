@@ -42,12 +42,13 @@ const MaxFilterValues = 64
 // retrieverServer implements RetrieverService over a store.
 type retrieverServer struct {
 	keelv1.UnimplementedRetrieverServiceServer
-	store        *indexWriter
-	cache        *querycache.Cache
-	pub          *bus.Publisher
-	embedder     keelv1.EmbedderServiceClient
-	embedTimeout time.Duration
-	logger       *slog.Logger
+	store         *indexWriter
+	cache         *querycache.Cache
+	pub           *bus.Publisher
+	embedder      keelv1.EmbedderServiceClient
+	embedTimeout  time.Duration
+	searchTimeout time.Duration
+	logger        *slog.Logger
 }
 
 // Search runs a hybrid search over the caller's tenant. It answers
@@ -65,6 +66,8 @@ func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.searchTimeout)
+	defer cancel()
 
 	key := querycache.KeyOf(q)
 	if resp, ok := s.cache.Get(tenantID, key); ok {

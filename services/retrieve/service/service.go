@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +24,7 @@ import (
 	"github.com/keelhq/keel/pkg/grpcx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/retrieve/internal/index"
+	"github.com/keelhq/keel/services/retrieve/internal/qdrant"
 	"github.com/keelhq/keel/services/retrieve/internal/querycache"
 	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
@@ -64,10 +67,21 @@ type EmbedConfig struct {
 	// search answers from the keyword index alone and says so with partial
 	// (KEEL_RETRIEVE_EMBED_TIMEOUT).
 	Timeout time.Duration `yaml:"timeout" env:"KEEL_RETRIEVE_EMBED_TIMEOUT"`
+	// SearchTimeout bounds a whole search, query embedding and both legs,
+	// when the caller's deadline is later or unset; a leg that has not
+	// answered by then is left out and the answer is partial
+	// (KEEL_RETRIEVE_SEARCH_TIMEOUT).
+	SearchTimeout time.Duration `yaml:"search_timeout" env:"KEEL_RETRIEVE_SEARCH_TIMEOUT"`
 }
 
 // IndexConfig places the index snapshots and sizes the query cache.
 type IndexConfig struct {
+	// Backend is where chunks are kept: "embedded" (the index in this
+	// process, persisted under DataDir; the default) or "qdrant"
+	// (KEEL_RETRIEVE_BACKEND).
+	Backend string `yaml:"backend" env:"KEEL_RETRIEVE_BACKEND"`
+	// Qdrant locates the Qdrant server of the qdrant backend.
+	Qdrant QdrantConfig `yaml:"qdrant"`
 	// DataDir holds one snapshot file per tenant (KEEL_RETRIEVE_DATA_DIR).
 	DataDir string `yaml:"data_dir" env:"KEEL_RETRIEVE_DATA_DIR"`
 	// SnapshotDelay is how long changes gather before a tenant's snapshot is
@@ -79,6 +93,60 @@ type IndexConfig struct {
 	// CacheTTL bounds the age of a cached answer, and so its staleness when
 	// another process changes a shared store (KEEL_RETRIEVE_CACHE_TTL).
 	CacheTTL time.Duration `yaml:"cache_ttl" env:"KEEL_RETRIEVE_CACHE_TTL"`
+}
+
+// Backends of IndexConfig.Backend.
+const (
+	BackendEmbedded = "embedded"
+	BackendQdrant   = "qdrant"
+)
+
+// QdrantConfig locates Qdrant's gRPC API.
+type QdrantConfig struct {
+	// Addr is host:port of the gRPC API, port 6334 when left out
+	// (KEEL_QDRANT_ADDR).
+	Addr string `yaml:"addr" env:"KEEL_QDRANT_ADDR"`
+	// APIKey is sent with every call; it is a secret (KEEL_QDRANT_API_KEY).
+	APIKey string `yaml:"api_key" env:"KEEL_QDRANT_API_KEY"`
+	// APIKeyFile holds the API key instead (KEEL_QDRANT_API_KEY_FILE).
+	APIKeyFile string `yaml:"api_key_file" env:"KEEL_QDRANT_API_KEY_FILE"`
+	// TLS dials with TLS (KEEL_QDRANT_TLS).
+	TLS bool `yaml:"tls" env:"KEEL_QDRANT_TLS"`
+	// CollectionPrefix starts the names of Keel's collections
+	// (KEEL_QDRANT_COLLECTION_PREFIX).
+	CollectionPrefix string `yaml:"collection_prefix" env:"KEEL_QDRANT_COLLECTION_PREFIX"`
+	// Timeout bounds each call (KEEL_QDRANT_TIMEOUT).
+	Timeout time.Duration `yaml:"timeout" env:"KEEL_QDRANT_TIMEOUT"`
+}
+
+// LogValue keeps the API key out of logs.
+func (c QdrantConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.Bool("api_key_set", c.APIKey != "" || c.APIKeyFile != ""),
+		slog.Bool("tls", c.TLS),
+		slog.String("collection_prefix", c.CollectionPrefix),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// config returns the qdrant package's configuration, reading the key file.
+func (c QdrantConfig) config() (qdrant.Config, error) {
+	key := c.APIKey
+	if c.APIKeyFile != "" {
+		data, err := os.ReadFile(c.APIKeyFile)
+		if err != nil {
+			return qdrant.Config{}, fmt.Errorf("read qdrant api key file: %w", err)
+		}
+		key = strings.TrimRight(string(data), "\r\n")
+	}
+	return qdrant.Config{
+		Address:          c.Addr,
+		APIKey:           key,
+		TLS:              c.TLS,
+		CollectionPrefix: c.CollectionPrefix,
+		Timeout:          c.Timeout,
+	}, nil
 }
 
 // ConsumerConfig tunes redelivery of batches that could not be indexed.
@@ -94,8 +162,10 @@ func DefaultConfig() Config {
 	return Config{
 		NATS:  NATSConfig{URL: "nats://127.0.0.1:4322"},
 		GRPC:  GRPCConfig{Addr: "127.0.0.1:7403"},
-		Embed: EmbedConfig{Addr: "127.0.0.1:7402", Timeout: 2 * time.Second},
+		Embed: EmbedConfig{Addr: "127.0.0.1:7402", Timeout: 2 * time.Second, SearchTimeout: 5 * time.Second},
 		Index: IndexConfig{
+			Backend:       BackendEmbedded,
+			Qdrant:        QdrantConfig{CollectionPrefix: qdrant.DefaultCollectionPrefix, Timeout: qdrant.DefaultTimeout},
 			DataDir:       ".data/retrieve",
 			SnapshotDelay: index.DefaultSnapshotDelay,
 			CacheEntries:  querycache.DefaultEntries,
@@ -120,8 +190,24 @@ func (c Config) Validate() error {
 	if c.Embed.Timeout <= 0 {
 		errs = append(errs, errors.New("embed timeout must be positive (KEEL_RETRIEVE_EMBED_TIMEOUT)"))
 	}
-	if c.Index.DataDir == "" {
-		errs = append(errs, errors.New("index data dir is required (KEEL_RETRIEVE_DATA_DIR)"))
+	if c.Embed.SearchTimeout <= 0 {
+		errs = append(errs, errors.New("search timeout must be positive (KEEL_RETRIEVE_SEARCH_TIMEOUT)"))
+	}
+	switch c.Index.Backend {
+	case BackendEmbedded, "":
+		if c.Index.DataDir == "" {
+			errs = append(errs, errors.New("index data dir is required (KEEL_RETRIEVE_DATA_DIR)"))
+		}
+	case BackendQdrant:
+		q := c.Index.Qdrant
+		if q.APIKey != "" && q.APIKeyFile != "" {
+			errs = append(errs, errors.New("set one of the qdrant api key and api key file (KEEL_QDRANT_API_KEY, KEEL_QDRANT_API_KEY_FILE)"))
+		}
+		if err := (qdrant.Config{Address: q.Addr, CollectionPrefix: q.CollectionPrefix, Timeout: q.Timeout}).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w (KEEL_QDRANT_ADDR, KEEL_QDRANT_COLLECTION_PREFIX, KEEL_QDRANT_TIMEOUT)", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("index backend %q: want %q or %q (KEEL_RETRIEVE_BACKEND)", c.Index.Backend, BackendEmbedded, BackendQdrant))
 	}
 	if c.Index.SnapshotDelay <= 0 {
 		errs = append(errs, errors.New("index snapshot delay must be positive (KEEL_RETRIEVE_SNAPSHOT_DELAY)"))
@@ -170,24 +256,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return err
 	}
 
-	// The index, with every tenant's snapshot loaded.
-	idx, err := index.Open(index.Options{
-		Dir:           cfg.Index.DataDir,
-		SnapshotDelay: cfg.Index.SnapshotDelay,
-		OnSnapshotError: func(tenantID string, err error) {
-			logger.Error("index snapshot failed; retried on the next change and at shutdown",
-				"tenant", tenantID, "error", err)
-		},
-		OnGraphError: func(tenantID string, err error) {
-			logger.Warn("index graph unusable; rebuilt from the snapshot's vectors or searched exactly",
-				"tenant", tenantID, "error", err)
-		},
-	})
+	backend, err := openBackend(ctx, cfg.Index, logger)
 	if err != nil {
-		return fmt.Errorf("open index: %w", err)
+		return err
 	}
 	defer func() {
-		if cerr := idx.Close(); cerr != nil {
+		if cerr := backend.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close index: %w", cerr))
 		}
 	}()
@@ -198,7 +272,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return err
 	}
 	defer closeNATS()
-	if err := rebuildWhenEmpty(ctx, js, idx, logger); err != nil {
+	if err := rebuildWhenEmpty(ctx, js, backend, logger); err != nil {
 		return err
 	}
 
@@ -215,15 +289,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return err
 	}
 	pub := bus.NewPublisher(js)
-	writer := &indexWriter{Backend: idx, cache: newQueryCache(cfg.Index)}
+	writer := &indexWriter{Backend: backend, cache: newQueryCache(cfg.Index)}
 	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterRetrieverServiceServer(srv, &retrieverServer{
-		store:        writer,
-		cache:        writer.cache,
-		pub:          pub,
-		embedder:     keelv1.NewEmbedderServiceClient(embedConn),
-		embedTimeout: cfg.Embed.Timeout,
-		logger:       logger,
+		store:         writer,
+		cache:         writer.cache,
+		pub:           pub,
+		embedder:      keelv1.NewEmbedderServiceClient(embedConn),
+		embedTimeout:  cfg.Embed.Timeout,
+		searchTimeout: cfg.Embed.SearchTimeout,
+		logger:        logger,
 	})
 
 	indexer := &batchIndexer{store: writer, pub: pub, logger: logger}
@@ -241,13 +316,45 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 			Backoff:        []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
 		}, newChunkBatch, indexer.indexBatch, logger)
 	})
-	logger.Info("retrieve service started", "grpc_addr", lis.Addr().String(), "data_dir", cfg.Index.DataDir)
+	logger.Info("retrieve service started", "grpc_addr", lis.Addr().String(), "backend", cfg.Index.Backend)
 
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	logger.Info("retrieve service stopped")
 	return nil
+}
+
+// openBackend opens the store c names: the embedded index with every
+// tenant's snapshot loaded, or a connection to Qdrant.
+func openBackend(ctx context.Context, c IndexConfig, logger *slog.Logger) (store.Backend, error) {
+	if c.Backend == BackendQdrant {
+		qc, err := c.Qdrant.config()
+		if err != nil {
+			return nil, err
+		}
+		b, err := qdrant.Open(ctx, qc)
+		if err != nil {
+			return nil, fmt.Errorf("open qdrant: %w", err)
+		}
+		return b, nil
+	}
+	idx, err := index.Open(index.Options{
+		Dir:           c.DataDir,
+		SnapshotDelay: c.SnapshotDelay,
+		OnSnapshotError: func(tenantID string, err error) {
+			logger.Error("index snapshot failed; retried on the next change and at shutdown",
+				"tenant", tenantID, "error", err)
+		},
+		OnGraphError: func(tenantID string, err error) {
+			logger.Warn("index graph unusable; rebuilt from the snapshot's vectors or searched exactly",
+				"tenant", tenantID, "error", err)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	return idx, nil
 }
 
 // rebuildWhenEmpty deletes the durable consumer when the index holds

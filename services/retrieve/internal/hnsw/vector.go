@@ -5,11 +5,17 @@ import (
 	"math"
 )
 
-// dot returns the dot product of a and b, which have the same length. The
-// loop takes eight components at a time into four sums, which keeps the
-// processor's floating-point units busy and lets the compiler drop most
-// bounds checks.
-func dot(a, b []float32) float32 {
+// Dot returns the dot product of a and b, which have the same length, with
+// the processor's vector instructions where the build has them (see
+// dot_amd64.go).
+func Dot(a, b []float32) float32 {
+	return dot(a, b)
+}
+
+// dotGeneric is dot in plain Go. The loop takes eight components at a
+// time into four sums, which keeps the processor's floating-point units
+// busy and lets the compiler drop most bounds checks.
+func dotGeneric(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/keelhq/keel/services/retrieve/internal/hnsw"
 	"github.com/keelhq/keel/services/retrieve/internal/store"
 )
 
@@ -214,19 +215,7 @@ func (ti *tenantIndex) keyed(hits []scored) []keyedHit {
 
 // dot returns the dot product of two vectors of the same length.
 func dot(a, b []float32) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return float64(s0) + float64(s1) + float64(s2) + float64(s3)
+	return float64(hnsw.Dot(a, b))
 }
 
 // scored is an entry position with its score in one leg.
