@@ -76,6 +76,70 @@ type denseGroup struct {
 	// joinDense should rule out. The group is then only scanned for the
 	// rest of the process rather than rebuilt on every change.
 	graphErr error
+	// building is set while a graph of the group is built outside the lock
+	// (see startBuilds); pending and unlinked then gather the changes the
+	// graph will lack, as they do for a graph in use.
+	building bool
+}
+
+// beforeGraphAttach is called when a background build has its graph and
+// is about to attach it; tests set it to make changes in between.
+var beforeGraphAttach = func() {}
+
+// buildJob is a graph being built in the background for group, from the
+// members it had when the job started.
+type buildJob struct {
+	group   *denseGroup
+	ids     []string
+	vectors [][]float32
+}
+
+// startBuilds marks every group that wants a graph and has none as
+// building and returns the jobs that build them. The caller holds mu for
+// writing and runs each job with finishBuild, without holding mu.
+func (ti *tenantIndex) startBuilds() []buildJob {
+	var jobs []buildJob
+	for _, g := range ti.dense {
+		if g.graph != nil || g.building || !g.wantsGraph() {
+			continue
+		}
+		g.building = true
+		clear(g.pending)
+		clear(g.unlinked)
+		ids, vectors := sortedVectors(g.members)
+		jobs = append(jobs, buildJob{group: g, ids: ids, vectors: vectors})
+	}
+	return jobs
+}
+
+// finishBuild builds job's graph without holding mu, then takes mu to
+// bring the graph up to date with the changes made meanwhile and make it
+// the group's, unless the group gave up on it in between (it shrank or
+// emptied).
+func (ti *tenantIndex) finishBuild(job buildJob) error {
+	g := job.group
+	opts := hnsw.Options{EfConstruction: graphEfConstruction, Seed: graphSeed}
+	graph, err := hnsw.New(g.key.dim, opts)
+	if err == nil {
+		err = graph.AddBatch(job.ids, job.vectors)
+	}
+	beforeGraphAttach()
+
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	if !g.building || ti.dense[g.key] != g {
+		return nil
+	}
+	g.building = false
+	if err != nil {
+		g.failGraph(err)
+		return fmt.Errorf("graph of model %q, dimension %d: build from %d vectors: %w", g.key.model, g.key.dim, len(job.ids), err)
+	}
+	g.graph = graph
+	if err := g.syncGraph(); err != nil {
+		return fmt.Errorf("graph of model %q, dimension %d: %w", g.key.model, g.key.dim, err)
+	}
+	return nil
 }
 
 func newDenseGroup(key denseKey) *denseGroup {
@@ -114,7 +178,7 @@ func (ti *tenantIndex) joinDense(e *entry) {
 	if len(e.key) > hnsw.MaxIDLen {
 		g.unlinkable++
 	}
-	if g.graph == nil {
+	if g.graph == nil && !g.building {
 		return
 	}
 
@@ -139,7 +203,7 @@ func (ti *tenantIndex) leaveDense(e *entry) {
 	if len(e.key) > hnsw.MaxIDLen {
 		g.unlinkable--
 	}
-	if g.graph == nil {
+	if g.graph == nil && !g.building {
 		return
 	}
 
@@ -172,6 +236,15 @@ func (ti *tenantIndex) syncGraphs() error {
 // syncGraph applies the pending changes to g's graph, or builds or drops
 // the graph as g's size asks.
 func (g *denseGroup) syncGraph() error {
+	if g.building {
+		// The builder applies the changes; a group that no longer wants a
+		// graph gives the build up.
+		if len(g.members) < graphDropSize || g.unlinkable > 0 {
+			g.building = false
+			g.dropGraph()
+		}
+		return nil
+	}
 	switch {
 	case g.graph != nil && (len(g.members) < graphDropSize || g.unlinkable > 0):
 		g.dropGraph()

@@ -650,6 +650,7 @@ func openRecording(t *testing.T, dir string) (*Store, *[]error) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	s.builds.Wait()
 	return s, &errs
 }
 
@@ -823,5 +824,90 @@ func checkTenantIndex(t *testing.T, ti *tenantIndex) {
 				t.Fatalf("graph of %v holds %s as %+v (err %v), want its vector", key, e.key, found, err)
 			}
 		}
+	}
+}
+
+// TestGraphBuiltInBackgroundKeepsChanges opens a tenant whose graph file is
+// missing: Open returns before the graph is built, searches meanwhile scan
+// exactly, and documents replaced, added and deleted while the graph is
+// built are in step with it once it is attached.
+func TestGraphBuiltInBackgroundKeepsChanges(t *testing.T) {
+	dir := t.TempDir()
+	chunks := testCorpus(11, testChunks)
+	s, err := Open(Options{Dir: dir, SnapshotDelay: time.Hour})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	fill(t, s, "acme", chunks)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	removeFile(t, filepath.Join(dir, "acme"+graphExt))
+
+	reached, release := make(chan struct{}), make(chan struct{})
+	beforeGraphAttach = func() {
+		close(reached)
+		<-release
+	}
+	t.Cleanup(func() { beforeGraphAttach = func() {} })
+
+	s, graphErrs := func() (*Store, *[]error) {
+		var errs []error
+		s, err := Open(Options{Dir: dir, SnapshotDelay: time.Hour, OnGraphError: func(_ string, err error) { errs = append(errs, err) }})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s, &errs
+	}()
+	<-reached
+	g := graphOf(t, s, "acme")
+	ti, _ := s.tenant("acme", false)
+	ti.mu.RLock()
+	building, hasGraph := g.building, g.graph != nil
+	ti.mu.RUnlock()
+	if !building || hasGraph {
+		t.Fatalf("while building: building %v, graph %v", building, hasGraph)
+	}
+	// Searches answer meanwhile, by exact scan.
+	q := Query{Vector: chunks[5].Vector, Model: "m", TopK: 1}
+	if got, err := s.searchResults("acme", q); err != nil || len(got) != 1 || got[0].Chunk.ID != chunks[5].ID {
+		t.Fatalf("search while building: %v, %v", got, err)
+	}
+
+	// Changes while the graph is built: a document deleted, one replaced by
+	// itself, one replaced with other vectors, one added.
+	if err := s.deleteDocument("acme", "doc-0"); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s, "acme", chunks[testPerDoc:2*testPerDoc])
+	changed := slices.Clone(chunks[2*testPerDoc : 3*testPerDoc])
+	for i := range changed {
+		changed[i].Vector = chunks[len(chunks)-1-i].Vector
+	}
+	fill(t, s, "acme", changed)
+	added := testCorpus(12, testPerDoc)
+	for i := range added {
+		added[i].DocID = "doc-new"
+	}
+	fill(t, s, "acme", added)
+
+	close(release)
+	s.builds.Wait()
+	if len(*graphErrs) != 1 || !errors.Is((*graphErrs)[0], os.ErrNotExist) {
+		t.Errorf("graph errors = %v, want the missing file only", *graphErrs)
+	}
+	assertGraph(t, s, "acme")
+	ti.mu.RLock()
+	checkTenantIndex(t, ti)
+	ti.mu.RUnlock()
+
+	// The graph is written back on Close and used by the next Open.
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	again, errs := openRecording(t, dir)
+	assertGraph(t, again, "acme")
+	if len(*errs) != 0 {
+		t.Errorf("graph errors after the rebuilt graph was written: %v", *errs)
 	}
 }
