@@ -19,6 +19,7 @@ Usage:
   keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
   keel redact  [flags]         redact text read on standard input
   keel redact eval [flags]     score redaction on the labelled test set
+  keel retrieve eval [flags]   score retrieval on the demo golden questions
   keel streams [flags]         declare the JetStream streams (production)
   keel token   [flags]         mint a short-lived bearer token
   keel audit verify [flags]    verify a tenant's audit hash chain
@@ -45,6 +46,12 @@ func run(ctx context.Context, args []string) error {
 		return runIngest(ctx, rest, os.Stdout, os.Stderr)
 	case "redact":
 		return runRedact(ctx, rest, os.Stdin, os.Stdout)
+	case "retrieve":
+		if len(rest) == 0 || rest[0] != "eval" {
+			fmt.Fprint(os.Stderr, "usage: keel retrieve eval [flags]\n")
+			return errUsage
+		}
+		return runRetrieveEval(ctx, rest[1:], os.Stdout)
 	case "streams":
 		return runStreams(ctx, rest, os.Stdout)
 	case "token":

@@ -2,7 +2,9 @@
 // interface the embed service depends on and a deterministic local
 // implementation, Hashing, that needs no model download: it hashes word,
 // word-pair and character n-gram features of the text into a fixed number of
-// dimensions.
+// dimensions. Its tokenizer knows the vocabulary of customer support: how
+// customers ask (synonym words and phrases, irregular verbs, informal
+// filler) and which words nearly every help-centre article shares.
 package embedder
 
 import (
@@ -27,24 +29,29 @@ type Embedder interface {
 
 // Identity of the hashing embedder.
 const (
-	HashingModel      = "keel-hash-384-v1"
+	HashingModel      = "keel-hash-384-v2"
 	HashingDimensions = 384
 )
 
 // Feature weights: whole words carry the meaning, word pairs add phrase
-// order, character n-grams give partial credit to related word forms.
+// order, character n-grams give partial credit to related word forms and
+// misspellings. Each is scaled by the token's weight (Tokenizer.Weight); a
+// word pair takes the lower weight of its two words. Word pairs weigh
+// little because in 384 dimensions every feature of a long chunk adds
+// collision noise to the others.
 const (
 	unigramWeight  = 1.0
-	bigramWeight   = 0.6
+	bigramWeight   = 0.3
 	chargramWeight = 0.2
 )
 
 // Hashing is the deterministic local Embedder. Each text is tokenized
 // (lowercase, stopwords removed, light stemming, support-domain synonyms
-// folded into canonical tokens), every feature is weighted by sublinear term
-// frequency and added with a hash-chosen sign into one of the dimensions, and
-// the vector is L2-normalised. A text without features maps to the zero
-// vector. Hashing is safe for concurrent use.
+// folded into canonical tokens), every feature is weighted by its token's
+// weight and by sublinear term frequency and added with a hash-chosen sign
+// into one of the dimensions, and the vector is L2-normalised. A text
+// without features maps to the zero vector. Hashing is safe for concurrent
+// use.
 type Hashing struct {
 	tokenizer *Tokenizer
 	dims      int
@@ -101,14 +108,17 @@ func (h *Hashing) embed(text string) []float32 {
 		seen[key] = len(features)
 		features = append(features, feature{key: key, tf: 1, weight: weight})
 	}
+	prevWeight := 0.0
 	for i, tok := range tokens {
-		add(hashFeature('w', tok, ""), unigramWeight)
+		weight := h.tokenizer.Weight(tok)
+		add(hashFeature('w', tok, ""), unigramWeight*weight)
 		if i > 0 {
-			add(hashFeature('b', tokens[i-1], tok), bigramWeight)
+			add(hashFeature('b', tokens[i-1], tok), bigramWeight*min(weight, prevWeight))
 		}
 		forEachCharGram(tok, func(key uint64) {
-			add(key, chargramWeight)
+			add(key, chargramWeight*weight)
 		})
+		prevWeight = weight
 	}
 
 	// Sublinear term frequency; the top hash bit picks the sign so that

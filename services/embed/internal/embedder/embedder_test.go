@@ -99,6 +99,122 @@ func TestHashingParaphraseBeatsUnrelated(t *testing.T) {
 	}
 }
 
+// TestHashingSupportParaphrases checks that a customer's wording and the
+// wording of the help-centre article that answers it are closer than the
+// customer's wording and an unrelated article, on the vocabulary of a
+// kitchenware shop's support: the article never uses the customer's words.
+func TestHashingSupportParaphrases(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name      string
+		query     string
+		related   string
+		unrelated string
+	}{
+		{
+			name:      "instalments",
+			query:     "can I buy now and pay later in installments?",
+			related:   "Klarna splits the total into four interest-free instalments.",
+			unrelated: "We sharpen your knives for free once a year.",
+		},
+		{
+			name:      "blunt knives",
+			query:     "my knives have gone blunt",
+			related:   "A dull knife edge is not a defect; we sharpen every knife for free.",
+			unrelated: "Gift cards never expire and carry no fees.",
+		},
+		{
+			name:      "supervisor",
+			query:     "I want to talk to a supervisor about this",
+			related:   "Ask the agent to pass your case to a team lead, or write to escalations.",
+			unrelated: "Dry cast iron straight after washing and oil it lightly.",
+		},
+		{
+			name:      "scam",
+			query:     "is this email a scam?",
+			related:   "Recognising fake messages that pretend to come from our shop.",
+			unrelated: "Express parcels arrive two business days after dispatch.",
+		},
+		{
+			name:      "promo code",
+			query:     "where do I enter my promo code",
+			related:   "A coupon code cannot be added once the order is placed.",
+			unrelated: "Turn on two-step verification to protect your account.",
+		},
+		{
+			name:      "delete profile",
+			query:     "please delete my profile",
+			related:   "You can close your account at any time from the privacy page.",
+			unrelated: "Import duties are collected by the carrier on delivery.",
+		},
+		{
+			name:      "bent pan",
+			query:     "the frying pan bent out of shape",
+			related:   "Warping that stops a pan sitting flat is covered for life.",
+			unrelated: "Store credit is added to your account within one business day.",
+		},
+		{
+			name:      "customs",
+			query:     "will I pay customs charges?",
+			related:   "Import duties and taxes are not included in the price abroad.",
+			unrelated: "Choose a new password of at least twelve characters.",
+		},
+		{
+			name:      "next day",
+			query:     "I need it next day",
+			related:   "Overnight parcels arrive on the following business day.",
+			unrelated: "Wash non-stick pans with a soft sponge.",
+		},
+		{
+			name:      "send it back",
+			query:     "how do I send it back",
+			related:   "Start a return online and drop the parcel off with its label.",
+			unrelated: "Two-step verification asks for a code on a new device.",
+		},
+	}
+	e := NewHashing()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			related := cosine(t, e, tt.query, tt.related)
+			unrelated := cosine(t, e, tt.query, tt.unrelated)
+			if related <= unrelated {
+				t.Errorf("cosine(related) = %.3f, not above cosine(unrelated) = %.3f", related, unrelated)
+			}
+			if related < 0.2 {
+				t.Errorf("cosine(related) = %.3f, want at least 0.2", related)
+			}
+		})
+	}
+}
+
+func TestTokenizerWeight(t *testing.T) {
+	t.Parallel()
+
+	tok := NewTokenizer()
+	tests := []struct {
+		name  string
+		token string
+		want  float64
+	}{
+		{name: "generic", token: "order", want: genericWeight},
+		{name: "generic after folding", token: tok.Tokens("Orders")[0], want: genericWeight},
+		{name: "topical", token: "refund", want: 1},
+		{name: "unknown", token: "zyzzyva", want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			if got := tok.Weight(tt.token); got != tt.want {
+				t.Errorf("Weight(%q) = %v, want %v", tt.token, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestHashingVectors(t *testing.T) {
 	t.Parallel()
 
@@ -178,6 +294,14 @@ func TestTokens(t *testing.T) {
 		},
 		{name: "login phrases", text: "Logging in fails; signed on before", want: []string{"password", "fail", "password"}},
 		{name: "unicode", text: "Café ÜBER naïve 42 x", want: []string{"café", "über", "naïv", "42"}},
+		{name: "filler", text: "Hi guys, I just wanted a refund please", want: []string{"refund"}},
+		{name: "irregular verbs", text: "bought, sent and paid", want: []string{"buy", "send", "pay"}},
+		{name: "ied", text: "verified and applied", want: []string{"verify", "apply"}},
+		{name: "negations", text: "I don't, it isn't, never", want: []string{"not", "not", "not"}},
+		{name: "spelling variants", text: "installments colour", want: []string{"instalment", "colour"}},
+		{name: "long phrase", text: "buy now, pay later", want: []string{"instalment"}},
+		{name: "phrase around stopwords", text: "Send it all back", want: []string{"return"}},
+		{name: "phrase at the end", text: "money", want: []string{"money"}},
 	}
 	tok := NewTokenizer()
 	for _, tt := range tests {

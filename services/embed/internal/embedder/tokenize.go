@@ -1,60 +1,39 @@
 package embedder
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// stopwords carry no topic and are dropped before hashing. Negations stay:
-// "not refundable" and "refundable" should differ.
-const stopwords = `a about above after again all also am an and any are as at be because been
-before being below between both but by can could did do does doing down during each
-few for from further get got had has have having he her here hers him his how i if in
-into is it its itself just me more most my myself of off on once only or other our
-ours out over own same she should so some such than that the their theirs them then
-there these they this those through to too under until up very was we were what when
-where which while who whom why will with would you your yours`
-
-// synonymGroups fold support-domain paraphrases into one canonical token,
-// the first word of each group. Members are matched after stemming.
-var synonymGroups = [][]string{
-	{"refund", "refunds", "reimburse", "reimbursement", "repay", "repayment", "chargeback"},
-	{"ship", "shipping", "shipment", "shipped", "deliver", "delivery", "dispatch", "dispatched"},
-	{"damaged", "damage", "broken", "broke", "defective", "defect", "faulty"},
-	{"cancel", "cancelled", "canceled", "cancellation", "terminate", "termination", "unsubscribe"},
-	{"password", "passcode", "login", "logon", "signin", "credential"},
-	{"warranty", "guarantee", "guaranty"},
-}
-
-// synonymPhrases fold two-word paraphrases into a canonical group word.
-// Both words are matched after stemming and before stopword removal, so
-// "signing in" and "log in" fold although "in" is a stopword.
-var synonymPhrases = map[[2]string]string{
-	{"money", "back"}: "refund",
-	{"pay", "back"}:   "refund",
-	{"paid", "back"}:  "refund",
-	{"sign", "in"}:    "password",
-	{"sign", "on"}:    "password",
-	{"log", "in"}:     "password",
-	{"log", "on"}:     "password",
-}
-
 // Tokenizer turns text into the canonical tokens the Hashing embedder
-// hashes. It is safe for concurrent use.
+// hashes, and knows how much each token weighs. It is safe for concurrent
+// use.
 type Tokenizer struct {
 	stopwords map[string]struct{}
 	synonyms  map[string]string
-	phrases   map[[2]string]string
+	// phrases holds the synonym phrases by the stem of their first word,
+	// longest first.
+	phrases map[string][]phrase
+	generic map[string]struct{}
 }
 
-// NewTokenizer returns a Tokenizer with the built-in stopwords and
-// support-domain synonyms.
+// phrase is a synonym phrase without its first word.
+type phrase struct {
+	rest      []string
+	canonical string
+}
+
+// NewTokenizer returns a Tokenizer with the built-in stopwords,
+// support-domain synonyms and generic terms.
 func NewTokenizer() *Tokenizer {
 	t := &Tokenizer{
 		stopwords: make(map[string]struct{}),
 		synonyms:  make(map[string]string),
-		phrases:   make(map[[2]string]string),
+		phrases:   make(map[string][]phrase),
+		generic:   make(map[string]struct{}),
 	}
 	for _, w := range strings.Fields(stopwords) {
 		t.stopwords[w] = struct{}{}
@@ -65,15 +44,30 @@ func NewTokenizer() *Tokenizer {
 			t.synonyms[stem(member)] = canonical
 		}
 	}
-	for words, canonical := range synonymPhrases {
-		t.phrases[[2]string{stem(words[0]), stem(words[1])}] = stem(canonical)
+	for text, canonical := range synonymPhrases {
+		words := strings.Fields(text)
+		for i, w := range words {
+			words[i] = stem(w)
+		}
+		t.phrases[words[0]] = append(t.phrases[words[0]], phrase{rest: words[1:], canonical: t.canonical(stem(canonical))})
+	}
+	for first := range t.phrases {
+		// Longest first, then by canonical token, so that matching does not
+		// depend on map order.
+		slices.SortFunc(t.phrases[first], func(a, b phrase) int {
+			return cmp.Or(cmp.Compare(len(b.rest), len(a.rest)), slices.Compare(a.rest, b.rest))
+		})
+	}
+	for _, w := range genericTerms {
+		t.generic[t.canonical(stem(w))] = struct{}{}
 	}
 	return t
 }
 
 // Tokens returns the canonical tokens of text in order: lowercase words of
-// letters and digits, synonym phrases folded, stopwords and single letters
-// dropped, the rest stemmed and folded into synonym groups.
+// letters and digits, stemmed, synonym phrases folded, stopwords and
+// single letters dropped, the rest folded into synonym groups, and synonym
+// phrases folded once more over what is left.
 func (t *Tokenizer) Tokens(text string) []string {
 	words := splitWords(text)
 	stems := make([]string, len(words))
@@ -82,27 +76,67 @@ func (t *Tokenizer) Tokens(text string) []string {
 	}
 
 	tokens := make([]string, 0, len(words))
-	for i := 0; i < len(words); i++ {
-		if i+1 < len(words) {
-			if canonical, ok := t.phrases[[2]string{stems[i], stems[i+1]}]; ok {
-				tokens = append(tokens, canonical)
-				i++
-				continue
-			}
-		}
-		if _, ok := t.stopwords[words[i]]; ok {
+	for i := 0; i < len(words); {
+		if canonical, n := t.matchPhrase(stems, i); n > 0 {
+			tokens = append(tokens, canonical)
+			i += n
 			continue
 		}
-		if r, size := utf8.DecodeRuneInString(words[i]); size == len(words[i]) && !unicode.IsDigit(r) {
+		word, token := words[i], stems[i]
+		i++
+		if _, ok := t.stopwords[word]; ok {
 			continue
 		}
-		token := stems[i]
-		if canonical, ok := t.synonyms[token]; ok {
-			token = canonical
+		if r, size := utf8.DecodeRuneInString(word); size == len(word) && !unicode.IsDigit(r) {
+			continue
 		}
-		tokens = append(tokens, token)
+		tokens = append(tokens, t.canonical(token))
 	}
-	return tokens
+	return t.foldPhrases(tokens)
+}
+
+// Weight returns how much the features of a canonical token weigh: less
+// for terms that nearly every support article uses, 1 for the rest.
+func (t *Tokenizer) Weight(token string) float64 {
+	if _, ok := t.generic[token]; ok {
+		return genericWeight
+	}
+	return 1
+}
+
+// canonical returns the canonical token of a stem.
+func (t *Tokenizer) canonical(s string) string {
+	if c, ok := t.synonyms[s]; ok {
+		return c
+	}
+	return s
+}
+
+// matchPhrase returns the canonical token of the longest synonym phrase
+// starting at seq[i] and the number of words it spans, or 0.
+func (t *Tokenizer) matchPhrase(seq []string, i int) (string, int) {
+	for _, p := range t.phrases[seq[i]] {
+		if i+1+len(p.rest) <= len(seq) && slices.Equal(seq[i+1:i+1+len(p.rest)], p.rest) {
+			return p.canonical, 1 + len(p.rest)
+		}
+	}
+	return "", 0
+}
+
+// foldPhrases folds the synonym phrases that the dropped stopwords had
+// split ("send it back"), in place.
+func (t *Tokenizer) foldPhrases(tokens []string) []string {
+	out := tokens[:0]
+	for i := 0; i < len(tokens); {
+		if canonical, n := t.matchPhrase(tokens, i); n > 1 {
+			out = append(out, canonical)
+			i += n
+			continue
+		}
+		out = append(out, tokens[i])
+		i++
+	}
+	return out
 }
 
 // splitWords returns the lowercase runs of letters and digits in text.
@@ -128,10 +162,14 @@ func splitWords(text string) []string {
 	return words
 }
 
-// stem strips common English inflections: plural s/es/ies, ing, ed and a
-// final e, undoubling a final consonant left behind ("shipped" -> "ship").
+// stem maps an irregular verb form to its base form, then strips common
+// English inflections: plural s/es/ies, ing, ied, ed and a final e,
+// undoubling a final consonant left behind ("shipped" -> "ship").
 // It is deliberately light; related forms need only meet, not be words.
 func stem(w string) string {
+	if base, ok := irregularForms[w]; ok {
+		w = base
+	}
 	switch n := len(w); {
 	case n > 4 && strings.HasSuffix(w, "ies"):
 		w = w[:n-3] + "y"
@@ -145,6 +183,8 @@ func stem(w string) string {
 	switch n := len(w); {
 	case n > 5 && strings.HasSuffix(w, "ing"):
 		w = undouble(w[:n-3])
+	case n > 4 && strings.HasSuffix(w, "ied"):
+		w = w[:n-3] + "y"
 	case n > 4 && strings.HasSuffix(w, "ed"):
 		w = undouble(w[:n-2])
 	}
