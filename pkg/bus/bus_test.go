@@ -231,3 +231,81 @@ func TestSubjectTenant(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumeKeyedOrdersPerKeyAndOverlapsKeys handles two keys' messages
+// with four workers: each key's messages arrive in publish order, and a
+// handler of one key runs while another key's handler is blocked.
+func TestConsumeKeyedOrdersPerKeyAndOverlapsKeys(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	pub := bus.NewPublisher(js)
+	ctx, cancel := context.WithCancel(context.Background())
+
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	blockA := make(chan struct{})
+	var once sync.Once
+	handle := func(_ context.Context, d bus.Delivery[*keelv1.IngestEvent]) error {
+		key, id := d.Msg.GetKind(), d.Msg.GetEventId()
+		if id == "a-0" {
+			<-blockA // released only once key b's worker has handled two
+		}
+		mu.Lock()
+		seen[key] = append(seen[key], id)
+		if key == "b" && len(seen["b"]) == 2 {
+			once.Do(func() { close(blockA) })
+		}
+		mu.Unlock()
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.ConsumeKeyed(ctx, js, bus.ConsumerConfig{
+			Stream: bus.StreamIngest, Durable: "keyed", FilterSubjects: []string{"keel.ingest.>"}, Workers: 4,
+		}, func() *keelv1.IngestEvent { return &keelv1.IngestEvent{} },
+			func(d bus.Delivery[*keelv1.IngestEvent]) string { return d.Msg.GetKind() },
+			handle, logging.Discard())
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	})
+
+	// "a" and "b" land on different workers of four (fnv-1a). While a-0 is
+	// held, b-0 and b-1 get through; a-2 then waits for a's queue, as the
+	// reader does for a busy worker.
+	for i := range 3 {
+		for _, key := range []string{"a", "b"} {
+			id := key + "-" + string(rune('0'+i))
+			if _, err := pub.Publish(ctx, bus.IngestSubject("acme", "email"), id, "acme", &keelv1.IngestEvent{EventId: id, Kind: key}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "every message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen["a"]) == 3 && len(seen["b"]) == 3
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(seen["a"], ","); got != "a-0,a-1,a-2" {
+		t.Errorf("key a handled as %s, want publish order", got)
+	}
+	if got := strings.Join(seen["b"], ","); got != "b-0,b-1,b-2" {
+		t.Errorf("key b handled as %s, want publish order", got)
+	}
+}
+
+func TestConsumeKeyedNeedsAKey(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	err := bus.ConsumeKeyed(context.Background(), js, bus.ConsumerConfig{Stream: bus.StreamIngest, Durable: "nokey", Workers: 2},
+		func() *keelv1.IngestEvent { return &keelv1.IngestEvent{} }, nil,
+		func(context.Context, bus.Delivery[*keelv1.IngestEvent]) error { return nil }, logging.Discard())
+	if err == nil || !strings.Contains(err.Error(), "need a key") {
+		t.Errorf("ConsumeKeyed with workers and no key: %v", err)
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +49,10 @@ type ConsumerConfig struct {
 	// AckWait is how long a delivery may run before it is redelivered;
 	// DefaultAckWait if 0.
 	AckWait time.Duration
+	// Workers is how many messages are handled at once (1 if 0). With more
+	// than one, Consume needs a key: messages with the same key are handled
+	// one after another in stream order, others side by side.
+	Workers int
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
@@ -61,6 +67,9 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	}
 	if c.Stage == "" {
 		c.Stage = c.Durable
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
 	}
 	return c
 }
@@ -99,6 +108,7 @@ func IsPermanent(err error) bool {
 // Consume creates or updates the durable pull consumer cfg and passes each
 // message, decoded into a fresh newMsg(), to handle until ctx ends. It
 // returns nil when ctx ends and an error when the consumer cannot be set up.
+// Messages are handled one at a time; ConsumeKeyed handles several at once.
 //
 // A message is dead-lettered to keel.dlq.<tenant>.<stage> and acked, so it
 // never blocks the ones behind it, when its subject and Keel-Tenant header
@@ -113,7 +123,28 @@ func Consume[T proto.Message](
 	handle func(ctx context.Context, d Delivery[T]) error,
 	logger *slog.Logger,
 ) error {
+	cfg.Workers = 1
+	return ConsumeKeyed(ctx, js, cfg, newMsg, nil, handle, logger)
+}
+
+// ConsumeKeyed is Consume with cfg.Workers messages handled at once.
+// Messages whose deliveries have the same key are handled by the same
+// worker, one after another in the order they arrive, so that, for
+// example, two versions of one document are never applied out of order by
+// this consumer. key may be nil when cfg.Workers is 1.
+func ConsumeKeyed[T proto.Message](
+	ctx context.Context,
+	js jetstream.JetStream,
+	cfg ConsumerConfig,
+	newMsg func() T,
+	key func(Delivery[T]) string,
+	handle func(ctx context.Context, d Delivery[T]) error,
+	logger *slog.Logger,
+) error {
 	cfg = cfg.withDefaults()
+	if cfg.Workers > 1 && key == nil {
+		return fmt.Errorf("consumer %s: %d workers need a key", cfg.Durable, cfg.Workers)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:        cfg.Durable,
 		FilterSubjects: cfg.FilterSubjects,
@@ -137,6 +168,33 @@ func Consume[T proto.Message](
 	defer it.Stop()
 
 	log := logger.With("consumer", cfg.Durable, "stream", cfg.Stream)
+	handleOne := func(j job[T]) {
+		settle(ctx, js, cfg, j, runHandler(j.ctx, handle, j.delivery), j.log)
+	}
+
+	// With several workers each has a queue of one; the reader waits for a
+	// busy worker rather than running ahead of it, so that deliveries do
+	// not sit unhandled for long after they were fetched.
+	var queues []chan job[T]
+	var workers sync.WaitGroup
+	if cfg.Workers > 1 {
+		queues = make([]chan job[T], cfg.Workers)
+		for i := range queues {
+			queues[i] = make(chan job[T], 1)
+			workers.Go(func() {
+				for j := range queues[i] {
+					handleOne(j)
+				}
+			})
+		}
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+			workers.Wait()
+		}()
+	}
+
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -151,19 +209,39 @@ func Consume[T proto.Message](
 			}
 			continue
 		}
-		dispatch(ctx, js, cfg, msg, newMsg, handle, log)
+		j, ok := prepare(ctx, js, cfg, msg, newMsg, log)
+		if !ok {
+			continue
+		}
+		if queues == nil {
+			handleOne(j)
+			continue
+		}
+		h := fnv.New32a()
+		h.Write([]byte(key(j.delivery)))
+		queues[h.Sum32()%uint32(len(queues))] <- j
 	}
 }
 
-func dispatch[T proto.Message](
+// job is a decoded delivery waiting for its handler.
+type job[T proto.Message] struct {
+	msg       jetstream.Msg
+	delivery  Delivery[T]
+	ctx       context.Context
+	log       *slog.Logger
+	delivered uint64
+}
+
+// prepare checks msg's tenant and decodes it. A message that fails either
+// is dead-lettered and prepare reports false.
+func prepare[T proto.Message](
 	ctx context.Context,
 	js jetstream.JetStream,
 	cfg ConsumerConfig,
 	msg jetstream.Msg,
 	newMsg func() T,
-	handle func(ctx context.Context, d Delivery[T]) error,
 	log *slog.Logger,
-) {
+) (job[T], bool) {
 	var delivered uint64 = 1
 	if md, err := msg.Metadata(); err == nil {
 		delivered = md.NumDelivered
@@ -178,32 +256,41 @@ func dispatch[T proto.Message](
 	tenantID, err := messageTenant(subject, header)
 	if err != nil {
 		deadLetter(ctx, js, cfg, msg, tenantID, delivered, err, log)
-		return
+		return job[T]{}, false
 	}
 	log = log.With("tenant", tenantID)
 
 	m := newMsg()
 	if err := decode(header.Get(HeaderContentType), msg.Data(), m); err != nil {
 		deadLetter(ctx, js, cfg, msg, tenantID, delivered, err, log)
-		return
+		return job[T]{}, false
 	}
+	return job[T]{
+		msg: msg,
+		delivery: Delivery[T]{
+			Subject:      subject,
+			Tenant:       tenantID,
+			MsgID:        header.Get(jetstream.MsgIDHeader),
+			Msg:          m,
+			Header:       header,
+			NumDelivered: delivered,
+		},
+		ctx:       tenant.With(ExtractTrace(ctx, header), tenantID),
+		log:       log,
+		delivered: delivered,
+	}, true
+}
 
-	hctx := tenant.With(ExtractTrace(ctx, header), tenantID)
-	err = runHandler(hctx, handle, Delivery[T]{
-		Subject:      subject,
-		Tenant:       tenantID,
-		MsgID:        header.Get(jetstream.MsgIDHeader),
-		Msg:          m,
-		Header:       header,
-		NumDelivered: delivered,
-	})
+// settle acks, naks or dead-letters j's message by the handler's outcome.
+func settle[T proto.Message](ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, j job[T], err error, log *slog.Logger) {
+	msg, delivered := j.msg, j.delivered
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {
 			log.Warn("ack failed; the message will be redelivered", "error", err)
 		}
 	case IsPermanent(err) || delivered >= uint64(cfg.MaxDeliver):
-		deadLetter(ctx, js, cfg, msg, tenantID, delivered, err, log)
+		deadLetter(ctx, js, cfg, msg, j.delivery.Tenant, delivered, err, log)
 	case ctx.Err() != nil:
 		// Shutting down: let the message be redelivered to the next run.
 		_ = msg.Nak()

@@ -56,6 +56,11 @@ const (
 	maxRetries = 20
 )
 
+// DefaultWorkers is how many documents the service handles at once unless
+// configured otherwise: enough to overlap one's publishing with another's
+// computing on two cores.
+const DefaultWorkers = 4
+
 // Config is the embed service's configuration.
 type Config struct {
 	NATS      NATSConfig      `yaml:"nats"`
@@ -290,6 +295,9 @@ type ConsumerConfig struct {
 	// MaxDeliver bounds deliveries of one document before it is
 	// dead-lettered (KEEL_EMBED_MAX_DELIVER).
 	MaxDeliver int `yaml:"max_deliver" env:"KEEL_EMBED_MAX_DELIVER"`
+	// Workers is how many documents are handled at once; versions of one
+	// document are still handled in order (KEEL_EMBED_WORKERS).
+	Workers int `yaml:"workers" env:"KEEL_EMBED_WORKERS"`
 }
 
 // DefaultConfig returns the configuration for a local run on loopback.
@@ -314,7 +322,7 @@ func DefaultConfig() Config {
 			OverlapTokens: chunk.DefaultOverlapTokens,
 			MaxChunks:     document.DefaultMaxChunks,
 		},
-		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver},
+		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver, Workers: DefaultWorkers},
 	}
 }
 
@@ -342,6 +350,9 @@ func (c Config) Validate() error {
 	}
 	if c.Chunking.MaxChunks < 1 {
 		errs = append(errs, errors.New("chunking max_chunks must be at least 1"))
+	}
+	if c.Consumer.Workers < 1 || c.Consumer.Workers > 64 {
+		errs = append(errs, errors.New("consumer workers must be within [1, 64] (KEEL_EMBED_WORKERS)"))
 	}
 	if c.Consumer.MaxDeliver < 1 {
 		errs = append(errs, errors.New("consumer max_deliver must be at least 1"))
@@ -410,14 +421,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return grpcx.Serve(gctx, srv, lis)
 	})
 	g.Go(func() error {
-		return bus.Consume(gctx, js, bus.ConsumerConfig{
+		return bus.ConsumeKeyed(gctx, js, bus.ConsumerConfig{
 			Stream:         bus.StreamRedacted,
 			Durable:        Name,
 			Stage:          Name,
 			FilterSubjects: []string{redactedFilter},
 			MaxDeliver:     cfg.Consumer.MaxDeliver,
 			Backoff:        []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
-		}, newRedactedEvent, docs.embedDocument, logger)
+			Workers:        cfg.Consumer.Workers,
+		}, newRedactedEvent, documentKey, docs.embedDocument, logger)
 	})
 	logger.Info("embed service started",
 		"grpc_addr", lis.Addr().String(),
@@ -445,6 +457,11 @@ func chunkOptions(c ChunkingConfig) chunk.Options {
 		MaxTokens:     c.MaxTokens,
 		OverlapTokens: overlap,
 	}
+}
+
+// documentKey keeps the versions of one document on one worker.
+func documentKey(d bus.Delivery[*keelv1.RedactedEvent]) string {
+	return d.Tenant + "/" + d.Msg.GetEventId()
 }
 
 func newRedactedEvent() *keelv1.RedactedEvent {

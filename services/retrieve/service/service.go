@@ -36,6 +36,11 @@ const Name = "retrieve"
 // chunksFilter is the subject filter of the consumer: every tenant.
 const chunksFilter = "keel." + bus.RootChunks + ".>"
 
+// DefaultWorkers is how many batches the service handles at once unless
+// configured otherwise: enough to overlap one's publishing with another's
+// computing on two cores.
+const DefaultWorkers = 4
+
 // Config is the retrieve service's configuration.
 type Config struct {
 	NATS     NATSConfig     `yaml:"nats"`
@@ -154,6 +159,9 @@ type ConsumerConfig struct {
 	// MaxDeliver bounds deliveries of one batch before it is dead-lettered
 	// (KEEL_RETRIEVE_MAX_DELIVER).
 	MaxDeliver int `yaml:"max_deliver" env:"KEEL_RETRIEVE_MAX_DELIVER"`
+	// Workers is how many batches are handled at once; versions of one
+	// document are still handled in order (KEEL_RETRIEVE_WORKERS).
+	Workers int `yaml:"workers" env:"KEEL_RETRIEVE_WORKERS"`
 }
 
 // DefaultConfig returns the configuration for a local run on loopback, with
@@ -171,7 +179,7 @@ func DefaultConfig() Config {
 			CacheEntries:  querycache.DefaultEntries,
 			CacheTTL:      querycache.DefaultTTL,
 		},
-		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver},
+		Consumer: ConsumerConfig{MaxDeliver: bus.DefaultMaxDeliver, Workers: DefaultWorkers},
 	}
 }
 
@@ -217,6 +225,9 @@ func (c Config) Validate() error {
 	}
 	if c.Index.CacheEntries > 0 && c.Index.CacheTTL <= 0 {
 		errs = append(errs, errors.New("index cache ttl must be positive (KEEL_RETRIEVE_CACHE_TTL)"))
+	}
+	if c.Consumer.Workers < 1 || c.Consumer.Workers > 64 {
+		errs = append(errs, errors.New("consumer workers must be within [1, 64] (KEEL_RETRIEVE_WORKERS)"))
 	}
 	if c.Consumer.MaxDeliver < 1 {
 		errs = append(errs, errors.New("consumer max_deliver must be at least 1"))
@@ -307,14 +318,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) (err error) {
 		return grpcx.Serve(gctx, srv, lis)
 	})
 	g.Go(func() error {
-		return bus.Consume(gctx, js, bus.ConsumerConfig{
+		return bus.ConsumeKeyed(gctx, js, bus.ConsumerConfig{
 			Stream:         bus.StreamChunks,
 			Durable:        Name,
 			Stage:          Name,
 			FilterSubjects: []string{chunksFilter},
 			MaxDeliver:     cfg.Consumer.MaxDeliver,
 			Backoff:        []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
-		}, newChunkBatch, indexer.indexBatch, logger)
+			Workers:        cfg.Consumer.Workers,
+		}, newChunkBatch, batchKey, indexer.indexBatch, logger)
 	})
 	logger.Info("retrieve service started", "grpc_addr", lis.Addr().String(), "backend", cfg.Index.Backend)
 
@@ -390,6 +402,11 @@ func newQueryCache(c IndexConfig) *querycache.Cache {
 		return nil
 	}
 	return querycache.New(querycache.Options{Entries: c.CacheEntries, TTL: c.CacheTTL})
+}
+
+// batchKey keeps the batches of one document on one worker.
+func batchKey(d bus.Delivery[*keelv1.ChunkBatch]) string {
+	return d.Tenant + "/" + d.Msg.GetDocId()
 }
 
 func newChunkBatch() *keelv1.ChunkBatch {

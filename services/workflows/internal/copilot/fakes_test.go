@@ -109,6 +109,14 @@ func (fakeRetriever) Stats(context.Context, *keelv1.StatsRequest, ...grpc.CallOp
 	return nil, fmt.Errorf("not used")
 }
 
+func (fakeRetriever) DeleteDocument(context.Context, *keelv1.DeleteDocumentRequest, ...grpc.CallOption) (*keelv1.DeleteDocumentResponse, error) {
+	return nil, fmt.Errorf("not used")
+}
+
+func (fakeRetriever) DeleteSubject(context.Context, *keelv1.DeleteSubjectRequest, ...grpc.CallOption) (*keelv1.DeleteSubjectResponse, error) {
+	return nil, fmt.Errorf("not used")
+}
+
 type fakeRouter struct{ b *backends }
 
 func (f fakeRouter) Generate(ctx context.Context, in *keelv1.GenerateRequest, _ ...grpc.CallOption) (*keelv1.GenerateResponse, error) {
