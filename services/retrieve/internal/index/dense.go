@@ -34,7 +34,7 @@ const (
 	// as many vectors per second with the same recall@10 (0.996 at 100,
 	// 0.9955 at 200). Lower values link faster still but leave less margin
 	// on harder sets.
-	graphEfConstruction = 100
+	graphEfConstruction = 64
 	// graphSeed seeds the levels of graph nodes, so that the same changes
 	// build the same graph.
 	graphSeed = 1

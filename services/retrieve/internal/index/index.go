@@ -316,8 +316,13 @@ func (s *Store) tenant(tenantID string, create bool) (*tenantIndex, error) {
 	return ti, nil
 }
 
-// changed marks ti dirty and schedules its snapshot after SnapshotDelay,
-// unless one is already scheduled.
+// snapshotCostFactor bounds the time spent writing a tenant's snapshots to
+// about one part in snapshotCostFactor+1 of its time under constant change.
+const snapshotCostFactor = 8
+
+// changed marks ti dirty and schedules its snapshot after SnapshotDelay, or
+// longer for a tenant whose snapshots take long to write, unless one is
+// already scheduled.
 func (s *Store) changed(tenantID string, ti *tenantIndex) {
 	if s.opts.Dir == "" {
 		return
@@ -328,7 +333,11 @@ func (s *Store) changed(tenantID string, ti *tenantIndex) {
 	if ti.timer != nil {
 		return
 	}
-	ti.timer = time.AfterFunc(s.opts.SnapshotDelay, func() {
+	// A large tenant under steady change would otherwise spend most of its
+	// time writing snapshots: the next one waits at least
+	// snapshotCostFactor times as long as the last one took.
+	delay := max(s.opts.SnapshotDelay, snapshotCostFactor*ti.lastSave)
+	ti.timer = time.AfterFunc(delay, func() {
 		ti.mu.Lock()
 		ti.timer = nil
 		ti.mu.Unlock()

@@ -1,13 +1,14 @@
 package index
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
 )
@@ -19,6 +20,9 @@ import (
 const (
 	snapshotExt     = ".snap"
 	snapshotTempExt = ".tmp"
+	// snapshotVersion is the version of the gob snapshots of earlier
+	// releases, which Open still reads; snapcodec.go writes the current
+	// format.
 	snapshotVersion = 1
 )
 
@@ -26,7 +30,7 @@ const (
 // decoded or belongs to another tenant than its name says.
 var ErrSnapshotCorrupt = errors.New("index: snapshot corrupt")
 
-// snapshot is the gob-encoded content of one tenant's file.
+// snapshot is the content of one tenant's file (gob-encoded in version 1).
 type snapshot struct {
 	Version int
 	Tenant  string
@@ -54,15 +58,18 @@ func (s *Store) save(tenantID string, ti *tenantIndex) error {
 	ti.dirty = false
 	ti.mu.Unlock()
 
+	start := time.Now()
 	err := writeSnapshot(s.opts.Dir, snap)
 	if err == nil {
 		err = s.saveGraphs(tenantID, ti, version)
 	}
+	took := time.Since(start)
+	ti.mu.Lock()
+	ti.lastSave = took
 	if err != nil {
-		ti.mu.Lock()
 		ti.dirty = true
-		ti.mu.Unlock()
 	}
+	ti.mu.Unlock()
 	return err
 }
 
@@ -95,11 +102,7 @@ func writeSnapshot(dir string, snap snapshot) (err error) {
 		}
 	}()
 
-	w := bufio.NewWriter(f)
-	if err := gob.NewEncoder(w).Encode(snap); err != nil {
-		return fmt.Errorf("encode snapshot of %s: %w", snap.Tenant, err)
-	}
-	if err := w.Flush(); err != nil {
+	if err := encodeSnapshot(f, snap.Tenant, snap.Chunks); err != nil {
 		return fmt.Errorf("write snapshot of %s: %w", snap.Tenant, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -150,21 +153,27 @@ func loadSnapshots(dir string) (map[string][]Chunk, error) {
 	return loaded, nil
 }
 
-// readSnapshot decodes the snapshot at path and checks that it belongs to
-// tenantID and holds well-formed chunks.
+// readSnapshot decodes the snapshot at path, in either format, and checks
+// that it belongs to tenantID and holds well-formed chunks.
 func readSnapshot(path, tenantID string) ([]Chunk, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot of %s: %w", tenantID, err)
 	}
-	defer f.Close()
 
 	var snap snapshot
-	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&snap); err != nil {
-		return nil, fmt.Errorf("%w: decode %s: %w", ErrSnapshotCorrupt, path, err)
-	}
-	if snap.Version != snapshotVersion {
-		return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrSnapshotCorrupt, path, snap.Version, snapshotVersion)
+	if bytes.HasPrefix(data, []byte(snapshotMagic)) {
+		snap.Tenant, snap.Chunks, err = decodeSnapshot(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: decode %s: %w", ErrSnapshotCorrupt, path, err)
+		}
+	} else {
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&snap); err != nil {
+			return nil, fmt.Errorf("%w: decode %s: %w", ErrSnapshotCorrupt, path, err)
+		}
+		if snap.Version != snapshotVersion {
+			return nil, fmt.Errorf("%w: %s has version %d, want %d", ErrSnapshotCorrupt, path, snap.Version, snapshotVersion)
+		}
 	}
 	if snap.Tenant != tenantID {
 		return nil, fmt.Errorf("%w: %s holds tenant %q", ErrSnapshotCorrupt, path, snap.Tenant)

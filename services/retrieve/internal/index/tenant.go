@@ -60,6 +60,8 @@ type tenantIndex struct {
 
 	dirty bool
 	timer *time.Timer
+	// lastSave is how long the last snapshot took to write.
+	lastSave time.Duration
 
 	saveMu         sync.Mutex
 	keywordScratch sync.Pool
