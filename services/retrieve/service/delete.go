@@ -74,9 +74,14 @@ func (s *retrieverServer) DeleteSubject(ctx context.Context, req *keelv1.DeleteS
 	if err != nil {
 		return nil, storeStatus(err)
 	}
-	chunks, err := s.deleteDocuments(ctx, tenantID, docIDs)
-	if err != nil {
+	// The deletions are published before the store forgets the documents:
+	// were it the other way round, a retry after a failed publish would no
+	// longer find them and the stream would keep them for a rebuild.
+	if err := s.publishDeletions(ctx, tenantID, docIDs); err != nil {
 		return nil, err
+	}
+	if _, err := s.store.DeleteDocuments(ctx, tenantID, docIDs); err != nil {
+		return nil, storeStatus(err)
 	}
 	digest := sha256.Sum256([]byte(tenantID + "\x00" + subject))
 	err = s.pub.Audit(ctx, &keelv1.AuditEvent{
@@ -84,35 +89,42 @@ func (s *retrieverServer) DeleteSubject(ctx context.Context, req *keelv1.DeleteS
 		Actor:    Name,
 		Action:   ActionErased,
 		Subject:  "subject:" + hex.EncodeToString(digest[:16]),
-		Attributes: map[string]string{
-			"documents": strconv.Itoa(len(docIDs)),
-			"chunks":    strconv.Itoa(chunks),
-		},
+		Attributes: map[string]string{"documents": strconv.Itoa(len(docIDs))},
 	})
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "audit %s: %v", ActionErased, err)
 	}
-	return &keelv1.DeleteSubjectResponse{DocIds: docIDs, Chunks: int64(chunks)}, nil
+	return &keelv1.DeleteSubjectResponse{DocIds: docIDs}, nil
 }
 
 // deleteDocuments removes the documents from the store, which invalidates
-// the tenant's query cache, then publishes an empty batch for each, so that
-// the deletion outlives a replay of the CHUNKS stream and reaches every
-// other index that consumes it. When publishing fails the call fails, and
-// a retry of the same request publishes what is missing.
+// the tenant's query cache, then publishes their deletions. The store goes
+// first so that the count of chunks removed is exact; a retry after a
+// failed publish publishes the deletion again, as DeleteDocument does for
+// any document id.
 func (s *retrieverServer) deleteDocuments(ctx context.Context, tenantID string, docIDs []string) (int, error) {
 	chunks, err := s.store.DeleteDocuments(ctx, tenantID, docIDs)
 	if err != nil {
 		return 0, storeStatus(err)
 	}
+	if err := s.publishDeletions(ctx, tenantID, docIDs); err != nil {
+		return 0, err
+	}
+	return chunks, nil
+}
+
+// publishDeletions publishes an empty batch for each document on the
+// CHUNKS stream, so that the deletion outlives a replay of the stream to
+// rebuild an index and reaches every other index that consumes it.
+func (s *retrieverServer) publishDeletions(ctx context.Context, tenantID string, docIDs []string) error {
 	for _, docID := range docIDs {
 		tombstone := &keelv1.ChunkBatch{TenantId: tenantID, DocId: docID}
 		msgID := "deleted:" + docID + ":" + bus.NewID()
 		if _, err := s.pub.Publish(ctx, bus.ChunksSubject(tenantID), msgID, tenantID, tombstone); err != nil {
-			return 0, status.Errorf(codes.Unavailable, "publish the deletion of %s: %v", docID, err)
+			return status.Errorf(codes.Unavailable, "publish the deletion of %s: %v", docID, err)
 		}
 	}
-	return chunks, nil
+	return nil
 }
 
 // checkID answers InvalidArgument for an empty or overlong id.

@@ -40,6 +40,9 @@ func (b *batchIndexer) indexBatch(ctx context.Context, d bus.Delivery[*keelv1.Ch
 	for i, c := range batch.GetChunks() {
 		var created time.Time
 		if c.GetCreatedAt() != nil {
+			if err := c.GetCreatedAt().CheckValid(); err != nil {
+				return bus.Permanent(fmt.Errorf("chunk %s: created_at: %w", c.GetChunkId(), err))
+			}
 			created = c.GetCreatedAt().AsTime()
 		}
 		chunks[i] = store.Chunk{

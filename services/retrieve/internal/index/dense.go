@@ -29,11 +29,10 @@ const (
 	// the threshold from building and dropping its graph over and over.
 	graphDropSize = graphThreshold / 2
 	// graphEfConstruction is the candidates considered when a vector is
-	// linked into a graph, half of hnsw's default: on the clustered
-	// 384-dimensional set of BenchmarkSearch100k it links about 1.5 times
-	// as many vectors per second with the same recall@10 (0.996 at 100,
-	// 0.9955 at 200). Lower values link faster still but leave less margin
-	// on harder sets.
+	// linked into a graph, a third of hnsw's default. On the clustered
+	// 384-dimensional set of BenchmarkSearch100k, 64 links about 1.5 times
+	// as many vectors per second as 100 at recall@10 0.9955 (100: 0.9965;
+	// 40: 0.9935); linking is most of what ingest costs (BENCHMARKS.md).
 	graphEfConstruction = 64
 	// graphSeed seeds the levels of graph nodes, so that the same changes
 	// build the same graph.
@@ -151,11 +150,16 @@ func newDenseGroup(key denseKey) *denseGroup {
 	}
 }
 
+// maxVectorNorm bounds the norm of a vector in the dense leg, so that a
+// dot product of two of them in float32 stays finite (the largest float32
+// is about 3.4e38). Embeddings have norms near 1.
+const maxVectorNorm = 1e15
+
 // denseVector reports whether a vector of this norm and length can take
-// part in the dense leg: finite, not all zero and not longer than a graph
-// accepts.
+// part in the dense leg: finite, not all zero, not so long that a dot
+// product overflows, and not of more dimensions than a graph accepts.
 func denseVector(norm float64, dim int) bool {
-	return norm > 0 && !math.IsInf(norm, 0) && dim <= hnsw.MaxDim
+	return norm > 0 && norm <= maxVectorNorm && dim <= hnsw.MaxDim
 }
 
 // joinDense adds e to the group of its model and dimension, if its vector

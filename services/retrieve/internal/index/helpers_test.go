@@ -115,3 +115,32 @@ func TestSearchPartial(t *testing.T) {
 		t.Errorf("search after the held legs: %v, %v", got, err)
 	}
 }
+
+// TestHugeVectorsStayOutOfTheDenseLeg indexes a vector whose dot products
+// overflow float32: it is left out of the dense leg like a NaN or zero
+// vector, and never scores above 1.
+func TestHugeVectorsStayOutOfTheDenseLeg(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Replace(bg, "acme", "doc", []Chunk{
+		{ID: "huge", Text: "refund", Vector: []float32{3e38, 3e38}, Model: "m"},
+		{ID: "ok", Text: "refund", Vector: []float32{1, 1}, Model: "m"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.searchResults("acme", Query{Text: "refund", Vector: []float32{1, 1}, Model: "m"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("search: %v, %v", got, err)
+	}
+	if got[0].Chunk.ID != "ok" {
+		t.Errorf("first result %s, want ok", got[0].Chunk.ID)
+	}
+	for _, r := range got {
+		if r.VectorScore < 0 || r.VectorScore > 1.000001 {
+			t.Errorf("%s has vector score %v", r.Chunk.ID, r.VectorScore)
+		}
+	}
+}

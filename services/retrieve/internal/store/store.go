@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel/pkg/tenant"
 )
@@ -160,16 +163,36 @@ func ValidTenant(id string) error {
 	return nil
 }
 
+// Limits of one chunk, so that a batch cannot make keys collide, results
+// too large to answer or lists too long to filter.
+const (
+	// MaxIDBytes bounds a document or chunk id.
+	MaxIDBytes = 1 << 10
+	// MaxTextBytes bounds a chunk's text; fifty of them fit a 4 MiB gRPC
+	// answer.
+	MaxTextBytes = 64 << 10
+	// MaxFieldBytes bounds a title, header, kind, source, model, list
+	// entry or heading.
+	MaxFieldBytes = 4 << 10
+	// MaxListLen bounds the ACL, heading path, tags and subjects.
+	MaxListLen = 256
+)
+
 // ValidBatch returns an error wrapping ErrInvalidBatch when docID is empty
-// or a chunk has no id, repeats an id or names another document.
+// or a chunk has no id, repeats an id or names another document, or when
+// an id or field breaks the limits above. Ids must be UTF-8 without control
+// characters, so that no id can run into another in a composite key.
 func ValidBatch(docID string, chunks []Chunk) error {
-	if docID == "" {
-		return fmt.Errorf("%w: document id is empty", ErrInvalidBatch)
+	if err := validID("document id", docID); err != nil {
+		return err
 	}
 	seen := make(map[string]bool, len(chunks))
 	for i, c := range chunks {
-		if c.ID == "" {
-			return fmt.Errorf("%w: chunk %d has no id", ErrInvalidBatch, i)
+		if err := validID(fmt.Sprintf("chunk %d id", i), c.ID); err != nil {
+			return err
+		}
+		if err := validFields(c); err != nil {
+			return fmt.Errorf("%w: chunk %s: %w", ErrInvalidBatch, c.ID, err)
 		}
 		if seen[c.ID] {
 			return fmt.Errorf("%w: chunk id %s repeats", ErrInvalidBatch, c.ID)
@@ -178,6 +201,52 @@ func ValidBatch(docID string, chunks []Chunk) error {
 			return fmt.Errorf("%w: chunk %s belongs to document %s", ErrInvalidBatch, c.ID, c.DocID)
 		}
 		seen[c.ID] = true
+	}
+	return nil
+}
+
+// validID checks one document or chunk id.
+func validID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: %s is empty", ErrInvalidBatch, what)
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("%w: %s has %d bytes, at most %d", ErrInvalidBatch, what, len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: %s is not UTF-8", ErrInvalidBatch, what)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Errorf("%w: %s holds a control character", ErrInvalidBatch, what)
+	}
+	return nil
+}
+
+// validFields checks the sizes of c's fields and that its access list
+// names no empty principal.
+func validFields(c Chunk) error {
+	if len(c.Text) > MaxTextBytes {
+		return fmt.Errorf("text has %d bytes, at most %d", len(c.Text), MaxTextBytes)
+	}
+	for name, v := range map[string]string{
+		"title": c.Title, "header": c.Header, "kind": c.Kind, "source": c.Source, "model": c.Model,
+	} {
+		if len(v) > MaxFieldBytes {
+			return fmt.Errorf("%s has %d bytes, at most %d", name, len(v), MaxFieldBytes)
+		}
+	}
+	for name, list := range map[string][]string{
+		"acl": c.ACL, "heading path": c.HeadingPath, "tags": c.Tags, "subjects": c.Subjects,
+	} {
+		if len(list) > MaxListLen {
+			return fmt.Errorf("%s has %d entries, at most %d", name, len(list), MaxListLen)
+		}
+		for _, v := range list {
+			if len(v) > MaxFieldBytes {
+				return fmt.Errorf("%s has an entry of %d bytes, at most %d", name, len(v), MaxFieldBytes)
+			}
+		}
+	}
+	if slices.Contains(c.ACL, "") {
+		return errors.New("acl names an empty principal")
 	}
 	return nil
 }
@@ -224,13 +293,13 @@ func (q Query) Accepts(c *Chunk) bool {
 
 // Visible reports whether a chunk with acl may be read by a caller acting
 // as principals: an empty acl is open to the whole tenant, else a
-// principal must be on it.
+// principal, never the empty one, must be on it.
 func Visible(acl, principals []string) bool {
 	if len(acl) == 0 {
 		return true
 	}
 	for _, p := range principals {
-		if slices.Contains(acl, p) {
+		if p != "" && slices.Contains(acl, p) {
 			return true
 		}
 	}

@@ -538,9 +538,10 @@ func (x *DeleteDocumentResponse) GetChunks() int64 {
 
 type DeleteSubjectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The documents removed.
+	// The documents removed. Their chunks are not counted: the deletions are
+	// published before the store forgets them, and the stream's consumer may
+	// remove some first.
 	DocIds        []string `protobuf:"bytes,1,rep,name=doc_ids,json=docIds,proto3" json:"doc_ids,omitempty"`
-	Chunks        int64    `protobuf:"varint,2,opt,name=chunks,proto3" json:"chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,13 +581,6 @@ func (x *DeleteSubjectResponse) GetDocIds() []string {
 		return x.DocIds
 	}
 	return nil
-}
-
-func (x *DeleteSubjectResponse) GetChunks() int64 {
-	if x != nil {
-		return x.Chunks
-	}
-	return 0
 }
 
 type StatsRequest struct {
@@ -724,10 +718,9 @@ const file_keel_v1_retrieve_proto_rawDesc = "" +
 	"\x14DeleteSubjectRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\"0\n" +
 	"\x16DeleteDocumentResponse\x12\x16\n" +
-	"\x06chunks\x18\x01 \x01(\x03R\x06chunks\"H\n" +
+	"\x06chunks\x18\x01 \x01(\x03R\x06chunks\"6\n" +
 	"\x15DeleteSubjectResponse\x12\x17\n" +
-	"\adoc_ids\x18\x01 \x03(\tR\x06docIds\x12\x16\n" +
-	"\x06chunks\x18\x02 \x01(\x03R\x06chunks\"\x0e\n" +
+	"\adoc_ids\x18\x01 \x03(\tR\x06docIdsJ\x04\b\x02\x10\x03\"\x0e\n" +
 	"\fStatsRequest\"E\n" +
 	"\rStatsResponse\x12\x1c\n" +
 	"\tdocuments\x18\x01 \x01(\x03R\tdocuments\x12\x16\n" +

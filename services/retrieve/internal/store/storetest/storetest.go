@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -436,17 +437,25 @@ func testEmpty(t *testing.T, b store.Backend) {
 
 func testInvalidInput(t *testing.T, b store.Backend) {
 	ctx := context.Background()
+	withACL := chunk("c1", "empty principal", vec(1, 0, 0, 0))
+	withACL.ACL = []string{"group:hr", ""}
 	bad := [][]store.Chunk{
 		{chunk("", "no id", vec(1, 0, 0, 0))},
 		{chunk("c1", "one", vec(1, 0, 0, 0)), chunk("c1", "twice", vec(0, 1, 0, 0))},
+		{chunk("b\x00c", "an id with NUL could run into the next", vec(1, 0, 0, 0))},
+		{chunk(strings.Repeat("c", store.MaxIDBytes+1), "long id", vec(1, 0, 0, 0))},
+		{chunk("c1", strings.Repeat("x", store.MaxTextBytes+1), vec(1, 0, 0, 0))},
+		{withACL},
 	}
 	for _, chunks := range bad {
 		if err := b.Replace(ctx, "acme", "doc", chunks); !errors.Is(err, store.ErrInvalidBatch) {
 			t.Errorf("Replace(%v): got %v, want ErrInvalidBatch", chunks, err)
 		}
 	}
-	if err := b.Replace(ctx, "acme", "", []store.Chunk{chunk("c1", "x", vec(1, 0, 0, 0))}); !errors.Is(err, store.ErrInvalidBatch) {
-		t.Errorf("Replace without doc id: got %v, want ErrInvalidBatch", err)
+	for _, docID := range []string{"", "a\x00b", "a\nb", "\xff"} {
+		if err := b.Replace(ctx, "acme", docID, []store.Chunk{chunk("c1", "x", vec(1, 0, 0, 0))}); !errors.Is(err, store.ErrInvalidBatch) {
+			t.Errorf("Replace with doc id %q: got %v, want ErrInvalidBatch", docID, err)
+		}
 	}
 	if _, err := b.Search(ctx, "acme", store.Query{}); !errors.Is(err, store.ErrInvalidQuery) {
 		t.Errorf("Search without text or vector: got %v, want ErrInvalidQuery", err)
