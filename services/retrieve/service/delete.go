@@ -85,10 +85,10 @@ func (s *retrieverServer) DeleteSubject(ctx context.Context, req *keelv1.DeleteS
 	}
 	digest := sha256.Sum256([]byte(tenantID + "\x00" + subject))
 	err = s.pub.Audit(ctx, &keelv1.AuditEvent{
-		TenantId: tenantID,
-		Actor:    Name,
-		Action:   ActionErased,
-		Subject:  "subject:" + hex.EncodeToString(digest[:16]),
+		TenantId:   tenantID,
+		Actor:      Name,
+		Action:     ActionErased,
+		Subject:    "subject:" + hex.EncodeToString(digest[:16]),
 		Attributes: map[string]string{"documents": strconv.Itoa(len(docIDs))},
 	})
 	if err != nil {
