@@ -60,7 +60,12 @@ func benchIngest(b *testing.B, backlog bool) {
 	retrieveCfg.NATS.URL = natstest.URL(nc)
 	retrieveCfg.GRPC.Addr = retrieveLis.Addr().String()
 	retrieveCfg.Embed.Addr = embedLis.Addr().String()
+	// KEEL_BENCH_DATA_DIR keeps the index for a later look, such as
+	// BenchmarkRecallOnSnapshot in services/retrieve/internal/index.
 	retrieveCfg.Index.DataDir = b.TempDir()
+	if dir := os.Getenv("KEEL_BENCH_DATA_DIR"); dir != "" {
+		retrieveCfg.Index.DataDir = dir
+	}
 
 	done := make(chan error, 2)
 	started := false
