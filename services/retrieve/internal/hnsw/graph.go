@@ -11,8 +11,11 @@ type graph struct {
 	// maxLinks0 is the limit on level 0, 2*M.
 	maxLinks, maxLinks0 int
 
-	// vectors holds node n's unit vector at [n*dim, (n+1)*dim).
-	vectors []float32
+	// vectors holds the unit vectors in pages of pageNodes nodes: node n's
+	// is vectors[n/pageNodes] at [(n%pageNodes)*dim, +dim). Pages, unlike
+	// one slice, never move once allocated, so a growing graph does not
+	// copy every vector it holds each time it outgrows its capacity.
+	vectors [][]float32
 	// links0 holds node n's level-0 slot at [n*(maxLinks0+1), ...): a
 	// count followed by maxLinks0 node numbers, the first count of them in
 	// use and the rest zero.
@@ -42,7 +45,7 @@ func newGraph(dim, m, capacity int) *graph {
 		dim:       dim,
 		maxLinks:  m,
 		maxLinks0: 2 * m,
-		vectors:   make([]float32, 0, capacity*dim),
+		vectors:   make([][]float32, 0, (capacity+pageNodes-1)/pageNodes),
 		links0:    make([]uint32, 0, capacity*(2*m+1)),
 		upper:     make([][]uint32, 0, capacity),
 		levels:    make([]uint8, 0, capacity),
@@ -58,10 +61,24 @@ func (g *graph) nodeCount() int {
 	return len(g.levels)
 }
 
+// pageNodes is the number of nodes whose vectors share one page.
+const pageNodes = 1024
+
 // vector returns node n's unit vector.
 func (g *graph) vector(n uint32) []float32 {
-	start := int(n) * g.dim
-	return g.vectors[start : start+g.dim : start+g.dim]
+	start := int(n%pageNodes) * g.dim
+	return g.vectors[n/pageNodes][start : start+g.dim : start+g.dim]
+}
+
+// appendVector stores the vector of the next node, vec multiplied by
+// factor, opening a page when the last one is full.
+func (g *graph) appendVector(vec []float32, factor float64) {
+	last := len(g.vectors) - 1
+	if last < 0 || len(g.vectors[last]) == pageNodes*g.dim {
+		g.vectors = append(g.vectors, make([]float32, 0, pageNodes*g.dim))
+		last++
+	}
+	g.vectors[last] = appendScaled(g.vectors[last], vec, factor)
 }
 
 // slot returns node n's link slot on level: a count, then the links.
@@ -93,7 +110,6 @@ func setNeighbours(slot []uint32, chosen []candidate) {
 // grow makes room in the vector and level-0 slabs for n more nodes, so
 // that a bulk load allocates them once and leaves no spare capacity.
 func (g *graph) grow(n int) {
-	g.vectors = slices.Grow(g.vectors, n*g.dim)
 	g.links0 = slices.Grow(g.links0, n*(g.maxLinks0+1))
 }
 
@@ -102,7 +118,7 @@ func (g *graph) grow(n int) {
 // vector.
 func (g *graph) appendNode(id string, vec []float32, factor float64, level int) uint32 {
 	n := uint32(g.nodeCount())
-	g.vectors = appendScaled(g.vectors, vec, factor)
+	g.appendVector(vec, factor)
 	g.links0 = append(g.links0, make([]uint32, g.maxLinks0+1)...)
 	var upper []uint32
 	if level > 0 {

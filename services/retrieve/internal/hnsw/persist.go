@@ -102,8 +102,10 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 	}
-	for _, v := range g.vectors {
-		e.uint32(math.Float32bits(v))
+	for _, page := range g.vectors {
+		for _, v := range page {
+			e.uint32(math.Float32bits(v))
+		}
 	}
 
 	if err := e.finish(); err != nil {
@@ -443,17 +445,19 @@ func (d *decoder) node(g *graph, n, nodes int) error {
 // vectors decodes the vectors of every node of g and checks that each is a
 // finite unit vector.
 func (d *decoder) vectors(g *graph) error {
-	total := g.nodeCount() * g.dim
-	for len(g.vectors) < total {
-		batch := min(total-len(g.vectors), ioChunk/4)
-		g.vectors = reserve(g.vectors, batch, total)
-		b, err := d.next(4 * batch)
+	// One node's vector at a time, so that a file claiming more nodes than
+	// it holds fails on its first missing vector, not after allocating for
+	// all of them.
+	vec := make([]float32, g.dim)
+	for range g.nodeCount() {
+		b, err := d.next(4 * g.dim)
 		if err != nil {
 			return err
 		}
-		for i := range batch {
-			g.vectors = append(g.vectors, math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		for i := range vec {
+			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
+		g.appendVector(vec, 1)
 	}
 
 	for n := range g.nodeCount() {
