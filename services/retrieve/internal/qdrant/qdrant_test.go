@@ -343,11 +343,16 @@ func TestMissingCollectionMeansNoResults(t *testing.T) {
 
 func TestWrongDimensionSurfaces(t *testing.T) {
 	srv := qdranttest.Start(t)
-	// Someone made the collection Keel would use with another dimension.
+	// Someone made the collection Keel would use with another dimension
+	// and otherwise the same vectors, so that the dimension is the only
+	// thing wrong.
 	err := rawClient(t, srv).CreateCollection(context.Background(), &qdrant.CreateCollection{
 		CollectionName: "keel_m_2",
 		VectorsConfig: qdrant.NewVectorsConfigMap(map[string]*qdrant.VectorParams{
 			denseVector: {Size: 3, Distance: qdrant.Distance_Cosine},
+		}),
+		SparseVectorsConfig: qdrant.NewSparseVectorsConfig(map[string]*qdrant.SparseVectorParams{
+			keywordVector: {Modifier: qdrant.Modifier_Idf.Enum()},
 		}),
 	})
 	if err != nil {

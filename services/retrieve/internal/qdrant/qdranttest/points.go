@@ -83,7 +83,10 @@ func (c *collection) newPoint(in *qdrant.PointStruct) (*point, error) {
 	case *qdrant.Vectors_Vectors:
 		named = v.Vectors.GetVectors()
 	}
-	for name, vec := range named {
+	// Names in order, so that a point with several problems always
+	// reports the same one.
+	for _, name := range slices.Sorted(maps.Keys(named)) {
+		vec := named[name]
 		if params, ok := c.dense[name]; ok {
 			data, err := denseData(vec)
 			if err != nil {
