@@ -120,32 +120,38 @@ func searchQuery(req *keelv1.SearchRequest) (store.Query, error) {
 		Tags:       req.GetFilter().GetTags(),
 		Principals: req.GetPrincipals(),
 	}
-	for field, values := range map[string][]string{
-		"filter.kinds": q.Kinds, "filter.sources": q.Sources, "filter.tags": q.Tags, "principals": q.Principals,
-	} {
-		if len(values) > MaxFilterValues {
-			return store.Query{}, invalidArgument(field, fmt.Sprintf("%d values, at most %d", len(values), MaxFilterValues))
+	lists := []struct {
+		field  string
+		values []string
+	}{{"filter.kinds", q.Kinds}, {"filter.sources", q.Sources}, {"filter.tags", q.Tags}, {"principals", q.Principals}}
+	for _, l := range lists {
+		if len(l.values) > MaxFilterValues {
+			return store.Query{}, invalidArgument(l.field, fmt.Sprintf("%d values, at most %d", len(l.values), MaxFilterValues))
 		}
 	}
-	for field, ts := range map[string]*timestamppb.Timestamp{
-		"filter.created_after": req.GetFilter().GetCreatedAfter(), "filter.created_before": req.GetFilter().GetCreatedBefore(),
-	} {
-		if ts == nil {
-			continue
-		}
-		if err := ts.CheckValid(); err != nil {
-			return store.Query{}, invalidArgument(field, err.Error())
-		}
-		if field == "filter.created_after" {
-			q.CreatedAfter = ts.AsTime()
-		} else {
-			q.CreatedBefore = ts.AsTime()
-		}
+	var err error
+	if q.CreatedAfter, err = filterTime("filter.created_after", req.GetFilter().GetCreatedAfter()); err != nil {
+		return store.Query{}, err
+	}
+	if q.CreatedBefore, err = filterTime("filter.created_before", req.GetFilter().GetCreatedBefore()); err != nil {
+		return store.Query{}, err
 	}
 	if err := store.ValidQuery(q); err != nil {
 		return store.Query{}, invalidArgument("filter", strings.TrimPrefix(err.Error(), store.ErrInvalidQuery.Error()+": "))
 	}
 	return q, nil
+}
+
+// filterTime returns the time of a filter bound, zero when unset, and
+// answers InvalidArgument for a timestamp out of range.
+func filterTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, invalidArgument(field, err.Error())
+	}
+	return ts.AsTime(), nil
 }
 
 // searchResponse turns a store response into the RPC's.
