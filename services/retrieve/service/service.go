@@ -211,7 +211,9 @@ func (c Config) Validate() error {
 		if q.APIKey != "" && q.APIKeyFile != "" {
 			errs = append(errs, errors.New("set one of the qdrant api key and api key file (KEEL_QDRANT_API_KEY, KEEL_QDRANT_API_KEY_FILE)"))
 		}
-		if err := (qdrant.Config{Address: q.Addr, CollectionPrefix: q.CollectionPrefix, Timeout: q.Timeout}).Validate(); err != nil {
+		if q.Addr == "" {
+			errs = append(errs, errors.New("qdrant addr is required with the qdrant backend (KEEL_QDRANT_ADDR)"))
+		} else if err := (qdrant.Config{Address: q.Addr, CollectionPrefix: q.CollectionPrefix, Timeout: q.Timeout}).Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%w (KEEL_QDRANT_ADDR, KEEL_QDRANT_COLLECTION_PREFIX, KEEL_QDRANT_TIMEOUT)", err))
 		}
 	default:

@@ -37,6 +37,8 @@ type serviceEnv struct {
 // configure returns a service's Run bound to its configuration: its
 // defaults, then the environment (for example KEEL_ROUTER_ROUTES_FILE or
 // KEEL_REVIEW_RISK_THRESHOLD), then wire, which points it at this stack.
+// A configuration the service would refuse is refused here, before
+// anything starts.
 func configure[C, D any](
 	defaults func() C,
 	wire func(*C),
@@ -48,6 +50,11 @@ func configure[C, D any](
 		return nil, err
 	}
 	wire(&cfg)
+	if v, ok := any(cfg).(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid config: %w", err)
+		}
+	}
 	return func(ctx context.Context) error { return run(ctx, cfg, deps) }, nil
 }
 

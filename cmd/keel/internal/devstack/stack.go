@@ -218,11 +218,18 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		temporal:   s.Temporal,
 		logger:     opts.Logger,
 	}
-	for _, name := range serviceNames {
+	// Every service is configured, and its configuration checked, before
+	// any starts.
+	runs := make([]func(context.Context) error, len(serviceNames))
+	for i, name := range serviceNames {
 		run, err := env.runner(name, lis[name])
 		if err != nil {
 			return fmt.Errorf("configure %s: %w", name, err)
 		}
+		runs[i] = run
+	}
+	for i, name := range serviceNames {
+		run := runs[i]
 		group.Go(func() error {
 			if err := run(gctx); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
