@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +93,9 @@ func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest)
 	}
 	if embedErr != nil {
 		resp.Missing = append(resp.Missing, store.LegDense)
+	} else if slices.Contains(resp.Missing, store.LegDense) && ctx.Err() == nil {
+		s.logger.Warn("no chunk of the tenant was embedded by the query's model; answering from keywords only "+
+			"until its documents are embedded again", "tenant", tenantID, "model", model, "dimensions", len(vector))
 	}
 	s.cache.Put(tenantID, key, generation, resp)
 	return searchResponse(resp, false), nil

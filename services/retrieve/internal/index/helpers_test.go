@@ -144,3 +144,33 @@ func TestHugeVectorsStayOutOfTheDenseLeg(t *testing.T) {
 		}
 	}
 }
+
+// TestDenseLegOfAnotherModelIsMissing searches a tenant embedded by one
+// model with a vector of another: the dense leg cannot compare, and the
+// answer says so rather than passing the keyword leg off as whole.
+func TestDenseLegOfAnotherModelIsMissing(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Replace(bg, "acme", "doc", []Chunk{{ID: "c1", Text: "refund window", Vector: []float32{1, 0}, Model: "old"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]Query{
+		"other model":     {Text: "refund", Vector: []float32{1, 0}, Model: "new"},
+		"other dimension": {Text: "refund", Vector: []float32{1, 0, 0}, Model: "old"},
+	} {
+		resp, err := s.Search(bg, "acme", q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.Equal(resp.Missing, []string{store.LegDense}) || len(resp.Results) != 1 {
+			t.Errorf("%s: missing %v, %d results; want the dense leg missing and the keyword hit", name, resp.Missing, len(resp.Results))
+		}
+	}
+	resp, err := s.Search(bg, "acme", Query{Text: "refund", Vector: []float32{1, 0}, Model: "old"})
+	if err != nil || resp.Partial() {
+		t.Errorf("same model: %+v, %v", resp, err)
+	}
+}

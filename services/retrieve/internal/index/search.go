@@ -42,6 +42,11 @@ func (s *Store) Search(ctx context.Context, tenantID string, q Query) (Response,
 	type answer struct {
 		leg  string
 		hits []keyedHit
+		// unanswerable marks a dense leg that found no vectors of the
+		// query's model and dimension in a tenant that has vectors: the
+		// documents were embedded by another model and the leg cannot
+		// compare, which the response reports as a missing leg.
+		unanswerable bool
 	}
 	answers := make(chan answer, 2)
 	var asked []string
@@ -50,23 +55,25 @@ func (s *Store) Search(ctx context.Context, tenantID string, q Query) (Response,
 		go func() {
 			hits := ti.keywordSearch(q, depth)
 			beforeAnswer(store.LegKeyword)
-			answers <- answer{store.LegKeyword, hits}
+			answers <- answer{leg: store.LegKeyword, hits: hits}
 		}()
 	}
 	if len(q.Vector) > 0 {
 		asked = append(asked, store.LegDense)
 		go func() {
-			hits := ti.denseSearch(q, depth)
+			hits, comparable := ti.denseSearch(q, depth)
 			beforeAnswer(store.LegDense)
-			answers <- answer{store.LegDense, hits}
+			answers <- answer{store.LegDense, hits, !comparable}
 		}()
 	}
 	legs := make(map[string][]keyedHit, len(asked))
+	unanswerable := false
 wait:
 	for len(legs) < len(asked) {
 		select {
 		case a := <-answers:
 			legs[a.leg] = a.hits
+			unanswerable = unanswerable || a.unanswerable
 		case <-ctx.Done():
 			break wait
 		}
@@ -78,9 +85,13 @@ wait:
 			break
 		}
 		legs[a.leg] = a.hits
+		unanswerable = unanswerable || a.unanswerable
 	}
 	if len(legs) == 0 {
 		return Response{}, ctx.Err()
+	}
+	if unanswerable {
+		delete(legs, store.LegDense)
 	}
 	resp := Response{}
 	for _, leg := range asked {
@@ -196,12 +207,20 @@ func (ti *tenantIndex) keywordSearch(q Query, depth int) []keyedHit {
 }
 
 // denseSearch runs the dense leg of q under the read lock and returns its
-// depth best hits the query may see, best first.
-func (ti *tenantIndex) denseSearch(q Query, depth int) []keyedHit {
+// depth best hits the query may see, best first. comparable is false when
+// the tenant has vectors but none of q's model and dimension.
+func (ti *tenantIndex) denseSearch(q Query, depth int) (hits []keyedHit, comparable bool) {
 	ti.mu.RLock()
 	defer ti.mu.RUnlock()
+	comparable = len(ti.dense) == 0
+	for key := range ti.dense {
+		if key.dim == len(q.Vector) && (q.Model == "" || key.model == q.Model) {
+			comparable = true
+			break
+		}
+	}
 	allowed := func(e *entry) bool { return q.Accepts(&e.chunk) }
-	return ti.keyed(ti.denseLeg(q.Vector, q.Model, allowed, depth))
+	return ti.keyed(ti.denseLeg(q.Vector, q.Model, allowed, depth)), comparable
 }
 
 // keyed names hits by entry key. The caller holds mu.

@@ -39,7 +39,8 @@ type searchPlan struct {
 //
 // A query without a vector runs the keyword leg only, one without text
 // (or whose text has only stopwords) the dense leg only. A missing
-// collection has no results. Search returns store.ErrInvalidTenant,
+// collection has no results; a vector no collection can compare with
+// makes the dense leg missing from the response. Search returns store.ErrInvalidTenant,
 // store.ErrInvalidQuery, store.ErrClosed, or an error of the call that
 // failed, which wraps ctx's error when ctx ended first.
 func (b *Backend) Search(ctx context.Context, tenantID string, q store.Query) (store.Response, error) {
@@ -76,6 +77,14 @@ func (b *Backend) Search(ctx context.Context, tenantID string, q store.Query) (s
 		}
 	}
 
+	// A vector that no collection can compare with (the documents were
+	// embedded by another model) leaves the dense leg out; the answer says
+	// so rather than passing the keyword leg off as whole.
+	var missing []string
+	if len(q.Vector) > 0 && !slices.ContainsFunc(plans, func(p searchPlan) bool { return p.dense }) {
+		missing = []string{store.LegDense}
+	}
+
 	// Query the collections side by side.
 	found := make([][]store.Result, len(plans))
 	g, gctx := errgroup.WithContext(ctx)
@@ -89,7 +98,7 @@ func (b *Backend) Search(ctx context.Context, tenantID string, q store.Query) (s
 	if err := g.Wait(); err != nil {
 		return store.Response{}, err
 	}
-	return store.Response{Results: mergeResults(found, topK)}, nil
+	return store.Response{Results: mergeResults(found, topK), Missing: missing}, nil
 }
 
 // searchCollection runs one collection's fused query.

@@ -383,6 +383,16 @@ func testLegs(t *testing.T, b store.Backend) {
 			t.Errorf("hybrid results not sorted by score: %v", got)
 		}
 	}
+	// A vector of a model no chunk was embedded by cannot be compared: the
+	// keyword leg answers and the dense leg is reported missing.
+	resp, err := b.Search(context.Background(), "acme", store.Query{Text: "seasoning", Vector: vec(0, 1, 0, 0), Model: "unknown-model", TopK: 5})
+	if err != nil {
+		t.Fatalf("search with another model: %v", err)
+	}
+	if !slices.Equal(resp.Missing, []string{store.LegDense}) || len(resp.Results) == 0 || resp.Results[0].Chunk.ID != "c" {
+		t.Errorf("search with another model: missing %v, results %v; want the dense leg missing and c", resp.Missing, ids(resp.Results))
+	}
+
 	// TopK bounds the results.
 	if got := search(t, b, "acme", store.Query{Text: "express cast knife", Vector: vec(1, 1, 0, 0), TopK: 1}); len(got) != 1 {
 		t.Errorf("TopK 1: got %d results", len(got))
