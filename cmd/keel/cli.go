@@ -20,6 +20,8 @@ Usage:
   keel redact  [flags]         redact text read on standard input
   keel redact eval [flags]     score redaction on the labelled test set
   keel retrieve eval [flags]   score retrieval on the demo golden questions
+  keel retrieve search [flags] QUERY   search a tenant of the running stack
+  keel retrieve delete [flags] delete a document (--doc) or a data subject's (--subject)
   keel streams [flags]         declare the JetStream streams (production)
   keel token   [flags]         mint a short-lived bearer token
   keel audit verify [flags]    verify a tenant's audit hash chain
@@ -47,11 +49,21 @@ func run(ctx context.Context, args []string) error {
 	case "redact":
 		return runRedact(ctx, rest, os.Stdin, os.Stdout)
 	case "retrieve":
-		if len(rest) == 0 || rest[0] != "eval" {
-			fmt.Fprint(os.Stderr, "usage: keel retrieve eval [flags]\n")
+		sub := ""
+		if len(rest) > 0 {
+			sub = rest[0]
+		}
+		switch sub {
+		case "eval":
+			return runRetrieveEval(ctx, rest[1:], os.Stdout)
+		case "search":
+			return runRetrieveSearch(ctx, rest[1:], os.Stdout)
+		case "delete":
+			return runRetrieveDelete(ctx, rest[1:], os.Stdout)
+		default:
+			fmt.Fprint(os.Stderr, "usage: keel retrieve eval|search|delete [flags]\n")
 			return errUsage
 		}
-		return runRetrieveEval(ctx, rest[1:], os.Stdout)
 	case "streams":
 		return runStreams(ctx, rest, os.Stdout)
 	case "token":
