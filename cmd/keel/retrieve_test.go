@@ -70,8 +70,12 @@ func TestRetrieveSearchAndDelete(t *testing.T) {
 		err := cmd(ctx, append([]string{"--tenant", "acme", "--addr", addr, "--data-dir", t.TempDir()}, args...), &out)
 		return out.String(), err
 	}
-	search := func(ctx context.Context, args []string, out *bytes.Buffer) error { return runRetrieveSearch(ctx, args, out) }
-	del := func(ctx context.Context, args []string, out *bytes.Buffer) error { return runRetrieveDelete(ctx, args, out) }
+	search := func(ctx context.Context, args []string, out *bytes.Buffer) error {
+		return runRetrieveSearch(ctx, args, out)
+	}
+	del := func(ctx context.Context, args []string, out *bytes.Buffer) error {
+		return runRetrieveDelete(ctx, args, out)
+	}
 
 	deadline := time.Now().Add(20 * time.Second)
 	var out string

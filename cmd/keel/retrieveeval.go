@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +38,9 @@ func runRetrieveEval(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *minRecall < 0 || *minRecall > 1 || math.IsNaN(*minRecall) {
+		return fmt.Errorf("-min-recall %v: want a recall between 0 and 1", *minRecall)
 	}
 	if !slices.Contains([]string{retrieveeval.SplitDev, retrieveeval.SplitTest, "all"}, *split) {
 		return fmt.Errorf("-split %q: want dev, test or all", *split)

@@ -82,6 +82,8 @@ func TestRetrieveEvalFlags(t *testing.T) {
 	}{
 		{name: "unknown split", args: []string{"-split", "train"}},
 		{name: "extra argument", args: []string{"questions.jsonl"}},
+		{name: "recall above one", args: []string{"-min-recall", "2"}},
+		{name: "negative recall", args: []string{"-min-recall", "-1"}},
 		{name: "missing golden set", args: []string{"-golden", "does-not-exist.jsonl"}},
 	}
 	for _, tt := range tests {

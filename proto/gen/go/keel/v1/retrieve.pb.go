@@ -448,7 +448,8 @@ func (x *DeleteDocumentRequest) GetDocId() string {
 
 type DeleteSubjectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The data subject, as carried by the documents' data_subjects.
+	// The data subject, as carried by the documents' chunks: the customer's
+	// account id of an event, or an entry of its metadata "data_subjects".
 	Subject       string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
