@@ -58,9 +58,9 @@ func TestRetrieveEvalTableAndFloor(t *testing.T) {
 	defer cancel()
 
 	var out bytes.Buffer
-	err := runRetrieveEval(ctx, []string{"-split", "dev", "-v", "-min-recall", "1.01"}, &out)
+	err := runRetrieveEval(ctx, []string{"-split", "dev", "-v", "-min-recall", "1"}, &out)
 	if !errors.Is(err, errBelowMinRecall) {
-		t.Errorf("retrieve eval -min-recall 1.01: err = %v, want errBelowMinRecall", err)
+		t.Errorf("retrieve eval -min-recall 1: err = %v, want errBelowMinRecall", err)
 	}
 	got := out.String()
 	for _, want := range []string{"recall@5", "recall@10", "MRR", "\ndev ", "\nall ", "missed in the top 5:"} {
