@@ -96,6 +96,8 @@ func (b *Backend) parseCollection(name string) (collectionInfo, bool) {
 // every time, so collections another process created are seen at once.
 //
 // TODO: cache the list for a second or two; each call is one round trip.
+// TODO: bound the collections a producer can create: every new model name
+// or dimension in a batch makes one, and every keyword search visits all.
 func (b *Backend) collections(ctx context.Context) ([]collectionInfo, error) {
 	names, err := b.client.ListCollections(ctx)
 	if err != nil {
