@@ -11,11 +11,12 @@ type graph struct {
 	// maxLinks0 is the limit on level 0, 2*M.
 	maxLinks, maxLinks0 int
 
-	// vectors holds the unit vectors in pages of pageNodes nodes: node n's
-	// is vectors[n/pageNodes] at [(n%pageNodes)*dim, +dim). Pages, unlike
-	// one slice, never move once allocated, so a growing graph does not
-	// copy every vector it holds each time it outgrows its capacity.
-	vectors [][]float32
+	// vectors holds the unit vectors, in half precision (half.go), in pages
+	// of pageNodes nodes: node n's is vectors[n/pageNodes] at
+	// [(n%pageNodes)*dim, +dim). Pages, unlike one slice, never move once
+	// allocated, so a growing graph does not copy every vector it holds
+	// each time it outgrows its capacity.
+	vectors [][]uint16
 	// links0 holds node n's level-0 slot at [n*(maxLinks0+1), ...): a
 	// count followed by maxLinks0 node numbers, the first count of them in
 	// use and the rest zero.
@@ -45,7 +46,7 @@ func newGraph(dim, m, capacity int) *graph {
 		dim:       dim,
 		maxLinks:  m,
 		maxLinks0: 2 * m,
-		vectors:   make([][]float32, 0, (capacity+pageNodes-1)/pageNodes),
+		vectors:   make([][]uint16, 0, (capacity+pageNodes-1)/pageNodes),
 		links0:    make([]uint32, 0, capacity*(2*m+1)),
 		upper:     make([][]uint32, 0, capacity),
 		levels:    make([]uint8, 0, capacity),
@@ -64,10 +65,16 @@ func (g *graph) nodeCount() int {
 // pageNodes is the number of nodes whose vectors share one page.
 const pageNodes = 1024
 
-// vector returns node n's unit vector.
-func (g *graph) vector(n uint32) []float32 {
+// vector returns node n's unit vector in half precision.
+func (g *graph) vector(n uint32) []uint16 {
 	start := int(n%pageNodes) * g.dim
 	return g.vectors[n/pageNodes][start : start+g.dim : start+g.dim]
+}
+
+// decode writes node n's unit vector to buf, grown to the dimension, and
+// returns it.
+func (g *graph) decode(n uint32, buf []float32) []float32 {
+	return decodeHalf(slices.Grow(buf[:0], g.dim)[:g.dim], g.vector(n))
 }
 
 // appendVector stores the vector of the next node, vec multiplied by
@@ -75,10 +82,14 @@ func (g *graph) vector(n uint32) []float32 {
 func (g *graph) appendVector(vec []float32, factor float64) {
 	last := len(g.vectors) - 1
 	if last < 0 || len(g.vectors[last]) == pageNodes*g.dim {
-		g.vectors = append(g.vectors, make([]float32, 0, pageNodes*g.dim))
+		g.vectors = append(g.vectors, make([]uint16, 0, pageNodes*g.dim))
 		last++
 	}
-	g.vectors[last] = appendScaled(g.vectors[last], vec, factor)
+	page := g.vectors[last]
+	for _, x := range vec {
+		page = append(page, toHalf(float32(float64(x)*factor)))
+	}
+	g.vectors[last] = page
 }
 
 // slot returns node n's link slot on level: a count, then the links.
@@ -161,8 +172,9 @@ func (g *graph) plan(n uint32, efConstruction int, s *scratch, p *insertPlan) {
 		return
 	}
 
-	q := g.vector(n)
-	start := candidate{node: g.entry, score: dot(q, g.vector(g.entry))}
+	s.query = g.decode(n, s.query)
+	q := s.query
+	start := candidate{node: g.entry, score: dotHalf(q, g.vector(g.entry))}
 	start = g.descend(q, start, g.maxLevel, level)
 	s.entries = append(s.entries[:0], start)
 	entries := s.entries
@@ -184,10 +196,11 @@ func (g *graph) link(n uint32, p *insertPlan, earlier []uint32, s *scratch) {
 		return
 	}
 
-	q := g.vector(n)
+	s.query = g.decode(n, s.query)
+	q := s.query
 	s.batch = s.batch[:0]
 	for _, e := range earlier {
-		s.batch = append(s.batch, candidate{node: e, score: dot(q, g.vector(e))})
+		s.batch = append(s.batch, candidate{node: e, score: dotHalf(q, g.vector(e))})
 	}
 	for l := min(level, g.maxLevel); l >= 0; l-- {
 		candidates := s.candidatesOf[:0]
@@ -225,7 +238,7 @@ func (g *graph) descend(q []float32, start candidate, top, bottom int) candidate
 		for moved := true; moved; {
 			moved = false
 			for _, nb := range g.neighbours(current.node, level) {
-				if score := dot(q, g.vector(nb)); score > current.score {
+				if score := dotHalf(q, g.vector(nb)); score > current.score {
 					current = candidate{node: nb, score: score}
 					moved = true
 				}
@@ -284,7 +297,7 @@ func (g *graph) searchLayer(
 				continue
 			}
 			s.visits++
-			score := dot(q, g.vector(nb))
+			score := dotHalf(q, g.vector(nb))
 			if s.results.len() >= ef && score <= s.results.top().score {
 				continue
 			}
@@ -316,7 +329,7 @@ func (g *graph) selectNeighbours(candidates []candidate, limit int, dst []candid
 		v := g.vector(c.node)
 		diverse := true
 		for _, kept := range dst {
-			if dot(v, g.vector(kept.node)) > c.score {
+			if dotHalves(v, g.vector(kept.node)) > c.score {
 				diverse = false
 				break
 			}
@@ -343,7 +356,7 @@ func (g *graph) linkBack(from, to uint32, score float32, level int, s *scratch) 
 	base := g.vector(from)
 	s.pool = s.pool[:0]
 	for _, nb := range slot[1:] {
-		s.pool = append(s.pool, candidate{node: nb, score: dot(base, g.vector(nb))})
+		s.pool = append(s.pool, candidate{node: nb, score: dotHalves(base, g.vector(nb))})
 	}
 	s.pool = append(s.pool, candidate{node: to, score: score})
 	sortBestFirst(s.pool)

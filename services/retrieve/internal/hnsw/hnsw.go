@@ -238,10 +238,12 @@ func (x *Index) compact() {
 	old := x.g
 	g := newGraph(old.dim, old.maxLinks, len(old.live))
 	nodes := make([]uint32, 0, len(old.live))
+	var buf []float32
 	for n := range old.nodeCount() {
 		node := uint32(n)
 		if !old.deleted[node] {
-			nodes = append(nodes, g.appendNode(old.ids[node], old.vector(node), 1, int(old.levels[node])))
+			buf = old.decode(node, buf)
+			nodes = append(nodes, g.appendNode(old.ids[node], buf, 1, int(old.levels[node])))
 		}
 	}
 	x.g = g

@@ -102,7 +102,8 @@ func TestAddNormalisesAndCopies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Search: %v", err)
 	}
-	if len(results) != 1 || results[0].ID != "a" || math.Abs(float64(results[0].Score)-1) > 1e-6 {
+	// Half precision moves a similarity by up to about 0.001.
+	if len(results) != 1 || results[0].ID != "a" || math.Abs(float64(results[0].Score)-1) > 1e-3 {
 		t.Errorf("Search = %v, want a with score 1", results)
 	}
 }
@@ -212,7 +213,7 @@ func TestReplaceMovesVector(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Search: %v", err)
 	}
-	if len(results) != 1 || results[0].ID != idOf(7) || results[0].Score < 0.9999 {
+	if len(results) != 1 || results[0].ID != idOf(7) || results[0].Score < 0.999 {
 		t.Errorf("Search for the new vector = %v, want %s with score 1", results, idOf(7))
 	}
 	for _, r := range mustSearch(t, x, vectors[7], 5) {

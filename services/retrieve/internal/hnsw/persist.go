@@ -102,9 +102,11 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 	}
+	// The file keeps float32 components, so that its format does not
+	// depend on how the graph holds them in memory.
 	for _, page := range g.vectors {
 		for _, v := range page {
-			e.uint32(math.Float32bits(v))
+			e.uint32(math.Float32bits(fromHalf(v)))
 		}
 	}
 
@@ -462,7 +464,8 @@ func (d *decoder) vectors(g *graph) error {
 
 	for n := range g.nodeCount() {
 		var sum float64
-		for _, v := range g.vector(uint32(n)) {
+		for _, h := range g.vector(uint32(n)) {
+			v := fromHalf(h)
 			sum += float64(v) * float64(v)
 		}
 		// NaN fails this test too, and an infinity makes sum infinite.

@@ -131,4 +131,6 @@ type scratch struct {
 	chosen       []candidate
 	pool         []candidate
 	kept         []candidate
+	// query holds the vector of the node being linked, decoded to float32.
+	query []float32
 }

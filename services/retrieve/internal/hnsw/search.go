@@ -142,7 +142,7 @@ func (g *graph) graphSearch(
 	eligible func(uint32) bool,
 	s *scratch,
 ) []candidate {
-	start := candidate{node: g.entry, score: dot(q, g.vector(g.entry))}
+	start := candidate{node: g.entry, score: dotHalf(q, g.vector(g.entry))}
 	start = g.descend(q, start, g.maxLevel, 0)
 	s.entries = append(s.entries[:0], start)
 	return g.searchLayer(q, s.entries, ef, 0, eligible, s)
@@ -162,7 +162,7 @@ func (g *graph) exactSearch(
 		if eligible != nil && !eligible(node) {
 			continue
 		}
-		c := candidate{node: node, score: dot(q, g.vector(node))}
+		c := candidate{node: node, score: dotHalf(q, g.vector(node))}
 		if s.results.len() == k {
 			if c.score <= s.results.top().score {
 				continue

@@ -385,13 +385,17 @@ func (g *denseGroup) search(
 		// The scan gives the same answer more slowly.
 		return g.scan(vector, norm, allowed)
 	}
+	// The graph compares in half precision; the hits are scored again
+	// from the chunks' own vectors, so that the leg ranks its candidates
+	// exactly, as a quantised index rescores.
 	hits := make([]scored, 0, len(found))
 	for _, r := range found {
-		if r.Score <= 0 {
-			break
+		e := g.members[r.ID]
+		if e == nil {
+			continue
 		}
-		if e := g.members[r.ID]; e != nil {
-			hits = append(hits, scored{idx: e.idx, score: float64(r.Score)})
+		if cos := dot(e.chunk.Vector, vector) / (norm * e.norm); cos > 0 {
+			hits = append(hits, scored{idx: e.idx, score: cos})
 		}
 	}
 	return hits

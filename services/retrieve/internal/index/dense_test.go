@@ -820,7 +820,7 @@ func checkTenantIndex(t *testing.T, ti *tenantIndex) {
 		// Every member is in the graph with its current vector.
 		for _, e := range g.members {
 			found, err := g.graph.Search(e.chunk.Vector, 1, 0, func(id string) bool { return id == e.key })
-			if err != nil || len(found) != 1 || found[0].Score < 0.9999 {
+			if err != nil || len(found) != 1 || found[0].Score < 0.999 {
 				t.Fatalf("graph of %v holds %s as %+v (err %v), want its vector", key, e.key, found, err)
 			}
 		}
