@@ -27,7 +27,8 @@ const goldenFraction = 0.6180339887498949
 type Result struct {
 	// ID is the id the vector was added under.
 	ID string
-	// Score is the cosine similarity of the vector with the query.
+	// Score is the cosine similarity of the vector with the query, from
+	// the graph's half-precision copy: within about 0.001 of the exact one.
 	Score float32
 }
 
