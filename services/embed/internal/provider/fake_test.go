@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -300,5 +301,43 @@ func mustNotContainKey(t *testing.T, err error) {
 	t.Helper()
 	if err != nil && strings.Contains(err.Error(), testKey) {
 		t.Errorf("error shows the api key: %v", err)
+	}
+}
+
+// errorCase is one error reply of a provider and how the client must
+// report it.
+type errorCase struct {
+	name          string
+	reply         reply
+	wantErr       error
+	wantRetryable bool
+	wantInErr     string
+	wantWait      time.Duration
+}
+
+// runErrorCases has a fake provider of wire answer each case's reply to
+// one text, and checks the class, retryability, message and retry delay
+// of the error the client returns.
+func runErrorCases(t *testing.T, wire wireFormat, tests []errorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := newFakeProvider(t, wire, 4, tt.reply)
+
+			_, err := fake.client(t, clientOptions{}).Embed(context.Background(), []string{"refund"})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Embed() error = %v, want %v", err, tt.wantErr)
+			}
+			if Retryable(err) != tt.wantRetryable {
+				t.Errorf("Retryable(%v) = %v, want %v", err, !tt.wantRetryable, tt.wantRetryable)
+			}
+			if !strings.Contains(err.Error(), tt.wantInErr) {
+				t.Errorf("Embed() error = %q, want it to mention %q", err, tt.wantInErr)
+			}
+			if wait, _ := RetryAfter(err); wait != tt.wantWait {
+				t.Errorf("RetryAfter() = %v, want %v", wait, tt.wantWait)
+			}
+		})
 	}
 }

@@ -109,14 +109,7 @@ func TestGeminiRetryInfo(t *testing.T) {
 func TestGeminiErrors(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name          string
-		reply         reply
-		wantErr       error
-		wantRetryable bool
-		wantInErr     string
-		wantWait      time.Duration
-	}{
+	runErrorCases(t, geminiWire, []errorCase{
 		{
 			name:          "per-minute quota waits",
 			reply:         status(429, nil, geminiRateLimit("12.5s", "EmbedContentRequestsPerMinutePerProjectPerModel")),
@@ -165,27 +158,7 @@ func TestGeminiErrors(t *testing.T) {
 			wantRetryable: true,
 			wantWait:      3 * time.Second,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			fake := newFakeProvider(t, geminiWire, 4, tt.reply)
-
-			_, err := fake.client(t, clientOptions{}).Embed(context.Background(), []string{"refund"})
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("Embed() error = %v, want %v", err, tt.wantErr)
-			}
-			if Retryable(err) != tt.wantRetryable {
-				t.Errorf("Retryable(%v) = %v, want %v", err, !tt.wantRetryable, tt.wantRetryable)
-			}
-			if !strings.Contains(err.Error(), tt.wantInErr) {
-				t.Errorf("Embed() error = %q, want it to mention %q", err, tt.wantInErr)
-			}
-			if wait, _ := RetryAfter(err); wait != tt.wantWait {
-				t.Errorf("RetryAfter() = %v, want %v", wait, tt.wantWait)
-			}
-		})
-	}
+	})
 }
 
 func TestGeminiDailyQuotaIsNotRetried(t *testing.T) {

@@ -143,14 +143,7 @@ func TestOpenAIRefusesBadIndexes(t *testing.T) {
 func TestOpenAIErrors(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name          string
-		reply         reply
-		wantErr       error
-		wantRetryable bool
-		wantInErr     string
-		wantWait      time.Duration
-	}{
+	runErrorCases(t, openAIWire, []errorCase{
 		{
 			name: "insufficient quota is not retried",
 			reply: status(429, http.Header{"Retry-After": {"20"}},
@@ -198,27 +191,7 @@ func TestOpenAIErrors(t *testing.T) {
 			wantErr:   ErrCredentialsRejected,
 			wantInErr: "model_not_found",
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			fake := newFakeProvider(t, openAIWire, 4, tt.reply)
-
-			_, err := fake.client(t, clientOptions{}).Embed(context.Background(), []string{"refund"})
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("Embed() error = %v, want %v", err, tt.wantErr)
-			}
-			if Retryable(err) != tt.wantRetryable {
-				t.Errorf("Retryable(%v) = %v, want %v", err, !tt.wantRetryable, tt.wantRetryable)
-			}
-			if !strings.Contains(err.Error(), tt.wantInErr) {
-				t.Errorf("Embed() error = %q, want it to mention %q", err, tt.wantInErr)
-			}
-			if wait, _ := RetryAfter(err); wait != tt.wantWait {
-				t.Errorf("RetryAfter() = %v, want %v", wait, tt.wantWait)
-			}
-		})
-	}
+	})
 }
 
 func TestOpenAIQuotaIsNotRetried(t *testing.T) {
