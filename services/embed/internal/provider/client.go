@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/keelhq/keel/pkg/httpretry"
 )
 
 // responseOverhead is the part of the response body limit that does not
@@ -85,7 +87,7 @@ func (c *httpClient) post(
 		if details.message == "" {
 			details.message = string(errBody)
 		}
-		retryAfter := retryAfterHeader(resp.Header, c.now())
+		retryAfter := httpretry.After(resp.Header, c.now())
 		if retryAfter == 0 {
 			retryAfter = details.retryAfter
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -167,29 +166,6 @@ func transportError(provider string, callerCtx context.Context, err error) error
 // malformed returns an ErrMalformedResponse error with message.
 func malformed(provider, format string, args ...any) *Error {
 	return &Error{Provider: provider, Class: ErrMalformedResponse, Message: fmt.Sprintf(format, args...)}
-}
-
-// retryAfterHeader reads Retry-After (delay seconds or an HTTP date) or the
-// retry-after-ms header some OpenAI-compatible servers send instead. It
-// returns zero when neither holds a usable delay.
-func retryAfterHeader(h http.Header, now time.Time) time.Duration {
-	if ms, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After-Ms")), 64); err == nil && ms > 0 && ms < 1e9 {
-		return time.Duration(ms * float64(time.Millisecond))
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 || secs > 1e6 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if at, err := http.ParseTime(v); err == nil && at.After(now) {
-		return at.Sub(now)
-	}
-	return 0
 }
 
 // cleanMessage shortens a provider message and removes the API key from it,

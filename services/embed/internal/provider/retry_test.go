@@ -164,37 +164,6 @@ func TestRetrierStopsWhenCancelledWhileWaiting(t *testing.T) {
 	}
 }
 
-func TestRetryAfterHeader(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		name   string
-		header map[string]string
-		want   time.Duration
-	}{
-		{name: "none", want: 0},
-		{name: "seconds", header: map[string]string{"Retry-After": "12"}, want: 12 * time.Second},
-		{name: "fractional seconds", header: map[string]string{"Retry-After": "0.5"}, want: 500 * time.Millisecond},
-		{name: "date", header: map[string]string{"Retry-After": testNow.Add(time.Minute).Format("Mon, 02 Jan 2006 15:04:05 GMT")}, want: time.Minute},
-		{name: "date in the past", header: map[string]string{"Retry-After": testNow.Add(-time.Minute).Format("Mon, 02 Jan 2006 15:04:05 GMT")}, want: 0},
-		{name: "negative", header: map[string]string{"Retry-After": "-3"}, want: 0},
-		{name: "garbage", header: map[string]string{"Retry-After": "soon"}, want: 0},
-		{name: "milliseconds first", header: map[string]string{"Retry-After-Ms": "250", "Retry-After": "1"}, want: 250 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			h := make(map[string][]string)
-			for k, v := range tt.header {
-				h[k] = []string{v}
-			}
-			if got := retryAfterHeader(h, testNow); got != tt.want {
-				t.Errorf("retryAfterHeader() = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestRetryableClasses(t *testing.T) {
 	t.Parallel()
 	var got []string

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/keelhq/keel/pkg/httpretry"
 	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
@@ -26,7 +26,7 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 	switch code := resp.StatusCode; {
 	case code == http.StatusTooManyRequests:
 		pe.Class = provider.ErrRateLimited
-		pe.RetryAfter = retryAfter(resp.Header, now)
+		pe.RetryAfter = httpretry.After(resp.Header, now)
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		pe.Class = provider.ErrCredentialsRejected
 	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
@@ -83,25 +83,6 @@ func (e *apiError) messageOr(fallback string) string {
 		return fallback
 	}
 	return e.Message
-}
-
-// retryAfter reads Retry-After (seconds or an HTTP date) or the
-// retry-after-ms header some servers send instead.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
-		return time.Duration(ms * float64(time.Millisecond))
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-		return time.Duration(secs * float64(time.Second))
-	}
-	if at, err := http.ParseTime(v); err == nil && at.After(now) {
-		return at.Sub(now)
-	}
-	return 0
 }
 
 func shorten(s string) string {
