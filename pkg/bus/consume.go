@@ -225,11 +225,10 @@ func ConsumeKeyed[T proto.Message](
 
 // job is a decoded delivery waiting for its handler.
 type job[T proto.Message] struct {
-	msg       jetstream.Msg
-	delivery  Delivery[T]
-	ctx       context.Context
-	log       *slog.Logger
-	delivered uint64
+	msg      jetstream.Msg
+	delivery Delivery[T]
+	ctx      context.Context
+	log      *slog.Logger
 }
 
 // prepare checks msg's tenant and decodes it. A message that fails either
@@ -275,15 +274,14 @@ func prepare[T proto.Message](
 			Header:       header,
 			NumDelivered: delivered,
 		},
-		ctx:       tenant.With(ExtractTrace(ctx, header), tenantID),
-		log:       log,
-		delivered: delivered,
+		ctx: tenant.With(ExtractTrace(ctx, header), tenantID),
+		log: log,
 	}, true
 }
 
 // settle acks, naks or dead-letters j's message by the handler's outcome.
 func settle[T proto.Message](ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, j job[T], err error, log *slog.Logger) {
-	msg, delivered := j.msg, j.delivered
+	msg, delivered := j.msg, j.delivery.NumDelivered
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {

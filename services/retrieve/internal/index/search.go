@@ -49,21 +49,24 @@ func (s *Store) Search(ctx context.Context, tenantID string, q Query) (Response,
 		unanswerable bool
 	}
 	answers := make(chan answer, 2)
+	before, after := beforeAnswer, afterAnswer
 	var asked []string
 	if q.Text != "" {
 		asked = append(asked, store.LegKeyword)
 		go func() {
 			hits := ti.keywordSearch(q, depth)
-			beforeAnswer(store.LegKeyword)
+			before(store.LegKeyword)
 			answers <- answer{leg: store.LegKeyword, hits: hits}
+			after(store.LegKeyword)
 		}()
 	}
 	if len(q.Vector) > 0 {
 		asked = append(asked, store.LegDense)
 		go func() {
 			hits, comparable := ti.denseSearch(q, depth)
-			beforeAnswer(store.LegDense)
+			before(store.LegDense)
 			answers <- answer{store.LegDense, hits, !comparable}
+			after(store.LegDense)
 		}()
 	}
 	legs := make(map[string][]keyedHit, len(asked))
@@ -173,9 +176,13 @@ wait:
 	return resp, nil
 }
 
-// beforeAnswer is called when a leg is about to hand in its answer; tests
-// set it to hold a leg back.
-var beforeAnswer = func(leg string) {}
+// beforeAnswer and afterAnswer are called around a leg handing in its
+// answer; tests set them to hold a leg back or to end the search once a
+// leg has answered.
+var (
+	beforeAnswer = func(leg string) {}
+	afterAnswer  = func(leg string) {}
+)
 
 // tryReceive returns a value from ch if one is ready.
 func tryReceive[T any](ch <-chan T) (T, bool) {
