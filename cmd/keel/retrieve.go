@@ -112,18 +112,12 @@ func runRetrieveSearch(ctx context.Context, args []string, out io.Writer) error 
 		return errors.New("a query is required: keel retrieve search --tenant T words...")
 	}
 	filter := &keelv1.SearchFilter{Kinds: kinds, Sources: sources, Tags: tags}
-	for flagName, bound := range map[string]struct {
-		text string
-		into **timestamppb.Timestamp
-	}{"after": {*after, &filter.CreatedAfter}, "before": {*before, &filter.CreatedBefore}} {
-		if bound.text == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, bound.text)
-		if err != nil {
-			return fmt.Errorf("--%s: %w", flagName, err)
-		}
-		*bound.into = timestamppb.New(t)
+	var err error
+	if filter.CreatedAfter, err = flagTime("after", *after); err != nil {
+		return err
+	}
+	if filter.CreatedBefore, err = flagTime("before", *before); err != nil {
+		return err
 	}
 
 	client, conn, err := rf.dial(fs)
@@ -139,6 +133,18 @@ func runRetrieveSearch(ctx context.Context, args []string, out io.Writer) error 
 	}
 	printPassages(out, resp)
 	return nil
+}
+
+// flagTime parses the RFC 3339 value of flag name; empty is no bound.
+func flagTime(name, value string) (*timestamppb.Timestamp, error) {
+	if value == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", name, err)
+	}
+	return timestamppb.New(t), nil
 }
 
 // printPassages writes one block per passage: rank, scores, citation and
