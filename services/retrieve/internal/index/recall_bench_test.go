@@ -128,5 +128,5 @@ func BenchmarkRecallOnSnapshot(b *testing.B) {
 	b.ReportMetric(float64(deepHits)/float64(total), "recall@10-of-100")
 	b.ReportMetric(float64(len(vectors))/built.Seconds(), "build-vectors/s")
 	b.ReportMetric(float64(len(vectors)), "vectors")
-	b.ReportMetric(float64(latencies[len(latencies)*99/100].Nanoseconds()), "p99-ns")
+	b.ReportMetric(float64(percentile(latencies, 0.99).Nanoseconds()), "p99-ns")
 }
