@@ -70,6 +70,9 @@ func (s *retrieverServer) Search(ctx context.Context, req *keelv1.SearchRequest)
 	ctx, cancel := context.WithTimeout(ctx, s.searchTimeout)
 	defer cancel()
 
+	// The key is taken before the query is embedded, so it holds no model:
+	// should the embed service switch models, answers cached under the old
+	// one are served until the tenant changes or the TTL passes.
 	key := querycache.KeyOf(q)
 	if resp, ok := s.cache.Get(tenantID, key); ok {
 		return searchResponse(resp, true), nil
