@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -37,8 +39,8 @@ func (s *modelRouterServer) Generate(
 	ctx context.Context,
 	req *keelv1.GenerateRequest,
 ) (*keelv1.GenerateResponse, error) {
-	if _, err := tenant.Require(ctx); err != nil {
-		return nil, status.Error(codes.Unauthenticated, "the call carries no tenant")
+	if err := requireTenant(ctx); err != nil {
+		return nil, err
 	}
 	preq, err := toProviderRequest(req)
 	if err != nil {
@@ -46,11 +48,55 @@ func (s *modelRouterServer) Generate(
 	}
 
 	ctx = routing.WithSubject(ctx, req.GetSubject())
-	res, err := s.router.Generate(ctx, req.GetUseCase(), preq)
+	res, err := s.router.Do(ctx, toCall(req, preq, nil))
 	if err != nil {
 		return nil, s.callError(ctx, req.GetUseCase(), err)
 	}
 	return toGenerateResponse(res), nil
+}
+
+// requireTenant refuses a call that carries no tenant.
+func requireTenant(ctx context.Context) error {
+	if _, err := tenant.Require(ctx); err != nil {
+		return status.Error(codes.Unauthenticated, "the call carries no tenant")
+	}
+	return nil
+}
+
+// toCall makes the routing call of req.
+func toCall(req *keelv1.GenerateRequest, preq provider.Request, emit func(provider.Delta) error) routing.Call {
+	call := routing.Call{
+		UseCase:      req.GetUseCase(),
+		Request:      preq,
+		Conversation: req.GetConversation(),
+		Emit:         emit,
+	}
+	if req.GetPriority() == keelv1.Priority_PRIORITY_BATCH {
+		call.Priority = routing.Batch
+	}
+	return call
+}
+
+// ListRoutes lists the routes and, for each candidate, the retention
+// setting its provider is called with.
+func (s *modelRouterServer) ListRoutes(
+	ctx context.Context,
+	_ *keelv1.ListRoutesRequest,
+) (*keelv1.ListRoutesResponse, error) {
+	if err := requireTenant(ctx); err != nil {
+		return nil, err
+	}
+	out := &keelv1.ListRoutesResponse{}
+	for _, info := range s.router.RouteInfos() {
+		ri := &keelv1.RouteInfo{Name: info.Name, Default: info.Default}
+		for _, c := range info.Candidates {
+			ri.Candidates = append(ri.Candidates, &keelv1.RouteCandidate{
+				Provider: c.Provider, Model: c.Model, Retention: c.Retention, Weight: int32(c.Weight),
+			})
+		}
+		out.Routes = append(out.Routes, ri)
+	}
+	return out, nil
 }
 
 // GenerateStream routes the request and streams the reply's text; the last
@@ -60,8 +106,8 @@ func (s *modelRouterServer) GenerateStream(
 	stream grpc.ServerStreamingServer[keelv1.GenerateStreamResponse],
 ) error {
 	ctx := stream.Context()
-	if _, err := tenant.Require(ctx); err != nil {
-		return status.Error(codes.Unauthenticated, "the call carries no tenant")
+	if err := requireTenant(ctx); err != nil {
+		return err
 	}
 	req := in.GetRequest()
 	if req == nil {
@@ -72,14 +118,28 @@ func (s *modelRouterServer) GenerateStream(
 		return err
 	}
 
+	return s.generateStream(stream.Context(), req, preq, stream.Send)
+}
+
+// generateStream routes a streamed call, handing each piece to send.
+func (s *modelRouterServer) generateStream(
+	ctx context.Context,
+	req *keelv1.GenerateRequest,
+	preq provider.Request,
+	send func(*keelv1.GenerateStreamResponse) error,
+) error {
 	ctx = routing.WithSubject(ctx, req.GetSubject())
-	res, err := s.router.Stream(ctx, req.GetUseCase(), preq, func(delta string) error {
-		return stream.Send(&keelv1.GenerateStreamResponse{Delta: delta})
-	})
+	res, err := s.router.Do(ctx, toCall(req, preq, func(d provider.Delta) error {
+		msg := &keelv1.GenerateStreamResponse{Delta: d.Text}
+		if c := d.ToolCall; c != nil {
+			msg.ToolCall = &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments}
+		}
+		return send(msg)
+	}))
 	if err != nil {
 		return s.callError(ctx, req.GetUseCase(), err)
 	}
-	if err := stream.Send(&keelv1.GenerateStreamResponse{Final: toGenerateResponse(res)}); err != nil {
+	if err := send(&keelv1.GenerateStreamResponse{Final: toGenerateResponse(res)}); err != nil {
 		return fmt.Errorf("send final message: %w", err)
 	}
 	return nil
@@ -95,22 +155,32 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 	var (
 		code codes.Code
 		msg  = "model call failed: " + class
+		wait time.Duration
 	)
+	var limit *routing.LimitError
 	switch {
 	case errors.Is(err, routing.ErrRouteNotFound):
 		return status.Errorf(codes.NotFound, "no route for use case %q", useCase)
+	case errors.As(err, &limit):
+		// The tenant's own limit: say which, so the caller can back off.
+		code, msg, wait = codes.ResourceExhausted, limit.Error(), limit.RetryAfter
 	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
 		return status.Error(codes.Canceled, "call cancelled")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrTimedOut):
 		code = codes.DeadlineExceeded
-	case errors.Is(err, provider.ErrRateLimited):
+	case errors.Is(err, provider.ErrRateLimited), errors.Is(err, provider.ErrQuotaExceeded):
 		code = codes.ResourceExhausted
 	case errors.Is(err, provider.ErrRequestRejected), errors.Is(err, provider.ErrContextTooLong):
 		code = codes.InvalidArgument
+	case errors.Is(err, provider.ErrContentRefused):
+		code = codes.FailedPrecondition
+		msg = "model call refused under the provider's content policy"
 	case errors.Is(err, provider.ErrCredentialsRejected):
 		code = codes.FailedPrecondition
-	case errors.Is(err, provider.ErrServerFailed), errors.Is(err, provider.ErrUnreachable):
+	case errors.Is(err, provider.ErrServerFailed), errors.Is(err, provider.ErrUnreachable),
+		errors.Is(err, provider.ErrOverloaded), errors.Is(err, routing.ErrNoHealthyCandidate):
 		code = codes.Unavailable
+		msg = "model call failed: " + errorClassName(err)
 	default:
 		code = codes.Internal
 		msg = "model call failed"
@@ -118,7 +188,10 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 	s.logger.Warn("model call failed", "tenant", t, "use_case", useCase, "class", class, "error", err)
 
 	st := status.New(code, msg)
-	if wait, ok := provider.RetryAfter(err); ok {
+	if wait == 0 {
+		wait, _ = provider.RetryAfter(err)
+	}
+	if wait > 0 {
 		if detailed, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); derr == nil {
 			st = detailed
 		}
@@ -141,7 +214,32 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		bad("max_output_tokens", "must not be negative")
 	}
 
-	out := provider.Request{MaxOutputTokens: int(req.GetMaxOutputTokens())}
+	if t := req.Temperature; t != nil && (*t < 0 || *t > 2) {
+		bad("temperature", "must be between 0 and 2")
+	}
+	if p := req.TopP; p != nil && (*p < 0 || *p > 1) {
+		bad("top_p", "must be between 0 and 1")
+	}
+	if len(req.GetStop()) > 4 {
+		bad("stop", "at most 4 sequences")
+	}
+
+	out := provider.Request{
+		MaxOutputTokens:   int(req.GetMaxOutputTokens()),
+		Temperature:       req.Temperature,
+		TopP:              req.TopP,
+		Stop:              req.GetStop(),
+		Seed:              req.Seed,
+		ToolChoice:        req.GetToolChoice(),
+		ParallelToolCalls: req.ParallelToolCalls,
+		PromptCache:       req.GetPromptCache(),
+	}
+	if sc := req.GetResponseSchema(); sc != nil {
+		if !json.Valid([]byte(sc.GetSchemaJson())) {
+			bad("response_schema.schema_json", "must be valid JSON")
+		}
+		out.Schema = &provider.Schema{Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson())}
+	}
 	for i, m := range req.GetMessages() {
 		role := provider.Role(m.GetRole())
 		switch role {
@@ -177,6 +275,13 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params),
 		})
 	}
+	switch tc := req.GetToolChoice(); tc {
+	case "", "auto", "none", "required":
+	default:
+		if !out.HasTool(tc) {
+			bad("tool_choice", "names no offered tool")
+		}
+	}
 
 	if len(violations) > 0 {
 		st := status.New(codes.InvalidArgument, "invalid generate request")
@@ -186,6 +291,14 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		return provider.Request{}, st.Err()
 	}
 	return out, nil
+}
+
+// errorClassName names an error's class for a status message.
+func errorClassName(err error) string {
+	if errors.Is(err, routing.ErrNoHealthyCandidate) {
+		return "no healthy candidate"
+	}
+	return provider.ClassName(err)
 }
 
 func invalidArgument(field, desc string) error {
@@ -210,10 +323,16 @@ func toGenerateResponse(res routing.Result) *keelv1.GenerateResponse {
 		Route:        res.Route,
 		FinishReason: string(resp.FinishReason),
 		Usage: &keelv1.Usage{
-			InputTokens:  resp.Usage.InputTokens,
-			OutputTokens: resp.Usage.OutputTokens,
-			CostMicros:   res.CostMicros,
+			InputTokens:       resp.Usage.InputTokens,
+			OutputTokens:      resp.Usage.OutputTokens,
+			CostMicros:        res.CostMicros,
+			CachedInputTokens: resp.Usage.CachedInputTokens,
+			CacheWriteTokens:  resp.Usage.CacheWriteTokens,
+			Estimated:         resp.Usage.Estimated,
 		},
+		Degraded:       res.Degraded,
+		DegradedReason: res.DegradedReason,
+		Attempts:       int32(min(res.Attempts, math.MaxInt32)),
 	}
 	for _, c := range resp.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments})

@@ -90,6 +90,9 @@ type Deps struct {
 	Listener net.Listener
 	// Getenv reads the API keys the routes file names; os.Getenv when nil.
 	Getenv func(string) string
+	// Local, when set, is bound to the running router so that a caller in
+	// the same process can use it without gRPC.
+	Local *Local
 }
 
 // Run loads the routes and serves ModelRouterService until ctx ends. It
@@ -117,7 +120,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	providers, err := file.BuildProviders(getenv, nil)
+	providers, err := file.BuildProviders(getenv, os.ReadFile, nil)
 	if err != nil {
 		return fmt.Errorf("build providers: %w", err)
 	}
@@ -129,12 +132,21 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer closeNATS()
 
+	// Usage and audit events leave through an outbox, off the request
+	// path; it is drained before NATS closes.
+	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js)), routing.DefaultOutboxSize, 16, logger)
+	defer outbox.Close()
 	router, err := routing.New(file, providers, routing.Options{
-		Recorder: routing.NewBusRecorder(bus.NewPublisher(js)),
+		Recorder: outbox,
 		Logger:   logger,
 	})
 	if err != nil {
 		return err
+	}
+	server := newModelRouterServer(router, logger)
+	if deps.Local != nil {
+		deps.Local.server.Store(server)
+		defer deps.Local.server.Store(nil)
 	}
 
 	// gRPC.
@@ -143,7 +155,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
-	keelv1.RegisterModelRouterServiceServer(srv, newModelRouterServer(router, logger))
+	keelv1.RegisterModelRouterServiceServer(srv, server)
 
 	logger.Info("router serving", "addr", lis.Addr().String(), "routes", len(file.Routes))
 	g, gctx := errgroup.WithContext(ctx)

@@ -12,6 +12,17 @@ var (
 	// ErrRateLimited is returned when the provider answered 429; the
 	// *Error may carry the Retry-After delay.
 	ErrRateLimited = errors.New("provider rate limited")
+	// ErrOverloaded is returned when the provider said it is overloaded
+	// (Anthropic's 529, Gemini's UNAVAILABLE, an "overloaded" stream
+	// event); retryable.
+	ErrOverloaded = errors.New("provider overloaded")
+	// ErrQuotaExceeded is returned for a 429 that waiting does not cure:
+	// a spend limit, billing hard limit or exhausted quota. Not retryable
+	// at the same provider and key.
+	ErrQuotaExceeded = errors.New("provider quota exceeded")
+	// ErrContentRefused is returned when the provider refused the request
+	// or withheld the reply under its content policy; not retryable.
+	ErrContentRefused = errors.New("provider refused content")
 	// ErrCredentialsRejected is returned when the provider answered 401
 	// or 403.
 	ErrCredentialsRejected = errors.New("provider rejected credentials")
@@ -72,10 +83,12 @@ func (e *Error) Unwrap() []error {
 }
 
 // Retryable reports whether another attempt, at this or another provider,
-// may succeed: rate limits, server errors, timeouts and unreachable
-// providers are retryable; rejected requests and credentials are not.
+// may succeed: rate limits, overload, server errors, timeouts and
+// unreachable providers are retryable; rejected requests and credentials,
+// exhausted quotas and content refusals are not.
 func Retryable(err error) bool {
 	return errors.Is(err, ErrRateLimited) ||
+		errors.Is(err, ErrOverloaded) ||
 		errors.Is(err, ErrServerFailed) ||
 		errors.Is(err, ErrTimedOut) ||
 		errors.Is(err, ErrUnreachable)
@@ -96,6 +109,12 @@ func ClassName(err error) string {
 	switch {
 	case errors.Is(err, ErrRateLimited):
 		return "rate_limited"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, ErrQuotaExceeded):
+		return "quota"
+	case errors.Is(err, ErrContentRefused):
+		return "content_refused"
 	case errors.Is(err, ErrCredentialsRejected):
 		return "auth"
 	case errors.Is(err, ErrContextTooLong):

@@ -23,10 +23,23 @@ type Provider interface {
 	// Generate returns the whole reply at once.
 	Generate(ctx context.Context, req Request) (Response, error)
 
-	// Stream calls onDelta with each piece of text as the provider produces
-	// it and returns the whole reply once the provider is done. When onDelta
-	// returns an error, Stream stops and returns that error.
-	Stream(ctx context.Context, req Request, onDelta func(delta string) error) (Response, error)
+	// Stream calls emit with each piece of text as the provider produces it
+	// and with each tool call once its arguments are complete, and returns
+	// the whole reply once the provider is done. When emit returns an error,
+	// Stream stops and returns that error as it is.
+	//
+	// An error that arrives inside the stream (an error event in an HTTP 200
+	// response) is returned like an HTTP error of the same class, so that the
+	// router can still fail over when nothing was emitted yet.
+	Stream(ctx context.Context, req Request, emit func(Delta) error) (Response, error)
+}
+
+// Delta is one piece of a streamed reply: text, or one whole tool call.
+type Delta struct {
+	Text string
+	// ToolCall is set, and Text empty, when the model finished asking for a
+	// tool; its Arguments are the joined fragments, a complete JSON object.
+	ToolCall *ToolCall
 }
 
 // Role is the author of a chat message.
@@ -48,6 +61,9 @@ const (
 	FinishStop      FinishReason = "stop"
 	FinishToolCalls FinishReason = "tool_calls"
 	FinishLength    FinishReason = "length"
+	// FinishContentFilter means the provider withheld or cut the output
+	// under its content policy.
+	FinishContentFilter FinishReason = "content_filter"
 )
 
 // Message is one turn of the conversation.
@@ -86,8 +102,27 @@ type ToolCall struct {
 
 // Usage counts the tokens of one call.
 type Usage struct {
+	// InputTokens counts every input token, cached ones included.
 	InputTokens  int64
 	OutputTokens int64
+	// CachedInputTokens are the input tokens read from the provider's
+	// prompt cache; CacheWriteTokens those written to it. Both are part of
+	// InputTokens and are priced on their own.
+	CachedInputTokens int64
+	CacheWriteTokens  int64
+	// Estimated is true when the provider did not report usage (a stream
+	// cut short, a server that sends none) and the counts are Keel's
+	// estimate.
+	Estimated bool
+}
+
+// Schema asks for a reply that is one JSON value valid against a JSON
+// Schema.
+type Schema struct {
+	// Name identifies the schema to providers that want one.
+	Name string
+	// JSON is the JSON Schema document.
+	JSON json.RawMessage
 }
 
 // Request is what the router sends to a provider.
@@ -101,7 +136,48 @@ type Request struct {
 	Tools    []Tool
 	// MaxOutputTokens caps the reply; zero means the provider's default.
 	MaxOutputTokens int
+
+	// Grounded asks the provider to answer from Passages only, with the
+	// support grounding instructions; without it Passages are ignored by
+	// the model providers and the conversation goes as it is.
+	Grounded bool
+	// Temperature and TopP are sampling parameters; nil leaves the
+	// provider's default.
+	Temperature *float64
+	TopP        *float64
+	// Stop ends the reply at any of these sequences.
+	Stop []string
+	// Seed asks for reproducible sampling where the provider offers it.
+	Seed *int64
+	// ToolChoice is "auto", "none", "required" or the name of one tool;
+	// empty leaves the provider's default.
+	ToolChoice string
+	// ParallelToolCalls, when false, asks for at most one tool call per
+	// turn; nil leaves the provider's default (parallel allowed).
+	ParallelToolCalls *bool
+	// Schema, when set, asks for structured output; providers that support
+	// it natively pass it on, the others are told in the prompt. The router
+	// validates the reply either way.
+	Schema *Schema
+	// Retention is the customer-content retention setting the provider is
+	// called with; the zero value is RetentionNone.
+	Retention Retention
+	// PromptCache passes the caller's prompt-caching wish through to
+	// providers with explicit cache controls (Anthropic).
+	PromptCache bool
 }
+
+// Retention is how a provider may keep a call's content.
+type Retention int
+
+const (
+	// RetentionNone asks the provider not to store the call and not to
+	// train on it, with whatever setting the provider has for that.
+	RetentionNone Retention = iota
+	// RetentionProviderDefault leaves the provider's own default, for a
+	// route whose owner chose it explicitly.
+	RetentionProviderDefault
+)
 
 // Response is a provider's reply.
 type Response struct {

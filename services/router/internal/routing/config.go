@@ -5,12 +5,15 @@ package routing
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -22,17 +25,26 @@ import (
 
 // Provider types a routes file can name.
 const (
-	TypeLocal  = "local"
-	TypeOpenAI = "openai"
+	TypeLocal     = "local"
+	TypeOpenAI    = "openai"
+	TypeAnthropic = "anthropic"
+	TypeGemini    = "gemini"
+	// TypeXAI is xAI's Grok API, which speaks the OpenAI wire format.
+	TypeXAI = "xai"
 )
 
 // LocalProvider is the name under which the local provider is always
 // available, even when the routes file does not declare it.
 const LocalProvider = "local"
 
-// DefaultAttemptTimeout bounds one provider attempt when neither the route
-// nor the candidate sets a timeout.
-const DefaultAttemptTimeout = 30 * time.Second
+// Timeouts used when a route sets none.
+const (
+	// DefaultAttemptTimeout bounds one provider attempt.
+	DefaultAttemptTimeout = 30 * time.Second
+	// DefaultTotalTimeout bounds a whole call, every attempt and wait
+	// included.
+	DefaultTotalTimeout = 120 * time.Second
+)
 
 //go:embed routes.yaml
 var defaultRoutesYAML []byte
@@ -50,13 +62,80 @@ type File struct {
 	DefaultRoute string                    `yaml:"default_route"`
 	Routes       map[string]Route          `yaml:"routes"`
 	Providers    map[string]ProviderConfig `yaml:"providers"`
+	// Tenants sets limits and budgets per tenant: Default for every tenant,
+	// Overrides for named ones (an override replaces the default whole).
+	Tenants TenantLimits `yaml:"tenants"`
+	// Health configures circuit breakers and active health checks.
+	Health HealthConfig `yaml:"health"`
 }
 
-// Route lists the providers of one use case in the order they are tried.
+// TenantLimits are the limits of every tenant and of named tenants.
+type TenantLimits struct {
+	Default   Limits            `yaml:"default"`
+	Overrides map[string]Limits `yaml:"overrides"`
+}
+
+// Limits caps what one tenant may use, across its routes (File.Tenants) or
+// on one route (Route.Limits). Zero means no limit.
+type Limits struct {
+	RequestsPerMinute int64 `yaml:"requests_per_minute"`
+	TokensPerMinute   int64 `yaml:"tokens_per_minute"`
+	// BudgetMicros is the money the tenant may spend per BudgetPeriod, in
+	// micro-units of currency.
+	BudgetMicros int64 `yaml:"budget_micros"`
+	// BudgetPeriod is "day" or "month" (UTC calendar periods); "day" when
+	// empty.
+	BudgetPeriod string `yaml:"budget_period"`
+}
+
+func (l Limits) zero() bool { return l == (Limits{}) }
+
+// Route lists the candidates of one use case in the order they are tried.
 type Route struct {
 	Providers []Candidate `yaml:"providers"`
 	// Timeout bounds each attempt; DefaultAttemptTimeout when zero.
 	Timeout time.Duration `yaml:"timeout"`
+	// TotalTimeout bounds the whole call, retries and failover included;
+	// DefaultTotalTimeout when zero. The caller's deadline still applies.
+	TotalTimeout time.Duration `yaml:"total_timeout"`
+	// FirstTokenTimeout bounds the wait for the first piece of a streamed
+	// reply; zero leaves only the attempt timeout.
+	FirstTokenTimeout time.Duration `yaml:"first_token_timeout"`
+	// IdleTimeout bounds the silence between two reads of a provider's
+	// response; zero leaves only the attempt timeout.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// Retries is how many more times one candidate is tried after a
+	// retryable error before the next candidate; zero tries each once.
+	Retries int `yaml:"retries"`
+	// Grounded routes answer from the request's passages with the support
+	// grounding instructions.
+	Grounded bool `yaml:"grounded"`
+	// Sticky chooses what keeps a caller on one side of a weighted split:
+	// "tenant" (the default) or "conversation".
+	Sticky string `yaml:"sticky"`
+	// Params are defaults for requests that do not set them.
+	Params Params `yaml:"params"`
+	// Limits cap each tenant's use of this route.
+	Limits Limits `yaml:"limits"`
+	// Concurrency caps the route's calls in flight, InteractiveReserve of
+	// them kept for interactive calls; zero is no cap.
+	Concurrency        int `yaml:"concurrency"`
+	InteractiveReserve int `yaml:"interactive_reserve"`
+	// Fallback is what the route answers when every candidate failed.
+	Fallback Fallback `yaml:"fallback"`
+}
+
+// Params are a route's default request parameters.
+type Params struct {
+	Temperature     *float64 `yaml:"temperature"`
+	TopP            *float64 `yaml:"top_p"`
+	MaxOutputTokens int      `yaml:"max_output_tokens"`
+}
+
+// Fallback configures a route's degraded answer.
+type Fallback struct {
+	// Reply is a fixed holding reply; empty means none.
+	Reply string `yaml:"reply"`
 }
 
 // Candidate is one provider and model of a route.
@@ -65,30 +144,79 @@ type Candidate struct {
 	Model    string `yaml:"model"`
 	// Timeout overrides the route's attempt timeout for this candidate.
 	Timeout time.Duration `yaml:"timeout"`
+	// Weight, when any candidate of the route has one, splits the route's
+	// traffic: each caller is assigned one candidate by weight, stickily,
+	// and the others follow as failover in the route's order.
+	Weight int `yaml:"weight"`
+	// ContextWindow is the model's context in tokens; after a context
+	// length error the router moves only to a candidate with a larger one.
+	// Zero means unknown.
+	ContextWindow int `yaml:"context_window"`
+}
+
+// HealthConfig tunes the circuit breakers, one per provider and model.
+type HealthConfig struct {
+	// FailureThreshold consecutive retryable failures open a circuit;
+	// DefaultFailureThreshold when zero.
+	FailureThreshold int `yaml:"failure_threshold"`
+	// OpenFor is how long a circuit stays open before one trial call;
+	// DefaultOpenFor when zero. It doubles with every failed trial, up to
+	// MaxOpenFor.
+	OpenFor    time.Duration `yaml:"open_for"`
+	MaxOpenFor time.Duration `yaml:"max_open_for"`
+	// CheckInterval is how often open circuits are probed with the
+	// provider's health check; zero turns active checks off.
+	CheckInterval time.Duration `yaml:"check_interval"`
 }
 
 // ProviderConfig declares a provider.
 type ProviderConfig struct {
-	// Type is TypeLocal or TypeOpenAI.
+	// Type is TypeLocal, TypeOpenAI, TypeAnthropic, TypeGemini or TypeXAI.
 	Type string `yaml:"type"`
-	// BaseURL is the API root of an openai provider, version included.
+	// Flavor, for type openai, is "openai" for OpenAI itself (requests
+	// carry store=false) or empty for any other compatible server.
+	Flavor string `yaml:"flavor"`
+	// BaseURL is the API root, version included for openai and xai; the
+	// provider's public endpoint when empty (required for openai).
 	BaseURL string `yaml:"base_url"`
-	// APIKeyEnv names the environment variable that holds the API key; the
-	// key itself never appears in the file. Empty sends no key.
-	APIKeyEnv string `yaml:"api_key_env"`
+	// APIKeyEnv names the environment variable that holds the API key, and
+	// APIKeyFile a file that holds it; the key itself never appears in the
+	// routes file. Neither sends no key.
+	APIKeyEnv  string `yaml:"api_key_env"`
+	APIKeyFile string `yaml:"api_key_file"`
+	// Retention "provider_default" leaves the provider's own retention
+	// setting; by default every call asks for no storage and no training
+	// where the provider has a setting for it.
+	Retention string `yaml:"retention"`
+	// Concurrency caps the calls in flight to this provider; zero is no
+	// cap. InteractiveReserve of them are kept for interactive calls.
+	Concurrency        int `yaml:"concurrency"`
+	InteractiveReserve int `yaml:"interactive_reserve"`
 	// Price is what the provider charges, to compute the cost of a call.
 	Price Price `yaml:"price"`
 }
 
 // Price is a provider's price in micro-units of currency per million tokens.
+// Cached input tokens are charged at CachedInputPerMillion and tokens
+// written to the prompt cache at CacheWritePerMillion; either falls back to
+// InputPerMillion when zero.
 type Price struct {
-	InputPerMillion  int64 `yaml:"input_per_million"`
-	OutputPerMillion int64 `yaml:"output_per_million"`
+	InputPerMillion       int64 `yaml:"input_per_million"`
+	OutputPerMillion      int64 `yaml:"output_per_million"`
+	CachedInputPerMillion int64 `yaml:"cached_input_per_million"`
+	CacheWritePerMillion  int64 `yaml:"cache_write_per_million"`
 }
 
 // CostMicros returns the cost of usage at price p.
 func (p Price) CostMicros(u provider.Usage) int64 {
-	return (u.InputTokens*p.InputPerMillion + u.OutputTokens*p.OutputPerMillion) / 1_000_000
+	cached := max(min(u.CachedInputTokens, u.InputTokens), 0)
+	written := max(min(u.CacheWriteTokens, u.InputTokens-cached), 0)
+	plain := u.InputTokens - cached - written
+	total := plain*p.InputPerMillion +
+		cached*cmp.Or(p.CachedInputPerMillion, p.InputPerMillion) +
+		written*cmp.Or(p.CacheWritePerMillion, p.InputPerMillion) +
+		u.OutputTokens*p.OutputPerMillion
+	return total / 1_000_000
 }
 
 // LoadFile reads and checks the routes file at path; an empty path loads
@@ -135,38 +263,121 @@ func (f File) Validate() error {
 		}
 	}
 	for _, name := range sortedKeys(f.Routes) {
-		r := f.Routes[name]
-		if len(r.Providers) == 0 {
-			errs = append(errs, fmt.Errorf("route %s: no providers", name))
-		}
-		if r.Timeout < 0 {
-			errs = append(errs, fmt.Errorf("route %s: negative timeout", name))
-		}
-		for i, c := range r.Providers {
-			if _, ok := f.provider(c.Provider); !ok {
-				errs = append(errs, fmt.Errorf("route %s: provider %d: unknown provider %q", name, i+1, c.Provider))
-			}
-			if c.Timeout < 0 {
-				errs = append(errs, fmt.Errorf("route %s: provider %d: negative timeout", name, i+1))
-			}
-		}
+		errs = append(errs, f.validateRoute(name, f.Routes[name])...)
 	}
 	for _, name := range sortedKeys(f.Providers) {
-		p := f.Providers[name]
-		switch p.Type {
-		case TypeLocal:
-		case TypeOpenAI:
-			if p.BaseURL == "" {
-				errs = append(errs, fmt.Errorf("provider %s: base_url is required", name))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("provider %s: unknown type %q", name, p.Type))
-		}
-		if p.Price.InputPerMillion < 0 || p.Price.OutputPerMillion < 0 {
-			errs = append(errs, fmt.Errorf("provider %s: negative price", name))
-		}
+		errs = append(errs, validateProvider(name, f.Providers[name])...)
+	}
+	errs = append(errs, f.Tenants.Default.validate("tenants.default")...)
+	for _, name := range sortedKeys(f.Tenants.Overrides) {
+		errs = append(errs, f.Tenants.Overrides[name].validate("tenants.overrides."+name)...)
+	}
+	h := f.Health
+	if h.FailureThreshold < 0 || h.OpenFor < 0 || h.MaxOpenFor < 0 || h.CheckInterval < 0 {
+		errs = append(errs, errors.New("health: negative setting"))
 	}
 	return errors.Join(errs...)
+}
+
+func (f File) validateRoute(name string, r Route) []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("route %s: "+format, append([]any{name}, args...)...))
+	}
+	if len(r.Providers) == 0 {
+		fail("no providers")
+	}
+	if r.Timeout < 0 || r.TotalTimeout < 0 || r.FirstTokenTimeout < 0 || r.IdleTimeout < 0 {
+		fail("negative timeout")
+	}
+	if r.Concurrency < 0 || r.InteractiveReserve < 0 || (r.Concurrency > 0 && r.InteractiveReserve >= r.Concurrency) {
+		fail("interactive_reserve must be below concurrency, both non-negative")
+	}
+	if r.Retries < 0 || r.Retries > 10 {
+		fail("retries must be between 0 and 10")
+	}
+	switch r.Sticky {
+	case "", "tenant", "conversation":
+	default:
+		fail("sticky must be tenant or conversation, not %q", r.Sticky)
+	}
+	if t := r.Params.Temperature; t != nil && (*t < 0 || *t > 2) {
+		fail("params.temperature must be between 0 and 2")
+	}
+	if p := r.Params.TopP; p != nil && (*p < 0 || *p > 1) {
+		fail("params.top_p must be between 0 and 1")
+	}
+	if r.Params.MaxOutputTokens < 0 {
+		fail("params.max_output_tokens is negative")
+	}
+	errs = append(errs, r.Limits.validate("route "+name+": limits")...)
+	for i, c := range r.Providers {
+		if _, ok := f.provider(c.Provider); !ok {
+			fail("provider %d: unknown provider %q", i+1, c.Provider)
+		}
+		if c.Timeout < 0 {
+			fail("provider %d: negative timeout", i+1)
+		}
+		if c.Weight < 0 || c.ContextWindow < 0 {
+			fail("provider %d: negative weight or context window", i+1)
+		}
+	}
+	return errs
+}
+
+func validateProvider(name string, p ProviderConfig) []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("provider %s: "+format, append([]any{name}, args...)...))
+	}
+	switch p.Type {
+	case TypeLocal, TypeAnthropic, TypeGemini, TypeXAI:
+	case TypeOpenAI:
+		if p.BaseURL == "" {
+			fail("base_url is required")
+		}
+		switch p.Flavor {
+		case "", "openai":
+		default:
+			fail("unknown flavor %q", p.Flavor)
+		}
+	default:
+		fail("unknown type %q", p.Type)
+	}
+	if p.BaseURL != "" {
+		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fail("base_url %q is not an http(s) URL", p.BaseURL)
+		}
+	}
+	if p.APIKeyEnv != "" && p.APIKeyFile != "" {
+		fail("set api_key_env or api_key_file, not both")
+	}
+	switch p.Retention {
+	case "", "none", "provider_default":
+	default:
+		fail("retention must be none or provider_default, not %q", p.Retention)
+	}
+	if p.Concurrency < 0 || p.InteractiveReserve < 0 || (p.Concurrency > 0 && p.InteractiveReserve >= p.Concurrency) {
+		fail("interactive_reserve must be below concurrency, both non-negative")
+	}
+	pr := p.Price
+	if pr.InputPerMillion < 0 || pr.OutputPerMillion < 0 || pr.CachedInputPerMillion < 0 || pr.CacheWritePerMillion < 0 {
+		fail("negative price")
+	}
+	return errs
+}
+
+func (l Limits) validate(where string) []error {
+	var errs []error
+	if l.RequestsPerMinute < 0 || l.TokensPerMinute < 0 || l.BudgetMicros < 0 {
+		errs = append(errs, fmt.Errorf("%s: negative limit", where))
+	}
+	switch l.BudgetPeriod {
+	case "", "day", "month":
+	default:
+		errs = append(errs, fmt.Errorf("%s: budget_period must be day or month, not %q", where, l.BudgetPeriod))
+	}
+	return errs
 }
 
 // provider returns the declaration of name; "local" is always declared.
@@ -181,37 +392,39 @@ func (f File) provider(name string) (ProviderConfig, bool) {
 }
 
 // BuildProviders creates the providers that the routes use. getenv reads
-// API keys (os.Getenv in production); client sends HTTP requests (nil uses
-// a default client). It fails when a named key variable is empty.
+// API keys (os.Getenv in production) and readFile key files (os.ReadFile);
+// client sends HTTP requests (nil uses NewHTTPClient). It fails when a
+// named key is empty or unreadable, naming the variable or file, never the
+// key.
 func (f File) BuildProviders(
 	getenv func(string) string,
+	readFile func(string) ([]byte, error),
 	client *http.Client,
 ) (map[string]provider.Provider, error) {
+	if client == nil {
+		client = NewHTTPClient()
+	}
 	var (
 		built = make(map[string]provider.Provider)
 		errs  []error
 	)
-	for _, r := range f.Routes {
-		for _, c := range r.Providers {
+	for _, name := range sortedKeys(f.Routes) {
+		for _, c := range f.Routes[name].Providers {
 			if _, ok := built[c.Provider]; ok {
 				continue
 			}
 			cfg, _ := f.provider(c.Provider)
-			switch cfg.Type {
-			case TypeLocal:
-				built[c.Provider] = local.New(c.Provider)
-			case TypeOpenAI:
-				var key string
-				if cfg.APIKeyEnv != "" {
-					if key = getenv(cfg.APIKeyEnv); key == "" {
-						errs = append(errs, fmt.Errorf("provider %s: environment variable %s is empty",
-							c.Provider, cfg.APIKeyEnv))
-					}
-				}
-				built[c.Provider] = openai.New(openai.Config{
-					Name: c.Provider, BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client,
-				})
+			key, err := cfg.apiKey(getenv, readFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("provider %s: %w", c.Provider, err))
+				continue
 			}
+			p, err := newProvider(c.Provider, cfg, key, client)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("provider %s: %w", c.Provider, err))
+				continue
+			}
+			built[c.Provider] = p
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -219,6 +432,51 @@ func (f File) BuildProviders(
 	}
 	return built, nil
 }
+
+// apiKey reads the provider's key from its variable or file.
+func (p ProviderConfig) apiKey(getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	switch {
+	case p.APIKeyEnv != "":
+		key := strings.TrimSpace(getenv(p.APIKeyEnv))
+		if key == "" {
+			return "", fmt.Errorf("environment variable %s is empty", p.APIKeyEnv)
+		}
+		return key, nil
+	case p.APIKeyFile != "":
+		data, err := readFile(p.APIKeyFile)
+		if err != nil {
+			// The path is configuration, not a secret; the error from
+			// reading it never holds the file's content.
+			return "", fmt.Errorf("read api_key_file: %w", err)
+		}
+		key := strings.TrimSpace(string(data))
+		if key == "" {
+			return "", fmt.Errorf("api_key_file %s is empty", p.APIKeyFile)
+		}
+		return key, nil
+	}
+	return "", nil
+}
+
+func newProvider(name string, cfg ProviderConfig, key string, client *http.Client) (provider.Provider, error) {
+	switch cfg.Type {
+	case TypeLocal:
+		return local.New(name), nil
+	case TypeOpenAI:
+		return openai.New(openai.Config{
+			Name: name, Flavor: openai.Flavor(cfg.Flavor), BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client,
+		}), nil
+	case TypeXAI:
+		return openai.New(openai.Config{
+			Name: name, Flavor: openai.FlavorXAI, BaseURL: cmp.Or(cfg.BaseURL, XAIBaseURL), APIKey: key,
+			HTTPClient: client,
+		}), nil
+	}
+	return nil, fmt.Errorf("provider type %q is not built into this router", cfg.Type)
+}
+
+// XAIBaseURL is xAI's API root.
+const XAIBaseURL = "https://api.x.ai/v1"
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

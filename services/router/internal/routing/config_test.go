@@ -27,7 +27,7 @@ func TestDefaultRoutes(t *testing.T) {
 	if f.DefaultRoute != "default" {
 		t.Errorf("default route = %q", f.DefaultRoute)
 	}
-	providers, err := f.BuildProviders(func(string) string { return "" }, nil)
+	providers, err := f.BuildProviders(func(string) string { return "" }, os.ReadFile, nil)
 	if err != nil {
 		t.Fatalf("BuildProviders: %v", err)
 	}
@@ -81,11 +81,11 @@ providers:
 		t.Errorf("file (-want +got):\n%s", diff)
 	}
 
-	_, err = f.BuildProviders(func(string) string { return "" }, nil)
+	_, err = f.BuildProviders(func(string) string { return "" }, os.ReadFile, nil)
 	if err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY is empty") {
 		t.Errorf("BuildProviders without key: %v, want an empty-variable error", err)
 	}
-	providers, err := f.BuildProviders(func(name string) string { return "sk-" + name }, nil)
+	providers, err := f.BuildProviders(func(name string) string { return "sk-" + name }, os.ReadFile, nil)
 	if err != nil {
 		t.Fatalf("BuildProviders: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -38,6 +39,8 @@ type Record struct {
 	FinishReason provider.FinishReason
 	Citations    int
 	Attempts     int
+	// Degraded is set when the reply was the route's fallback.
+	Degraded bool
 	// Subject is what the call belongs to (a workflow or event id); empty
 	// when the caller did not say.
 	Subject string
@@ -84,26 +87,33 @@ func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
 		"route":      rec.Route,
 		"latency_ms": strconv.FormatInt(rec.Latency.Milliseconds(), 10),
 	}
-	if rec.Err != nil {
-		attrs["error_class"] = provider.ClassName(rec.Err)
-		return b.audit(ctx, rec, id, ActionFailed, attrs, now)
-	}
-
 	usage := &keelv1.UsageEvent{
-		Id:           id,
-		TenantId:     rec.Tenant,
-		UseCase:      rec.UseCase,
-		Route:        rec.Route,
-		Provider:     rec.Provider,
-		Model:        rec.Model,
-		InputTokens:  rec.Usage.InputTokens,
-		OutputTokens: rec.Usage.OutputTokens,
-		CostMicros:   rec.CostMicros,
-		LatencyMs:    rec.Latency.Milliseconds(),
-		OccurredAt:   now,
+		Id:                id,
+		TenantId:          rec.Tenant,
+		UseCase:           rec.UseCase,
+		Route:             rec.Route,
+		Provider:          rec.Provider,
+		Model:             rec.Model,
+		InputTokens:       rec.Usage.InputTokens,
+		OutputTokens:      rec.Usage.OutputTokens,
+		CachedInputTokens: rec.Usage.CachedInputTokens,
+		CacheWriteTokens:  rec.Usage.CacheWriteTokens,
+		Estimated:         rec.Usage.Estimated,
+		CostMicros:        rec.CostMicros,
+		LatencyMs:         rec.Latency.Milliseconds(),
+		OccurredAt:        now,
+		Degraded:          rec.Degraded,
+		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
+	}
+	if rec.Err != nil {
+		usage.ErrorClass = errorClass(rec.Err)
 	}
 	if _, err := b.pub.Publish(ctx, bus.UsageSubject(rec.Tenant), id, rec.Tenant, usage); err != nil {
 		return fmt.Errorf("publish usage: %w", err)
+	}
+	if rec.Err != nil {
+		attrs["error_class"] = usage.ErrorClass
+		return b.audit(ctx, rec, id, ActionFailed, attrs, now)
 	}
 
 	attrs["provider"] = rec.Provider
@@ -114,7 +124,27 @@ func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
 	attrs["finish_reason"] = string(rec.FinishReason)
 	attrs["citations"] = strconv.Itoa(rec.Citations)
 	attrs["attempts"] = strconv.Itoa(rec.Attempts)
+	if rec.Usage.Estimated {
+		attrs["usage_estimated"] = "true"
+	}
+	if rec.Degraded {
+		attrs["degraded"] = "true"
+	}
 	return b.audit(ctx, rec, id, ActionGenerated, attrs, now)
+}
+
+// errorClass names the class of a failed call's error: a provider class, or
+// "limit", "no_route" or "no_healthy_candidate".
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, ErrLimited):
+		return "limit"
+	case errors.Is(err, ErrRouteNotFound):
+		return "no_route"
+	case errors.Is(err, ErrNoHealthyCandidate):
+		return "no_healthy_candidate"
+	}
+	return provider.ClassName(err)
 }
 
 // audit publishes the audit event of a call. Its subject is what the call

@@ -71,7 +71,7 @@ func TestBusRecorderSuccess(t *testing.T) {
 	wantUsage := &keelv1.UsageEvent{
 		Id: "id1", TenantId: "acme", UseCase: "support_reply", Route: "support_reply",
 		Provider: "local", Model: "keel-local-1", InputTokens: 40, OutputTokens: 12,
-		CostMicros: 3, LatencyMs: 1500, OccurredAt: timestamppb.New(at),
+		CostMicros: 3, LatencyMs: 1500, OccurredAt: timestamppb.New(at), Attempts: 1,
 	}
 	if diff := cmp.Diff(wantUsage, p.msg, protocmp.Transform()); diff != "" {
 		t.Errorf("usage event (-want +got):\n%s", diff)
@@ -106,8 +106,13 @@ func TestBusRecorderFailure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Record: %v", err)
 	}
-	if len(pub.published) != 0 {
-		t.Errorf("a failed call published usage: %+v", pub.published)
+	// Every call publishes usage, a failed one with no tokens and its class.
+	if len(pub.published) != 1 {
+		t.Fatalf("published = %+v, want one usage event", pub.published)
+	}
+	if u, ok := pub.published[0].msg.(*keelv1.UsageEvent); !ok || u.GetErrorClass() != "rate_limited" ||
+		u.GetInputTokens() != 0 || u.GetCostMicros() != 0 {
+		t.Errorf("usage event = %v", pub.published[0].msg)
 	}
 	if len(pub.audits) != 1 || pub.audits[0].GetAction() != ActionFailed ||
 		pub.audits[0].GetAttributes()["error_class"] != "rate_limited" {

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
-	"slices"
-	"sync"
+	"math/rand/v2"
 	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
@@ -22,6 +22,49 @@ var ErrRouteNotFound = errors.New("route not found")
 // not built.
 var ErrNoProvider = errors.New("provider not configured")
 
+// ErrNoHealthyCandidate is returned when every candidate of a route is
+// cooling down or has an open circuit; it is retryable later.
+var ErrNoHealthyCandidate = errors.New("no healthy candidate")
+
+// Causes of an attempt ended by the router's own deadlines.
+var (
+	errFirstToken = errors.New("no first token in time")
+	errTotal      = errors.New("call deadline passed")
+)
+
+// Retry backoff: full jitter between zero and base*2^n, capped; a provider's
+// Retry-After longer than maxRetryWait moves on to the next candidate
+// instead of waiting.
+const (
+	retryBase    = 100 * time.Millisecond
+	retryCap     = 2 * time.Second
+	maxRetryWait = 10 * time.Second
+)
+
+// Priority is a call's capacity class.
+type Priority int
+
+// Priorities; the zero value is interactive.
+const (
+	Interactive Priority = iota
+	Batch
+)
+
+// Call is one request to a route.
+type Call struct {
+	// UseCase selects the route.
+	UseCase string
+	Request provider.Request
+	// Priority decides which share of the capacity the call may use.
+	Priority Priority
+	// Conversation keeps a conversation on one side of a weighted split of
+	// a route that is sticky by conversation.
+	Conversation string
+	// Emit, when set, makes the call streamed: it receives text and whole
+	// tool calls as they come.
+	Emit func(provider.Delta) error
+}
+
 // Result is a successful call: the reply and where it came from.
 type Result struct {
 	Response provider.Response
@@ -32,40 +75,45 @@ type Result struct {
 	Model    string
 	// CostMicros is the call's cost at the provider's configured price.
 	CostMicros int64
-	// Latency is the time from the first attempt to the reply.
+	// Latency is the time from the call to the reply.
 	Latency time.Duration
-	// Attempts counts the providers tried, the successful one included.
+	// Attempts counts the provider calls made, the successful one included.
 	Attempts int
+	// Degraded is set when the reply is the route's fallback, not a model's;
+	// DegradedReason says why.
+	Degraded       bool
+	DegradedReason string
 }
 
 // Options are the optional parts of a Router.
 type Options struct {
-	// Recorder receives a Record for every call; nil records nothing.
+	// Recorder receives a Record for every call; nil records nothing. It is
+	// called on the request path: give it an Outbox to publish off it.
 	Recorder Recorder
 	// Logger receives warnings about failed attempts; slog.Default() when
 	// nil.
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// Sleep waits between retries; a context-aware sleep when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Router sends requests to the providers of their use case's route. It is
-// safe for concurrent use.
-//
-// TODO: tenant budgets, A/B splits, response caching and active health
-// checks from DESIGN.md; a route is an ordered failover list and a
-// Retry-After cool-down is the only health signal.
+// Router sends calls to the candidates of their use case's route, within the
+// tenant's limits and the providers' capacity, failing over and retrying by
+// error class. It is safe for concurrent use.
 type Router struct {
 	file      File
 	providers map[string]provider.Provider
 	recorder  Recorder
 	logger    *slog.Logger
 	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
 
-	mu sync.Mutex
-	// coolingUntil holds, per provider, the end of the wait it asked for
-	// with Retry-After; until then it is tried after the others.
-	coolingUntil map[string]time.Time
+	health  *health
+	limits  *limiter
+	gates   map[string]*gate // by provider name
+	routeGs map[string]*gate // by route name
 }
 
 // New returns a Router for the routes of file, calling providers by name.
@@ -80,93 +128,281 @@ func New(file File, providers map[string]provider.Provider, opts Options) (*Rout
 		}
 	}
 	r := &Router{
-		file:         file,
-		providers:    providers,
-		recorder:     opts.Recorder,
-		logger:       opts.Logger,
-		now:          opts.Now,
-		coolingUntil: make(map[string]time.Time),
-	}
-	if r.logger == nil {
-		r.logger = slog.Default()
+		file:      file,
+		providers: providers,
+		recorder:  opts.Recorder,
+		logger:    cmp.Or(opts.Logger, slog.Default()),
+		now:       opts.Now,
+		sleep:     opts.Sleep,
+		health:    newHealth(file.Health),
+		limits:    newLimiter(),
+		gates:     make(map[string]*gate),
+		routeGs:   make(map[string]*gate),
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.sleep == nil {
+		r.sleep = sleepContext
+	}
+	for name, p := range file.Providers {
+		if g := newGate(p.Concurrency, p.InteractiveReserve); g != nil {
+			r.gates[name] = g
+		}
+	}
+	for name, route := range file.Routes {
+		if g := newGate(route.Concurrency, route.InteractiveReserve); g != nil {
+			r.routeGs[name] = g
+		}
 	}
 	return r, nil
 }
 
 // Generate sends req to the route of useCase and returns the first
-// successful reply.
-//
-// Candidates are tried in the route's order; a provider that asked to be
-// left alone with Retry-After goes last until the wait is over. The router
-// moves on to the next candidate after a rate limit, server error, timeout,
-// unreachable provider or rejected credentials, and stops at once when the
-// request itself was rejected (ErrRequestRejected, ErrContextTooLong) or
-// ctx ended. The returned error wraps ErrRouteNotFound, the last
-// provider's error, or ctx's error.
+// successful reply. It is Do with a Call of interactive priority.
 func (r *Router) Generate(ctx context.Context, useCase string, req provider.Request) (Result, error) {
-	return r.call(ctx, useCase, req, nil)
+	return r.Do(ctx, Call{UseCase: useCase, Request: req})
 }
 
-// Stream is Generate with the reply handed to onDelta as it is produced.
-// Once a candidate has delivered a delta the router can no longer fail over
-// without sending the customer two replies, so an error after the first
-// delta is returned as it is.
+// Stream is Generate with the reply handed to emit as it is produced.
 func (r *Router) Stream(
 	ctx context.Context,
 	useCase string,
 	req provider.Request,
-	onDelta func(delta string) error,
+	emit func(provider.Delta) error,
 ) (Result, error) {
-	return r.call(ctx, useCase, req, onDelta)
+	return r.Do(ctx, Call{UseCase: useCase, Request: req, Emit: emit})
 }
 
-func (r *Router) call(
-	ctx context.Context,
-	useCase string,
-	req provider.Request,
-	onDelta func(string) error,
-) (Result, error) {
-	routeName, route, err := r.route(useCase)
+// Do routes one call.
+//
+// The tenant's limits and the route's are reserved first (an over-limit
+// call fails with a *LimitError and calls nobody). Candidates are tried in
+// the route's order, the caller's side of a weighted split first, skipping
+// those whose circuit is open or that asked to be left alone with
+// Retry-After. A retryable error (rate limit, overload, server error,
+// timeout, unreachable) is retried on the same candidate up to the route's
+// Retries with jittered backoff that honours Retry-After, then the next
+// candidate is tried; rejected credentials and exhausted quotas move on at
+// once; a context length error moves on only to a candidate with a larger
+// window; a rejected or refused request stops. Once any part of a streamed
+// reply reached the caller, the router no longer fails over and returns the
+// error as it is. When every candidate failed, a route with a fallback
+// answers with it, marked degraded.
+func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
+	start := r.now()
+	routeName, route, err := r.route(call.UseCase)
 	if err != nil {
 		return Result{}, err
 	}
-	log := r.logger.With("route", routeName)
-	if t, ok := tenant.From(ctx); ok {
-		log = log.With("tenant", t)
+	t, _ := tenant.From(ctx)
+	req := r.prepare(route, call.Request)
+
+	res, err := r.reserve(t, routeName, route, req)
+	if err != nil {
+		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
+		return Result{}, fmt.Errorf("route %s: %w", routeName, err)
 	}
 
-	start := r.now()
-	var lastErr error
-	for i, c := range r.order(route.Providers) {
-		attempt, err := r.attempt(ctx, route, c, req, onDelta)
-		if err == nil {
-			res := attempt.Result
-			res.Route = routeName
-			res.Latency = r.now().Sub(start)
-			res.Attempts = i + 1
-			r.record(ctx, useCase, res, nil)
-			return res, nil
+	total := cmp.Or(route.TotalTimeout, DefaultTotalTimeout)
+	tctx, cancel := context.WithTimeoutCause(ctx, total, errTotal)
+	defer cancel()
+	if g := r.routeGs[routeName]; g != nil {
+		release, err := g.acquire(tctx, call.Priority)
+		if err != nil {
+			r.limits.Settle(res, 0, 0, r.now())
+			err = fmt.Errorf("route %s: waiting for capacity: %w", routeName, err)
+			r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
+			return Result{}, err
 		}
-		lastErr = err
-		if ctx.Err() != nil || !failOver(err) || attempt.streamed {
-			break
-		}
-		log.Warn("provider failed, trying the next one",
-			"provider", c.Provider, "model", c.Model, "class", provider.ClassName(err), "error", err)
+		defer release()
 	}
 
-	err = fmt.Errorf("route %s: %w", routeName, lastErr)
-	r.record(ctx, useCase, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
-	return Result{}, err
+	out, err := r.tryCandidates(tctx, ctx, call, routeName, route, t, req)
+	out.Route = routeName
+	out.Latency = r.now().Sub(start)
+	if err != nil && route.Fallback.Reply != "" && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
+		out.Result = r.fallback(routeName, route, err)
+		out.Latency = r.now().Sub(start)
+		r.limits.Settle(res, 0, 0, r.now())
+		r.record(ctx, call, out.Result, nil)
+		return out.Result, nil
+	}
+	r.limits.Settle(res, out.Response.Usage.InputTokens+out.Response.Usage.OutputTokens, out.CostMicros, r.now())
+	if err != nil {
+		err = fmt.Errorf("route %s: %w", routeName, err)
+		r.record(ctx, call, out.Result, err)
+		return Result{}, err
+	}
+	r.record(ctx, call, out.Result, nil)
+	return out.Result, nil
 }
 
-// attemptResult is a Result plus whether any delta reached the caller.
-type attemptResult struct {
+// prepare applies the route's settings and defaults to req.
+func (r *Router) prepare(route Route, req provider.Request) provider.Request {
+	req.Grounded = route.Grounded
+	if req.Temperature == nil {
+		req.Temperature = route.Params.Temperature
+	}
+	if req.TopP == nil {
+		req.TopP = route.Params.TopP
+	}
+	if req.MaxOutputTokens == 0 {
+		req.MaxOutputTokens = route.Params.MaxOutputTokens
+	}
+	return req
+}
+
+// reserve takes the call's expected use from the tenant's limits.
+func (r *Router) reserve(t, routeName string, route Route, req provider.Request) (reservation, error) {
+	tenantLimits := r.file.Tenants.Default
+	if o, ok := r.file.Tenants.Overrides[t]; ok {
+		tenantLimits = o
+	}
+	if tenantLimits.zero() && route.Limits.zero() {
+		return reservation{}, nil
+	}
+	// The expected use: the prompt, and the reply at its cap (or a modest
+	// guess), at the dearest candidate's price.
+	in := provider.EstimateInputTokens(req)
+	out := int64(cmp.Or(req.MaxOutputTokens, expectedOutputTokens))
+	var micros int64
+	for _, c := range route.Providers {
+		price := r.file.Providers[c.Provider].Price
+		micros = max(micros, price.CostMicros(provider.Usage{InputTokens: in, OutputTokens: out}))
+	}
+	return r.limits.Reserve(t, routeName, tenantLimits, route.Limits, in+out, micros, r.now())
+}
+
+// expectedOutputTokens is the reply size reserved when a request sets no
+// cap; Settle corrects it.
+const expectedOutputTokens = 512
+
+// attemptOutcome is a Result plus whether any of a streamed reply reached
+// the caller.
+type attemptOutcome struct {
 	Result
 	streamed bool
+}
+
+func (r *Router) tryCandidates(
+	ctx, callerCtx context.Context,
+	call Call,
+	routeName string,
+	route Route,
+	t string,
+	req provider.Request,
+) (attemptOutcome, error) {
+	log := r.logger.With("route", routeName, "tenant", t)
+	var (
+		lastErr  error
+		attempts int
+		// tooLong is the context window that a context length error
+		// ruled out; only larger candidates are tried after it.
+		tooLong     = -1
+		soonest     time.Time
+		anyAdmitted bool
+	)
+	for _, c := range r.order(route, t, call.Conversation) {
+		if tooLong >= 0 && c.ContextWindow <= tooLong {
+			continue
+		}
+		key := breakerKey{c.Provider, c.Model}
+		for try := 0; try <= route.Retries; try++ {
+			ok, trial, until := r.health.admit(key, r.now())
+			if !ok {
+				if soonest.IsZero() || until.Before(soonest) {
+					soonest = until
+				}
+				break
+			}
+			anyAdmitted = true
+			attempts++
+			out, err := r.attempt(ctx, route, c, req, call)
+			out.Attempts = attempts
+			if err == nil {
+				r.health.success(key)
+				return out, nil
+			}
+			lastErr = err
+			if out.streamed || callerCtx.Err() != nil {
+				r.health.release(key, trial)
+				return out, err
+			}
+			if errors.Is(context.Cause(ctx), errTotal) {
+				r.health.release(key, trial)
+				return out, fmt.Errorf("%w: %w", errTotal, err)
+			}
+
+			wait, _ := provider.RetryAfter(err)
+			switch {
+			case provider.Retryable(err):
+				r.health.failure(key, trial, wait, r.now())
+			case errors.Is(err, provider.ErrQuotaExceeded):
+				// Waiting does not cure a spent quota; leave this
+				// provider and model alone for a while.
+				r.health.failure(key, trial, cmp.Or(r.file.Health.OpenFor, DefaultOpenFor), r.now())
+			default:
+				r.health.release(key, trial)
+			}
+			class := provider.ClassName(err)
+			switch {
+			case errors.Is(err, provider.ErrContextTooLong):
+				tooLong = c.ContextWindow
+				if c.ContextWindow == 0 {
+					tooLong = -1
+				}
+				log.Warn("prompt too long for the model, trying a larger one", "provider", c.Provider, "model", c.Model)
+			case errors.Is(err, provider.ErrCredentialsRejected), errors.Is(err, provider.ErrQuotaExceeded):
+				log.Warn("provider refused the key, trying the next candidate",
+					"provider", c.Provider, "model", c.Model, "class", class, "error", err)
+			case provider.Retryable(err):
+				if try < route.Retries {
+					d := backoff(try, wait)
+					if wait <= maxRetryWait && r.fits(ctx, d) {
+						log.Warn("provider failed, retrying", "provider", c.Provider, "model", c.Model,
+							"class", class, "wait", d, "error", err)
+						if r.sleep(ctx, d) != nil {
+							return out, err
+						}
+						continue
+					}
+				}
+				log.Warn("provider failed, trying the next candidate",
+					"provider", c.Provider, "model", c.Model, "class", class, "error", err)
+			default:
+				// The request itself was refused: another candidate
+				// would refuse it too, or must not be asked.
+				return out, err
+			}
+			break
+		}
+	}
+	if lastErr == nil {
+		if !anyAdmitted && !soonest.IsZero() {
+			return attemptOutcome{}, &provider.Error{
+				Class: ErrNoHealthyCandidate, RetryAfter: max(soonest.Sub(r.now()), time.Second),
+			}
+		}
+		return attemptOutcome{}, fmt.Errorf("%w: no candidate large enough", provider.ErrContextTooLong)
+	}
+	return attemptOutcome{Result: Result{Attempts: attempts}}, lastErr
+}
+
+// fits reports whether waiting d leaves time before ctx's deadline.
+func (r *Router) fits(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || r.now().Add(d).Before(deadline)
+}
+
+// backoff returns the wait before retry try+1: the provider's Retry-After
+// when it gave one, else full jitter up to retryBase*2^try, capped.
+func backoff(try int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return retryAfter
+	}
+	ceiling := min(retryBase<<try, retryCap)
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
 func (r *Router) attempt(
@@ -174,49 +410,86 @@ func (r *Router) attempt(
 	route Route,
 	c Candidate,
 	req provider.Request,
-	onDelta func(string) error,
-) (attemptResult, error) {
+	call Call,
+) (attemptOutcome, error) {
+	release, err := r.acquire(ctx, c.Provider, call.Priority)
+	if err != nil {
+		return attemptOutcome{}, err
+	}
+	defer release()
+
 	timeout := cmp.Or(c.Timeout, route.Timeout, DefaultAttemptTimeout)
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	actx, cancelTimeout := context.WithTimeout(actx, timeout)
+	defer cancelTimeout()
+	actx = withIdleTimeout(actx, route.IdleTimeout, cancel)
 
 	p := r.providers[c.Provider]
 	req.Model = c.Model
+	if r.file.Providers[c.Provider].Retention == "provider_default" {
+		req.Retention = provider.RetentionProviderDefault
+	}
 	var (
 		resp     provider.Response
-		err      error
 		streamed bool
 	)
-	if onDelta == nil {
+	if call.Emit == nil {
 		resp, err = p.Generate(actx, req)
 	} else {
-		resp, err = p.Stream(actx, req, func(d string) error {
+		var first *time.Timer
+		if route.FirstTokenTimeout > 0 {
+			first = time.AfterFunc(route.FirstTokenTimeout, func() { cancel(errFirstToken) })
+			defer first.Stop()
+		}
+		resp, err = p.Stream(actx, req, func(d provider.Delta) error {
+			if d.Text == "" && d.ToolCall == nil {
+				return nil
+			}
+			if !streamed && first != nil {
+				first.Stop()
+			}
 			streamed = true
-			return onDelta(d)
+			return call.Emit(d)
 		})
 	}
 	if err != nil {
-		// The attempt's own deadline is a timeout even when the provider
-		// returned the bare context error.
-		if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) &&
-			!errors.Is(err, provider.ErrTimedOut) {
-			err = &provider.Error{Class: provider.ErrTimedOut, Err: err}
-		}
-		r.noteRetryAfter(c.Provider, err)
-		return attemptResult{streamed: streamed}, fmt.Errorf("provider %s: %w", c.Provider, err)
+		err = r.classifyAttemptError(ctx, actx, err)
+		return attemptOutcome{streamed: streamed}, fmt.Errorf("provider %s: %w", c.Provider, err)
 	}
 
-	model := resp.Model
-	if model == "" {
-		model = c.Model
-	}
+	model := cmp.Or(resp.Model, c.Model)
 	price := r.file.Providers[c.Provider].Price
-	return attemptResult{Result: Result{
+	return attemptOutcome{Result: Result{
 		Response:   resp,
 		Provider:   c.Provider,
 		Model:      model,
 		CostMicros: price.CostMicros(resp.Usage),
 	}}, nil
+}
+
+// classifyAttemptError names the router's own deadlines as timeouts even
+// when the provider returned the bare context error.
+func (r *Router) classifyAttemptError(ctx, actx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, provider.ErrTimedOut) {
+		return err
+	}
+	switch cause := context.Cause(actx); {
+	case errors.Is(cause, errSilent), errors.Is(cause, errFirstToken):
+		return &provider.Error{Class: provider.ErrTimedOut, Message: cause.Error(), Err: err}
+	case errors.Is(actx.Err(), context.DeadlineExceeded):
+		return &provider.Error{Class: provider.ErrTimedOut, Message: "attempt timeout", Err: err}
+	}
+	return err
+}
+
+// acquire takes a slot of the provider's capacity for priority p.
+func (r *Router) acquire(ctx context.Context, name string, p Priority) (func(), error) {
+	g := r.gates[name]
+	if g == nil {
+		return func() {}, nil
+	}
+	return g.acquire(ctx, p)
 }
 
 // route returns the route of useCase, or the default route.
@@ -230,43 +503,72 @@ func (r *Router) route(useCase string) (string, Route, error) {
 	return "", Route{}, fmt.Errorf("use case %q: %w", useCase, ErrRouteNotFound)
 }
 
-// order returns the candidates with those still cooling down after a rate
-// limit moved to the end, keeping the route's order otherwise.
-func (r *Router) order(candidates []Candidate) []Candidate {
-	now := r.now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
-	ready := make([]Candidate, 0, len(candidates))
-	var cooling []Candidate
-	for _, c := range candidates {
-		if until, ok := r.coolingUntil[c.Provider]; ok && now.Before(until) {
-			cooling = append(cooling, c)
-			continue
+// order returns the route's candidates in the order to try them: for a
+// weighted split, the candidate the caller is assigned to first and the
+// rest in the route's order.
+func (r *Router) order(route Route, t, conversation string) []Candidate {
+	var weights int
+	for _, c := range route.Providers {
+		weights += c.Weight
+	}
+	if weights == 0 {
+		return route.Providers
+	}
+	sticky := t
+	if route.Sticky == "conversation" && conversation != "" {
+		sticky = t + "\x00" + conversation
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(sticky))
+	point := int(h.Sum64() % uint64(weights))
+	chosen := 0
+	for i, c := range route.Providers {
+		if point < c.Weight {
+			chosen = i
+			break
 		}
-		ready = append(ready, c)
+		point -= c.Weight
 	}
-	return slices.Concat(ready, cooling)
+	if chosen == 0 {
+		return route.Providers
+	}
+	out := make([]Candidate, 0, len(route.Providers))
+	out = append(out, route.Providers[chosen])
+	out = append(out, route.Providers[:chosen]...)
+	return append(out, route.Providers[chosen+1:]...)
 }
 
-func (r *Router) noteRetryAfter(name string, err error) {
-	wait, ok := provider.RetryAfter(err)
-	if !ok {
-		return
+// fallback is the route's holding reply, marked degraded.
+func (r *Router) fallback(routeName string, route Route, cause error) Result {
+	return Result{
+		Response: provider.Response{
+			Text:         route.Fallback.Reply,
+			FinishReason: provider.FinishStop,
+		},
+		Route:          routeName,
+		Provider:       "fallback",
+		Model:          "fallback",
+		Degraded:       true,
+		DegradedReason: provider.ClassName(cause),
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.coolingUntil[name] = r.now().Add(wait)
 }
 
-func (r *Router) record(ctx context.Context, useCase string, res Result, callErr error) {
+// fallbackAllowed reports whether a failure may be answered by a holding
+// reply: not when the request itself was refused or is over a limit.
+func fallbackAllowed(err error) bool {
+	return !errors.Is(err, provider.ErrRequestRejected) &&
+		!errors.Is(err, provider.ErrContentRefused) &&
+		!errors.Is(err, ErrLimited)
+}
+
+func (r *Router) record(ctx context.Context, call Call, res Result, callErr error) {
 	if r.recorder == nil {
 		return
 	}
 	t, _ := tenant.From(ctx)
 	rec := Record{
 		Tenant:       t,
-		UseCase:      useCase,
+		UseCase:      call.UseCase,
 		Route:        res.Route,
 		Provider:     res.Provider,
 		Model:        res.Model,
@@ -276,6 +578,7 @@ func (r *Router) record(ctx context.Context, useCase string, res Result, callErr
 		FinishReason: res.Response.FinishReason,
 		Citations:    len(res.Response.Citations),
 		Attempts:     res.Attempts,
+		Degraded:     res.Degraded,
 		Subject:      SubjectFrom(ctx),
 		Err:          callErr,
 	}
@@ -284,16 +587,57 @@ func (r *Router) record(ctx context.Context, useCase string, res Result, callErr
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.recorder.Record(rctx, rec); err != nil {
-		// TODO: keep unrecorded usage in a local outbox and retry; today a
-		// NATS outage loses the usage and audit event of the call.
 		r.logger.Error("record model call failed", "tenant", t, "route", res.Route,
 			"provider", res.Provider, "error", err)
 	}
 }
 
-// failOver reports whether another candidate may succeed where this one
-// failed: yes for transient errors and for rejected credentials (another
-// provider has its own), no when the request itself was refused.
-func failOver(err error) bool {
-	return provider.Retryable(err) || errors.Is(err, provider.ErrCredentialsRejected)
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RouteInfo describes a route for callers choosing one.
+type RouteInfo struct {
+	Name       string
+	Default    bool
+	Candidates []CandidateInfo
+}
+
+// CandidateInfo is a route candidate and how its provider keeps content.
+type CandidateInfo struct {
+	Provider, Model, Retention string
+	Weight                     int
+}
+
+// Retentioner is implemented by providers that can say how they keep the
+// content they are sent.
+type Retentioner interface {
+	Retention() string
+}
+
+// RouteInfos lists the routes by name.
+func (r *Router) RouteInfos() []RouteInfo {
+	var out []RouteInfo
+	for _, name := range sortedKeys(r.file.Routes) {
+		info := RouteInfo{Name: name, Default: name == r.file.DefaultRoute}
+		for _, c := range r.file.Routes[name].Providers {
+			ci := CandidateInfo{Provider: c.Provider, Model: c.Model, Weight: c.Weight}
+			if rp, ok := r.providers[c.Provider].(Retentioner); ok {
+				ci.Retention = rp.Retention()
+			}
+			if r.file.Providers[c.Provider].Retention == "provider_default" {
+				ci.Retention = "provider default (chosen for this route): " + ci.Retention
+			}
+			info.Candidates = append(info.Candidates, ci)
+		}
+		out = append(out, info)
+	}
+	return out
 }

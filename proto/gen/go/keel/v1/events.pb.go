@@ -1096,18 +1096,35 @@ func (x *AuditEvent) GetTraceId() string {
 // UsageEvent records the tokens and cost of one model call, published on
 // keel.usage.<tenant>.
 type UsageEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	TenantId      string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	UseCase       string                 `protobuf:"bytes,3,opt,name=use_case,json=useCase,proto3" json:"use_case,omitempty"`
-	Route         string                 `protobuf:"bytes,4,opt,name=route,proto3" json:"route,omitempty"`
-	Provider      string                 `protobuf:"bytes,5,opt,name=provider,proto3" json:"provider,omitempty"`
-	Model         string                 `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
-	InputTokens   int64                  `protobuf:"varint,7,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64                  `protobuf:"varint,8,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
-	CostMicros    int64                  `protobuf:"varint,9,opt,name=cost_micros,json=costMicros,proto3" json:"cost_micros,omitempty"`
-	LatencyMs     int64                  `protobuf:"varint,10,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	TenantId     string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UseCase      string                 `protobuf:"bytes,3,opt,name=use_case,json=useCase,proto3" json:"use_case,omitempty"`
+	Route        string                 `protobuf:"bytes,4,opt,name=route,proto3" json:"route,omitempty"`
+	Provider     string                 `protobuf:"bytes,5,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model        string                 `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
+	InputTokens  int64                  `protobuf:"varint,7,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,8,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	CostMicros   int64                  `protobuf:"varint,9,opt,name=cost_micros,json=costMicros,proto3" json:"cost_micros,omitempty"`
+	LatencyMs    int64                  `protobuf:"varint,10,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	OccurredAt   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// Input tokens read from and written to the provider's prompt cache; both
+	// are part of input_tokens and priced on their own.
+	CachedInputTokens int64 `protobuf:"varint,12,opt,name=cached_input_tokens,json=cachedInputTokens,proto3" json:"cached_input_tokens,omitempty"`
+	CacheWriteTokens  int64 `protobuf:"varint,13,opt,name=cache_write_tokens,json=cacheWriteTokens,proto3" json:"cache_write_tokens,omitempty"`
+	// The provider reported no usage and the counts are Keel's estimate.
+	Estimated bool `protobuf:"varint,14,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	// The answer came from the route's fallback, not from a model.
+	Degraded bool `protobuf:"varint,15,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// Candidates tried, the one that answered included.
+	Attempts int32 `protobuf:"varint,16,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The call was answered from Keel's response cache; no provider was paid.
+	Cached bool `protobuf:"varint,17,opt,name=cached,proto3" json:"cached,omitempty"`
+	// The call was shadow traffic: its answer was recorded, never returned.
+	Shadow bool `protobuf:"varint,18,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	// Set when the call failed: the class of its error, for example
+	// rate_limited, timeout or limit.
+	ErrorClass    string `protobuf:"bytes,19,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1217,6 +1234,62 @@ func (x *UsageEvent) GetOccurredAt() *timestamppb.Timestamp {
 		return x.OccurredAt
 	}
 	return nil
+}
+
+func (x *UsageEvent) GetCachedInputTokens() int64 {
+	if x != nil {
+		return x.CachedInputTokens
+	}
+	return 0
+}
+
+func (x *UsageEvent) GetCacheWriteTokens() int64 {
+	if x != nil {
+		return x.CacheWriteTokens
+	}
+	return 0
+}
+
+func (x *UsageEvent) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+func (x *UsageEvent) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *UsageEvent) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *UsageEvent) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
+func (x *UsageEvent) GetShadow() bool {
+	if x != nil {
+		return x.Shadow
+	}
+	return false
+}
+
+func (x *UsageEvent) GetErrorClass() string {
+	if x != nil {
+		return x.ErrorClass
+	}
+	return ""
 }
 
 var File_keel_v1_events_proto protoreflect.FileDescriptor
@@ -1344,7 +1417,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe1\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe6\x04\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1361,7 +1434,16 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"latency_ms\x18\n" +
 	" \x01(\x03R\tlatencyMs\x12;\n" +
 	"\voccurred_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"occurredAtB\x8b\x01\n" +
+	"occurredAt\x12.\n" +
+	"\x13cached_input_tokens\x18\f \x01(\x03R\x11cachedInputTokens\x12,\n" +
+	"\x12cache_write_tokens\x18\r \x01(\x03R\x10cacheWriteTokens\x12\x1c\n" +
+	"\testimated\x18\x0e \x01(\bR\testimated\x12\x1a\n" +
+	"\bdegraded\x18\x0f \x01(\bR\bdegraded\x12\x1a\n" +
+	"\battempts\x18\x10 \x01(\x05R\battempts\x12\x16\n" +
+	"\x06cached\x18\x11 \x01(\bR\x06cached\x12\x16\n" +
+	"\x06shadow\x18\x12 \x01(\bR\x06shadow\x12\x1f\n" +
+	"\verror_class\x18\x13 \x01(\tR\n" +
+	"errorClassB\x8b\x01\n" +
 	"\vcom.keel.v1B\vEventsProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (

@@ -21,6 +21,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Priority is the capacity class of a call: interactive calls keep capacity
+// reserved for them while batch work fills the rest.
+type Priority int32
+
+const (
+	// Treated as interactive.
+	Priority_PRIORITY_UNSPECIFIED Priority = 0
+	Priority_PRIORITY_INTERACTIVE Priority = 1
+	Priority_PRIORITY_BATCH       Priority = 2
+)
+
+// Enum value maps for Priority.
+var (
+	Priority_name = map[int32]string{
+		0: "PRIORITY_UNSPECIFIED",
+		1: "PRIORITY_INTERACTIVE",
+		2: "PRIORITY_BATCH",
+	}
+	Priority_value = map[string]int32{
+		"PRIORITY_UNSPECIFIED": 0,
+		"PRIORITY_INTERACTIVE": 1,
+		"PRIORITY_BATCH":       2,
+	}
+)
+
+func (x Priority) Enum() *Priority {
+	p := new(Priority)
+	*p = x
+	return p
+}
+
+func (x Priority) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Priority) Descriptor() protoreflect.EnumDescriptor {
+	return file_keel_v1_router_proto_enumTypes[0].Descriptor()
+}
+
+func (Priority) Type() protoreflect.EnumType {
+	return &file_keel_v1_router_proto_enumTypes[0]
+}
+
+func (x Priority) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Priority.Descriptor instead.
+func (Priority) EnumDescriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{0}
+}
+
 type ChatMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// system, user, assistant or tool.
@@ -214,10 +266,16 @@ func (x *ToolCall) GetArgumentsJson() string {
 }
 
 type Usage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InputTokens   int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
-	CostMicros    int64                  `protobuf:"varint,3,opt,name=cost_micros,json=costMicros,proto3" json:"cost_micros,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every input token, cached ones included.
+	InputTokens  int64 `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64 `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	CostMicros   int64 `protobuf:"varint,3,opt,name=cost_micros,json=costMicros,proto3" json:"cost_micros,omitempty"`
+	// Input tokens read from and written to the provider's prompt cache.
+	CachedInputTokens int64 `protobuf:"varint,4,opt,name=cached_input_tokens,json=cachedInputTokens,proto3" json:"cached_input_tokens,omitempty"`
+	CacheWriteTokens  int64 `protobuf:"varint,5,opt,name=cache_write_tokens,json=cacheWriteTokens,proto3" json:"cache_write_tokens,omitempty"`
+	// The provider reported no usage; the counts are Keel's estimate.
+	Estimated     bool `protobuf:"varint,6,opt,name=estimated,proto3" json:"estimated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -273,6 +331,81 @@ func (x *Usage) GetCostMicros() int64 {
 	return 0
 }
 
+func (x *Usage) GetCachedInputTokens() int64 {
+	if x != nil {
+		return x.CachedInputTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetCacheWriteTokens() int64 {
+	if x != nil {
+		return x.CacheWriteTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+// ResponseSchema asks for a reply that is one JSON value valid against a
+// JSON Schema.
+type ResponseSchema struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	SchemaJson    string                 `protobuf:"bytes,2,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResponseSchema) Reset() {
+	*x = ResponseSchema{}
+	mi := &file_keel_v1_router_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResponseSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResponseSchema) ProtoMessage() {}
+
+func (x *ResponseSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResponseSchema.ProtoReflect.Descriptor instead.
+func (*ResponseSchema) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ResponseSchema) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResponseSchema) GetSchemaJson() string {
+	if x != nil {
+		return x.SchemaJson
+	}
+	return ""
+}
+
 type GenerateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Selects the route, for example "support_reply".
@@ -284,14 +417,29 @@ type GenerateRequest struct {
 	MaxOutputTokens int32             `protobuf:"varint,5,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
 	// What the call belongs to (a workflow or event id), recorded in the usage
 	// and audit events so that they link to the step that made the call.
-	Subject       string `protobuf:"bytes,6,opt,name=subject,proto3" json:"subject,omitempty"`
+	Subject string `protobuf:"bytes,6,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Sampling parameters; unset leaves the route's or provider's default.
+	Temperature *float64 `protobuf:"fixed64,7,opt,name=temperature,proto3,oneof" json:"temperature,omitempty"`
+	TopP        *float64 `protobuf:"fixed64,8,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
+	Stop        []string `protobuf:"bytes,9,rep,name=stop,proto3" json:"stop,omitempty"`
+	Seed        *int64   `protobuf:"varint,10,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	// auto, none, required or the name of one tool.
+	ToolChoice        string `protobuf:"bytes,11,opt,name=tool_choice,json=toolChoice,proto3" json:"tool_choice,omitempty"`
+	ParallelToolCalls *bool  `protobuf:"varint,12,opt,name=parallel_tool_calls,json=parallelToolCalls,proto3,oneof" json:"parallel_tool_calls,omitempty"`
+	// Structured output: the reply must be JSON valid against this schema.
+	ResponseSchema *ResponseSchema `protobuf:"bytes,13,opt,name=response_schema,json=responseSchema,proto3" json:"response_schema,omitempty"`
+	// Keeps a conversation on one side of a route's A/B split.
+	Conversation string   `protobuf:"bytes,14,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	Priority     Priority `protobuf:"varint,15,opt,name=priority,proto3,enum=keel.v1.Priority" json:"priority,omitempty"`
+	// Ask providers with explicit prompt-cache controls to cache the prompt.
+	PromptCache   bool `protobuf:"varint,16,opt,name=prompt_cache,json=promptCache,proto3" json:"prompt_cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_keel_v1_router_proto_msgTypes[4]
+	mi := &file_keel_v1_router_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +451,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[4]
+	mi := &file_keel_v1_router_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +464,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{4}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GenerateRequest) GetUseCase() string {
@@ -361,6 +509,76 @@ func (x *GenerateRequest) GetSubject() string {
 	return ""
 }
 
+func (x *GenerateRequest) GetTemperature() float64 {
+	if x != nil && x.Temperature != nil {
+		return *x.Temperature
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetTopP() float64 {
+	if x != nil && x.TopP != nil {
+		return *x.TopP
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetStop() []string {
+	if x != nil {
+		return x.Stop
+	}
+	return nil
+}
+
+func (x *GenerateRequest) GetSeed() int64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
+}
+
+func (x *GenerateRequest) GetToolChoice() string {
+	if x != nil {
+		return x.ToolChoice
+	}
+	return ""
+}
+
+func (x *GenerateRequest) GetParallelToolCalls() bool {
+	if x != nil && x.ParallelToolCalls != nil {
+		return *x.ParallelToolCalls
+	}
+	return false
+}
+
+func (x *GenerateRequest) GetResponseSchema() *ResponseSchema {
+	if x != nil {
+		return x.ResponseSchema
+	}
+	return nil
+}
+
+func (x *GenerateRequest) GetConversation() string {
+	if x != nil {
+		return x.Conversation
+	}
+	return ""
+}
+
+func (x *GenerateRequest) GetPriority() Priority {
+	if x != nil {
+		return x.Priority
+	}
+	return Priority_PRIORITY_UNSPECIFIED
+}
+
+func (x *GenerateRequest) GetPromptCache() bool {
+	if x != nil {
+		return x.PromptCache
+	}
+	return false
+}
+
 type GenerateResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Text      string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
@@ -373,14 +591,22 @@ type GenerateResponse struct {
 	Route      string   `protobuf:"bytes,7,opt,name=route,proto3" json:"route,omitempty"`
 	Usage      *Usage   `protobuf:"bytes,8,opt,name=usage,proto3" json:"usage,omitempty"`
 	// stop, tool_calls, length.
-	FinishReason  string `protobuf:"bytes,9,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	FinishReason string `protobuf:"bytes,9,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	// The answer is the route's fallback (a cached answer or a holding
+	// reply), given because no candidate could answer; never a model answer.
+	Degraded       bool   `protobuf:"varint,10,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	DegradedReason string `protobuf:"bytes,11,opt,name=degraded_reason,json=degradedReason,proto3" json:"degraded_reason,omitempty"`
+	// Candidates tried, the one that answered included.
+	Attempts int32 `protobuf:"varint,12,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Served from Keel's response cache.
+	Cached        bool `protobuf:"varint,13,opt,name=cached,proto3" json:"cached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_keel_v1_router_proto_msgTypes[5]
+	mi := &file_keel_v1_router_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +618,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[5]
+	mi := &file_keel_v1_router_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +631,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{5}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GenerateResponse) GetText() string {
@@ -471,6 +697,34 @@ func (x *GenerateResponse) GetFinishReason() string {
 	return ""
 }
 
+func (x *GenerateResponse) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *GenerateResponse) GetDegradedReason() string {
+	if x != nil {
+		return x.DegradedReason
+	}
+	return ""
+}
+
+func (x *GenerateResponse) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *GenerateResponse) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
 type GenerateStreamRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Request       *GenerateRequest       `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
@@ -480,7 +734,7 @@ type GenerateStreamRequest struct {
 
 func (x *GenerateStreamRequest) Reset() {
 	*x = GenerateStreamRequest{}
-	mi := &file_keel_v1_router_proto_msgTypes[6]
+	mi := &file_keel_v1_router_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +746,7 @@ func (x *GenerateStreamRequest) String() string {
 func (*GenerateStreamRequest) ProtoMessage() {}
 
 func (x *GenerateStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[6]
+	mi := &file_keel_v1_router_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +759,7 @@ func (x *GenerateStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateStreamRequest.ProtoReflect.Descriptor instead.
 func (*GenerateStreamRequest) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{6}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GenerateStreamRequest) GetRequest() *GenerateRequest {
@@ -515,20 +769,21 @@ func (x *GenerateStreamRequest) GetRequest() *GenerateRequest {
 	return nil
 }
 
-// GenerateStreamResponse carries text as it is produced; the last one also
-// carries the whole response.
+// GenerateStreamResponse carries text as it is produced and each tool call
+// once its arguments are complete; the last one carries the whole response.
 type GenerateStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Delta string                 `protobuf:"bytes,1,opt,name=delta,proto3" json:"delta,omitempty"`
 	// Set on the last message only.
 	Final         *GenerateResponse `protobuf:"bytes,2,opt,name=final,proto3" json:"final,omitempty"`
+	ToolCall      *ToolCall         `protobuf:"bytes,3,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateStreamResponse) Reset() {
 	*x = GenerateStreamResponse{}
-	mi := &file_keel_v1_router_proto_msgTypes[7]
+	mi := &file_keel_v1_router_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +795,7 @@ func (x *GenerateStreamResponse) String() string {
 func (*GenerateStreamResponse) ProtoMessage() {}
 
 func (x *GenerateStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[7]
+	mi := &file_keel_v1_router_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +808,7 @@ func (x *GenerateStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateStreamResponse.ProtoReflect.Descriptor instead.
 func (*GenerateStreamResponse) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{7}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GenerateStreamResponse) GetDelta() string {
@@ -566,6 +821,226 @@ func (x *GenerateStreamResponse) GetDelta() string {
 func (x *GenerateStreamResponse) GetFinal() *GenerateResponse {
 	if x != nil {
 		return x.Final
+	}
+	return nil
+}
+
+func (x *GenerateStreamResponse) GetToolCall() *ToolCall {
+	if x != nil {
+		return x.ToolCall
+	}
+	return nil
+}
+
+type ListRoutesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutesRequest) Reset() {
+	*x = ListRoutesRequest{}
+	mi := &file_keel_v1_router_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutesRequest) ProtoMessage() {}
+
+func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
+func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{9}
+}
+
+// RouteCandidate is one provider and model a route may call.
+type RouteCandidate struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Provider string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model    string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// How the provider is asked to keep the content it is sent, for example
+	// "store=false on every request".
+	Retention string `protobuf:"bytes,3,opt,name=retention,proto3" json:"retention,omitempty"`
+	// Share of the route's traffic in an A/B split; 0 when not split.
+	Weight        int32 `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteCandidate) Reset() {
+	*x = RouteCandidate{}
+	mi := &file_keel_v1_router_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteCandidate) ProtoMessage() {}
+
+func (x *RouteCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteCandidate.ProtoReflect.Descriptor instead.
+func (*RouteCandidate) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RouteCandidate) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *RouteCandidate) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *RouteCandidate) GetRetention() string {
+	if x != nil {
+		return x.Retention
+	}
+	return ""
+}
+
+func (x *RouteCandidate) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+type RouteInfo struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Candidates []*RouteCandidate      `protobuf:"bytes,2,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// Serves use cases without a route of their own.
+	Default       bool `protobuf:"varint,3,opt,name=default,proto3" json:"default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteInfo) Reset() {
+	*x = RouteInfo{}
+	mi := &file_keel_v1_router_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteInfo) ProtoMessage() {}
+
+func (x *RouteInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteInfo.ProtoReflect.Descriptor instead.
+func (*RouteInfo) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RouteInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RouteInfo) GetCandidates() []*RouteCandidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *RouteInfo) GetDefault() bool {
+	if x != nil {
+		return x.Default
+	}
+	return false
+}
+
+type ListRoutesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Routes        []*RouteInfo           `protobuf:"bytes,1,rep,name=routes,proto3" json:"routes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoutesResponse) Reset() {
+	*x = ListRoutesResponse{}
+	mi := &file_keel_v1_router_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoutesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoutesResponse) ProtoMessage() {}
+
+func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
+func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListRoutesResponse) GetRoutes() []*RouteInfo {
+	if x != nil {
+		return x.Routes
 	}
 	return nil
 }
@@ -589,19 +1064,42 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\bToolCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
-	"\x0earguments_json\x18\x03 \x01(\tR\rargumentsJson\"p\n" +
+	"\x0earguments_json\x18\x03 \x01(\tR\rargumentsJson\"\xec\x01\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12\x1f\n" +
 	"\vcost_micros\x18\x03 \x01(\x03R\n" +
-	"costMicros\"\x81\x02\n" +
+	"costMicros\x12.\n" +
+	"\x13cached_input_tokens\x18\x04 \x01(\x03R\x11cachedInputTokens\x12,\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\x12\x1c\n" +
+	"\testimated\x18\x06 \x01(\bR\testimated\"E\n" +
+	"\x0eResponseSchema\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\vschema_json\x18\x02 \x01(\tR\n" +
+	"schemaJson\"\xb8\x05\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +
 	"\bpassages\x18\x03 \x03(\v2\x10.keel.v1.PassageR\bpassages\x12-\n" +
 	"\x05tools\x18\x04 \x03(\v2\x17.keel.v1.ToolDefinitionR\x05tools\x12*\n" +
 	"\x11max_output_tokens\x18\x05 \x01(\x05R\x0fmaxOutputTokens\x12\x18\n" +
-	"\asubject\x18\x06 \x01(\tR\asubject\"\xa9\x02\n" +
+	"\asubject\x18\x06 \x01(\tR\asubject\x12%\n" +
+	"\vtemperature\x18\a \x01(\x01H\x00R\vtemperature\x88\x01\x01\x12\x18\n" +
+	"\x05top_p\x18\b \x01(\x01H\x01R\x04topP\x88\x01\x01\x12\x12\n" +
+	"\x04stop\x18\t \x03(\tR\x04stop\x12\x17\n" +
+	"\x04seed\x18\n" +
+	" \x01(\x03H\x02R\x04seed\x88\x01\x01\x12\x1f\n" +
+	"\vtool_choice\x18\v \x01(\tR\n" +
+	"toolChoice\x123\n" +
+	"\x13parallel_tool_calls\x18\f \x01(\bH\x03R\x11parallelToolCalls\x88\x01\x01\x12@\n" +
+	"\x0fresponse_schema\x18\r \x01(\v2\x17.keel.v1.ResponseSchemaR\x0eresponseSchema\x12\"\n" +
+	"\fconversation\x18\x0e \x01(\tR\fconversation\x12-\n" +
+	"\bpriority\x18\x0f \x01(\x0e2\x11.keel.v1.PriorityR\bpriority\x12!\n" +
+	"\fprompt_cache\x18\x10 \x01(\bR\vpromptCacheB\x0e\n" +
+	"\f_temperatureB\b\n" +
+	"\x06_top_pB\a\n" +
+	"\x05_seedB\x16\n" +
+	"\x14_parallel_tool_calls\"\xa2\x03\n" +
 	"\x10GenerateResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x120\n" +
 	"\n" +
@@ -614,15 +1112,41 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x05model\x18\x06 \x01(\tR\x05model\x12\x14\n" +
 	"\x05route\x18\a \x01(\tR\x05route\x12$\n" +
 	"\x05usage\x18\b \x01(\v2\x0e.keel.v1.UsageR\x05usage\x12#\n" +
-	"\rfinish_reason\x18\t \x01(\tR\ffinishReason\"K\n" +
+	"\rfinish_reason\x18\t \x01(\tR\ffinishReason\x12\x1a\n" +
+	"\bdegraded\x18\n" +
+	" \x01(\bR\bdegraded\x12'\n" +
+	"\x0fdegraded_reason\x18\v \x01(\tR\x0edegradedReason\x12\x1a\n" +
+	"\battempts\x18\f \x01(\x05R\battempts\x12\x16\n" +
+	"\x06cached\x18\r \x01(\bR\x06cached\"K\n" +
 	"\x15GenerateStreamRequest\x122\n" +
-	"\arequest\x18\x01 \x01(\v2\x18.keel.v1.GenerateRequestR\arequest\"_\n" +
+	"\arequest\x18\x01 \x01(\v2\x18.keel.v1.GenerateRequestR\arequest\"\x8f\x01\n" +
 	"\x16GenerateStreamResponse\x12\x14\n" +
 	"\x05delta\x18\x01 \x01(\tR\x05delta\x12/\n" +
-	"\x05final\x18\x02 \x01(\v2\x19.keel.v1.GenerateResponseR\x05final2\xaa\x01\n" +
+	"\x05final\x18\x02 \x01(\v2\x19.keel.v1.GenerateResponseR\x05final\x12.\n" +
+	"\ttool_call\x18\x03 \x01(\v2\x11.keel.v1.ToolCallR\btoolCall\"\x13\n" +
+	"\x11ListRoutesRequest\"x\n" +
+	"\x0eRouteCandidate\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1c\n" +
+	"\tretention\x18\x03 \x01(\tR\tretention\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x05R\x06weight\"r\n" +
+	"\tRouteInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\n" +
+	"candidates\x18\x02 \x03(\v2\x17.keel.v1.RouteCandidateR\n" +
+	"candidates\x12\x18\n" +
+	"\adefault\x18\x03 \x01(\bR\adefault\"@\n" +
+	"\x12ListRoutesResponse\x12*\n" +
+	"\x06routes\x18\x01 \x03(\v2\x12.keel.v1.RouteInfoR\x06routes*R\n" +
+	"\bPriority\x12\x18\n" +
+	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14PRIORITY_INTERACTIVE\x10\x01\x12\x12\n" +
+	"\x0ePRIORITY_BATCH\x10\x022\xf1\x01\n" +
 	"\x12ModelRouterService\x12?\n" +
 	"\bGenerate\x12\x18.keel.v1.GenerateRequest\x1a\x19.keel.v1.GenerateResponse\x12S\n" +
-	"\x0eGenerateStream\x12\x1e.keel.v1.GenerateStreamRequest\x1a\x1f.keel.v1.GenerateStreamResponse0\x01B\x8b\x01\n" +
+	"\x0eGenerateStream\x12\x1e.keel.v1.GenerateStreamRequest\x1a\x1f.keel.v1.GenerateStreamResponse0\x01\x12E\n" +
+	"\n" +
+	"ListRoutes\x12\x1a.keel.v1.ListRoutesRequest\x1a\x1b.keel.v1.ListRoutesResponseB\x8b\x01\n" +
 	"\vcom.keel.v1B\vRouterProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (
@@ -637,36 +1161,50 @@ func file_keel_v1_router_proto_rawDescGZIP() []byte {
 	return file_keel_v1_router_proto_rawDescData
 }
 
-var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_keel_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_keel_v1_router_proto_goTypes = []any{
-	(*ChatMessage)(nil),            // 0: keel.v1.ChatMessage
-	(*ToolDefinition)(nil),         // 1: keel.v1.ToolDefinition
-	(*ToolCall)(nil),               // 2: keel.v1.ToolCall
-	(*Usage)(nil),                  // 3: keel.v1.Usage
-	(*GenerateRequest)(nil),        // 4: keel.v1.GenerateRequest
-	(*GenerateResponse)(nil),       // 5: keel.v1.GenerateResponse
-	(*GenerateStreamRequest)(nil),  // 6: keel.v1.GenerateStreamRequest
-	(*GenerateStreamResponse)(nil), // 7: keel.v1.GenerateStreamResponse
-	(*Passage)(nil),                // 8: keel.v1.Passage
+	(Priority)(0),                  // 0: keel.v1.Priority
+	(*ChatMessage)(nil),            // 1: keel.v1.ChatMessage
+	(*ToolDefinition)(nil),         // 2: keel.v1.ToolDefinition
+	(*ToolCall)(nil),               // 3: keel.v1.ToolCall
+	(*Usage)(nil),                  // 4: keel.v1.Usage
+	(*ResponseSchema)(nil),         // 5: keel.v1.ResponseSchema
+	(*GenerateRequest)(nil),        // 6: keel.v1.GenerateRequest
+	(*GenerateResponse)(nil),       // 7: keel.v1.GenerateResponse
+	(*GenerateStreamRequest)(nil),  // 8: keel.v1.GenerateStreamRequest
+	(*GenerateStreamResponse)(nil), // 9: keel.v1.GenerateStreamResponse
+	(*ListRoutesRequest)(nil),      // 10: keel.v1.ListRoutesRequest
+	(*RouteCandidate)(nil),         // 11: keel.v1.RouteCandidate
+	(*RouteInfo)(nil),              // 12: keel.v1.RouteInfo
+	(*ListRoutesResponse)(nil),     // 13: keel.v1.ListRoutesResponse
+	(*Passage)(nil),                // 14: keel.v1.Passage
 }
 var file_keel_v1_router_proto_depIdxs = []int32{
-	2,  // 0: keel.v1.ChatMessage.tool_calls:type_name -> keel.v1.ToolCall
-	0,  // 1: keel.v1.GenerateRequest.messages:type_name -> keel.v1.ChatMessage
-	8,  // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
-	1,  // 3: keel.v1.GenerateRequest.tools:type_name -> keel.v1.ToolDefinition
-	2,  // 4: keel.v1.GenerateResponse.tool_calls:type_name -> keel.v1.ToolCall
-	3,  // 5: keel.v1.GenerateResponse.usage:type_name -> keel.v1.Usage
-	4,  // 6: keel.v1.GenerateStreamRequest.request:type_name -> keel.v1.GenerateRequest
-	5,  // 7: keel.v1.GenerateStreamResponse.final:type_name -> keel.v1.GenerateResponse
-	4,  // 8: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
-	6,  // 9: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
-	5,  // 10: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
-	7,  // 11: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: keel.v1.ChatMessage.tool_calls:type_name -> keel.v1.ToolCall
+	1,  // 1: keel.v1.GenerateRequest.messages:type_name -> keel.v1.ChatMessage
+	14, // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
+	2,  // 3: keel.v1.GenerateRequest.tools:type_name -> keel.v1.ToolDefinition
+	5,  // 4: keel.v1.GenerateRequest.response_schema:type_name -> keel.v1.ResponseSchema
+	0,  // 5: keel.v1.GenerateRequest.priority:type_name -> keel.v1.Priority
+	3,  // 6: keel.v1.GenerateResponse.tool_calls:type_name -> keel.v1.ToolCall
+	4,  // 7: keel.v1.GenerateResponse.usage:type_name -> keel.v1.Usage
+	6,  // 8: keel.v1.GenerateStreamRequest.request:type_name -> keel.v1.GenerateRequest
+	7,  // 9: keel.v1.GenerateStreamResponse.final:type_name -> keel.v1.GenerateResponse
+	3,  // 10: keel.v1.GenerateStreamResponse.tool_call:type_name -> keel.v1.ToolCall
+	11, // 11: keel.v1.RouteInfo.candidates:type_name -> keel.v1.RouteCandidate
+	12, // 12: keel.v1.ListRoutesResponse.routes:type_name -> keel.v1.RouteInfo
+	6,  // 13: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
+	8,  // 14: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
+	10, // 15: keel.v1.ModelRouterService.ListRoutes:input_type -> keel.v1.ListRoutesRequest
+	7,  // 16: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
+	9,  // 17: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
+	13, // 18: keel.v1.ModelRouterService.ListRoutes:output_type -> keel.v1.ListRoutesResponse
+	16, // [16:19] is the sub-list for method output_type
+	13, // [13:16] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_router_proto_init() }
@@ -675,18 +1213,20 @@ func file_keel_v1_router_proto_init() {
 		return
 	}
 	file_keel_v1_retrieve_proto_init()
+	file_keel_v1_router_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_router_proto_rawDesc), len(file_keel_v1_router_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      1,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_keel_v1_router_proto_goTypes,
 		DependencyIndexes: file_keel_v1_router_proto_depIdxs,
+		EnumInfos:         file_keel_v1_router_proto_enumTypes,
 		MessageInfos:      file_keel_v1_router_proto_msgTypes,
 	}.Build()
 	File_keel_v1_router_proto = out.File

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ModelRouterService_Generate_FullMethodName       = "/keel.v1.ModelRouterService/Generate"
 	ModelRouterService_GenerateStream_FullMethodName = "/keel.v1.ModelRouterService/GenerateStream"
+	ModelRouterService_ListRoutes_FullMethodName     = "/keel.v1.ModelRouterService/ListRoutes"
 )
 
 // ModelRouterServiceClient is the client API for ModelRouterService service.
@@ -31,6 +32,9 @@ const (
 type ModelRouterServiceClient interface {
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 	GenerateStream(ctx context.Context, in *GenerateStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateStreamResponse], error)
+	// ListRoutes lists the routes a caller can name, with the providers and
+	// retention settings behind each.
+	ListRoutes(ctx context.Context, in *ListRoutesRequest, opts ...grpc.CallOption) (*ListRoutesResponse, error)
 }
 
 type modelRouterServiceClient struct {
@@ -70,6 +74,16 @@ func (c *modelRouterServiceClient) GenerateStream(ctx context.Context, in *Gener
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ModelRouterService_GenerateStreamClient = grpc.ServerStreamingClient[GenerateStreamResponse]
 
+func (c *modelRouterServiceClient) ListRoutes(ctx context.Context, in *ListRoutesRequest, opts ...grpc.CallOption) (*ListRoutesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoutesResponse)
+	err := c.cc.Invoke(ctx, ModelRouterService_ListRoutes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelRouterServiceServer is the server API for ModelRouterService service.
 // All implementations must embed UnimplementedModelRouterServiceServer
 // for forward compatibility.
@@ -78,6 +92,9 @@ type ModelRouterService_GenerateStreamClient = grpc.ServerStreamingClient[Genera
 type ModelRouterServiceServer interface {
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	GenerateStream(*GenerateStreamRequest, grpc.ServerStreamingServer[GenerateStreamResponse]) error
+	// ListRoutes lists the routes a caller can name, with the providers and
+	// retention settings behind each.
+	ListRoutes(context.Context, *ListRoutesRequest) (*ListRoutesResponse, error)
 	mustEmbedUnimplementedModelRouterServiceServer()
 }
 
@@ -93,6 +110,9 @@ func (UnimplementedModelRouterServiceServer) Generate(context.Context, *Generate
 }
 func (UnimplementedModelRouterServiceServer) GenerateStream(*GenerateStreamRequest, grpc.ServerStreamingServer[GenerateStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method GenerateStream not implemented")
+}
+func (UnimplementedModelRouterServiceServer) ListRoutes(context.Context, *ListRoutesRequest) (*ListRoutesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRoutes not implemented")
 }
 func (UnimplementedModelRouterServiceServer) mustEmbedUnimplementedModelRouterServiceServer() {}
 func (UnimplementedModelRouterServiceServer) testEmbeddedByValue()                            {}
@@ -144,6 +164,24 @@ func _ModelRouterService_GenerateStream_Handler(srv interface{}, stream grpc.Ser
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ModelRouterService_GenerateStreamServer = grpc.ServerStreamingServer[GenerateStreamResponse]
 
+func _ModelRouterService_ListRoutes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoutesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelRouterServiceServer).ListRoutes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ModelRouterService_ListRoutes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelRouterServiceServer).ListRoutes(ctx, req.(*ListRoutesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ModelRouterService_ServiceDesc is the grpc.ServiceDesc for ModelRouterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -154,6 +192,10 @@ var ModelRouterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Generate",
 			Handler:    _ModelRouterService_Generate_Handler,
+		},
+		{
+			MethodName: "ListRoutes",
+			Handler:    _ModelRouterService_ListRoutes_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -87,12 +87,12 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	}, nil
 }
 
-// Stream drafts the reply like Generate and hands it to onDelta one word at
-// a time. It returns onDelta's error, or the context's.
+// Stream drafts the reply like Generate and hands it to emit one word at a
+// time, then each tool call. It returns emit's error, or the context's.
 func (p *Provider) Stream(
 	ctx context.Context,
 	req provider.Request,
-	onDelta func(delta string) error,
+	emit func(provider.Delta) error,
 ) (provider.Response, error) {
 	resp, err := p.Generate(ctx, req)
 	if err != nil {
@@ -103,7 +103,12 @@ func (p *Provider) Stream(
 		if err := ctx.Err(); err != nil {
 			return provider.Response{}, contextError(err)
 		}
-		if err := onDelta(piece); err != nil {
+		if err := emit(provider.Delta{Text: piece}); err != nil {
+			return provider.Response{}, err
+		}
+	}
+	for i := range resp.ToolCalls {
+		if err := emit(provider.Delta{ToolCall: &resp.ToolCalls[i]}); err != nil {
 			return provider.Response{}, err
 		}
 	}
@@ -216,3 +221,6 @@ func orderStatus(result provider.Message) string {
 	}
 	return fmt.Sprintf("The current status of your order %s is: %s.", id, status)
 }
+
+// Retention says that nothing leaves the process.
+func (p *Provider) Retention() string { return "offline: nothing leaves Keel" }

@@ -405,9 +405,9 @@ func TestStreamJoinsToGenerate(t *testing.T) {
 	}
 	var b strings.Builder
 	deltas := 0
-	resp, err := New("local").Stream(context.Background(), req, func(d string) error {
+	resp, err := New("local").Stream(context.Background(), req, func(d provider.Delta) error {
 		deltas++
-		b.WriteString(d)
+		b.WriteString(d.Text)
 		return nil
 	})
 	if err != nil {
@@ -422,7 +422,7 @@ func TestStreamJoinsToGenerate(t *testing.T) {
 
 	// A callback error stops the stream.
 	stop := errors.New("client went away")
-	_, err = New("local").Stream(context.Background(), req, func(string) error { return stop })
+	_, err = New("local").Stream(context.Background(), req, func(provider.Delta) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Errorf("Stream error = %v, want %v", err, stop)
 	}

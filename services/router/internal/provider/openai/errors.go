@@ -24,8 +24,13 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 
 	pe := &provider.Error{StatusCode: resp.StatusCode, Message: shorten(eb.Error.messageOr(string(body)))}
 	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests && isQuota(eb.Error):
+		pe.Class = provider.ErrQuotaExceeded
 	case code == http.StatusTooManyRequests:
 		pe.Class = provider.ErrRateLimited
+		pe.RetryAfter = httpretry.After(resp.Header, now)
+	case code == http.StatusServiceUnavailable || code == 529:
+		pe.Class = provider.ErrOverloaded
 		pe.RetryAfter = httpretry.After(resp.Header, now)
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		pe.Class = provider.ErrCredentialsRejected
@@ -35,6 +40,8 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 		pe.Class = provider.ErrServerFailed
 	case isContextLength(eb.Error):
 		pe.Class = provider.ErrContextTooLong
+	case isContentPolicy(eb.Error):
+		pe.Class = provider.ErrContentRefused
 	default:
 		pe.Class = provider.ErrRequestRejected
 	}
@@ -46,8 +53,14 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 func streamError(e *apiError) *provider.Error {
 	pe := &provider.Error{Message: shorten(e.messageOr("error event")), Class: provider.ErrServerFailed}
 	switch kind := e.Type + " " + e.code(); {
+	case isQuota(e):
+		pe.Class = provider.ErrQuotaExceeded
 	case strings.Contains(kind, "rate_limit"):
 		pe.Class = provider.ErrRateLimited
+	case strings.Contains(kind, "overloaded") || strings.Contains(kind, "unavailable"):
+		pe.Class = provider.ErrOverloaded
+	case isContentPolicy(e):
+		pe.Class = provider.ErrContentRefused
 	case isContextLength(e):
 		pe.Class = provider.ErrContextTooLong
 	case strings.Contains(kind, "invalid_request"):
@@ -76,6 +89,25 @@ func isContextLength(e *apiError) bool {
 	}
 	return e.code() == "context_length_exceeded" ||
 		strings.Contains(strings.ToLower(e.Message), "maximum context length")
+}
+
+// isQuota reports a 429 that waiting does not cure: OpenAI's
+// insufficient_quota and billing hard limits.
+func isQuota(e *apiError) bool {
+	if e == nil {
+		return false
+	}
+	kind := e.Type + " " + e.code()
+	return strings.Contains(kind, "insufficient_quota") || strings.Contains(kind, "billing_hard_limit")
+}
+
+// isContentPolicy reports a request refused under the content policy.
+func isContentPolicy(e *apiError) bool {
+	if e == nil {
+		return false
+	}
+	kind := e.Type + " " + e.code()
+	return strings.Contains(kind, "content_policy") || strings.Contains(kind, "content_filter")
 }
 
 func (e *apiError) messageOr(fallback string) string {

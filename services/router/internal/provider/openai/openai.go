@@ -24,8 +24,26 @@ import (
 // maxResponseBody bounds a non-streamed response body.
 const maxResponseBody = 8 << 20
 
+// Flavor says which server a Provider talks to, for the few settings that
+// only one of them accepts.
+type Flavor string
+
+// Flavors of OpenAI-compatible servers.
+const (
+	// FlavorCompatible is any server that speaks the API (vLLM, Ollama,
+	// llama.cpp, a mock); only the common fields are sent.
+	FlavorCompatible Flavor = ""
+	// FlavorOpenAI is OpenAI itself: requests carry store=false.
+	FlavorOpenAI Flavor = "openai"
+	// FlavorXAI is xAI's Grok API.
+	FlavorXAI Flavor = "xai"
+)
+
 // Config configures a Provider.
 type Config struct {
+	// Flavor selects server-specific settings; the zero value sends only
+	// the fields every compatible server accepts.
+	Flavor Flavor
 	// Name is the provider's name in the routes file.
 	Name string
 	// BaseURL is the API root including the version, for example
@@ -43,6 +61,7 @@ type Config struct {
 
 // Provider calls an OpenAI-compatible server. It is safe for concurrent use.
 type Provider struct {
+	flavor   Flavor
 	name     string
 	endpoint string
 	apiKey   string
@@ -53,6 +72,7 @@ type Provider struct {
 // New returns a Provider for cfg.
 func New(cfg Config) *Provider {
 	p := &Provider{
+		flavor:   cfg.Flavor,
 		name:     cfg.Name,
 		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + "/chat/completions",
 		apiKey:   cfg.APIKey,
@@ -71,10 +91,23 @@ func New(cfg Config) *Provider {
 // Name returns the configured name.
 func (p *Provider) Name() string { return p.name }
 
+// Retention describes how the server may keep what it is sent, as a tenant
+// sees it in the list of routes.
+func (p *Provider) Retention() string {
+	switch p.flavor {
+	case FlavorOpenAI:
+		return "store=false on every request; API data is not used for training by default"
+	case FlavorXAI:
+		return "no per-request setting; API data is not used for training by default"
+	default:
+		return "self-hosted or compatible server: retention is the server operator's"
+	}
+}
+
 // Generate sends one non-streamed completion request. Errors wrap a
 // provider class sentinel, except the caller's own cancellation.
 func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider.Response, error) {
-	httpResp, err := p.post(ctx, toChatRequest(req, false))
+	httpResp, err := p.post(ctx, toChatRequest(req, false, p.flavor))
 	if err != nil {
 		return provider.Response{}, err
 	}
@@ -103,25 +136,60 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	}
 	var calls []provider.ToolCall
 	for _, c := range choice.Message.ToolCalls {
-		calls = append(calls, provider.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+		call := provider.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments}
+		if err := completeArguments(&call); err != nil {
+			return provider.Response{}, err
+		}
+		calls = append(calls, call)
 	}
 	var reason string
 	if choice.FinishReason != nil {
 		reason = *choice.FinishReason
 	}
+	if err := refusal(choice.Message.Refusal, reason); err != nil {
+		return provider.Response{}, err
+	}
 	return p.response(req, cr.Model, text, calls, reason, cr.Usage), nil
 }
 
-// Stream sends a streamed completion request and calls onDelta with every
-// piece of content. Tool call fragments are joined by their index. Errors
-// wrap a provider class sentinel, except the caller's own cancellation and
-// errors from onDelta, which are returned as they are.
+// refusal returns ErrContentRefused when the model declined or its output
+// was filtered under the provider's content policy.
+func refusal(msg *string, finish string) error {
+	if msg != nil && *msg != "" {
+		return &provider.Error{Class: provider.ErrContentRefused, Message: shorten(*msg)}
+	}
+	if finish == "content_filter" {
+		return &provider.Error{Class: provider.ErrContentRefused, Message: "output withheld by the content filter"}
+	}
+	return nil
+}
+
+// completeArguments checks that a tool call's joined arguments are one JSON
+// value, reading an empty string as the empty object.
+func completeArguments(c *provider.ToolCall) error {
+	if strings.TrimSpace(c.Arguments) == "" {
+		c.Arguments = "{}"
+		return nil
+	}
+	if !json.Valid([]byte(c.Arguments)) {
+		return &provider.Error{
+			Class: provider.ErrServerFailed, Message: fmt.Sprintf("tool call %q: arguments are not JSON", c.Name),
+		}
+	}
+	return nil
+}
+
+// Stream sends a streamed completion request and calls emit with every
+// piece of content. Tool call fragments are joined by their index and each
+// call is emitted whole when the choice finishes. Errors wrap a provider
+// class sentinel, except the caller's own cancellation and errors from
+// emit, which are returned as they are.
 func (p *Provider) Stream(
 	ctx context.Context,
 	req provider.Request,
-	onDelta func(delta string) error,
+	emit func(provider.Delta) error,
 ) (provider.Response, error) {
-	httpResp, err := p.post(ctx, toChatRequest(req, true))
+	httpResp, err := p.post(ctx, toChatRequest(req, true, p.flavor))
 	if err != nil {
 		return provider.Response{}, err
 	}
@@ -138,7 +206,7 @@ func (p *Provider) Stream(
 			return provider.Response{}, transportError(ctx, err)
 		}
 
-		done, err := acc.add(ev, onDelta)
+		done, err := acc.add(ev, emit)
 		if err != nil {
 			return provider.Response{}, err
 		}
@@ -152,7 +220,15 @@ func (p *Provider) Stream(
 			Class: provider.ErrUnreachable, Message: "stream ended before the completion finished",
 		}
 	}
-	return p.response(req, acc.model, acc.text.String(), acc.toolCalls(), acc.finishReason, acc.usage), nil
+	if err := refusal(&acc.refusal, acc.finishReason); err != nil {
+		return provider.Response{}, err
+	}
+	// Servers that finish without a finish_reason chunk still end with
+	// [DONE]; their tool calls are complete then.
+	if err := acc.flushToolCalls(emit); err != nil {
+		return provider.Response{}, err
+	}
+	return p.response(req, acc.model, acc.text.String(), acc.emitted, acc.finishReason, acc.usage), nil
 }
 
 // post sends body and returns the response when its status is 200.
@@ -196,22 +272,29 @@ func (p *Provider) response(
 	if model == "" {
 		model = req.Model
 	}
-	// TODO: ask for a structured confidence once providers agree on JSON
-	// output; until then the share of cited sentences stands in for it.
 	resp := provider.Response{
 		Text:         text,
 		ToolCalls:    calls,
-		Citations:    provider.ParseCitations(text, req.Passages),
-		Confidence:   provider.CitedSentenceShare(text),
 		Model:        model,
 		FinishReason: finishReason(reason),
 	}
-	if usage != nil {
+	if req.Grounded {
+		// TODO: ask for a structured confidence once providers agree on
+		// JSON output; until then the share of cited sentences stands in.
+		resp.Citations = provider.ParseCitations(text, req.Passages)
+		resp.Confidence = provider.CitedSentenceShare(text)
+	}
+	switch {
+	case usage != nil:
 		resp.Usage = provider.Usage{InputTokens: usage.PromptTokens, OutputTokens: usage.CompletionTokens}
-	} else {
+		if d := usage.PromptTokensDetails; d != nil {
+			resp.Usage.CachedInputTokens = d.CachedTokens
+		}
+	default:
 		resp.Usage = provider.Usage{
 			InputTokens:  provider.EstimateInputTokens(req),
 			OutputTokens: provider.EstimateTokens(text),
+			Estimated:    true,
 		}
 	}
 	return resp
@@ -221,15 +304,17 @@ func (p *Provider) response(
 type streamAccumulator struct {
 	model        string
 	text         strings.Builder
+	refusal      string
 	calls        map[int]*provider.ToolCall
+	emitted      []provider.ToolCall
 	finishReason string
 	usage        *chatUsage
 	done         bool
 }
 
 // add takes one event. It reports whether the stream is over ("[DONE]") and
-// returns the error of an error event or of onDelta.
-func (a *streamAccumulator) add(ev sseEvent, onDelta func(string) error) (bool, error) {
+// returns the error of an error event or of emit.
+func (a *streamAccumulator) add(ev sseEvent, emit func(provider.Delta) error) (bool, error) {
 	data := strings.TrimSpace(ev.Data)
 	if data == "[DONE]" {
 		a.done = true
@@ -262,19 +347,39 @@ func (a *streamAccumulator) add(ev sseEvent, onDelta func(string) error) (bool, 
 		if choice.Index != 0 {
 			continue
 		}
+		a.addToolCalls(choice.Delta.ToolCalls)
+		if r := choice.Delta.Refusal; r != nil {
+			a.refusal += *r
+		}
+		if c := choice.Delta.Content; c != nil && *c != "" {
+			a.text.WriteString(*c)
+			if err := emit(provider.Delta{Text: *c}); err != nil {
+				return false, err
+			}
+		}
 		if choice.FinishReason != nil && *choice.FinishReason != "" {
 			a.finishReason = *choice.FinishReason
-		}
-		a.addToolCalls(choice.Delta.ToolCalls)
-		if choice.Delta.Content == nil || *choice.Delta.Content == "" {
-			continue
-		}
-		a.text.WriteString(*choice.Delta.Content)
-		if err := onDelta(*choice.Delta.Content); err != nil {
-			return false, err
+			if err := a.flushToolCalls(emit); err != nil {
+				return false, err
+			}
 		}
 	}
 	return false, nil
+}
+
+// flushToolCalls emits the assembled tool calls in index order, once each.
+func (a *streamAccumulator) flushToolCalls(emit func(provider.Delta) error) error {
+	for _, c := range a.toolCalls() {
+		if err := completeArguments(&c); err != nil {
+			return err
+		}
+		a.emitted = append(a.emitted, c)
+		if err := emit(provider.Delta{ToolCall: &c}); err != nil {
+			return err
+		}
+	}
+	clear(a.calls)
+	return nil
 }
 
 func (a *streamAccumulator) addToolCalls(fragments []chatToolCall) {

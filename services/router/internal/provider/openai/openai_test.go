@@ -112,6 +112,7 @@ func testRequest() provider.Request {
 			Parameters:  json.RawMessage(`{"type":"object","properties":{"order_id":{"type":"string"}}}`),
 		}},
 		MaxOutputTokens: 300,
+		Grounded:        true,
 	}
 }
 
@@ -253,8 +254,8 @@ func TestStream(t *testing.T) {
 			p := startProvider(t, f)
 
 			var deltas []string
-			resp, err := p.Stream(context.Background(), testRequest(), func(d string) error {
-				deltas = append(deltas, d)
+			resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+				deltas = append(deltas, d.Text)
 				return nil
 			})
 			if err != nil {
@@ -291,8 +292,13 @@ func TestStreamToolCalls(t *testing.T) {
 	f := &fakeServer{body: fixture(t, "stream_tool_calls.sse"), chunkSize: 5}
 	p := startProvider(t, f)
 
-	resp, err := p.Stream(context.Background(), testRequest(), func(d string) error {
-		t.Errorf("unexpected delta %q", d)
+	var streamed []provider.ToolCall
+	resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+		if d.ToolCall == nil {
+			t.Errorf("unexpected delta %+v", d)
+			return nil
+		}
+		streamed = append(streamed, *d.ToolCall)
 		return nil
 	})
 	if err != nil {
@@ -304,6 +310,9 @@ func TestStreamToolCalls(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
 		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, streamed); diff != "" {
+		t.Errorf("streamed tool calls (-want +got):\n%s", diff)
 	}
 	if resp.FinishReason != provider.FinishToolCalls {
 		t.Errorf("finish reason = %q", resp.FinishReason)
@@ -320,8 +329,8 @@ func TestStreamMidStreamError(t *testing.T) {
 	p := startProvider(t, f)
 
 	var deltas []string
-	_, err := p.Stream(context.Background(), testRequest(), func(d string) error {
-		deltas = append(deltas, d)
+	_, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+		deltas = append(deltas, d.Text)
 		return nil
 	})
 	if !errors.Is(err, provider.ErrServerFailed) {
@@ -374,7 +383,7 @@ func TestStreamErrorEvents(t *testing.T) {
 			t.Parallel()
 
 			p := startProvider(t, &fakeServer{body: []byte(tt.body)})
-			_, err := p.Stream(context.Background(), testRequest(), func(string) error { return nil })
+			_, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil })
 			if !errors.Is(err, tt.want) {
 				t.Errorf("error = %v, want %v", err, tt.want)
 			}
@@ -387,7 +396,7 @@ func TestStreamCallbackError(t *testing.T) {
 
 	p := startProvider(t, &fakeServer{body: fixture(t, "stream.sse")})
 	stop := errors.New("client gone")
-	_, err := p.Stream(context.Background(), testRequest(), func(string) error { return stop })
+	_, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Errorf("error = %v, want %v", err, stop)
 	}
@@ -444,8 +453,29 @@ func TestHTTPErrors(t *testing.T) {
 			name:          "503 with plain text body",
 			status:        http.StatusServiceUnavailable,
 			body:          "upstream connect error",
-			want:          provider.ErrServerFailed,
+			want:          provider.ErrOverloaded,
 			wantRetryable: true,
+		},
+		{
+			name:          "529 overloaded",
+			status:        529,
+			body:          `{"error":{"message":"Overloaded","type":"overloaded_error"}}`,
+			want:          provider.ErrOverloaded,
+			wantRetryable: true,
+		},
+		{
+			name:   "429 spend limit",
+			status: http.StatusTooManyRequests,
+			body: `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",` +
+				`"type":"insufficient_quota","code":"insufficient_quota"}}`,
+			want: provider.ErrQuotaExceeded,
+		},
+		{
+			name:   "400 content policy",
+			status: http.StatusBadRequest,
+			body: `{"error":{"message":"Your request was rejected as a result of our safety system.",` +
+				`"type":"invalid_request_error","code":"content_policy_violation"}}`,
+			want: provider.ErrContentRefused,
 		},
 		{
 			name:   "401",
@@ -490,7 +520,7 @@ func TestHTTPErrors(t *testing.T) {
 			for _, call := range []func() error{
 				func() error { _, err := p.Generate(context.Background(), testRequest()); return err },
 				func() error {
-					_, err := p.Stream(context.Background(), testRequest(), func(string) error { return nil })
+					_, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil })
 					return err
 				},
 			} {

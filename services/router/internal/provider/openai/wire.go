@@ -1,8 +1,8 @@
 package openai
 
 import (
+	"cmp"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
@@ -12,12 +12,40 @@ import (
 // format that the router uses.
 
 type chatRequest struct {
-	Model         string         `json:"model"`
-	Messages      []chatMessage  `json:"messages"`
-	Tools         []chatTool     `json:"tools,omitempty"`
-	MaxTokens     int            `json:"max_tokens,omitempty"`
+	Model             string          `json:"model"`
+	Messages          []chatMessage   `json:"messages"`
+	Tools             []chatTool      `json:"tools,omitempty"`
+	ToolChoice        any             `json:"tool_choice,omitempty"`
+	ParallelToolCalls *bool           `json:"parallel_tool_calls,omitempty"`
+	MaxTokens         int             `json:"max_tokens,omitempty"`
+	Temperature       *float64        `json:"temperature,omitempty"`
+	TopP              *float64        `json:"top_p,omitempty"`
+	Stop              []string        `json:"stop,omitempty"`
+	Seed              *int64          `json:"seed,omitempty"`
+	ResponseFormat    *responseFormat `json:"response_format,omitempty"`
+	// Store is sent only to OpenAI itself, as false, so that completions
+	// are not kept for its dashboards and distillation.
+	Store         *bool          `json:"store,omitempty"`
 	Stream        bool           `json:"stream,omitempty"`
 	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+}
+
+type responseFormat struct {
+	Type       string      `json:"type"`
+	JSONSchema *jsonSchema `json:"json_schema,omitempty"`
+}
+
+type jsonSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	Strict bool            `json:"strict"`
+}
+
+type toolChoiceFunction struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name string `json:"name"`
+	} `json:"function"`
 }
 
 type streamOptions struct {
@@ -31,6 +59,9 @@ type chatMessage struct {
 	Content    *string        `json:"content"`
 	ToolCallID string         `json:"tool_call_id,omitempty"`
 	ToolCalls  []chatToolCall `json:"tool_calls,omitempty"`
+	// Refusal is set instead of content when the model declined under its
+	// content policy.
+	Refusal *string `json:"refusal,omitempty"`
 }
 
 type chatTool struct {
@@ -58,8 +89,11 @@ type chatFunctionCall struct {
 }
 
 type chatUsage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 type chatResponse struct {
@@ -107,39 +141,44 @@ type errorBody struct {
 	Error *apiError `json:"error"`
 }
 
-// groundingPrompt tells the model to answer from the numbered sources only.
-const groundingPrompt = "You draft replies for a customer support team. " +
-	"Answer only from the numbered sources below and cite each source you use as [n]. " +
-	"If the sources do not answer the question, say that you could not find it " +
-	"in the help articles and that a colleague will follow up. " +
-	"Keep placeholders such as [EMAIL_1] or [PERSON_1] exactly as written; " +
-	"never guess what they stand for."
-
-// toChatRequest converts req into the wire format. The passages become one
-// system message that numbers them from 1.
-func toChatRequest(req provider.Request, stream bool) chatRequest {
-	var sys strings.Builder
-	sys.WriteString(groundingPrompt)
-	sys.WriteString("\n\nSources:")
-	if len(req.Passages) == 0 {
-		sys.WriteString("\n(none)")
-	}
-	for i, p := range req.Passages {
-		fmt.Fprintf(&sys, "\n\n[%d]", i+1)
-		if p.Title != "" {
-			sys.WriteString(" " + p.Title)
-		}
-		sys.WriteString("\n" + p.Text)
-	}
-
+// toChatRequest converts req into the wire format. A grounded request gets
+// one system message first that numbers the passages from 1.
+func toChatRequest(req provider.Request, stream bool, flavor Flavor) chatRequest {
 	out := chatRequest{
-		Model:     req.Model,
-		Messages:  []chatMessage{{Role: string(provider.RoleSystem), Content: ptr(sys.String())}},
-		MaxTokens: req.MaxOutputTokens,
-		Stream:    stream,
+		Model:             req.Model,
+		Messages:          make([]chatMessage, 0, len(req.Messages)+1),
+		MaxTokens:         req.MaxOutputTokens,
+		Temperature:       req.Temperature,
+		TopP:              req.TopP,
+		Stop:              req.Stop,
+		Seed:              req.Seed,
+		ParallelToolCalls: req.ParallelToolCalls,
+		Stream:            stream,
+	}
+	if req.Grounded {
+		out.Messages = append(out.Messages, chatMessage{
+			Role: string(provider.RoleSystem), Content: ptr(provider.GroundingPrompt(req.Passages)),
+		})
 	}
 	if stream {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
+	}
+	if flavor == FlavorOpenAI && req.Retention == provider.RetentionNone {
+		out.Store = ptr(false)
+	}
+	if req.Schema != nil {
+		out.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{
+			Name: cmp.Or(req.Schema.Name, "response"), Schema: req.Schema.JSON, Strict: false,
+		}}
+	}
+	switch req.ToolChoice {
+	case "":
+	case "auto", "none", "required":
+		out.ToolChoice = req.ToolChoice
+	default:
+		tc := toolChoiceFunction{Type: "function"}
+		tc.Function.Name = req.ToolChoice
+		out.ToolChoice = tc
 	}
 	for _, m := range req.Messages {
 		out.Messages = append(out.Messages, toChatMessage(m))
@@ -172,7 +211,7 @@ func toChatMessage(m provider.Message) chatMessage {
 	return cm
 }
 
-func ptr(s string) *string { return &s }
+func ptr[T any](v T) *T { return &v }
 
 // finishReason maps the wire value; "function_call" is the legacy name of
 // "tool_calls".
@@ -182,6 +221,8 @@ func finishReason(s string) provider.FinishReason {
 		return provider.FinishStop
 	case "tool_calls", "function_call":
 		return provider.FinishToolCalls
+	case "content_filter":
+		return provider.FinishContentFilter
 	default:
 		return provider.FinishReason(s)
 	}

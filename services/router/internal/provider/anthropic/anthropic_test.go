@@ -1,0 +1,718 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+var _ provider.Provider = (*Provider)(nil)
+
+var testPassages = []provider.Passage{
+	{ChunkID: "kb-shipping#0", Title: "Shipping", Text: "Express shipping arrives the next business day."},
+	{ChunkID: "kb-returns#0", Title: "Returns", Text: "Unused items can be returned within 30 days of delivery."},
+}
+
+func testRequest() provider.Request {
+	return provider.Request{
+		Model: "claude-sonnet-4-5",
+		Messages: []provider.Message{
+			{Role: provider.RoleSystem, Content: "Answer in English."},
+			{Role: provider.RoleUser, Content: "Can I return an item? [PERSON_1]"},
+		},
+		Passages: testPassages,
+		Grounded: true,
+		Tools: []provider.Tool{
+			{
+				Name:        "lookup_order",
+				Description: "Look up an order",
+				Parameters:  json.RawMessage(`{"type":"object","properties":{"order_id":{"type":"string"}}}`),
+			},
+			{Name: "check_status", Description: "Check the service status"},
+		},
+		MaxOutputTokens: 300,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// collect returns an emit function that records the deltas.
+func collect(texts *[]string, calls *[]provider.ToolCall) func(provider.Delta) error {
+	return func(d provider.Delta) error {
+		if d.ToolCall != nil {
+			if d.Text != "" {
+				return errors.New("delta with both text and a tool call")
+			}
+			*calls = append(*calls, *d.ToolCall)
+			return nil
+		}
+		*texts = append(*texts, d.Text)
+		return nil
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeAnthropic{header: http.Header{"Content-Type": {"application/json"}}, body: fixture(t, "message.json")}
+	p := startFake(t, f)
+
+	req := testRequest()
+	req.Temperature = ptr(0.2)
+	req.TopP = ptr(0.9)
+	req.Stop = []string{"\n\nHuman:"}
+	resp, err := p.Generate(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+
+	want := provider.Response{
+		Text: "Hello [PERSON_1], unused items can be returned within 30 days of delivery [2]. " +
+			"Thanks for your patience.",
+		Citations:  []string{"kb-returns#0"},
+		Confidence: 0.5,
+		Model:      "claude-sonnet-4-5-20250929",
+		Usage: provider.Usage{
+			InputTokens: 182 + 1024, OutputTokens: 24, CacheWriteTokens: 1024,
+		},
+		FinishReason: provider.FinishStop,
+	}
+	if diff := cmp.Diff(want, resp); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+
+	got := f.lastRequest(t)
+	if got.problems != nil {
+		t.Errorf("request problems: %v", got.problems)
+	}
+	if got.path != "/v1/messages" {
+		t.Errorf("path = %q", got.path)
+	}
+	for name, want := range map[string]string{
+		"X-Api-Key":         testAPIKey,
+		"Anthropic-Version": "2023-06-01",
+		"Content-Type":      "application/json",
+	} {
+		if v := got.header.Get(name); v != want {
+			t.Errorf("header %s = %q, want %q", name, v, want)
+		}
+	}
+	body := got.body
+	if body.Model != "claude-sonnet-4-5" || body.Stream || body.MaxTokens != 300 {
+		t.Errorf("request = %+v", body)
+	}
+	if *body.Temperature != 0.2 || *body.TopP != 0.9 || !cmp.Equal(body.StopSequences, []string{"\n\nHuman:"}) {
+		t.Errorf("sampling = %v %v %q", *body.Temperature, *body.TopP, body.StopSequences)
+	}
+
+	var system string
+	if err := json.Unmarshal(body.System, &system); err != nil {
+		t.Fatalf("system is not a string: %s", body.System)
+	}
+	wantSystem := provider.GroundingPrompt(testPassages) + "\n\nAnswer in English."
+	if system != wantSystem {
+		t.Errorf("system = %q, want %q", system, wantSystem)
+	}
+	if len(body.Messages) != 1 || body.Messages[0].Role != "user" ||
+		*body.Messages[0].Content[0].Text != "Can I return an item? [PERSON_1]" {
+		t.Errorf("messages = %s", got.raw)
+	}
+	if len(body.Tools) != 2 || body.Tools[1].Name != "check_status" ||
+		string(body.Tools[1].InputSchema) != `{"type":"object","properties":{}}` {
+		t.Errorf("tools = %+v", body.Tools)
+	}
+	if body.ToolChoice != nil {
+		t.Errorf("tool_choice = %v, want none sent", body.ToolChoice)
+	}
+}
+
+func TestGenerateDefaults(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeAnthropic{body: fixture(t, "message.json")}
+	p := startFake(t, f)
+
+	// Not grounded: the passages stay out of the prompt, and with no
+	// system message there is no system parameter.
+	req := provider.Request{
+		Model:    "claude-haiku-4-5",
+		Messages: []provider.Message{{Role: provider.RoleUser, Content: "Hi"}},
+		Passages: testPassages,
+	}
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	got := f.lastRequest(t)
+	if got.body.MaxTokens != defaultMaxTokens {
+		t.Errorf("max_tokens = %d, want %d", got.body.MaxTokens, defaultMaxTokens)
+	}
+	var wire map[string]any
+	_ = json.Unmarshal(got.raw, &wire)
+	for _, key := range []string{"system", "tools", "tool_choice", "temperature", "top_p", "stop_sequences", "stream"} {
+		if _, ok := wire[key]; ok {
+			t.Errorf("request has %q: %s", key, got.raw)
+		}
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	t.Parallel()
+
+	p := New(Config{Name: "claude"})
+	if p.endpoint != "https://api.anthropic.com/v1/messages" {
+		t.Errorf("endpoint = %q", p.endpoint)
+	}
+	if p.client == nil || p.client.Timeout != 0 || p.now == nil {
+		t.Errorf("client = %+v, now set = %v", p.client, p.now != nil)
+	}
+	if p.Name() != "claude" {
+		t.Errorf("Name() = %q", p.Name())
+	}
+	if r := p.Retention(); !strings.Contains(r, "no training by default") || !strings.Contains(r, "no per-request") {
+		t.Errorf("Retention() = %q", r)
+	}
+}
+
+func TestGenerateToolUse(t *testing.T) {
+	t.Parallel()
+
+	p := startFake(t, &fakeAnthropic{body: fixture(t, "message_tool_use.json")})
+	resp, err := p.Generate(context.Background(), testRequest())
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	wantCalls := []provider.ToolCall{
+		{ID: "toolu_01KeelOrderA", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{ID: "toolu_01KeelOrderB", Name: "lookup_order", Arguments: `{"order_id":"ORD-2","fields":["status","eta"]}`},
+	}
+	if diff := cmp.Diff(wantCalls, resp.ToolCalls); diff != "" {
+		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if resp.FinishReason != provider.FinishToolCalls || resp.Text != "I'll look up both orders." {
+		t.Errorf("finish = %q, text = %q", resp.FinishReason, resp.Text)
+	}
+	wantUsage := provider.Usage{InputTokens: 310 + 900, OutputTokens: 71, CachedInputTokens: 900}
+	if resp.Usage != wantUsage {
+		t.Errorf("usage = %+v, want %+v", resp.Usage, wantUsage)
+	}
+}
+
+// TestConversationShape checks the wire form of a conversation with
+// system turns, repeated roles, tool calls and their results.
+func TestConversationShape(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeAnthropic{body: fixture(t, "message.json")}
+	p := startFake(t, f)
+
+	req := testRequest()
+	req.Grounded = false
+	req.Messages = []provider.Message{
+		{Role: provider.RoleSystem, Content: "You are Keel."},
+		{Role: provider.RoleUser, Content: "Where are my orders?"},
+		{Role: provider.RoleUser, Content: "ORD-1 and ORD-2."},
+		{Role: provider.RoleSystem, Content: "Be brief."},
+		{Role: provider.RoleAssistant, Content: "Checking both.", ToolCalls: []provider.ToolCall{
+			{ID: "toolu_1", Name: "lookup_order", Arguments: `{"order_id": "ORD-1"}`},
+			{ID: "toolu_2", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
+		}},
+		{Role: provider.RoleTool, ToolCallID: "toolu_1", Content: `{"status":"shipped"}`},
+		{Role: provider.RoleTool, ToolCallID: "toolu_2", Content: `{"status":"packed"}`},
+		{Role: provider.RoleUser, Content: "And the status page?"},
+		{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{{ID: "toolu_3", Name: "check_status"}}},
+		{Role: provider.RoleTool, ToolCallID: "toolu_3", Content: "all green"},
+	}
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	got := f.lastRequest(t)
+	if got.problems != nil {
+		t.Fatalf("request problems: %v", got.problems)
+	}
+
+	var system string
+	_ = json.Unmarshal(got.body.System, &system)
+	if system != "You are Keel.\n\nBe brief." {
+		t.Errorf("system = %q", system)
+	}
+
+	var wire struct {
+		Messages []struct {
+			Role    string           `json:"role"`
+			Content []map[string]any `json:"content"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(got.raw, &wire); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	type block = map[string]any
+	want := []struct {
+		role    string
+		content []block
+	}{
+		{"user", []block{
+			{"type": "text", "text": "Where are my orders?"},
+			{"type": "text", "text": "ORD-1 and ORD-2."},
+		}},
+		{"assistant", []block{
+			{"type": "text", "text": "Checking both."},
+			{"type": "tool_use", "id": "toolu_1", "name": "lookup_order", "input": block{"order_id": "ORD-1"}},
+			{"type": "tool_use", "id": "toolu_2", "name": "lookup_order", "input": block{"order_id": "ORD-2"}},
+		}},
+		{"user", []block{
+			{"type": "tool_result", "tool_use_id": "toolu_1", "content": `{"status":"shipped"}`},
+			{"type": "tool_result", "tool_use_id": "toolu_2", "content": `{"status":"packed"}`},
+			{"type": "text", "text": "And the status page?"},
+		}},
+		{"assistant", []block{
+			{"type": "tool_use", "id": "toolu_3", "name": "check_status", "input": block{}},
+		}},
+		{"user", []block{
+			{"type": "tool_result", "tool_use_id": "toolu_3", "content": "all green"},
+		}},
+	}
+	if len(wire.Messages) != len(want) {
+		t.Fatalf("got %d messages, want %d: %s", len(wire.Messages), len(want), got.raw)
+	}
+	for i, w := range want {
+		m := wire.Messages[i]
+		if m.Role != w.role {
+			t.Errorf("message %d role = %q, want %q", i, m.Role, w.role)
+		}
+		if diff := cmp.Diff(w.content, m.Content); diff != "" {
+			t.Errorf("message %d content (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestToolCallArgumentsNotJSON(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeAnthropic{body: fixture(t, "message.json")}
+	p := startFake(t, f)
+	req := testRequest()
+	req.Messages = append(req.Messages,
+		provider.Message{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{{ID: "t1", Name: "lookup_order", Arguments: "{oops"}}},
+		provider.Message{Role: provider.RoleTool, ToolCallID: "t1", Content: "x"},
+	)
+	_, err := p.Generate(context.Background(), req)
+	if !errors.Is(err, provider.ErrRequestRejected) {
+		t.Errorf("error = %v, want ErrRequestRejected", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) != 0 {
+		t.Errorf("a request was sent")
+	}
+}
+
+func TestToolChoice(t *testing.T) {
+	t.Parallel()
+
+	no, yes := ptr(false), ptr(true)
+	tests := []struct {
+		name     string
+		choice   string
+		parallel *bool
+		noTools  bool
+		want     map[string]any
+	}{
+		{name: "default", want: nil},
+		{name: "default, parallel allowed", parallel: yes, want: nil},
+		{name: "default, no parallel", parallel: no, want: map[string]any{"type": "auto", "disable_parallel_tool_use": true}},
+		{name: "auto", choice: "auto", want: map[string]any{"type": "auto"}},
+		{name: "required", choice: "required", want: map[string]any{"type": "any"}},
+		{name: "required, no parallel", choice: "required", parallel: no, want: map[string]any{"type": "any", "disable_parallel_tool_use": true}},
+		{name: "none", choice: "none", want: map[string]any{"type": "none"}},
+		{name: "none ignores parallel", choice: "none", parallel: no, want: map[string]any{"type": "none"}},
+		{name: "one tool", choice: "lookup_order", want: map[string]any{"type": "tool", "name": "lookup_order"}},
+		{name: "one tool, no parallel", choice: "lookup_order", parallel: no, want: map[string]any{"type": "tool", "name": "lookup_order", "disable_parallel_tool_use": true}},
+		{name: "no tools", choice: "required", parallel: no, noTools: true, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeAnthropic{body: fixture(t, "message.json")}
+			p := startFake(t, f)
+			req := testRequest()
+			req.ToolChoice, req.ParallelToolCalls = tt.choice, tt.parallel
+			if tt.noTools {
+				req.Tools = nil
+			}
+			if _, err := p.Generate(context.Background(), req); err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			got := f.lastRequest(t)
+			if diff := cmp.Diff(tt.want, got.body.ToolChoice); diff != "" {
+				t.Errorf("tool_choice (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPromptCache(t *testing.T) {
+	t.Parallel()
+
+	f := &fakeAnthropic{body: fixture(t, "message.json")}
+	p := startFake(t, f)
+	req := testRequest()
+	req.PromptCache = true
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	got := f.lastRequest(t)
+	if got.problems != nil {
+		t.Fatalf("request problems: %v", got.problems)
+	}
+	var system []map[string]any
+	if err := json.Unmarshal(got.body.System, &system); err != nil {
+		t.Fatalf("system is not a list of blocks: %s", got.body.System)
+	}
+	want := []map[string]any{
+		{"type": "text", "text": provider.GroundingPrompt(testPassages)},
+		{"type": "text", "text": "Answer in English.", "cache_control": map[string]any{"type": "ephemeral"}},
+	}
+	if diff := cmp.Diff(want, system); diff != "" {
+		t.Errorf("system (-want +got):\n%s", diff)
+	}
+}
+
+func TestStructuredOutput(t *testing.T) {
+	t.Parallel()
+
+	schema := json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"},"confidence":{"type":"number"}},"required":["answer"]}`)
+	req := testRequest()
+	req.Schema = &provider.Schema{Name: "reply draft", JSON: schema}
+	req.ToolChoice = "none" // the schema tool is forced whatever the choice
+	const wantText = `{"answer":"Unused items can be returned within 30 days [2].","confidence":0.9}`
+
+	checkWire := func(t *testing.T, got recordedRequest) {
+		t.Helper()
+		if got.problems != nil {
+			t.Fatalf("request problems: %v", got.problems)
+		}
+		tools := got.body.Tools
+		if len(tools) != 3 || tools[2].Name != "reply_draft" || string(tools[2].InputSchema) != string(schema) {
+			t.Errorf("tools = %+v", tools)
+		}
+		wantChoice := map[string]any{"type": "tool", "name": "reply_draft", "disable_parallel_tool_use": true}
+		if diff := cmp.Diff(wantChoice, got.body.ToolChoice); diff != "" {
+			t.Errorf("tool_choice (-want +got):\n%s", diff)
+		}
+	}
+
+	t.Run("generate", func(t *testing.T) {
+		t.Parallel()
+
+		f := &fakeAnthropic{body: fixture(t, "message_structured.json")}
+		p := startFake(t, f)
+		resp, err := p.Generate(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		checkWire(t, f.lastRequest(t))
+		if resp.Text != wantText || resp.ToolCalls != nil || resp.FinishReason != provider.FinishStop {
+			t.Errorf("response = %+v", resp)
+		}
+	})
+	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
+
+		f := &fakeAnthropic{body: fixture(t, "stream_structured.sse"), chunkSize: 3}
+		p := startFake(t, f)
+		var (
+			texts []string
+			calls []provider.ToolCall
+		)
+		resp, err := p.Stream(context.Background(), req, collect(&texts, &calls))
+		if err != nil {
+			t.Fatalf("Stream: %v", err)
+		}
+		checkWire(t, f.lastRequest(t))
+		wantTexts := []string{`{"answer": "Unused items can be returned within 30 days [2].",`, ` "confidence": 0.9}`}
+		if diff := cmp.Diff(wantTexts, texts); diff != "" {
+			t.Errorf("text deltas (-want +got):\n%s", diff)
+		}
+		if calls != nil || resp.ToolCalls != nil || resp.FinishReason != provider.FinishStop {
+			t.Errorf("calls = %v, response = %+v", calls, resp)
+		}
+		if compactJSON(resp.Text) != wantText || resp.Text != strings.Join(texts, "") {
+			t.Errorf("text = %q", resp.Text)
+		}
+	})
+}
+
+func TestSchemaToolName(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name, schema, want string
+	}{
+		{name: "plain", schema: "ticket_summary", want: "ticket_summary"},
+		{name: "spaces and dots", schema: "reply v1.2", want: "reply_v1_2"},
+		{name: "empty", schema: "", want: "structured_output"},
+		{name: "taken by a tool", schema: "lookup_order", want: "structured_output"},
+		{name: "too long", schema: strings.Repeat("x", 80), want: strings.Repeat("x", 64)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := testRequest()
+			req.Schema = &provider.Schema{Name: tt.schema, JSON: json.RawMessage(`{"type":"object"}`)}
+			if got := schemaToolName(req); got != tt.want {
+				t.Errorf("schemaToolName(%q) = %q, want %q", tt.schema, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStream(t *testing.T) {
+	t.Parallel()
+
+	body := fixture(t, "stream_text.sse")
+	crlf := []byte(strings.ReplaceAll(string(body), "\n", "\r\n"))
+	for _, tc := range []struct {
+		name      string
+		body      []byte
+		chunkSize int
+	}{
+		{name: "whole", body: body},
+		{name: "one byte per write", body: body, chunkSize: 1},
+		{name: "seven bytes", body: body, chunkSize: 7},
+		{name: "crlf split inside line ends", body: crlf, chunkSize: 2},
+		{name: "crlf thirteen bytes", body: crlf, chunkSize: 13},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeAnthropic{
+				header:    http.Header{"Content-Type": {"text/event-stream"}},
+				body:      tc.body,
+				chunkSize: tc.chunkSize,
+			}
+			p := startFake(t, f)
+
+			var (
+				texts []string
+				calls []provider.ToolCall
+			)
+			resp, err := p.Stream(context.Background(), testRequest(), collect(&texts, &calls))
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+
+			wantTexts := []string{"Express shipping", " arrives the next business day [1].", " Ünïcødé ✓ 日本 🚚"}
+			if diff := cmp.Diff(wantTexts, texts); diff != "" {
+				t.Errorf("deltas (-want +got):\n%s", diff)
+			}
+			want := provider.Response{
+				Text:         strings.Join(wantTexts, ""),
+				Citations:    []string{"kb-shipping#0"},
+				Confidence:   0.5,
+				Model:        "claude-sonnet-4-5-20250929",
+				Usage:        provider.Usage{InputTokens: 25 + 1800, OutputTokens: 42, CachedInputTokens: 1800},
+				FinishReason: provider.FinishStop,
+			}
+			if diff := cmp.Diff(want, resp); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+
+			got := f.lastRequest(t)
+			if got.problems != nil || !got.body.Stream || got.header.Get("Accept") != "text/event-stream" {
+				t.Errorf("request: stream = %v, accept = %q, problems = %v",
+					got.body.Stream, got.header.Get("Accept"), got.problems)
+			}
+		})
+	}
+}
+
+func TestStreamToolUse(t *testing.T) {
+	t.Parallel()
+
+	for _, size := range []int{0, 1, 5} {
+		f := &fakeAnthropic{body: fixture(t, "stream_tools.sse"), chunkSize: size}
+		p := startFake(t, f)
+
+		var (
+			texts    []string
+			streamed []provider.ToolCall
+		)
+		resp, err := p.Stream(context.Background(), testRequest(), collect(&texts, &streamed))
+		if err != nil {
+			t.Fatalf("Stream (chunks of %d): %v", size, err)
+		}
+		want := []provider.ToolCall{
+			{ID: "toolu_01KeelOrderA", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+			{ID: "toolu_01KeelOrderB", Name: "lookup_order", Arguments: `{"order_id":"ORD-2","note":"caf\u00e9 ☕"}`},
+			{ID: "toolu_01KeelStatus", Name: "check_status", Arguments: `{}`},
+		}
+		if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
+			t.Errorf("tool calls (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want, streamed); diff != "" {
+			t.Errorf("streamed tool calls (-want +got):\n%s", diff)
+		}
+		var args map[string]string
+		if err := json.Unmarshal([]byte(resp.ToolCalls[1].Arguments), &args); err != nil || args["note"] != "café ☕" {
+			t.Errorf("arguments %q decode to %v (%v)", resp.ToolCalls[1].Arguments, args, err)
+		}
+		if !cmp.Equal(texts, []string{"Let me look up both orders."}) || resp.Text != "Let me look up both orders." {
+			t.Errorf("texts = %q, text = %q", texts, resp.Text)
+		}
+		if resp.FinishReason != provider.FinishToolCalls {
+			t.Errorf("finish reason = %q", resp.FinishReason)
+		}
+		wantUsage := provider.Usage{InputTokens: 310 + 1200, OutputTokens: 87, CacheWriteTokens: 1200}
+		if resp.Usage != wantUsage {
+			t.Errorf("usage = %+v, want %+v", resp.Usage, wantUsage)
+		}
+	}
+}
+
+func TestStreamEmitsTextBeforeTheEnd(t *testing.T) {
+	t.Parallel()
+
+	// The server sends one text delta and then waits for the client to
+	// have seen it before it finishes: a provider that buffered the text
+	// to the end would never emit it, and the call would fail at the
+	// context deadline.
+	seen := make(chan struct{})
+	srv := newStreamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeChunked(w, sse("message_start", evMessageStart, "content_block_start", evTextStart,
+			"content_block_delta", evText(0, "first")), 0)
+		select {
+		case <-seen:
+		case <-r.Context().Done():
+			return
+		}
+		writeChunked(w, sse("content_block_delta", evText(0, " second"), "content_block_stop", evTextStop,
+			"message_delta", evEndTurn, "message_stop", evMessageStop), 0)
+	})
+	p := New(Config{Name: "anthropic", BaseURL: srv})
+
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	var texts []string
+	resp, err := p.Stream(ctx, testRequest(), func(d provider.Delta) error {
+		if len(texts) == 0 {
+			close(seen)
+		}
+		texts = append(texts, d.Text)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if resp.Text != "first second" || len(texts) != 2 {
+		t.Errorf("text = %q, deltas = %q", resp.Text, texts)
+	}
+}
+
+func TestStreamCallbackError(t *testing.T) {
+	t.Parallel()
+
+	p := startFake(t, &fakeAnthropic{body: fixture(t, "stream_text.sse")})
+	stop := errors.New("client gone")
+	_, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return stop })
+	if err != stop {
+		t.Errorf("error = %v, want %v as it is", err, stop)
+	}
+}
+
+func TestUsageEstimated(t *testing.T) {
+	t.Parallel()
+
+	req := testRequest()
+	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
+
+		body := sse(
+			"message_start", `{"type":"message_start","message":{"type":"message","role":"assistant","content":[],"model":"m"}}`,
+			"content_block_start", evTextStart,
+			"content_block_delta", evText(0, "Express shipping arrives tomorrow [1]."),
+			"content_block_stop", evTextStop,
+			"message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn"}}`,
+			"message_stop", evMessageStop,
+		)
+		p := startFake(t, &fakeAnthropic{body: body})
+		resp, err := p.Stream(context.Background(), req, func(provider.Delta) error { return nil })
+		if err != nil {
+			t.Fatalf("Stream: %v", err)
+		}
+		want := provider.Usage{
+			InputTokens:  provider.EstimateInputTokens(req),
+			OutputTokens: provider.EstimateTokens(resp.Text),
+			Estimated:    true,
+		}
+		if resp.Usage != want {
+			t.Errorf("usage = %+v, want %+v", resp.Usage, want)
+		}
+	})
+	t.Run("generate", func(t *testing.T) {
+		t.Parallel()
+
+		body := `{"type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"Two words."}],"stop_reason":"end_turn"}`
+		p := startFake(t, &fakeAnthropic{body: []byte(body)})
+		resp, err := p.Generate(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		want := provider.Usage{InputTokens: provider.EstimateInputTokens(req), OutputTokens: 2, Estimated: true}
+		if resp.Usage != want {
+			t.Errorf("usage = %+v, want %+v", resp.Usage, want)
+		}
+	})
+}
+
+func TestFinishReasons(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		stop string
+		want provider.FinishReason
+	}{
+		{"end_turn", provider.FinishStop},
+		{"stop_sequence", provider.FinishStop},
+		{"max_tokens", provider.FinishLength},
+		{"model_context_window_exceeded", provider.FinishLength},
+		{"tool_use", provider.FinishToolCalls},
+		{"pause_turn", provider.FinishReason("pause_turn")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stop, func(t *testing.T) {
+			t.Parallel()
+
+			body := `{"type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x"}],` +
+				`"stop_reason":"` + tt.stop + `","usage":{"input_tokens":1,"output_tokens":1}}`
+			p := startFake(t, &fakeAnthropic{body: []byte(body)})
+			resp, err := p.Generate(context.Background(), testRequest())
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if resp.FinishReason != tt.want {
+				t.Errorf("finish reason = %q, want %q", resp.FinishReason, tt.want)
+			}
+
+			stream := sse("message_start", evMessageStart, "content_block_start", evTextStart,
+				"content_block_delta", evText(0, "x"), "content_block_stop", evTextStop,
+				"message_delta", `{"type":"message_delta","delta":{"stop_reason":"`+tt.stop+`"},"usage":{"output_tokens":3}}`,
+				"message_stop", evMessageStop)
+			p = startFake(t, &fakeAnthropic{body: stream})
+			resp, err = p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil })
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+			if resp.FinishReason != tt.want {
+				t.Errorf("streamed finish reason = %q, want %q", resp.FinishReason, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,191 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keelhq/keel/pkg/httpretry"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// maxErrorMessage bounds the provider message kept in an error, so that a
+// server that echoes the prompt cannot fill the logs with it.
+const maxErrorMessage = 200
+
+// statusOverloaded is Anthropic's "overloaded" status.
+const statusOverloaded = 529
+
+// statusError classifies an HTTP error response from its status, its
+// Retry-After header and its {"type":"error","error":{...}} body.
+func statusError(resp *http.Response, body []byte, now time.Time) *provider.Error {
+	var eb errorBody
+	_ = json.Unmarshal(body, &eb)
+	e := eb.Error
+	if e == nil {
+		e = &apiError{}
+	}
+
+	pe := &provider.Error{StatusCode: resp.StatusCode, Message: shorten(messageOr(e, string(body)))}
+	retryAfter := httpretry.After(resp.Header, now)
+	switch code := resp.StatusCode; {
+	case code == http.StatusBadRequest:
+		switch {
+		case isQuota(e):
+			pe.Class = provider.ErrQuotaExceeded
+		case isContextLength(e):
+			pe.Class = provider.ErrContextTooLong
+		default:
+			pe.Class = provider.ErrRequestRejected
+		}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		pe.Class = provider.ErrCredentialsRejected
+	case code == http.StatusPaymentRequired:
+		// billing_error: waiting does not cure it.
+		pe.Class = provider.ErrQuotaExceeded
+	case code == http.StatusRequestEntityTooLarge:
+		pe.Class = provider.ErrContextTooLong
+	case code == http.StatusTooManyRequests:
+		if isQuota(e) {
+			pe.Class = provider.ErrQuotaExceeded
+		} else {
+			pe.Class = provider.ErrRateLimited
+			pe.RetryAfter = retryAfter
+		}
+	case code == statusOverloaded || (code >= 500 && e.Type == "overloaded_error"):
+		pe.Class = provider.ErrOverloaded
+		pe.RetryAfter = retryAfter
+	case code >= 500:
+		pe.Class = provider.ErrServerFailed
+		pe.RetryAfter = retryAfter
+	case isContextLength(e):
+		pe.Class = provider.ErrContextTooLong
+	default:
+		// 404 not_found_error and any other 4xx.
+		pe.Class = provider.ErrRequestRejected
+	}
+	return pe
+}
+
+// eventError classifies an error event that arrives inside a stream, after
+// the server already answered 200, from its error type alone.
+func eventError(e *apiError) *provider.Error {
+	pe := &provider.Error{Message: shorten(messageOr(e, "error event")), Class: provider.ErrServerFailed}
+	switch e.Type {
+	case "overloaded_error":
+		pe.Class = provider.ErrOverloaded
+	case "rate_limit_error":
+		pe.Class = provider.ErrRateLimited
+		if isQuota(e) {
+			pe.Class = provider.ErrQuotaExceeded
+		}
+	case "invalid_request_error":
+		switch {
+		case isQuota(e):
+			pe.Class = provider.ErrQuotaExceeded
+		case isContextLength(e):
+			pe.Class = provider.ErrContextTooLong
+		default:
+			pe.Class = provider.ErrRequestRejected
+		}
+	case "authentication_error", "permission_error":
+		pe.Class = provider.ErrCredentialsRejected
+	case "billing_error":
+		pe.Class = provider.ErrQuotaExceeded
+	case "not_found_error":
+		pe.Class = provider.ErrRequestRejected
+	case "request_too_large":
+		pe.Class = provider.ErrContextTooLong
+	}
+	// "api_error" and unknown types stay server errors.
+	return pe
+}
+
+// transportError classifies an error from sending the request or reading
+// the response. The caller's own cancellation is not a provider failure and
+// is returned as it is.
+func transportError(ctx context.Context, err error) error {
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.Canceled):
+		return ctxErr
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+	}
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+	}
+	return &provider.Error{Class: provider.ErrUnreachable, Err: err}
+}
+
+// isQuota reports whether e is a limit that waiting a moment does not lift:
+// the tier's monthly spend cap (a 429 with error code
+// enforced_spend_limit_reached), a spend limit the customer set (a 400 "You
+// have reached your specified API usage limits") or an empty credit balance.
+func isQuota(e *apiError) bool {
+	if e.Details.ErrorCode == "enforced_spend_limit_reached" {
+		return true
+	}
+	msg := strings.ToLower(e.Message)
+	for _, s := range []string{"credit balance", "usage limit", "spend limit", "spending limit", "credit limit"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isContextLength reports whether e says the prompt does not fit, as in
+// "prompt is too long: 208310 tokens > 200000 maximum" or "input length and
+// `max_tokens` exceed context limit".
+func isContextLength(e *apiError) bool {
+	msg := strings.ToLower(e.Message)
+	return strings.Contains(msg, "prompt is too long") ||
+		strings.Contains(msg, "context") && (strings.Contains(msg, "too long") || strings.Contains(msg, "exceed"))
+}
+
+func messageOr(e *apiError, fallback string) string {
+	if e == nil || e.Message == "" {
+		return fallback
+	}
+	return e.Message
+}
+
+// shorten bounds s to maxErrorMessage bytes without cutting a character in
+// two.
+func shorten(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= maxErrorMessage {
+		return s
+	}
+	cut := maxErrorMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// redact removes the API key from the messages of err, in case a server or
+// proxy echoes it back. Bodies are redacted before they are classified too,
+// so that a key cut by shorten cannot leave a prefix behind.
+func redact(err error, apiKey string) error {
+	var pe *provider.Error
+	if apiKey == "" || !errors.As(err, &pe) {
+		return err
+	}
+	if strings.Contains(pe.Message, apiKey) {
+		pe.Message = strings.ReplaceAll(pe.Message, apiKey, "[redacted]")
+	}
+	if pe.Err != nil && strings.Contains(pe.Err.Error(), apiKey) {
+		pe.Err = errors.New(strings.ReplaceAll(pe.Err.Error(), apiKey, "[redacted]"))
+	}
+	return err
+}

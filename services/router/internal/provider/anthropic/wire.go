@@ -1,0 +1,361 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// The types below mirror the parts of the Anthropic Messages API wire format
+// (POST /v1/messages, version 2023-06-01) that the router uses.
+
+// defaultMaxTokens is sent when the request sets no output cap, because the
+// Messages API requires max_tokens.
+const defaultMaxTokens = 4096
+
+// defaultSchemaTool names the forced tool of a structured-output request
+// whose schema has no usable name.
+const defaultSchemaTool = "structured_output"
+
+// maxToolName is the longest tool name the API accepts.
+const maxToolName = 64
+
+// emptyObjectSchema is the input schema of a tool that takes no arguments.
+var emptyObjectSchema = json.RawMessage(`{"type":"object","properties":{}}`)
+
+type messagesRequest struct {
+	Model     string `json:"model"`
+	MaxTokens int    `json:"max_tokens"`
+	// System is a string, or an array of text blocks when one of them
+	// carries a cache breakpoint.
+	System        any         `json:"system,omitempty"`
+	Messages      []message   `json:"messages"`
+	Tools         []tool      `json:"tools,omitempty"`
+	ToolChoice    *toolChoice `json:"tool_choice,omitempty"`
+	Temperature   *float64    `json:"temperature,omitempty"`
+	TopP          *float64    `json:"top_p,omitempty"`
+	StopSequences []string    `json:"stop_sequences,omitempty"`
+	Stream        bool        `json:"stream,omitempty"`
+}
+
+type message struct {
+	Role    string         `json:"role"`
+	Content []contentBlock `json:"content"`
+}
+
+// contentBlock is a text, tool_use or tool_result block, in requests and in
+// responses.
+type contentBlock struct {
+	Type string `json:"type"`
+	// Text is set for "text" blocks.
+	Text string `json:"text,omitempty"`
+	// ID, Name and Input are set for "tool_use" blocks.
+	ID    string          `json:"id,omitempty"`
+	Name  string          `json:"name,omitempty"`
+	Input json.RawMessage `json:"input,omitempty"`
+	// ToolUseID and Content are set for "tool_result" blocks.
+	ToolUseID    string        `json:"tool_use_id,omitempty"`
+	Content      string        `json:"content,omitempty"`
+	CacheControl *cacheControl `json:"cache_control,omitempty"`
+}
+
+type cacheControl struct {
+	Type string `json:"type"`
+}
+
+type tool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+type toolChoice struct {
+	// Type is "auto", "any", "tool" or "none".
+	Type                   string `json:"type"`
+	Name                   string `json:"name,omitempty"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use,omitempty"`
+}
+
+// usage counts tokens. The fields are pointers because a message_delta event
+// may carry only some of them; absent ones keep the values of message_start.
+type usage struct {
+	InputTokens              *int64 `json:"input_tokens"`
+	OutputTokens             *int64 `json:"output_tokens"`
+	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+}
+
+// messageResponse is the body of a non-streamed reply and the message of a
+// message_start event.
+type messageResponse struct {
+	Type       string         `json:"type"`
+	Model      string         `json:"model"`
+	Content    []contentBlock `json:"content"`
+	StopReason string         `json:"stop_reason"`
+	Usage      *usage         `json:"usage"`
+	// Error is set when the body is an error object after all.
+	Error *apiError `json:"error"`
+}
+
+// streamEvent is the data of one event of a streamed reply; which fields are
+// set depends on Type.
+type streamEvent struct {
+	Type         string           `json:"type"`
+	Message      *messageResponse `json:"message"`
+	Index        *int             `json:"index"`
+	ContentBlock *contentBlock    `json:"content_block"`
+	Delta        *eventDelta      `json:"delta"`
+	Usage        *usage           `json:"usage"`
+	Error        *apiError        `json:"error"`
+}
+
+// eventDelta is the delta of a content_block_delta event (Type "text_delta"
+// or "input_json_delta") or of a message_delta event (StopReason).
+type eventDelta struct {
+	Type        string `json:"type"`
+	Text        string `json:"text"`
+	PartialJSON string `json:"partial_json"`
+	StopReason  string `json:"stop_reason"`
+}
+
+// apiError is the error object of an error body or event:
+// {"type":"error","error":{"type":"rate_limit_error","message":"..."}}.
+type apiError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	Details struct {
+		ErrorCode string `json:"error_code"`
+	} `json:"details"`
+}
+
+type errorBody struct {
+	Error *apiError `json:"error"`
+}
+
+// toMessagesRequest converts req into the wire format.
+//
+// System messages, after the grounding instructions of a grounded request,
+// become the top-level system prompt; the other turns become alternating
+// user and assistant messages, tool results going into user turns. With
+// req.Schema the reply is requested through a forced tool, see
+// schemaToolName. It fails only when an assistant tool call in the history
+// carries arguments that are not a JSON object.
+func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, error) {
+	out := messagesRequest{
+		Model:         req.Model,
+		MaxTokens:     req.MaxOutputTokens,
+		Temperature:   req.Temperature,
+		TopP:          req.TopP,
+		StopSequences: req.Stop,
+		Stream:        stream,
+	}
+	if out.MaxTokens <= 0 {
+		out.MaxTokens = defaultMaxTokens
+	}
+	out.System = systemPrompt(req)
+
+	for _, m := range req.Messages {
+		if m.Role == provider.RoleSystem {
+			continue
+		}
+		role, blocks, err := toBlocks(m)
+		if err != nil {
+			return messagesRequest{}, err
+		}
+		if len(blocks) == 0 {
+			continue
+		}
+		// The API wants user and assistant turns to alternate: a turn of the
+		// same role as the one before joins it.
+		if n := len(out.Messages); n > 0 && out.Messages[n-1].Role == role {
+			out.Messages[n-1].Content = appendBlocks(out.Messages[n-1].Content, blocks)
+			continue
+		}
+		out.Messages = append(out.Messages, message{Role: role, Content: blocks})
+	}
+
+	for _, t := range req.Tools {
+		schema := t.Parameters
+		if len(bytes.TrimSpace(schema)) == 0 {
+			schema = emptyObjectSchema
+		}
+		out.Tools = append(out.Tools, tool{Name: t.Name, Description: t.Description, InputSchema: schema})
+	}
+	if req.Schema != nil {
+		name := schemaToolName(req)
+		schema := req.Schema.JSON
+		if len(bytes.TrimSpace(schema)) == 0 {
+			schema = emptyObjectSchema
+		}
+		out.Tools = append(out.Tools, tool{
+			Name:        name,
+			Description: "Give your whole answer as the input of this tool; it must match the input schema.",
+			InputSchema: schema,
+		})
+	}
+	out.ToolChoice = toToolChoice(req, len(out.Tools) > 0)
+	return out, nil
+}
+
+// systemPrompt returns the system parameter: nil when there is no system
+// text, a string normally, and an array of text blocks with a cache
+// breakpoint on the last one when req.PromptCache is set, so that the
+// provider caches the tools and the system prompt as a prefix.
+func systemPrompt(req provider.Request) any {
+	var parts []string
+	if req.Grounded {
+		parts = append(parts, provider.GroundingPrompt(req.Passages))
+	}
+	for _, m := range req.Messages {
+		if m.Role == provider.RoleSystem && strings.TrimSpace(m.Content) != "" {
+			parts = append(parts, m.Content)
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	if !req.PromptCache {
+		return strings.Join(parts, "\n\n")
+	}
+	blocks := make([]contentBlock, len(parts))
+	for i, p := range parts {
+		blocks[i] = contentBlock{Type: "text", Text: p}
+	}
+	blocks[len(blocks)-1].CacheControl = &cacheControl{Type: "ephemeral"}
+	return blocks
+}
+
+// toBlocks returns the wire role and content blocks of a user, assistant or
+// tool message. Empty text makes no block, since the API rejects empty text
+// blocks.
+func toBlocks(m provider.Message) (string, []contentBlock, error) {
+	switch m.Role {
+	case provider.RoleTool:
+		return "user", []contentBlock{{Type: "tool_result", ToolUseID: m.ToolCallID, Content: m.Content}}, nil
+	case provider.RoleAssistant:
+		var blocks []contentBlock
+		if m.Content != "" {
+			blocks = append(blocks, contentBlock{Type: "text", Text: m.Content})
+		}
+		for _, c := range m.ToolCalls {
+			input := json.RawMessage(strings.TrimSpace(c.Arguments))
+			if len(input) == 0 {
+				input = json.RawMessage("{}")
+			}
+			if !isJSONObject(string(input)) {
+				return "", nil, &provider.Error{
+					Class:   provider.ErrRequestRejected,
+					Message: "arguments of tool call " + c.ID + " are not a JSON object",
+				}
+			}
+			blocks = append(blocks, contentBlock{Type: "tool_use", ID: c.ID, Name: c.Name, Input: input})
+		}
+		return "assistant", blocks, nil
+	default:
+		if m.Content == "" {
+			return "user", nil, nil
+		}
+		return "user", []contentBlock{{Type: "text", Text: m.Content}}, nil
+	}
+}
+
+// appendBlocks adds blocks to the content of a merged turn, keeping every
+// tool_result block ahead of the other blocks as the API expects.
+func appendBlocks(content, blocks []contentBlock) []contentBlock {
+	merged := make([]contentBlock, 0, len(content)+len(blocks))
+	for _, b := range append(content[:len(content):len(content)], blocks...) {
+		if b.Type == "tool_result" {
+			merged = append(merged, b)
+		}
+	}
+	for _, b := range append(content[:len(content):len(content)], blocks...) {
+		if b.Type != "tool_result" {
+			merged = append(merged, b)
+		}
+	}
+	return merged
+}
+
+// toToolChoice maps the router's tool choice. No tool_choice is sent without
+// tools. A structured-output request forces its schema tool whatever
+// req.ToolChoice says. disable_parallel_tool_use is sent when parallel calls
+// are turned off (the "none" choice has no such field), and always for the
+// schema tool so that the reply is one value.
+func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
+	if !haveTools {
+		return nil
+	}
+	noParallel := req.ParallelToolCalls != nil && !*req.ParallelToolCalls
+
+	var tc toolChoice
+	switch {
+	case req.Schema != nil:
+		return &toolChoice{Type: "tool", Name: schemaToolName(req), DisableParallelToolUse: true}
+	case req.ToolChoice == "":
+		if !noParallel {
+			return nil
+		}
+		tc = toolChoice{Type: "auto"}
+	case req.ToolChoice == "auto":
+		tc = toolChoice{Type: "auto"}
+	case req.ToolChoice == "required":
+		tc = toolChoice{Type: "any"}
+	case req.ToolChoice == "none":
+		return &toolChoice{Type: "none"}
+	default:
+		tc = toolChoice{Type: "tool", Name: req.ToolChoice}
+	}
+	tc.DisableParallelToolUse = noParallel
+	return &tc
+}
+
+// schemaToolName returns the name of the forced tool that carries a
+// structured reply: the schema's name with every character the API does not
+// allow in tool names replaced by '_', cut to 64 bytes, or
+// "structured_output" when that is empty or is already the name of one of
+// req.Tools.
+//
+// The classic Messages API has no JSON-schema response format. A
+// structured-output request therefore offers one more tool, whose input
+// schema is the requested schema, and forces the model to call it; the
+// tool's input is the reply. That tool call is returned as the Text of the
+// Response, not as a ToolCall.
+func schemaToolName(req provider.Request) string {
+	if req.Schema == nil {
+		return ""
+	}
+	name := []byte(req.Schema.Name)
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			name[i] = '_'
+		}
+	}
+	if len(name) > maxToolName {
+		name = name[:maxToolName]
+	}
+	if len(name) == 0 || req.HasTool(string(name)) {
+		return defaultSchemaTool
+	}
+	return string(name)
+}
+
+// finishReason maps a stop_reason. "refusal" never gets here: it becomes an
+// ErrContentRefused error. A tool_use stop that only called the schema tool
+// of a structured-output request is a normal stop.
+func finishReason(stopReason string, reportedCalls int, structured bool) provider.FinishReason {
+	switch stopReason {
+	case "", "end_turn", "stop_sequence":
+		return provider.FinishStop
+	case "max_tokens", "model_context_window_exceeded":
+		return provider.FinishLength
+	case "tool_use":
+		if structured && reportedCalls == 0 {
+			return provider.FinishStop
+		}
+		return provider.FinishToolCalls
+	default:
+		return provider.FinishReason(stopReason)
+	}
+}

@@ -1,0 +1,187 @@
+package gemini
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// refusedFinish are the finish reasons that mean Google withheld or cut the
+// reply under its content policy.
+var refusedFinish = map[string]bool{
+	"SAFETY":             true,
+	"RECITATION":         true,
+	"BLOCKLIST":          true,
+	"PROHIBITED_CONTENT": true,
+	"SPII":               true,
+	"IMAGE_SAFETY":       true,
+}
+
+// accumulator builds a reply from a whole GenerateContentResponse or from
+// the chunks of a streamed one. Each chunk of a stream is a complete
+// GenerateContentResponse holding the parts produced since the last one;
+// usage, when a chunk has it, counts the whole call so far.
+type accumulator struct {
+	req          provider.Request
+	model        string
+	text         strings.Builder
+	calls        []provider.ToolCall
+	finishReason string
+	usage        *usageMetadata
+	// sawCandidate is set once a chunk had a candidate.
+	sawCandidate bool
+}
+
+func newAccumulator(req provider.Request) *accumulator {
+	return &accumulator{req: req}
+}
+
+// add takes one response or chunk. It calls emit, when not nil, with each
+// text part and each function call, in order. It returns the error of an
+// error chunk, a blocked prompt or a refused reply, or emit's own error.
+func (a *accumulator) add(chunk generateResponse, emit func(provider.Delta) error) error {
+	if chunk.Error != nil {
+		return streamError(chunk.Error)
+	}
+	if chunk.ModelVersion != "" {
+		a.model = chunk.ModelVersion
+	}
+	if chunk.UsageMetadata.counted() {
+		u := *chunk.UsageMetadata
+		a.usage = &u
+	}
+	if pf := chunk.PromptFeedback; pf != nil && pf.BlockReason != "" {
+		return &provider.Error{
+			Class: provider.ErrContentRefused, Message: "prompt blocked: " + shorten(pf.BlockReason),
+		}
+	}
+
+	cand, ok := firstCandidate(chunk.Candidates)
+	if !ok {
+		return nil
+	}
+	a.sawCandidate = true
+	if cand.Content != nil {
+		for _, p := range cand.Content.Parts {
+			if err := a.addPart(p, emit); err != nil {
+				return err
+			}
+		}
+	}
+
+	switch reason := cand.FinishReason; {
+	case reason == "" || reason == "FINISH_REASON_UNSPECIFIED":
+	case refusedFinish[reason]:
+		a.finishReason = reason
+		return &provider.Error{Class: provider.ErrContentRefused, Message: "reply withheld: " + reason}
+	case reason == "MALFORMED_FUNCTION_CALL":
+		a.finishReason = reason
+		return &provider.Error{Class: provider.ErrServerFailed, Message: "model produced a malformed function call"}
+	default:
+		a.finishReason = reason
+	}
+	return nil
+}
+
+func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
+	switch {
+	case p.Thought:
+		// A summary of the model's reasoning, not part of the reply.
+		return nil
+	case p.FunctionCall != nil:
+		call := provider.ToolCall{
+			ID:        p.FunctionCall.ID,
+			Name:      p.FunctionCall.Name,
+			Arguments: compactArgs(p.FunctionCall.Args),
+		}
+		if call.ID == "" {
+			call.ID = callID(len(a.calls) + 1)
+		}
+		a.calls = append(a.calls, call)
+		if emit != nil {
+			return emit(provider.Delta{ToolCall: &call})
+		}
+	case p.Text != "":
+		a.text.WriteString(p.Text)
+		if emit != nil {
+			return emit(provider.Delta{Text: p.Text})
+		}
+	}
+	return nil
+}
+
+// firstCandidate returns the candidate of index 0: the router asks for one.
+func firstCandidate(cands []candidate) (candidate, bool) {
+	for _, c := range cands {
+		if c.Index == 0 {
+			return c, true
+		}
+	}
+	return candidate{}, false
+}
+
+// compactArgs returns the arguments of a call as compact JSON, "{}" when
+// the model sent none.
+func compactArgs(args json.RawMessage) string {
+	trimmed := bytes.TrimSpace(args)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return "{}"
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, trimmed); err != nil {
+		return string(trimmed)
+	}
+	return b.String()
+}
+
+// response returns the reply built so far.
+func (a *accumulator) response() provider.Response {
+	text := a.text.String()
+	model := a.model
+	if model == "" {
+		model = a.req.Model
+	}
+	// TODO: ask for a structured confidence once providers agree on JSON
+	// output; until then the share of cited sentences stands in for it.
+	resp := provider.Response{
+		Text:         text,
+		ToolCalls:    a.calls,
+		Citations:    provider.ParseCitations(text, a.req.Passages),
+		Confidence:   provider.CitedSentenceShare(text),
+		Model:        model,
+		FinishReason: a.finish(),
+	}
+	if a.usage != nil {
+		resp.Usage = provider.Usage{
+			InputTokens:       a.usage.PromptTokenCount,
+			CachedInputTokens: a.usage.CachedContentTokenCount,
+			OutputTokens:      a.usage.CandidatesTokenCount + a.usage.ThoughtsTokenCount,
+		}
+	} else {
+		resp.Usage = provider.Usage{
+			InputTokens:  provider.EstimateInputTokens(a.req),
+			OutputTokens: provider.EstimateTokens(text),
+			Estimated:    true,
+		}
+	}
+	return resp
+}
+
+// finish maps Gemini's finish reason. STOP after function calls is
+// FinishToolCalls: Gemini has no finish reason of its own for them. Reasons
+// the router has no name for pass through in lower case.
+func (a *accumulator) finish() provider.FinishReason {
+	switch a.finishReason {
+	case "", "STOP":
+		if len(a.calls) > 0 {
+			return provider.FinishToolCalls
+		}
+		return provider.FinishStop
+	case "MAX_TOKENS":
+		return provider.FinishLength
+	default:
+		return provider.FinishReason(strings.ToLower(a.finishReason))
+	}
+}

@@ -1,0 +1,241 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+)
+
+// ErrLimited is wrapped by the error of a call refused because a tenant is
+// over a request, token or budget limit. errors.As with *LimitError tells
+// which and when to retry.
+var ErrLimited = errors.New("limit reached")
+
+// LimitError says which limit refused a call and when it may pass.
+type LimitError struct {
+	// Scope is "tenant" or "route <name>".
+	Scope string
+	// Kind is "requests", "tokens" or "budget".
+	Kind string
+	// RetryAfter is how long until the call would pass, given no other use.
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s %s limit reached; retry in %s", e.Scope, e.Kind, e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap returns ErrLimited.
+func (e *LimitError) Unwrap() error { return ErrLimited }
+
+// limiter keeps the request and token rates and budget spend of every
+// tenant, per tenant and per route. Reserve takes what a call is expected to
+// use before it starts; Settle puts back the difference once its real use
+// is known. It is safe for concurrent use: a tenant's state sits in one of
+// several shards, each under its own lock.
+//
+// TODO: the state lives in this process only; several router replicas each
+// allow the whole limit, and a restart forgets the budget spent so far this
+// period (the USAGE stream holds what is needed to rebuild it).
+type limiter struct {
+	seed   maphash.Seed
+	shards [32]limitShard
+}
+
+type limitShard struct {
+	mu    sync.Mutex
+	state map[limitKey]*limitState
+}
+
+// limitKey is a tenant (route empty) or a tenant on one route.
+type limitKey struct {
+	tenant, route string
+}
+
+// limitState is one key's token buckets and budget window.
+type limitState struct {
+	requests, tokens bucket
+	// periodStart is the start of the budget period that spent and
+	// reserved count.
+	periodStart     time.Time
+	spent, reserved int64
+}
+
+// bucket is a token bucket that refills its capacity every minute. Its
+// level can go below zero when a call used more than it reserved.
+type bucket struct {
+	level float64
+	last  time.Time
+}
+
+// take refills b for capacity per minute at now and takes n when the level
+// allows. When it does not, it returns how long until it would.
+func (b *bucket) take(capacity, n float64, now time.Time) (bool, time.Duration) {
+	rate := capacity / 60 // per second
+	if b.last.IsZero() {
+		b.level = capacity
+	} else if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.level = math.Min(capacity, b.level+elapsed*rate)
+	}
+	b.last = now
+	// A call larger than the whole capacity passes when the bucket is full.
+	n = math.Min(n, capacity)
+	if b.level >= n {
+		b.level -= n
+		return true, 0
+	}
+	return false, time.Duration((n - b.level) / rate * float64(time.Second))
+}
+
+func newLimiter() *limiter {
+	l := &limiter{seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].state = make(map[limitKey]*limitState)
+	}
+	return l
+}
+
+// reservation is what Reserve took, for Settle.
+type reservation struct {
+	tenant string
+	scopes []reservedScope
+	tokens int64
+	micros int64
+}
+
+type reservedScope struct {
+	key    limitKey
+	limits Limits
+}
+
+// Reserve takes one request, tokens and micros from the tenant's limits and
+// from its limits on route, all or nothing. It returns a *LimitError when
+// any of them would be exceeded.
+func (l *limiter) Reserve(
+	tenant, route string,
+	tenantLimits, routeLimits Limits,
+	tokens, micros int64,
+	now time.Time,
+) (reservation, error) {
+	res := reservation{tenant: tenant, tokens: tokens, micros: micros}
+	if !tenantLimits.zero() {
+		res.scopes = append(res.scopes, reservedScope{limitKey{tenant: tenant}, tenantLimits})
+	}
+	if !routeLimits.zero() {
+		res.scopes = append(res.scopes, reservedScope{limitKey{tenant: tenant, route: route}, routeLimits})
+	}
+	if len(res.scopes) == 0 {
+		return res, nil
+	}
+
+	sh := l.shard(tenant)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+
+	// Check every scope before taking from any, so a refusal takes nothing.
+	states := make([]*limitState, len(res.scopes))
+	snapshot := make([]limitState, len(res.scopes))
+	for i, s := range res.scopes {
+		st := sh.state[s.key]
+		if st == nil {
+			st = &limitState{}
+			sh.state[s.key] = st
+		}
+		states[i], snapshot[i] = st, *st
+	}
+	for i, s := range res.scopes {
+		if err := states[i].reserve(s.limits, tokens, micros, now); err != nil {
+			for j := range i + 1 {
+				*states[j] = snapshot[j]
+			}
+			err.Scope = "tenant"
+			if s.key.route != "" {
+				err.Scope = "route " + s.key.route
+			}
+			return reservation{}, err
+		}
+	}
+	return res, nil
+}
+
+// Settle replaces the reservation's tokens and micros by what the call
+// really used.
+func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
+	if len(res.scopes) == 0 {
+		return
+	}
+	sh := l.shard(res.tenant)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, s := range res.scopes {
+		st := sh.state[s.key]
+		if st == nil {
+			continue
+		}
+		if s.limits.TokensPerMinute > 0 {
+			// Only what the reservation really took was taken: a call
+			// larger than the bucket took the bucket's capacity.
+			taken := math.Min(float64(res.tokens), float64(s.limits.TokensPerMinute))
+			st.tokens.level -= float64(tokens) - taken
+		}
+		if s.limits.BudgetMicros > 0 {
+			if st.periodStart.Equal(periodStart(s.limits.BudgetPeriod, now)) {
+				st.reserved = max(st.reserved-res.micros, 0)
+			}
+			st.rollPeriod(s.limits.BudgetPeriod, now)
+			st.spent += micros
+		}
+	}
+}
+
+// reserve takes from one scope's limits.
+func (st *limitState) reserve(lim Limits, tokens, micros int64, now time.Time) *LimitError {
+	if lim.RequestsPerMinute > 0 {
+		if ok, wait := st.requests.take(float64(lim.RequestsPerMinute), 1, now); !ok {
+			return &LimitError{Kind: "requests", RetryAfter: wait}
+		}
+	}
+	if lim.TokensPerMinute > 0 {
+		if ok, wait := st.tokens.take(float64(lim.TokensPerMinute), float64(tokens), now); !ok {
+			return &LimitError{Kind: "tokens", RetryAfter: wait}
+		}
+	}
+	if lim.BudgetMicros > 0 {
+		st.rollPeriod(lim.BudgetPeriod, now)
+		if st.spent+st.reserved+micros > lim.BudgetMicros {
+			return &LimitError{Kind: "budget", RetryAfter: nextPeriod(lim.BudgetPeriod, now).Sub(now)}
+		}
+		st.reserved += micros
+	}
+	return nil
+}
+
+// rollPeriod starts a new budget period when now is past the current one.
+func (st *limitState) rollPeriod(period string, now time.Time) {
+	if start := periodStart(period, now); !start.Equal(st.periodStart) {
+		st.periodStart, st.spent, st.reserved = start, 0, 0
+	}
+}
+
+func periodStart(period string, now time.Time) time.Time {
+	now = now.UTC()
+	if period == "month" {
+		return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func nextPeriod(period string, now time.Time) time.Time {
+	start := periodStart(period, now)
+	if period == "month" {
+		return start.AddDate(0, 1, 0)
+	}
+	return start.AddDate(0, 0, 1)
+}
+
+func (l *limiter) shard(tenant string) *limitShard {
+	return &l.shards[maphash.String(l.seed, tenant)%uint64(len(l.shards))]
+}

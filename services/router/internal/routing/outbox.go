@@ -1,0 +1,89 @@
+package routing
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// DefaultOutboxSize is how many records an Outbox holds before Record
+// waits for room.
+const DefaultOutboxSize = 8192
+
+// Outbox hands records to a Recorder from a few goroutines of its own, so
+// that publishing usage and audit events stays off the request path. A full
+// outbox makes Record wait (up to its context) rather than drop a record.
+//
+// TODO: the queue is in memory; a crash loses the records not yet
+// published. A local journal would close that gap.
+type Outbox struct {
+	next   Recorder
+	logger *slog.Logger
+	queue  chan Record
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// NewOutbox starts workers goroutines that pass queued records to next.
+// Close stops them once the queue is empty.
+func NewOutbox(next Recorder, size, workers int, logger *slog.Logger) *Outbox {
+	o := &Outbox{
+		next:   next,
+		logger: logger,
+		queue:  make(chan Record, max(size, 1)),
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	for range max(workers, 1) {
+		o.wg.Add(1)
+		go o.run()
+	}
+	return o
+}
+
+// Record queues rec. It fails only when the outbox stays full until ctx
+// ends.
+func (o *Outbox) Record(ctx context.Context, rec Record) error {
+	select {
+	case o.queue <- rec:
+		return nil
+	default:
+	}
+	select {
+	case o.queue <- rec:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Close publishes what is queued and stops the workers. Records passed to
+// Record after Close panic.
+func (o *Outbox) Close() {
+	o.closeOnce.Do(func() { close(o.queue) })
+	o.wg.Wait()
+}
+
+func (o *Outbox) run() {
+	defer o.wg.Done()
+	for rec := range o.queue {
+		// Each record gets a few tries: the bus may be briefly away.
+		var err error
+		for try := range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = o.next.Record(ctx, rec)
+			cancel()
+			if err == nil {
+				break
+			}
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		}
+		if err != nil {
+			o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
+				"provider", rec.Provider, "error", err)
+		}
+	}
+}
