@@ -25,10 +25,12 @@ const (
 	ScopeReviewsRead  = "reviews:read"
 	ScopeReviewsWrite = "reviews:write"
 	ScopeAuditRead    = "audit:read"
+	// ScopeModelsInvoke allows the OpenAI-compatible chat endpoints.
+	ScopeModelsInvoke = "models:invoke"
 )
 
 // AllScopes lists every scope, for an operator token.
-var AllScopes = []string{ScopeEmailsWrite, ScopeReviewsRead, ScopeReviewsWrite, ScopeAuditRead}
+var AllScopes = []string{ScopeEmailsWrite, ScopeReviewsRead, ScopeReviewsWrite, ScopeAuditRead, ScopeModelsInvoke}
 
 // MaxTTL is the longest lifetime a token may have.
 const MaxTTL = 24 * time.Hour

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,6 +38,10 @@ type Config struct {
 	TokenKey string `yaml:"token_key" env:"KEEL_TOKEN_KEY"`
 	// IngestAddr is the ingest service's gRPC address (KEEL_INGEST_ADDR).
 	IngestAddr string `yaml:"ingest_addr" env:"KEEL_INGEST_ADDR"`
+	// RouterAddr is the router service's gRPC address, for the
+	// OpenAI-compatible chat endpoints, used when Deps.Router is nil
+	// (KEEL_ROUTER_ADDR).
+	RouterAddr string `yaml:"router_addr" env:"KEEL_ROUTER_ADDR"`
 	// TemporalAddr is the Temporal frontend, used when Deps.Temporal is nil
 	// (KEEL_TEMPORAL_ADDR).
 	TemporalAddr string `yaml:"temporal_addr" env:"KEEL_TEMPORAL_ADDR"`
@@ -65,6 +70,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("token_key", redacted(c.TokenKey)),
 		slog.String("service_key", redacted(c.ServiceKey)),
 		slog.String("ingest_addr", c.IngestAddr),
+		slog.String("router_addr", c.RouterAddr),
 		slog.String("temporal_addr", c.TemporalAddr),
 		slog.String("namespace", c.Namespace),
 		slog.String("nats_url", c.NATSURL),
@@ -77,6 +83,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:     "127.0.0.1:8480",
 		IngestAddr:   "127.0.0.1:7401",
+		RouterAddr:   "127.0.0.1:7404",
 		TemporalAddr: "127.0.0.1:7233",
 		Namespace:    temporalx.Namespace,
 		NATSURL:      "nats://127.0.0.1:4322",
@@ -96,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.IngestAddr == "" {
 		errs = append(errs, errors.New("ingest_addr is required"))
+	}
+	if c.RouterAddr == "" {
+		errs = append(errs, errors.New("router_addr is required"))
 	}
 	if c.TemporalAddr == "" {
 		errs = append(errs, errors.New("temporal_addr is required"))
@@ -120,6 +130,9 @@ type Deps struct {
 	Listener net.Listener
 	// Temporal reads and signals copilot runs; nil dials Config.TemporalAddr.
 	Temporal client.Client
+	// Router serves the chat endpoints in process (the router service's
+	// Local under `keel dev`); nil dials Config.RouterAddr.
+	Router httpapi.ModelRouter
 }
 
 // Run serves the API until ctx ends, then shuts the server down gracefully
@@ -147,6 +160,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer conn.Close()
 
+	router := deps.Router
+	if router == nil {
+		routerConn, err := grpcx.Dial(cfg.RouterAddr, serviceAuth.DialOptions()...)
+		if err != nil {
+			return err
+		}
+		defer routerConn.Close()
+		router = grpcRouter{keelv1.NewModelRouterServiceClient(routerConn)}
+	}
+
 	temporal := deps.Temporal
 	if temporal == nil {
 		temporal, err = temporalx.Dial(cfg.TemporalAddr, cfg.Namespace, logger)
@@ -168,6 +191,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Temporal: temporal,
 		Auditor:  auditor,
 		Logger:   logger,
+		Router:   router,
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
@@ -199,8 +223,8 @@ func openAuditor(cfg Config, nc *nats.Conn, logger *slog.Logger) (httpapi.Audito
 }
 
 func newServer(handler http.Handler, logger *slog.Logger) *http.Server {
-	// TODO: no WriteTimeout, so that SSE streams can come; slow readers are
-	// bounded only by the per-request upstream deadline of the API.
+	// No WriteTimeout, so that SSE streams can run as long as their route
+	// allows; slow readers are bounded by the route's deadlines.
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -232,4 +256,42 @@ func serve(ctx context.Context, srv *http.Server, lis net.Listener, logger *slog
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil
+}
+
+// grpcRouter is httpapi.ModelRouter over a gRPC connection to the router.
+type grpcRouter struct {
+	client keelv1.ModelRouterServiceClient
+}
+
+func (g grpcRouter) Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+	return g.client.Generate(ctx, req)
+}
+
+func (g grpcRouter) GenerateStream(
+	ctx context.Context,
+	req *keelv1.GenerateRequest,
+	send func(*keelv1.GenerateStreamResponse) error,
+) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := g.client.GenerateStream(ctx, &keelv1.GenerateStreamRequest{Request: req})
+	if err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := send(msg); err != nil {
+			return err
+		}
+	}
+}
+
+func (g grpcRouter) ListRoutes(ctx context.Context, req *keelv1.ListRoutesRequest) (*keelv1.ListRoutesResponse, error) {
+	return g.client.ListRoutes(ctx, req)
 }

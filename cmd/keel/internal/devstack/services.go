@@ -32,6 +32,8 @@ type serviceEnv struct {
 	nats       *nats.Conn
 	temporal   client.Client
 	logger     *slog.Logger
+	// router lets the gateway call the router in process.
+	router *routersvc.Local
 }
 
 // configure returns a service's Run bound to its configuration: its
@@ -88,7 +90,7 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 	case "router":
 		return configure(routersvc.DefaultConfig, func(c *routersvc.Config) {
 			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
-		}, routersvc.Run, routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis})
+		}, routersvc.Run, routersvc.Deps{Logger: log, NATS: e.nats, Listener: lis, Local: e.router})
 	case "eval":
 		return configure(evalsvc.DefaultConfig, func(c *evalsvc.Config) {
 			c.ServiceKey, c.NATS.URL, c.GRPC.Addr = e.serviceKey, e.info.NATSURL, addr
@@ -110,8 +112,11 @@ func (e serviceEnv) runner(name string, lis net.Listener) (func(context.Context)
 			c.ServiceKey, c.NATSURL, c.HTTPAddr = e.serviceKey, e.info.NATSURL, addr
 			c.TokenKey = e.tokenKey
 			c.IngestAddr = e.info.GRPC["ingest"]
+			c.RouterAddr = e.info.GRPC["router"]
 			c.TemporalAddr = e.info.TemporalAddr
-		}, gatewaysvc.Run, gatewaysvc.Deps{Logger: log, NATS: e.nats, Listener: lis, Temporal: e.temporal})
+		}, gatewaysvc.Run, gatewaysvc.Deps{
+			Logger: log, NATS: e.nats, Listener: lis, Temporal: e.temporal, Router: e.router,
+		})
 	default:
 		return nil, fmt.Errorf("unknown service %q", name)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	routersvc "github.com/keelhq/keel/services/router/service"
 	"log/slog"
 	"net"
 	"os"
@@ -217,6 +218,7 @@ func (s *Stack) start(ctx context.Context, opts Options) error {
 		nats:       s.NATS,
 		temporal:   s.Temporal,
 		logger:     opts.Logger,
+		router:     routersvc.NewLocal(),
 	}
 	// Every service is configured, and its configuration checked, before
 	// any starts.

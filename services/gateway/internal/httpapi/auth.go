@@ -26,6 +26,16 @@ func claimsFrom(ctx context.Context) auth.Claims {
 // calls next with the claims and the token's tenant in the context. The
 // tenant never comes from anywhere else: not the body, not the path.
 func (h *handler) authorize(scope string, next apiFunc) apiFunc {
+	return h.authenticate(scope, func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout)
+		defer cancel()
+		return next(w, r.WithContext(ctx))
+	})
+}
+
+// authenticate verifies the bearer token and the scope like authorize, and
+// sets no deadline of its own.
+func (h *handler) authenticate(scope string, next apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
@@ -59,8 +69,6 @@ func (h *handler) authorize(scope string, next apiFunc) apiFunc {
 
 		ctx := context.WithValue(r.Context(), claimsKey{}, claims)
 		ctx = tenant.With(ctx, claims.Tenant)
-		ctx, cancel := context.WithTimeout(ctx, h.requestTimeout)
-		defer cancel()
 		return next(w, r.WithContext(ctx))
 	}
 }

@@ -62,8 +62,12 @@ type Options struct {
 	// Now tells the time for token checks; nil means time.Now.
 	Now func() time.Time
 	// RequestTimeout bounds each API request's upstream calls; zero means
-	// DefaultRequestTimeout.
+	// DefaultRequestTimeout. The chat endpoints are bounded by their
+	// route's deadlines instead.
 	RequestTimeout time.Duration
+	// Router serves the OpenAI-compatible chat endpoints; nil answers them
+	// with 503.
+	Router ModelRouter
 }
 
 var (
@@ -84,6 +88,7 @@ type handler struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	requestTimeout time.Duration
+	router         ModelRouter
 	mux            *http.ServeMux
 }
 
@@ -104,6 +109,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		logger:         opts.Logger,
 		now:            opts.Now,
 		requestTimeout: opts.RequestTimeout,
+		router:         opts.Router,
 		mux:            http.NewServeMux(),
 	}
 	if h.logger == nil {
@@ -119,11 +125,13 @@ func NewHandler(opts Options) (http.Handler, error) {
 	return h.observe(h.mux), nil
 }
 
-// routes registers every endpoint.
+// routes registers every endpoint. Per-tenant request, token and budget
+// limits of the chat endpoints are the router's.
 //
-// TODO: per-tenant rate limits, SSE streaming and the OpenAI-compatible chat
-// endpoint that DESIGN.md gives the gateway are not built yet.
+// TODO: rate limits of the gateway's own endpoints (emails, reviews).
 func (h *handler) routes() {
+	h.mux.Handle("POST /v1/chat/completions", h.chatAPI(h.chatCompletions))
+	h.mux.Handle("GET /v1/models", h.chatAPI(h.listModels))
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.Handle("POST /v1/emails", h.api(auth.ScopeEmailsWrite, h.submitEmail))
 	h.mux.Handle("GET /v1/reviews", h.api(auth.ScopeReviewsRead, h.listReviews))

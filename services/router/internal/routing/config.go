@@ -19,6 +19,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/anthropic"
+	"github.com/keelhq/keel/services/router/internal/provider/gemini"
 	"github.com/keelhq/keel/services/router/internal/provider/local"
 	"github.com/keelhq/keel/services/router/internal/provider/openai"
 )
@@ -176,7 +178,9 @@ type ProviderConfig struct {
 	// Flavor, for type openai, is "openai" for OpenAI itself (requests
 	// carry store=false) or empty for any other compatible server.
 	Flavor string `yaml:"flavor"`
-	// BaseURL is the API root, version included for openai and xai; the
+	// BaseURL is the API root: version included for openai and xai
+	// ("http://127.0.0.1:11434/v1"), without it for anthropic (the provider
+	// adds /v1/messages) and with it for gemini (".../v1beta"); the
 	// provider's public endpoint when empty (required for openai).
 	BaseURL string `yaml:"base_url"`
 	// APIKeyEnv names the environment variable that holds the API key, and
@@ -466,6 +470,10 @@ func newProvider(name string, cfg ProviderConfig, key string, client *http.Clien
 		return openai.New(openai.Config{
 			Name: name, Flavor: openai.Flavor(cfg.Flavor), BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client,
 		}), nil
+	case TypeAnthropic:
+		return anthropic.New(anthropic.Config{Name: name, BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client}), nil
+	case TypeGemini:
+		return gemini.New(gemini.Config{Name: name, BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client}), nil
 	case TypeXAI:
 		return openai.New(openai.Config{
 			Name: name, Flavor: openai.FlavorXAI, BaseURL: cmp.Or(cfg.BaseURL, XAIBaseURL), APIKey: key,

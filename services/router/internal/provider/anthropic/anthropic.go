@@ -140,6 +140,7 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 		if mr.Error == nil {
 			mr.Error = &apiError{}
 		}
+		mr.Error.Message = scrub(mr.Error.Message, p.apiKey)
 		return provider.Response{}, eventError(mr.Error)
 	}
 	if mr.StopReason == "refusal" {
@@ -206,6 +207,7 @@ func (p *Provider) stream(
 	defer httpResp.Body.Close()
 
 	acc := newStreamAccumulator(schemaToolName(req))
+	acc.secret = p.apiKey
 	if err := decodeStream(ctx, httpResp.Body, acc, emit); err != nil {
 		return provider.Response{}, err
 	}
@@ -245,9 +247,7 @@ func (p *Provider) post(ctx context.Context, body messagesRequest) (*http.Respon
 
 	defer resp.Body.Close()
 	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if p.apiKey != "" {
-		errBody = bytes.ReplaceAll(errBody, []byte(p.apiKey), []byte("[redacted]"))
-	}
+	errBody = []byte(scrub(string(errBody), p.apiKey))
 	return nil, statusError(resp, errBody, p.now())
 }
 

@@ -577,6 +577,42 @@ func TestStreamToolUse(t *testing.T) {
 	}
 }
 
+// TestStreamIgnoresOtherBlocks has blocks of types the router does not use,
+// with deltas of their own, around a text block.
+func TestStreamIgnoresOtherBlocks(t *testing.T) {
+	t.Parallel()
+
+	body := sse(
+		"message_start", evMessageStart,
+		"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}`,
+		"content_block_delta", evJSON(0, `{"query": "keel`),
+		"content_block_delta", evJSON(0, `"}`),
+		"content_block_stop", evStop(0),
+		"content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"brand_new_block"}}`,
+		"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"not for the reply"}}`,
+		"content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"brand_new_delta","x":1}}`,
+		"content_block_stop", evStop(1),
+		"content_block_start", `{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}`,
+		"content_block_delta", evText(2, "Answer."),
+		"content_block_delta", `{"type":"content_block_delta","index":2,"delta":{"type":"citations_delta","citation":{"type":"char_location"}}}`,
+		"content_block_stop", evStop(2),
+		"message_delta", evEndTurn,
+		"message_stop", evMessageStop,
+	)
+	p := startFake(t, &fakeAnthropic{body: body, chunkSize: 4})
+	var (
+		texts []string
+		calls []provider.ToolCall
+	)
+	resp, err := p.Stream(context.Background(), testRequest(), collect(&texts, &calls))
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if resp.Text != "Answer." || calls != nil || resp.ToolCalls != nil || resp.FinishReason != provider.FinishStop {
+		t.Errorf("response = %+v, calls = %v", resp, calls)
+	}
+}
+
 func TestStreamEmitsTextBeforeTheEnd(t *testing.T) {
 	t.Parallel()
 

@@ -173,19 +173,26 @@ func shorten(s string) string {
 	return s[:cut] + "..."
 }
 
+// scrub replaces every occurrence of secret in s. Error bodies and events
+// are scrubbed before they are classified, so that a key cut by shorten
+// cannot leave a prefix behind.
+func scrub(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[redacted]")
+}
+
 // redact removes the API key from the messages of err, in case a server or
-// proxy echoes it back. Bodies are redacted before they are classified too,
-// so that a key cut by shorten cannot leave a prefix behind.
+// proxy echoes it back, as a last guard after scrub.
 func redact(err error, apiKey string) error {
 	var pe *provider.Error
 	if apiKey == "" || !errors.As(err, &pe) {
 		return err
 	}
-	if strings.Contains(pe.Message, apiKey) {
-		pe.Message = strings.ReplaceAll(pe.Message, apiKey, "[redacted]")
-	}
+	pe.Message = scrub(pe.Message, apiKey)
 	if pe.Err != nil && strings.Contains(pe.Err.Error(), apiKey) {
-		pe.Err = errors.New(strings.ReplaceAll(pe.Err.Error(), apiKey, "[redacted]"))
+		pe.Err = errors.New(scrub(pe.Err.Error(), apiKey))
 	}
 	return err
 }

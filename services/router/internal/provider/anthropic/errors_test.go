@@ -243,7 +243,7 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 	t.Parallel()
 
 	echo := "invalid x-api-key: " + testAPIKey
-	cut := strings.Repeat("k", maxErrorMessage-10) + testAPIKey
+	cut := strings.Repeat("k", maxErrorMessage-25) + testAPIKey
 	tests := []struct {
 		name   string
 		status int
@@ -254,6 +254,7 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 		{name: "key across the cut", status: 500, body: cut},
 		{name: "event echo", status: 200, body: string(sse("message_start", evMessageStart, "error", evError("api_error", echo)))},
 		{name: "event text echo", status: 200, body: string(sse("message_start", evMessageStart, "error", echo))},
+		{name: "event key across the cut", status: 200, body: string(sse("message_start", evMessageStart, "error", evError("api_error", cut)))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

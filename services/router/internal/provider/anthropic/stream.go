@@ -26,6 +26,9 @@ const (
 	kindSchema
 )
 
+// blockCost is what one content block counts against maxResponseBody.
+const blockCost = 64
+
 // streamBlock is one content block of a streamed reply.
 type streamBlock struct {
 	kind blockKind
@@ -46,6 +49,9 @@ type streamAccumulator struct {
 	// schemaTool is the name of the forced tool of a structured-output
 	// request, or empty.
 	schemaTool string
+	// secret is removed from every event before it is read, so that an
+	// error event that echoes the API key cannot carry it into an error.
+	secret string
 
 	model      string
 	text       strings.Builder
@@ -103,6 +109,7 @@ var knownEvents = map[string]bool{
 // add takes one event. It returns the error of an error event, of a
 // malformed or out-of-order event, of a refusal, or of emit.
 func (a *streamAccumulator) add(ev sseEvent, emit func(provider.Delta) error) error {
+	ev.Data = scrub(ev.Data, a.secret)
 	var e streamEvent
 	if err := json.Unmarshal([]byte(ev.Data), &e); err != nil {
 		switch {
@@ -163,6 +170,11 @@ func (a *streamAccumulator) startBlock(e streamEvent, emit func(provider.Delta) 
 	if _, ok := a.blocks[*e.Index]; ok {
 		return malformed("content block started twice", nil)
 	}
+	// Blocks count against the size bound too, so that a stream of empty
+	// blocks cannot grow the map without end.
+	if err := a.grow(blockCost); err != nil {
+		return err
+	}
 	b := &streamBlock{}
 	a.blocks[*e.Index] = b
 	switch cb := e.ContentBlock; cb.Type {
@@ -188,6 +200,11 @@ func (a *streamAccumulator) addDelta(e streamEvent, emit func(provider.Delta) er
 	}
 	if e.Delta == nil {
 		return malformed("content_block_delta without delta", nil)
+	}
+	if b.kind == kindOther {
+		// Blocks the router does not use get deltas of their own, and
+		// server tools stream input_json_delta too.
+		return nil
 	}
 	switch e.Delta.Type {
 	case "text_delta":

@@ -140,8 +140,10 @@ type errorBody struct {
 // become the top-level system prompt; the other turns become alternating
 // user and assistant messages, tool results going into user turns. With
 // req.Schema the reply is requested through a forced tool, see
-// schemaToolName. It fails only when an assistant tool call in the history
-// carries arguments that are not a JSON object.
+// schemaToolName. req.Seed has no counterpart in the Messages API and is not
+// sent; neither is req.Retention (see the package comment). It fails only
+// when an assistant tool call in the history carries arguments that are not
+// a JSON object.
 func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, error) {
 	out := messagesRequest{
 		Model:         req.Model,
@@ -264,13 +266,14 @@ func toBlocks(m provider.Message) (string, []contentBlock, error) {
 // appendBlocks adds blocks to the content of a merged turn, keeping every
 // tool_result block ahead of the other blocks as the API expects.
 func appendBlocks(content, blocks []contentBlock) []contentBlock {
-	merged := make([]contentBlock, 0, len(content)+len(blocks))
-	for _, b := range append(content[:len(content):len(content)], blocks...) {
+	all := append(content[:len(content):len(content)], blocks...)
+	merged := make([]contentBlock, 0, len(all))
+	for _, b := range all {
 		if b.Type == "tool_result" {
 			merged = append(merged, b)
 		}
 	}
-	for _, b := range append(content[:len(content):len(content)], blocks...) {
+	for _, b := range all {
 		if b.Type != "tool_result" {
 			merged = append(merged, b)
 		}

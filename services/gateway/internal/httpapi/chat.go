@@ -1,0 +1,549 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/keelhq/keel/pkg/auth"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+)
+
+// ModelRouter is the part of the router's API the chat endpoints use. The
+// router service's in-process Local satisfies it, and so does the gRPC
+// client adapter the gateway uses when the router runs apart.
+type ModelRouter interface {
+	Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error)
+	GenerateStream(ctx context.Context, req *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error
+	ListRoutes(ctx context.Context, req *keelv1.ListRoutesRequest) (*keelv1.ListRoutesResponse, error)
+}
+
+// maxChatBody bounds a chat completion request.
+const maxChatBody = 8 << 20
+
+// Headers of Keel's own on chat responses and requests.
+const (
+	headerRoute        = "X-Keel-Route"
+	headerProvider     = "X-Keel-Provider"
+	headerDegraded     = "X-Keel-Degraded"
+	headerPriority     = "X-Keel-Priority"
+	headerConversation = "X-Keel-Conversation"
+)
+
+// chatAPI wraps a chat endpoint with authentication and the scope check and
+// writes its errors in OpenAI's error format, which OpenAI clients parse.
+// Unlike the other endpoints it sets no request deadline of its own: the
+// route's deadlines govern, and a client that hangs up cancels the call.
+func (h *handler) chatAPI(endpoint apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h.authenticate(auth.ScopeModelsInvoke, endpoint)(w, r)
+		if err == nil {
+			return
+		}
+		e := asOpenAIError(err)
+		if e.status >= http.StatusInternalServerError {
+			h.logger.ErrorContext(r.Context(), "request failed",
+				"route", r.Pattern, "status", e.status, "error", err)
+		}
+		writeOpenAIError(w, e)
+	})
+}
+
+// chatCompletions serves POST /v1/chat/completions.
+func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error {
+	if h.router == nil {
+		return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",
+			message: "the model router is not configured on this gateway"}
+	}
+	// Fields Keel does not serve (logprobs, penalties, metadata) are
+	// ignored, as compatible servers do, rather than refused.
+	var body chatRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChatBody)).Decode(&body); err != nil {
+		return bodyError(err)
+	}
+	req, err := toGenerateRequest(&body, r.Header)
+	if err != nil {
+		return err
+	}
+
+	id := completionID()
+	created := h.now().Unix()
+	if body.Stream {
+		return h.streamCompletion(w, r, req, &body, id, created)
+	}
+	resp, err := h.router.Generate(r.Context(), req)
+	if err != nil {
+		return routerError(err)
+	}
+	setKeelHeaders(w.Header(), resp)
+	writeJSON(w, http.StatusOK, chatResponse{
+		ID:      id,
+		Object:  "chat.completion",
+		Created: created,
+		Model:   responseModel(resp, body.Model),
+		Choices: []chatChoice{{
+			Message:      responseMessageOf(resp.GetText(), resp.GetToolCalls(), "assistant"),
+			FinishReason: finishReason(resp.GetFinishReason()),
+		}},
+		Usage: usageOf(resp.GetUsage()),
+	})
+	return nil
+}
+
+// streamCompletion answers with server-sent events in OpenAI's chunk
+// format. The status and headers go out with the first piece of the reply,
+// so an error before it (every candidate failed, a limit) is still a plain
+// HTTP error; after it, an error is sent as a last "error" event.
+func (h *handler) streamCompletion(
+	w http.ResponseWriter,
+	r *http.Request,
+	req *keelv1.GenerateRequest,
+	body *chatRequest,
+	id string,
+	created int64,
+) error {
+	flusher, _ := w.(http.Flusher)
+	sse := &sseWriter{w: w, flusher: flusher, id: id, created: created, model: body.Model}
+	toolIndex := 0
+
+	err := h.router.GenerateStream(r.Context(), req, func(m *keelv1.GenerateStreamResponse) error {
+		if final := m.GetFinal(); final != nil {
+			if !sse.started {
+				setKeelHeaders(w.Header(), final)
+			}
+			if final.GetModel() != "" {
+				sse.model = final.GetModel()
+			}
+			if !sse.sentContent && final.GetText() != "" {
+				// A degraded fallback arrives whole, never as deltas.
+				text := final.GetText()
+				if err := sse.chunk(&responseMessage{Role: "assistant", Content: &text}, nil); err != nil {
+					return err
+				}
+			}
+			if err := sse.chunk(&responseMessage{}, finishReason(final.GetFinishReason())); err != nil {
+				return err
+			}
+			if body.StreamOptions != nil && body.StreamOptions.IncludeUsage {
+				return sse.usage(usageOf(final.GetUsage()))
+			}
+			return nil
+		}
+		delta := &responseMessage{}
+		if !sse.started {
+			delta.Role = "assistant"
+		}
+		if text := m.GetDelta(); text != "" {
+			delta.Content = &text
+		}
+		if c := m.GetToolCall(); c != nil {
+			delta.ToolCalls = toChatToolCalls([]*keelv1.ToolCall{c}, toolIndex)
+			toolIndex++
+		}
+		sse.sentContent = true
+		return sse.chunk(delta, nil)
+	})
+	if err == nil {
+		return sse.done()
+	}
+	if !sse.started {
+		return routerError(err)
+	}
+	// The client already has part of the reply: end the stream with an
+	// error event, as OpenAI does, and no [DONE].
+	e := asOpenAIError(routerError(err))
+	if werr := sse.event(openAIError{Error: e.body()}); werr != nil {
+		return nil //nolint:nilerr // the client is gone; nothing more to tell it
+	}
+	h.logger.WarnContext(r.Context(), "stream ended by an error", "status", e.status, "error", err)
+	return nil
+}
+
+// listModels serves GET /v1/models: one model per route the caller can
+// name, with the providers and retention settings behind it.
+func (h *handler) listModels(w http.ResponseWriter, r *http.Request) error {
+	if h.router == nil {
+		return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",
+			message: "the model router is not configured on this gateway"}
+	}
+	routes, err := h.router.ListRoutes(r.Context(), &keelv1.ListRoutesRequest{})
+	if err != nil {
+		return routerError(err)
+	}
+	list := modelList{Object: "list", Data: []modelInfo{}}
+	for _, rt := range routes.GetRoutes() {
+		detail := &routeDetail{Default: rt.GetDefault()}
+		for _, c := range rt.GetCandidates() {
+			detail.Candidates = append(detail.Candidates, routeCandidate{
+				Provider: c.GetProvider(), Model: c.GetModel(), Retention: c.GetRetention(), Weight: c.GetWeight(),
+			})
+		}
+		list.Data = append(list.Data, modelInfo{
+			ID: rt.GetName(), Object: "model", OwnedBy: "keel", Keel: detail,
+		})
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// toGenerateRequest converts an OpenAI request into the router's. The model
+// names the route.
+func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateRequest, error) {
+	if body.Model == "" {
+		return nil, badChat("model", "model is required: name a route from GET /v1/models")
+	}
+	if len(body.Messages) == 0 {
+		return nil, badChat("messages", "messages must hold at least one message")
+	}
+	if body.N != nil && *body.N != 1 {
+		return nil, badChat("n", "only n=1 is supported")
+	}
+	req := &keelv1.GenerateRequest{
+		UseCase:           body.Model,
+		Temperature:       body.Temperature,
+		TopP:              body.TopP,
+		Seed:              body.Seed,
+		ParallelToolCalls: body.ParallelToolCalls,
+		Conversation:      header.Get(headerConversation),
+	}
+	switch p := header.Get(headerPriority); p {
+	case "", "interactive":
+	case "batch":
+		req.Priority = keelv1.Priority_PRIORITY_BATCH
+	default:
+		return nil, badChat("", fmt.Sprintf("%s must be interactive or batch, not %q", headerPriority, p))
+	}
+	if m := body.MaxCompletionTokens; m != nil {
+		req.MaxOutputTokens = *m
+	} else if m := body.MaxTokens; m != nil {
+		req.MaxOutputTokens = *m
+	}
+	if req.MaxOutputTokens < 0 {
+		return nil, badChat("max_tokens", "max_tokens must not be negative")
+	}
+	stop, err := stopSequences(body.Stop)
+	if err != nil {
+		return nil, badChat("stop", "stop must be a string or an array of strings")
+	}
+	req.Stop = stop
+	if req.ToolChoice, err = toolChoice(body.ToolChoice); err != nil {
+		return nil, badChat("tool_choice", err.Error())
+	}
+	for i, m := range body.Messages {
+		text, err := messageText(m.Content)
+		if err != nil {
+			return nil, badChat(fmt.Sprintf("messages[%d].content", i), err.Error())
+		}
+		role := m.Role
+		if role == "developer" {
+			role = "system"
+		}
+		msg := &keelv1.ChatMessage{Role: role, Content: text, ToolCallId: m.ToolCallID}
+		for _, c := range m.ToolCalls {
+			msg.ToolCalls = append(msg.ToolCalls, &keelv1.ToolCall{
+				Id: c.ID, Name: c.Function.Name, ArgumentsJson: c.Function.Arguments,
+			})
+		}
+		req.Messages = append(req.Messages, msg)
+	}
+	for i, t := range body.Tools {
+		if t.Type != "function" {
+			return nil, badChat(fmt.Sprintf("tools[%d].type", i), "only function tools are supported")
+		}
+		req.Tools = append(req.Tools, &keelv1.ToolDefinition{
+			Name: t.Function.Name, Description: t.Function.Description, ParametersJson: string(t.Function.Parameters),
+		})
+	}
+	if rf := body.ResponseFormat; rf != nil {
+		switch rf.Type {
+		case "text":
+		case "json_object":
+			req.ResponseSchema = &keelv1.ResponseSchema{Name: "json_object", SchemaJson: `{"type":"object"}`}
+		case "json_schema":
+			if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
+				return nil, badChat("response_format.json_schema", "json_schema.schema is required")
+			}
+			req.ResponseSchema = &keelv1.ResponseSchema{
+				Name: rf.JSONSchema.Name, SchemaJson: string(rf.JSONSchema.Schema),
+			}
+		default:
+			return nil, badChat("response_format.type", fmt.Sprintf("unknown response_format type %q", rf.Type))
+		}
+	}
+	return req, nil
+}
+
+func responseMessageOf(text string, calls []*keelv1.ToolCall, role string) *responseMessage {
+	m := &responseMessage{Role: role, ToolCalls: toChatToolCalls(calls, -1)}
+	if text != "" || len(calls) == 0 {
+		m.Content = &text
+	}
+	return m
+}
+
+// toChatToolCalls converts tool calls; index, when not negative, numbers
+// them from there as stream deltas need.
+func toChatToolCalls(calls []*keelv1.ToolCall, index int) []chatToolCall {
+	var out []chatToolCall
+	for i, c := range calls {
+		tc := chatToolCall{ID: c.GetId(), Type: "function"}
+		tc.Function.Name = c.GetName()
+		tc.Function.Arguments = c.GetArgumentsJson()
+		if index >= 0 {
+			n := index + i
+			tc.Index = &n
+		}
+		out = append(out, tc)
+	}
+	return out
+}
+
+func usageOf(u *keelv1.Usage) *chatUsage {
+	out := &chatUsage{
+		PromptTokens:     u.GetInputTokens(),
+		CompletionTokens: u.GetOutputTokens(),
+		TotalTokens:      u.GetInputTokens() + u.GetOutputTokens(),
+	}
+	if c := u.GetCachedInputTokens(); c > 0 {
+		out.PromptTokensDetails = &promptTokenDetails{CachedTokens: c}
+	}
+	return out
+}
+
+func finishReason(reason string) *string {
+	if reason == "" {
+		reason = "stop"
+	}
+	return &reason
+}
+
+// responseModel is the model that answered, or the route for a degraded
+// answer, which no model gave.
+func responseModel(resp *keelv1.GenerateResponse, requested string) string {
+	if resp.GetDegraded() || resp.GetModel() == "" {
+		return requested
+	}
+	return resp.GetModel()
+}
+
+func setKeelHeaders(h http.Header, resp *keelv1.GenerateResponse) {
+	h.Set(headerRoute, resp.GetRoute())
+	if resp.GetDegraded() {
+		h.Set(headerDegraded, "true; reason="+resp.GetDegradedReason())
+		return
+	}
+	h.Set(headerProvider, resp.GetProvider())
+}
+
+func completionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "chatcmpl-" + hex.EncodeToString(b[:])
+}
+
+// sseWriter writes a chat completion as server-sent events.
+type sseWriter struct {
+	w           http.ResponseWriter
+	flusher     http.Flusher
+	id, model   string
+	created     int64
+	started     bool
+	sentContent bool
+}
+
+func (s *sseWriter) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *sseWriter) chunk(delta *responseMessage, finish *string) error {
+	return s.event(chatResponse{
+		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+		Choices: []chatChoice{{Delta: delta, FinishReason: finish}},
+	})
+}
+
+func (s *sseWriter) usage(u *chatUsage) error {
+	return s.event(chatResponse{
+		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+		Choices: []chatChoice{}, Usage: u,
+	})
+}
+
+func (s *sseWriter) event(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.start()
+	buf := make([]byte, 0, len(data)+8)
+	buf = append(buf, "data: "...)
+	buf = append(buf, data...)
+	buf = append(buf, '\n', '\n')
+	if _, err := s.w.Write(buf); err != nil {
+		return err
+	}
+	if s.flusher != nil {
+		s.flusher.Flush()
+	}
+	return nil
+}
+
+func (s *sseWriter) done() error {
+	s.start()
+	if _, err := io.WriteString(s.w, "data: [DONE]\n\n"); err != nil {
+		return nil //nolint:nilerr // the client is gone after the whole reply
+	}
+	if s.flusher != nil {
+		s.flusher.Flush()
+	}
+	return nil
+}
+
+// chatError is an error shown in OpenAI's format.
+type chatError struct {
+	status  int
+	kind    string // OpenAI's error type
+	code    string
+	param   string
+	message string
+	// retryAfter, when positive, is sent as the Retry-After header.
+	retryAfter time.Duration
+	cause      error
+}
+
+func (e *chatError) Error() string {
+	msg := fmt.Sprintf("%d %s: %s", e.status, e.kind, e.message)
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+func (e *chatError) Unwrap() error { return e.cause }
+
+func (e *chatError) body() openAIErrorBody {
+	b := openAIErrorBody{Message: e.message, Type: e.kind}
+	if e.param != "" {
+		b.Param = &e.param
+	}
+	if e.code != "" {
+		b.Code = &e.code
+	}
+	return b
+}
+
+func badChat(param, message string) *chatError {
+	return &chatError{status: http.StatusBadRequest, kind: "invalid_request_error", param: param, message: message}
+}
+
+// asOpenAIError turns any error into a chatError; the gateway's problem
+// errors (authentication, scope) keep their status and detail.
+func asOpenAIError(err error) *chatError {
+	var ce *chatError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		kind := "invalid_request_error"
+		switch ae.status {
+		case http.StatusUnauthorized:
+			kind = "authentication_error"
+		case http.StatusForbidden:
+			kind = "permission_error"
+		}
+		if ae.status >= 500 {
+			kind = "server_error"
+		}
+		return &chatError{status: ae.status, kind: kind, code: ae.kind, message: ae.detail, cause: ae.cause}
+	}
+	return &chatError{status: http.StatusInternalServerError, kind: "server_error", message: "internal error", cause: err}
+}
+
+// routerError maps the router's gRPC status to an OpenAI error. The
+// status's message is the router's own short one and never holds a
+// provider's text.
+func routerError(err error) *chatError {
+	st := status.Convert(err)
+	var wait time.Duration
+	var fields []string
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.RetryInfo:
+			wait = d.GetRetryDelay().AsDuration()
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				fields = append(fields, v.GetField()+": "+v.GetDescription())
+			}
+		}
+	}
+	e := &chatError{message: st.Message(), retryAfter: wait, cause: err}
+	switch st.Code() {
+	case codes.InvalidArgument:
+		e.status, e.kind = http.StatusBadRequest, "invalid_request_error"
+		if len(fields) > 0 {
+			e.message = strings.Join(fields, "; ")
+		}
+		if strings.Contains(st.Message(), "context_length") {
+			e.code = "context_length_exceeded"
+		}
+	case codes.NotFound:
+		e.status, e.kind, e.code = http.StatusNotFound, "invalid_request_error", "model_not_found"
+	case codes.ResourceExhausted:
+		e.status, e.kind, e.code = http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded"
+		if strings.Contains(st.Message(), "budget") || strings.Contains(st.Message(), "quota") {
+			e.code = "insufficient_quota"
+		}
+	case codes.Unauthenticated:
+		e.status, e.kind = http.StatusUnauthorized, "authentication_error"
+	case codes.PermissionDenied:
+		e.status, e.kind = http.StatusForbidden, "permission_error"
+	case codes.FailedPrecondition:
+		e.status, e.kind = http.StatusBadGateway, "server_error"
+		if strings.Contains(st.Message(), "content policy") {
+			e.status, e.kind, e.code = http.StatusBadRequest, "invalid_request_error", "content_policy_violation"
+		}
+	case codes.Unavailable:
+		e.status, e.kind = http.StatusServiceUnavailable, "server_error"
+	case codes.DeadlineExceeded:
+		e.status, e.kind, e.code = http.StatusGatewayTimeout, "server_error", "timeout"
+	case codes.Canceled:
+		e.status, e.kind = 499, "server_error"
+	default:
+		e.status, e.kind, e.message = http.StatusInternalServerError, "server_error", "model call failed"
+	}
+	return e
+}
+
+func writeOpenAIError(w http.ResponseWriter, e *chatError) {
+	if e.retryAfter > 0 {
+		secs := int64(math.Ceil(e.retryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if e.status == 499 {
+		// The client is gone; nobody reads the answer.
+		return
+	}
+	writeJSON(w, e.status, openAIError{Error: e.body()})
+}
