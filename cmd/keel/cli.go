@@ -16,6 +16,7 @@ const usage = `keel - operator CLI of the Keel backend
 Usage:
   keel dev     [flags]         run every service on embedded infrastructure
   keel demo    [flags]         run the support-copilot demo and exit
+  keel gateway [flags]         serve only the OpenAI-compatible model gateway (router + chat API)
   keel ingest  [flags] PATH    publish .eml folders, mbox, CSV or JSON Lines
   keel redact  [flags]         redact text read on standard input
   keel redact eval [flags]     score redaction on the labelled test set
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "dev":
 		return runDev(ctx, rest)
+	case "gateway":
+		return runGateway(ctx, rest, os.Stdout)
 	case "demo":
 		return runDemo(ctx, rest, os.Stdout)
 	case "ingest":

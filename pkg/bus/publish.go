@@ -36,28 +36,56 @@ func NewPublisher(js jetstream.JetStream) *Publisher {
 // returns ErrNoMsgID for an empty id and an error wrapping tenant.ErrInvalid
 // for a malformed tenant.
 func (p *Publisher) Publish(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error) {
-	if msgID == "" {
-		return false, ErrNoMsgID
-	}
-	if err := tenant.Valid(tenantID); err != nil {
+	msg, err := newMsg(ctx, subject, msgID, tenantID, m)
+	if err != nil {
 		return false, err
 	}
-	body, err := proto.Marshal(m)
-	if err != nil {
-		return false, fmt.Errorf("marshal %T: %w", m, err)
-	}
-
-	msg := nats.NewMsg(subject)
-	msg.Data = body
-	msg.Header.Set(HeaderContentType, ContentTypeProtobuf)
-	msg.Header.Set(tenant.Header, tenantID)
-	InjectTrace(ctx, msg.Header)
-
 	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
 	if err != nil {
 		return false, fmt.Errorf("publish %s: %w", subject, err)
 	}
 	return ack.Duplicate, nil
+}
+
+// PublishAsync sends m like Publish without waiting for the stream's
+// acknowledgement: the returned future holds it. Many publishes in flight
+// share network writes, which is what a high-rate publisher needs; the
+// caller must check every future and publish again (same msgID) what
+// failed.
+func (p *Publisher) PublishAsync(
+	ctx context.Context,
+	subject, msgID, tenantID string,
+	m proto.Message,
+) (jetstream.PubAckFuture, error) {
+	msg, err := newMsg(ctx, subject, msgID, tenantID, m)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return f, nil
+}
+
+// newMsg builds the message of m with Keel's headers.
+func newMsg(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (*nats.Msg, error) {
+	if msgID == "" {
+		return nil, ErrNoMsgID
+	}
+	if err := tenant.Valid(tenantID); err != nil {
+		return nil, err
+	}
+	body, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %T: %w", m, err)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = body
+	msg.Header.Set(HeaderContentType, ContentTypeProtobuf)
+	msg.Header.Set(tenant.Header, tenantID)
+	InjectTrace(ctx, msg.Header)
+	return msg, nil
 }
 
 // Audit publishes ev on the audit subject of its tenant. It fills a random id

@@ -4,13 +4,28 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // EstimateTokens approximates the token count of text as four tokens for
 // every three words, which is close enough for English prose when a
 // provider reports no usage.
 func EstimateTokens(text string) int64 {
-	return int64(len(strings.Fields(text))) * 4 / 3
+	return int64(countWords(text)) * 4 / 3
+}
+
+// countWords counts the runs of non-space characters of s, as
+// len(strings.Fields(s)) would, without building the slice.
+func countWords(s string) int {
+	n, inWord := 0, false
+	for _, r := range s {
+		space := unicode.IsSpace(r)
+		if !space && !inWord {
+			n++
+		}
+		inWord = !space
+	}
+	return n
 }
 
 // EstimateInputTokens approximates the prompt size of req: every message
@@ -18,10 +33,10 @@ func EstimateTokens(text string) int64 {
 func EstimateInputTokens(req Request) int64 {
 	var words int
 	for _, m := range req.Messages {
-		words += len(strings.Fields(m.Content))
+		words += countWords(m.Content)
 	}
 	for _, p := range req.Passages {
-		words += len(strings.Fields(p.Title)) + len(strings.Fields(p.Text))
+		words += countWords(p.Title) + countWords(p.Text)
 	}
 	return int64(words) * 4 / 3
 }

@@ -2,6 +2,8 @@ package routing
 
 import (
 	"context"
+
+	"github.com/keelhq/keel/pkg/bus"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,6 +12,16 @@ import (
 // DefaultOutboxSize is how many records an Outbox holds before Record
 // waits for room.
 const DefaultOutboxSize = 8192
+
+// maxBatch is the most records a worker publishes together.
+const maxBatch = 256
+
+// BatchRecorder records many records at once and returns those that
+// failed; *BusRecorder is one.
+type BatchRecorder interface {
+	Recorder
+	RecordBatch(ctx context.Context, recs []Record) []Record
+}
 
 // Outbox hands records to a Recorder from a few goroutines of its own, so
 // that publishing usage and audit events stays off the request path. A full
@@ -47,6 +59,10 @@ func NewOutbox(next Recorder, size, workers int, logger *slog.Logger) *Outbox {
 // Record queues rec. It fails only when the outbox stays full until ctx
 // ends.
 func (o *Outbox) Record(ctx context.Context, rec Record) error {
+	if rec.ID == "" {
+		// Fixed now, so that every try publishes under the same id.
+		rec.ID = bus.NewID()
+	}
 	select {
 	case o.queue <- rec:
 		return nil
@@ -69,21 +85,50 @@ func (o *Outbox) Close() {
 
 func (o *Outbox) run() {
 	defer o.wg.Done()
-	for rec := range o.queue {
-		// Each record gets a few tries: the bus may be briefly away.
-		var err error
-		for try := range 3 {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = o.next.Record(ctx, rec)
-			cancel()
-			if err == nil {
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	batcher, ok := o.next.(BatchRecorder)
+	if !ok {
+		for rec := range o.queue {
+			o.recordOne(rec)
 		}
-		if err != nil {
-			o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
-				"provider", rec.Provider, "error", err)
+		return
+	}
+	batch := make([]Record, 0, maxBatch)
+	for rec := range o.queue {
+		// Take what else is waiting, so that many records share writes.
+		batch = append(batch[:0], rec)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-o.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		failed := batcher.RecordBatch(ctx, batch)
+		cancel()
+		for _, rec := range failed {
+			o.recordOne(rec)
 		}
 	}
+}
+
+// recordOne records rec with a few tries: the bus may be briefly away.
+func (o *Outbox) recordOne(rec Record) {
+	var err error
+	for try := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = o.next.Record(ctx, rec)
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
+		"provider", rec.Provider, "error", err)
 }

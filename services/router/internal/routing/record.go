@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -28,6 +29,10 @@ const actor = "router"
 // Record describes one routed call, successful or not. It never holds the
 // text of the request or the reply.
 type Record struct {
+	// ID identifies the call's usage event (and, prefixed, its audit
+	// event), so that publishing it again is de-duplicated; a new one is
+	// made when empty.
+	ID           string
 	Tenant       string
 	UseCase      string
 	Route        string
@@ -73,13 +78,104 @@ func NewBusRecorder(pub Publisher) *BusRecorder {
 	return &BusRecorder{pub: pub, now: time.Now, newID: bus.NewID}
 }
 
-// Record publishes the events of rec. A record without a tenant is refused,
-// because every event must belong to one.
+// Record publishes the events of rec and waits until the streams have
+// them. A record without a tenant is refused, because every event must
+// belong to one.
 func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
-	if rec.Tenant == "" {
-		return errors.New("record model call: no tenant")
+	usage, audit, err := b.events(rec)
+	if err != nil {
+		return err
 	}
-	id := b.newID()
+	if _, err := b.pub.Publish(ctx, bus.UsageSubject(rec.Tenant), usage.GetId(), rec.Tenant, usage); err != nil {
+		return fmt.Errorf("publish usage: %w", err)
+	}
+	if err := b.pub.Audit(ctx, audit); err != nil {
+		return fmt.Errorf("publish audit event: %w", err)
+	}
+	return nil
+}
+
+// AsyncPublisher is a Publisher that can also publish without waiting for
+// each acknowledgement; *bus.Publisher is one.
+type AsyncPublisher interface {
+	Publisher
+	PublishAsync(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (jetstream.PubAckFuture, error)
+}
+
+// RecordBatch publishes the events of every record with their writes and
+// acknowledgements overlapping, and returns the records whose events did
+// not all reach the streams, for the caller to try again (their ids stay,
+// so a second try is de-duplicated). Without an AsyncPublisher it records
+// one by one.
+func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
+	async, ok := b.pub.(AsyncPublisher)
+	if !ok {
+		var failed []Record
+		for _, rec := range recs {
+			if b.Record(ctx, rec) != nil {
+				failed = append(failed, rec)
+			}
+		}
+		return failed
+	}
+
+	type pending struct {
+		rec     Record
+		futures []jetstream.PubAckFuture
+		err     error
+	}
+	all := make([]pending, len(recs))
+	for i, rec := range recs {
+		all[i].rec = rec
+		usage, audit, err := b.events(rec)
+		if err != nil {
+			all[i].err = err
+			continue
+		}
+		for _, ev := range []struct {
+			subject, id string
+			m           proto.Message
+		}{
+			{bus.UsageSubject(rec.Tenant), usage.GetId(), usage},
+			{bus.AuditSubject(rec.Tenant), audit.GetId(), audit},
+		} {
+			f, err := async.PublishAsync(ctx, ev.subject, ev.id, rec.Tenant, ev.m)
+			if err != nil {
+				all[i].err = err
+				break
+			}
+			all[i].futures = append(all[i].futures, f)
+		}
+	}
+
+	var failed []Record
+	for _, p := range all {
+		ok := p.err == nil
+		for _, f := range p.futures {
+			select {
+			case <-f.Ok():
+			case <-f.Err():
+				ok = false
+			case <-ctx.Done():
+				ok = false
+			}
+		}
+		if !ok {
+			failed = append(failed, p.rec)
+		}
+	}
+	return failed
+}
+
+// events returns the usage and audit events of rec.
+func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent, error) {
+	if rec.Tenant == "" {
+		return nil, nil, errors.New("record model call: no tenant")
+	}
+	id := rec.ID
+	if id == "" {
+		id = b.newID()
+	}
 	now := timestamppb.New(b.now())
 
 	attrs := map[string]string{
@@ -105,32 +201,28 @@ func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
 		Degraded:          rec.Degraded,
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
 	}
+	action := ActionGenerated
 	if rec.Err != nil {
 		usage.ErrorClass = errorClass(rec.Err)
-	}
-	if _, err := b.pub.Publish(ctx, bus.UsageSubject(rec.Tenant), id, rec.Tenant, usage); err != nil {
-		return fmt.Errorf("publish usage: %w", err)
-	}
-	if rec.Err != nil {
 		attrs["error_class"] = usage.ErrorClass
-		return b.audit(ctx, rec, id, ActionFailed, attrs, now)
+		action = ActionFailed
+	} else {
+		attrs["provider"] = rec.Provider
+		attrs["model"] = rec.Model
+		attrs["input_tokens"] = strconv.FormatInt(rec.Usage.InputTokens, 10)
+		attrs["output_tokens"] = strconv.FormatInt(rec.Usage.OutputTokens, 10)
+		attrs["cost_micros"] = strconv.FormatInt(rec.CostMicros, 10)
+		attrs["finish_reason"] = string(rec.FinishReason)
+		attrs["citations"] = strconv.Itoa(rec.Citations)
+		attrs["attempts"] = strconv.Itoa(rec.Attempts)
+		if rec.Usage.Estimated {
+			attrs["usage_estimated"] = "true"
+		}
+		if rec.Degraded {
+			attrs["degraded"] = "true"
+		}
 	}
-
-	attrs["provider"] = rec.Provider
-	attrs["model"] = rec.Model
-	attrs["input_tokens"] = strconv.FormatInt(rec.Usage.InputTokens, 10)
-	attrs["output_tokens"] = strconv.FormatInt(rec.Usage.OutputTokens, 10)
-	attrs["cost_micros"] = strconv.FormatInt(rec.CostMicros, 10)
-	attrs["finish_reason"] = string(rec.FinishReason)
-	attrs["citations"] = strconv.Itoa(rec.Citations)
-	attrs["attempts"] = strconv.Itoa(rec.Attempts)
-	if rec.Usage.Estimated {
-		attrs["usage_estimated"] = "true"
-	}
-	if rec.Degraded {
-		attrs["degraded"] = "true"
-	}
-	return b.audit(ctx, rec, id, ActionGenerated, attrs, now)
+	return usage, b.auditEvent(rec, id, action, attrs, now), nil
 }
 
 // errorClass names the class of a failed call's error: a provider class, or
@@ -147,22 +239,21 @@ func errorClass(err error) string {
 	return provider.ClassName(err)
 }
 
-// audit publishes the audit event of a call. Its subject is what the call
+// auditEvent is the audit event of a call. Its subject is what the call
 // belongs to, else the usage event id; the usage id is always an attribute,
 // which links the two records.
-func (b *BusRecorder) audit(
-	ctx context.Context,
+func (b *BusRecorder) auditEvent(
 	rec Record,
 	id, action string,
 	attrs map[string]string,
 	at *timestamppb.Timestamp,
-) error {
+) *keelv1.AuditEvent {
 	subject := rec.Subject
 	if subject == "" {
 		subject = "usage:" + id
 	}
 	attrs["usage_id"] = id
-	ev := &keelv1.AuditEvent{
+	return &keelv1.AuditEvent{
 		Id:         "audit-" + id,
 		TenantId:   rec.Tenant,
 		Actor:      actor,
@@ -171,8 +262,4 @@ func (b *BusRecorder) audit(
 		OccurredAt: at,
 		Attributes: attrs,
 	}
-	if err := b.pub.Audit(ctx, ev); err != nil {
-		return fmt.Errorf("publish audit event: %w", err)
-	}
-	return nil
 }

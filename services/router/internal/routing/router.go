@@ -293,7 +293,9 @@ func (r *Router) tryCandidates(
 	t string,
 	req provider.Request,
 ) (attemptOutcome, error) {
-	log := r.logger.With("route", routeName, "tenant", t)
+	// The logger gets the call's attributes only when there is something
+	// to say, which keeps the common path free of its allocations.
+	log := lazyLogger{base: r.logger, route: routeName, tenant: t}
 	var (
 		lastErr  error
 		attempts int
@@ -640,4 +642,14 @@ func (r *Router) RouteInfos() []RouteInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// lazyLogger adds its attributes to a warning only when one is logged.
+type lazyLogger struct {
+	base          *slog.Logger
+	route, tenant string
+}
+
+func (l lazyLogger) Warn(msg string, args ...any) {
+	l.base.Warn(msg, append([]any{"route", l.route, "tenant", l.tenant}, args...)...)
 }

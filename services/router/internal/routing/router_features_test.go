@@ -1,0 +1,496 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// abcFile is one route, "r", over candidates a, b and c (models ma, mb, mc)
+// after route has been applied to it.
+func abcFile(route Route) File {
+	route.Providers = []Candidate{{Provider: "a", Model: "ma"}, {Provider: "b", Model: "mb"}, {Provider: "c", Model: "mc"}}
+	return File{
+		Routes:    map[string]Route{"r": route},
+		Providers: map[string]ProviderConfig{"a": {Type: TypeLocal}, "b": {Type: TypeLocal}, "c": {Type: TypeLocal}},
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+
+	server := classErr(provider.ErrServerFailed)
+	tests := []struct {
+		name      string
+		a         []step
+		wantCalls []string
+		// wantSleeps are the exact waits; nil with jitter set checks the
+		// jittered waits' bounds instead.
+		wantSleeps []time.Duration
+		jitter     int
+		wantErr    error
+	}{
+		{
+			name:      "retryable errors retry the same candidate with jittered backoff",
+			a:         []step{{err: server}, {err: classErr(provider.ErrOverloaded)}},
+			wantCalls: []string{"a", "a", "a"},
+			jitter:    2,
+		},
+		{
+			name:      "retries exhausted move to the next candidate",
+			a:         []step{{err: server}, {err: server}, {err: server}},
+			wantCalls: []string{"a", "a", "a", "b"},
+			jitter:    2,
+		},
+		{
+			name:       "Retry-After is the wait",
+			a:          []step{{err: retryAfterErr(provider.ErrRateLimited, 3*time.Second)}},
+			wantCalls:  []string{"a", "a"},
+			wantSleeps: []time.Duration{3 * time.Second},
+		},
+		{
+			name:      "Retry-After longer than 10s moves on without waiting",
+			a:         []step{{err: retryAfterErr(provider.ErrRateLimited, 11*time.Second)}},
+			wantCalls: []string{"a", "b"},
+		},
+		{
+			name:      "rejected request stops at once",
+			a:         []step{{err: classErr(provider.ErrRequestRejected)}},
+			wantCalls: []string{"a"},
+			wantErr:   provider.ErrRequestRejected,
+		},
+		{
+			name:      "refused content stops at once",
+			a:         []step{{err: classErr(provider.ErrContentRefused)}},
+			wantCalls: []string{"a"},
+			wantErr:   provider.ErrContentRefused,
+		},
+		{
+			name:      "exhausted quota fails over without retry",
+			a:         []step{{err: classErr(provider.ErrQuotaExceeded)}},
+			wantCalls: []string{"a", "b"},
+		},
+		{
+			name:      "rejected credentials fail over without retry",
+			a:         []step{{err: classErr(provider.ErrCredentialsRejected)}},
+			wantCalls: []string{"a", "b"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			clock := newFakeClock()
+			log := &callLog{}
+			r := newTestRouter(t, abcFile(Route{Retries: 2}),
+				scripted(log, map[string][]step{"a": tt.a}, "a", "b", "c"), clock.options(nil))
+
+			res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+			if diff := cmp.Diff(tt.wantCalls, log.get()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			sleeps := clock.Sleeps()
+			if tt.jitter > 0 {
+				if len(sleeps) != tt.jitter {
+					t.Fatalf("sleeps = %v, want %d", sleeps, tt.jitter)
+				}
+				for i, d := range sleeps {
+					if ceiling := retryBase << i; d < 0 || d > ceiling {
+						t.Errorf("sleep %d = %v, want within [0, %v]", i, d, ceiling)
+					}
+				}
+			} else if diff := cmp.Diff(tt.wantSleeps, sleeps); diff != "" {
+				t.Errorf("sleeps (-want +got):\n%s", diff)
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if want := tt.wantCalls[len(tt.wantCalls)-1]; res.Provider != want || res.Attempts != len(tt.wantCalls) {
+				t.Errorf("result = %s after %d attempts, want %s after %d", res.Provider, res.Attempts, want, len(tt.wantCalls))
+			}
+		})
+	}
+}
+
+// TestRetryStopsWhenSleepFails checks that a wait cut short ends the call
+// with the provider's error and tries nobody else.
+func TestRetryStopsWhenSleepFails(t *testing.T) {
+	t.Parallel()
+
+	log := &callLog{}
+	cut := errors.New("sleep cut short")
+	r := newTestRouter(t, abcFile(Route{Retries: 2}),
+		scripted(log, map[string][]step{"a": {{err: classErr(provider.ErrServerFailed)}}}, "a", "b", "c"),
+		Options{Sleep: func(context.Context, time.Duration) error { return cut }})
+	_, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+	if !errors.Is(err, provider.ErrServerFailed) {
+		t.Errorf("error = %v, want the provider's ErrServerFailed", err)
+	}
+	if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestContextWindowFailover(t *testing.T) {
+	t.Parallel()
+
+	tooLong := classErr(provider.ErrContextTooLong)
+	file := func(windows ...int) File {
+		f := abcFile(Route{})
+		route := f.Routes["r"]
+		for i := range route.Providers {
+			route.Providers[i].ContextWindow = windows[i]
+		}
+		f.Routes["r"] = route
+		return f
+	}
+
+	t.Run("skips candidates no larger", func(t *testing.T) {
+		t.Parallel()
+		log := &callLog{}
+		r := newTestRouter(t, file(8000, 8000, 128000),
+			scripted(log, map[string][]step{"a": {{err: tooLong}}}, "a", "b", "c"), Options{})
+		res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		if res.Provider != "c" {
+			t.Errorf("provider = %q, want c", res.Provider)
+		}
+		if diff := cmp.Diff([]string{"a", "c"}, log.get()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("none larger", func(t *testing.T) {
+		t.Parallel()
+		log := &callLog{}
+		r := newTestRouter(t, file(8000, 8000, 4000),
+			scripted(log, map[string][]step{"a": {{err: tooLong}}}, "a", "b", "c"), Options{})
+		_, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+		if !errors.Is(err, provider.ErrContextTooLong) {
+			t.Fatalf("error = %v, want ErrContextTooLong", err)
+		}
+		if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("the larger one too long as well", func(t *testing.T) {
+		t.Parallel()
+		log := &callLog{}
+		r := newTestRouter(t, file(8000, 8000, 128000),
+			scripted(log, map[string][]step{"a": {{err: tooLong}}, "c": {{err: tooLong}}}, "a", "b", "c"), Options{})
+		_, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+		if !errors.Is(err, provider.ErrContextTooLong) {
+			t.Fatalf("error = %v, want ErrContextTooLong", err)
+		}
+		if diff := cmp.Diff([]string{"a", "c"}, log.get()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestFallbackReply(t *testing.T) {
+	t.Parallel()
+
+	const reply = "We are busy; a person will answer shortly."
+	server := classErr(provider.ErrServerFailed)
+
+	t.Run("every candidate failed", func(t *testing.T) {
+		t.Parallel()
+		rec := &recorderFunc{}
+		log := &callLog{}
+		r := newTestRouter(t, abcFile(Route{Fallback: Fallback{Reply: reply}}),
+			scripted(log, map[string][]step{
+				"a": {{err: server}}, "b": {{err: classErr(provider.ErrTimedOut)}}, "c": {{err: server}},
+			}, "a", "b", "c"), Options{Recorder: rec})
+
+		res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		if !res.Degraded || res.Response.Text != reply || res.Provider != "fallback" || res.Route != "r" {
+			t.Errorf("result = %+v, want the degraded fallback", res)
+		}
+		if res.DegradedReason != "server" {
+			t.Errorf("degraded reason = %q, want the last error's class", res.DegradedReason)
+		}
+		if res.Attempts != 3 {
+			t.Errorf("attempts = %d, want the 3 provider calls made", res.Attempts)
+		}
+		got := rec.last(t)
+		if !got.Degraded || got.Err != nil || got.Provider != "fallback" || got.Tenant != "acme" || got.Attempts != 3 {
+			t.Errorf("record = %+v, want a degraded success after 3 attempts", got)
+		}
+	})
+
+	for _, class := range []error{provider.ErrRequestRejected, provider.ErrContentRefused} {
+		t.Run("not for "+provider.ClassName(class), func(t *testing.T) {
+			t.Parallel()
+			rec := &recorderFunc{}
+			r := newTestRouter(t, abcFile(Route{Fallback: Fallback{Reply: reply}}),
+				scripted(&callLog{}, map[string][]step{"a": {{err: classErr(class)}}}, "a", "b", "c"),
+				Options{Recorder: rec})
+			res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+			if !errors.Is(err, class) || res.Degraded {
+				t.Errorf("result %+v, error %v; want %v and no fallback", res, err, class)
+			}
+			if got := rec.last(t); got.Degraded || !errors.Is(got.Err, class) {
+				t.Errorf("record = %+v, want the failure", got)
+			}
+		})
+	}
+
+	t.Run("not once part of a stream was sent", func(t *testing.T) {
+		t.Parallel()
+		r := newTestRouter(t, abcFile(Route{Fallback: Fallback{Reply: reply}}),
+			scripted(&callLog{}, map[string][]step{"a": {{deltas: []string{"Hel"}, err: server}}}, "a", "b", "c"),
+			Options{})
+		var got strings.Builder
+		res, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+			got.WriteString(d.Text)
+			return nil
+		})
+		if !errors.Is(err, provider.ErrServerFailed) || res.Degraded {
+			t.Errorf("result %+v, error %v; want ErrServerFailed and no fallback", res, err)
+		}
+		if got.String() != "Hel" {
+			t.Errorf("streamed %q, want only the first provider's delta", got.String())
+		}
+	})
+}
+
+func TestFirstTokenTimeout(t *testing.T) {
+	t.Parallel()
+
+	for _, bare := range []bool{false, true} {
+		t.Run(map[bool]string{false: "classified", true: "bare context error"}[bare], func(t *testing.T) {
+			t.Parallel()
+			log := &callLog{}
+			// The attempt timeout is long: only the first-token timeout can
+			// end the silent attempt.
+			r := newTestRouter(t, abcFile(Route{FirstTokenTimeout: 50 * time.Millisecond, Timeout: time.Minute}),
+				scripted(log, map[string][]step{
+					"a": {{block: true, bare: bare}},
+					"b": {{deltas: []string{"Hel", "lo"}}},
+				}, "a", "b", "c"), Options{})
+			var got []string
+			res, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+				got = append(got, d.Text)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+			if res.Provider != "b" || res.Attempts != 2 {
+				t.Errorf("result = %+v, want b on the second attempt", res)
+			}
+			if diff := cmp.Diff([]string{"Hel", "lo"}, got); diff != "" {
+				t.Errorf("deltas (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"a", "b"}, log.get()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("the attempt's error names a timeout", func(t *testing.T) {
+		t.Parallel()
+		r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+			Providers:         []Candidate{{Provider: "a"}},
+			FirstTokenTimeout: 50 * time.Millisecond, Timeout: time.Minute,
+		}}}, scripted(&callLog{}, map[string][]step{"a": {{block: true, bare: true}}}, "a"), Options{})
+		_, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(provider.Delta) error { return nil })
+		if !errors.Is(err, provider.ErrTimedOut) || !strings.Contains(err.Error(), errFirstToken.Error()) {
+			t.Errorf("error = %v, want ErrTimedOut for the first token", err)
+		}
+	})
+
+	t.Run("stopped by the first delta", func(t *testing.T) {
+		t.Parallel()
+		log := &callLog{}
+		const first = 20 * time.Millisecond
+		// After its first delta the provider stays quiet for several
+		// first-token timeouts; that must not end the attempt.
+		slow := &funcProvider{name: "a", log: log, fn: func(ctx context.Context, req provider.Request, emit func(provider.Delta) error) (provider.Response, error) {
+			if err := emit(provider.Delta{Text: "Hel"}); err != nil {
+				return provider.Response{}, err
+			}
+			select {
+			case <-ctx.Done():
+				return provider.Response{}, &provider.Error{Class: provider.ErrTimedOut, Err: context.Cause(ctx)}
+			case <-time.After(5 * first):
+			}
+			if err := emit(provider.Delta{Text: "lo"}); err != nil {
+				return provider.Response{}, err
+			}
+			return okResponse("a", req), nil
+		}}
+		r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+			Providers:         []Candidate{{Provider: "a"}, {Provider: "b"}},
+			FirstTokenTimeout: first, Timeout: time.Minute,
+		}}}, map[string]provider.Provider{"a": slow, "b": &funcProvider{name: "b", log: log}}, Options{})
+		var got strings.Builder
+		res, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+			got.WriteString(d.Text)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Stream: %v", err)
+		}
+		if res.Provider != "a" || got.String() != "Hello" {
+			t.Errorf("provider %q streamed %q, want a's whole reply", res.Provider, got.String())
+		}
+	})
+
+	t.Run("an error after a delta is returned as it is", func(t *testing.T) {
+		t.Parallel()
+		log := &callLog{}
+		r := newTestRouter(t, abcFile(Route{FirstTokenTimeout: 50 * time.Millisecond, Timeout: time.Minute}),
+			scripted(log, map[string][]step{"a": {{deltas: []string{"Hel"}, err: classErr(provider.ErrOverloaded)}}}, "a", "b", "c"),
+			Options{})
+		var got []string
+		_, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+			got = append(got, d.Text)
+			return nil
+		})
+		if !errors.Is(err, provider.ErrOverloaded) {
+			t.Fatalf("error = %v, want ErrOverloaded", err)
+		}
+		if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"Hel"}, got); diff != "" {
+			t.Errorf("deltas (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestTotalTimeout(t *testing.T) {
+	t.Parallel()
+
+	for _, bare := range []bool{false, true} {
+		t.Run(map[bool]string{false: "classified", true: "bare context error"}[bare], func(t *testing.T) {
+			t.Parallel()
+			rec := &recorderFunc{}
+			log := &callLog{}
+			// Each attempt may take a minute, the whole call 100ms: the
+			// first silent candidate uses it all and nobody else is asked.
+			r := newTestRouter(t, abcFile(Route{TotalTimeout: 100 * time.Millisecond, Timeout: time.Minute}),
+				scripted(log, map[string][]step{
+					"a": {{block: true, bare: bare}}, "b": {{block: true, bare: bare}},
+				}, "a", "b", "c"), Options{Recorder: rec})
+
+			_, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+			if !errors.Is(err, errTotal) {
+				t.Fatalf("error = %v, want the call deadline", err)
+			}
+			if !errors.Is(err, provider.ErrTimedOut) {
+				t.Errorf("error = %v, want it classed as a timeout", err)
+			}
+			if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if got := rec.last(t); errorClass(got.Err) != "timeout" {
+				t.Errorf("record error class = %q (%v), want timeout", errorClass(got.Err), got.Err)
+			}
+		})
+	}
+
+	t.Run("answered by the fallback", func(t *testing.T) {
+		t.Parallel()
+		r := newTestRouter(t, abcFile(Route{
+			TotalTimeout: 100 * time.Millisecond, Timeout: time.Minute, Fallback: Fallback{Reply: "later"},
+		}), scripted(&callLog{}, map[string][]step{"a": {{block: true, bare: true}}}, "a", "b", "c"), Options{})
+		res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		if !res.Degraded || res.DegradedReason != "timeout" {
+			t.Errorf("result = %+v, want the fallback for a timeout", res)
+		}
+	})
+}
+
+// TestRouterConcurrencyGate runs batch and interactive calls through a
+// route with capacity 3, one slot kept for interactive calls.
+func TestRouterConcurrencyGate(t *testing.T) {
+	t.Parallel()
+
+	log := &callLog{}
+	entered := make(chan struct{}, 8)
+	release := make(chan struct{})
+	p := &funcProvider{name: "a", log: log, fn: func(ctx context.Context, req provider.Request, _ func(provider.Delta) error) (provider.Response, error) {
+		if m, _ := req.LastUserMessage(); m.Content == "batch" {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return provider.Response{}, ctx.Err()
+			}
+		}
+		return okResponse("a", req), nil
+	}}
+	r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+		Providers: []Candidate{{Provider: "a"}}, Concurrency: 3, InteractiveReserve: 1,
+	}}}, map[string]provider.Provider{"a": p}, Options{})
+
+	batchReq := provider.Request{Messages: []provider.Message{{Role: provider.RoleUser, Content: "batch"}}}
+	ctx, cancel := context.WithTimeout(tenantCtx("acme"), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := r.Do(ctx, Call{UseCase: "r", Request: batchReq, Priority: Batch})
+			done <- err
+		}()
+	}
+	<-entered
+	<-entered
+
+	// Two batch calls hold their share; the interactive call still runs.
+	if _, err := r.Do(ctx, Call{UseCase: "r", Priority: Interactive}); err != nil {
+		t.Fatalf("interactive call: %v", err)
+	}
+	select {
+	case <-entered:
+		t.Fatal("a third batch call got in while two were running")
+	case err := <-done:
+		t.Fatalf("a batch call ended early: %v", err)
+	default:
+	}
+
+	// A batch call given up while waiting reports the context's error.
+	waitCtx, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := r.Do(waitCtx, Call{UseCase: "r", Request: batchReq, Priority: Batch}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled batch call: %v, want context.Canceled", err)
+	}
+
+	close(release)
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Errorf("batch call: %v", err)
+		}
+	}
+	g := r.routeGs["r"]
+	if len(g.all) != 0 || len(g.batch) != 0 {
+		t.Errorf("slots still held after every call ended: all %d, batch %d", len(g.all), len(g.batch))
+	}
+	if got := len(log.get()); got != 4 {
+		t.Errorf("provider calls = %d, want 4 (three batch, one interactive)", got)
+	}
+}
