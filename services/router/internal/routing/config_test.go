@@ -1,14 +1,20 @@
 package routing
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 func TestDefaultRoutes(t *testing.T) {
@@ -156,5 +162,262 @@ func TestLoadFileMissing(t *testing.T) {
 	_, err := LoadFile(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("error = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	t.Parallel()
+
+	valid := func() File {
+		return File{
+			Routes: map[string]Route{"r": {Providers: []Candidate{{Provider: "local"}}}},
+			Providers: map[string]ProviderConfig{
+				"hosted": {Type: TypeOpenAI, BaseURL: "https://api.example.test/v1", APIKeyEnv: "KEY"},
+			},
+		}
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid file: %v", err)
+	}
+
+	tests := []struct {
+		name   string
+		change func(f *File)
+		want   string
+	}{
+		{
+			name:   "bad sticky",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Sticky = "user" }) },
+			want:   `route r: sticky must be tenant or conversation, not "user"`,
+		},
+		{
+			name:   "negative route limit",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Limits.TokensPerMinute = -1 }) },
+			want:   "route r: limits: negative limit",
+		},
+		{
+			name:   "negative tenant default limit",
+			change: func(f *File) { f.Tenants.Default.RequestsPerMinute = -1 },
+			want:   "tenants.default: negative limit",
+		},
+		{
+			name:   "negative tenant override budget",
+			change: func(f *File) { f.Tenants.Overrides = map[string]Limits{"acme": {BudgetMicros: -5}} },
+			want:   "tenants.overrides.acme: negative limit",
+		},
+		{
+			name:   "bad budget period",
+			change: func(f *File) { f.Tenants.Default.BudgetPeriod = "week" },
+			want:   `tenants.default: budget_period must be day or month, not "week"`,
+		},
+		{
+			name:   "route reserve equal to concurrency",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Concurrency, r.InteractiveReserve = 2, 2 }) },
+			want:   "route r: interactive_reserve must be below concurrency",
+		},
+		{
+			name: "provider reserve above concurrency",
+			change: func(f *File) {
+				p := f.Providers["hosted"]
+				p.Concurrency, p.InteractiveReserve = 2, 3
+				f.Providers["hosted"] = p
+			},
+			want: "provider hosted: interactive_reserve must be below concurrency",
+		},
+		{
+			name: "unknown flavor",
+			change: func(f *File) {
+				p := f.Providers["hosted"]
+				p.Flavor = "azure"
+				f.Providers["hosted"] = p
+			},
+			want: `provider hosted: unknown flavor "azure"`,
+		},
+		{
+			name: "non-http base_url",
+			change: func(f *File) {
+				p := f.Providers["hosted"]
+				p.BaseURL = "ftp://api.example.test/v1"
+				f.Providers["hosted"] = p
+			},
+			want: `provider hosted: base_url "ftp://api.example.test/v1" is not an http(s) URL`,
+		},
+		{
+			name: "base_url without a host",
+			change: func(f *File) {
+				p := f.Providers["hosted"]
+				p.BaseURL = "localhost:8080"
+				f.Providers["hosted"] = p
+			},
+			want: `is not an http(s) URL`,
+		},
+		{
+			name: "both key sources",
+			change: func(f *File) {
+				p := f.Providers["hosted"]
+				p.APIKeyFile = "/run/secrets/key"
+				f.Providers["hosted"] = p
+			},
+			want: "provider hosted: set api_key_env or api_key_file, not both",
+		},
+		{
+			name:   "retries out of range",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Retries = 11 }) },
+			want:   "route r: retries must be between 0 and 10",
+		},
+		{
+			name: "negative weight",
+			change: func(f *File) {
+				setRoute(f, func(r *Route) { r.Providers[0].Weight = -1 })
+			},
+			want: "route r: provider 1: negative weight or context window",
+		},
+		{
+			name:   "negative health setting",
+			change: func(f *File) { f.Health.OpenFor = -time.Second },
+			want:   "health: negative setting",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := valid()
+			tt.change(&f)
+			err := f.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// setRoute changes route r of f in place.
+func setRoute(f *File, change func(r *Route)) {
+	r := f.Routes["r"]
+	r.Providers = append([]Candidate(nil), r.Providers...)
+	change(&r)
+	f.Routes["r"] = r
+}
+
+func TestParseFileNewFields(t *testing.T) {
+	t.Parallel()
+
+	f, err := ParseFile([]byte(`
+routes:
+  r:
+    providers:
+      - {provider: local, weight: 3, context_window: 8000}
+    sticky: conversation
+    retries: 2
+    total_timeout: 1m
+    first_token_timeout: 5s
+    idle_timeout: 10s
+    concurrency: 4
+    interactive_reserve: 1
+    limits: {requests_per_minute: 10, budget_micros: 500, budget_period: month}
+    fallback: {reply: busy}
+tenants:
+  default: {tokens_per_minute: 1000}
+  overrides:
+    vip: {requests_per_minute: 100}
+health: {failure_threshold: 2, open_for: 10s, max_open_for: 1m, check_interval: 30s}
+`))
+	if err != nil {
+		t.Fatalf("ParseFile: %v", err)
+	}
+	want := Route{
+		Providers:         []Candidate{{Provider: "local", Weight: 3, ContextWindow: 8000}},
+		Sticky:            "conversation",
+		Retries:           2,
+		TotalTimeout:      time.Minute,
+		FirstTokenTimeout: 5 * time.Second,
+		IdleTimeout:       10 * time.Second,
+		Concurrency:       4, InteractiveReserve: 1,
+		Limits:   Limits{RequestsPerMinute: 10, BudgetMicros: 500, BudgetPeriod: "month"},
+		Fallback: Fallback{Reply: "busy"},
+	}
+	if diff := cmp.Diff(want, f.Routes["r"]); diff != "" {
+		t.Errorf("route (-want +got):\n%s", diff)
+	}
+	wantTenants := TenantLimits{
+		Default:   Limits{TokensPerMinute: 1000},
+		Overrides: map[string]Limits{"vip": {RequestsPerMinute: 100}},
+	}
+	if diff := cmp.Diff(wantTenants, f.Tenants); diff != "" {
+		t.Errorf("tenants (-want +got):\n%s", diff)
+	}
+	wantHealth := HealthConfig{FailureThreshold: 2, OpenFor: 10 * time.Second, MaxOpenFor: time.Minute, CheckInterval: 30 * time.Second}
+	if diff := cmp.Diff(wantHealth, f.Health); diff != "" {
+		t.Errorf("health (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildProvidersKeyFile(t *testing.T) {
+	t.Parallel()
+
+	const secret = "sk-file-secret-4242"
+	var (
+		mu   sync.Mutex
+		auth []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`))
+	}))
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyPath, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyPath := filepath.Join(dir, "empty")
+	if err := os.WriteFile(emptyPath, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := func(keyFile string) File {
+		return File{
+			Routes: map[string]Route{"r": {Providers: []Candidate{{Provider: "hosted", Model: "m"}}}},
+			Providers: map[string]ProviderConfig{
+				"hosted": {Type: TypeOpenAI, BaseURL: srv.URL + "/v1", APIKeyFile: keyFile},
+			},
+		}
+	}
+
+	providers, err := file(keyPath).BuildProviders(func(string) string { return "" }, os.ReadFile, srv.Client())
+	if err != nil {
+		t.Fatalf("BuildProviders: %v", err)
+	}
+	if _, err := providers["hosted"].Generate(context.Background(), provider.Request{
+		Model: "m", Messages: []provider.Message{{Role: provider.RoleUser, Content: "hello"}},
+	}); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	mu.Lock()
+	if len(auth) != 1 || auth[0] != "Bearer "+secret {
+		t.Errorf("authorization = %q, want the trimmed key from the file", auth)
+	}
+	mu.Unlock()
+
+	_, err = file(emptyPath).BuildProviders(func(string) string { return "" }, os.ReadFile, srv.Client())
+	if err == nil || !strings.Contains(err.Error(), "provider hosted: api_key_file "+emptyPath+" is empty") {
+		t.Errorf("empty key file: %v, want an error naming the file", err)
+	}
+
+	missing := filepath.Join(dir, "missing")
+	_, err = file(missing).BuildProviders(func(string) string { return "" }, os.ReadFile, srv.Client())
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing key file: %v, want os.ErrNotExist naming the file", err)
+	}
+
+	// A failing reader's error is reported; the key itself never is.
+	_, err = file(keyPath).BuildProviders(func(string) string { return "" }, func(string) ([]byte, error) {
+		return nil, errors.New("permission denied")
+	}, srv.Client())
+	if err == nil || !strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), secret) {
+		t.Errorf("unreadable key file: %v", err)
 	}
 }

@@ -108,6 +108,12 @@ func scripted(log *callLog, steps map[string][]step, names ...string) map[string
 	return out
 }
 
+func (l *callLog) getModels() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.models...)
+}
+
 func tenantCtx(name string) context.Context {
 	return tenant.With(context.Background(), name)
 }

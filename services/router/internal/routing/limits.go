@@ -104,6 +104,9 @@ type reservation struct {
 	scopes []reservedScope
 	tokens int64
 	micros int64
+	// at is when the reservation was made: its micros count as reserved
+	// in the budget period of that time only.
+	at time.Time
 }
 
 type reservedScope struct {
@@ -120,7 +123,7 @@ func (l *limiter) Reserve(
 	tokens, micros int64,
 	now time.Time,
 ) (reservation, error) {
-	res := reservation{tenant: tenant, tokens: tokens, micros: micros}
+	res := reservation{tenant: tenant, tokens: tokens, micros: micros, at: now}
 	if !tenantLimits.zero() {
 		res.scopes = append(res.scopes, reservedScope{limitKey{tenant: tenant}, tenantLimits})
 	}
@@ -182,7 +185,9 @@ func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
 			st.tokens.level -= float64(tokens) - taken
 		}
 		if s.limits.BudgetMicros > 0 {
-			if st.periodStart.Equal(periodStart(s.limits.BudgetPeriod, now)) {
+			// A reservation made in an earlier period is no longer
+			// among the reserved micros of the current one.
+			if st.periodStart.Equal(periodStart(s.limits.BudgetPeriod, res.at)) {
 				st.reserved = max(st.reserved-res.micros, 0)
 			}
 			st.rollPeriod(s.limits.BudgetPeriod, now)

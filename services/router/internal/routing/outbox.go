@@ -119,15 +119,20 @@ func (o *Outbox) run() {
 
 // recordOne records rec with a few tries: the bus may be briefly away.
 func (o *Outbox) recordOne(rec Record) {
+	const tries = 3
 	var err error
-	for try := range 3 {
+	for try := range tries {
+		if try > 0 {
+			// Wait between tries only: after the last one the record is
+			// given up at once, not after a pause that holds up the queue.
+			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = o.next.Record(ctx, rec)
 		cancel()
 		if err == nil {
 			return
 		}
-		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 	}
 	o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
 		"provider", rec.Provider, "error", err)

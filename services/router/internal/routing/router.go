@@ -222,7 +222,9 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
 	if err != nil && route.Fallback.Reply != "" && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
+		attempts := out.Attempts
 		out.Result = r.fallback(routeName, route, err)
+		out.Attempts = attempts
 		out.Latency = r.now().Sub(start)
 		r.limits.Settle(res, 0, 0, r.now())
 		r.record(ctx, call, out.Result, nil)
@@ -391,10 +393,12 @@ func (r *Router) tryCandidates(
 	return attemptOutcome{Result: Result{Attempts: attempts}}, lastErr
 }
 
-// fits reports whether waiting d leaves time before ctx's deadline.
+// fits reports whether waiting d leaves time before ctx's deadline. A
+// context's deadline is on the wall clock, so it is compared with the wall
+// clock, not with r.now.
 func (r *Router) fits(ctx context.Context, d time.Duration) bool {
 	deadline, ok := ctx.Deadline()
-	return !ok || r.now().Add(d).Before(deadline)
+	return !ok || time.Until(deadline) > d
 }
 
 // backoff returns the wait before retry try+1: the provider's Retry-After
@@ -473,7 +477,15 @@ func (r *Router) attempt(
 // classifyAttemptError names the router's own deadlines as timeouts even
 // when the provider returned the bare context error.
 func (r *Router) classifyAttemptError(ctx, actx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, provider.ErrTimedOut) {
+	if errors.Is(err, provider.ErrTimedOut) {
+		return err
+	}
+	// ctx ends with the caller's context or with the call's own deadline;
+	// only the latter is the router's.
+	if errors.Is(context.Cause(ctx), errTotal) {
+		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+	}
+	if ctx.Err() != nil {
 		return err
 	}
 	switch cause := context.Cause(actx); {
