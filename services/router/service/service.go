@@ -162,5 +162,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		return grpcx.Serve(gctx, srv, lis)
 	})
+	g.Go(func() error {
+		router.RunHealthChecks(gctx)
+		return nil
+	})
 	return g.Wait()
 }

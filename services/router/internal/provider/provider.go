@@ -34,6 +34,13 @@ type Provider interface {
 	Stream(ctx context.Context, req Request, emit func(Delta) error) (Response, error)
 }
 
+// HealthChecker is implemented by providers with a cheap call that tells
+// whether they serve a model, for the router's active health checks. It
+// costs no tokens.
+type HealthChecker interface {
+	Check(ctx context.Context, model string) error
+}
+
 // Delta is one piece of a streamed reply: text, or one whole tool call.
 type Delta struct {
 	Text string

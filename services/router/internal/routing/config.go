@@ -167,7 +167,7 @@ type HealthConfig struct {
 	OpenFor    time.Duration `yaml:"open_for"`
 	MaxOpenFor time.Duration `yaml:"max_open_for"`
 	// CheckInterval is how often open circuits are probed with the
-	// provider's health check; zero turns active checks off.
+	// provider's health check; DefaultCheckInterval when zero.
 	CheckInterval time.Duration `yaml:"check_interval"`
 }
 

@@ -2,8 +2,11 @@ package routing
 
 import (
 	"cmp"
+	"context"
 	"sync"
 	"time"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 // Circuit breaker defaults.
@@ -11,6 +14,7 @@ const (
 	DefaultFailureThreshold = 5
 	DefaultOpenFor          = 30 * time.Second
 	DefaultMaxOpenFor       = 5 * time.Minute
+	DefaultCheckInterval    = 15 * time.Second
 )
 
 // breakerKey names one circuit: a provider and a model (a provider holds one
@@ -23,10 +27,10 @@ type breakerKey struct {
 //
 // Closed: calls go through; FailureThreshold consecutive retryable failures
 // open it. Open: calls skip it until openUntil; then it is half-open and
-// lets one trial call through (or an active health check closes it). A
-// failed trial opens it again for twice as long, up to MaxOpenFor. A
-// Retry-After or overload wait keeps it cooling until that time without
-// counting as a failure streak.
+// lets one trial call through; a passed active health check makes it
+// half-open at once. A failed trial opens it again for twice as long, up to
+// MaxOpenFor. A Retry-After wait keeps it cooling until that time; the
+// failure still counts towards the streak.
 type breaker struct {
 	failures  int
 	openFor   time.Duration
@@ -125,8 +129,8 @@ func (h *health) release(k breakerKey, trial bool) {
 	}
 }
 
-// open returns the circuits open at now, for the active health checks.
-func (h *health) open(now time.Time) []breakerKey {
+// open returns the open circuits, for the active health checks.
+func (h *health) open() []breakerKey {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var keys []breakerKey
@@ -153,4 +157,41 @@ func laterOf(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// RunHealthChecks probes the open circuits every interval until ctx ends:
+// a provider that implements provider.HealthChecker and answers makes its
+// circuits half-open at once, so the next call is their trial instead of
+// waiting out the open time. Providers without a check wait it out.
+func (r *Router) RunHealthChecks(ctx context.Context) {
+	interval := cmp.Or(r.file.Health.CheckInterval, DefaultCheckInterval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.checkOpenCircuits(ctx, interval)
+	}
+}
+
+// checkOpenCircuits probes each open circuit once, within timeout.
+func (r *Router) checkOpenCircuits(ctx context.Context, timeout time.Duration) {
+	for _, k := range r.health.open() {
+		hc, ok := r.providers[k.provider].(provider.HealthChecker)
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err := hc.Check(cctx, k.model)
+		cancel()
+		if err != nil {
+			r.logger.Debug("health check failed", "provider", k.provider, "model", k.model, "error", err)
+			continue
+		}
+		r.logger.Info("health check passed; next call is a trial", "provider", k.provider, "model", k.model)
+		r.health.probed(k, r.now())
+	}
 }

@@ -303,14 +303,14 @@ func TestHealthUnit(t *testing.T) {
 		if ok, _, _ := h.admit(k, now); !ok {
 			t.Fatal("one failure below the threshold refused")
 		}
-		if got := h.open(now); len(got) != 0 {
+		if got := h.open(); len(got) != 0 {
 			t.Errorf("open = %v before the threshold", got)
 		}
 		h.failure(k, false, 0, now)
 		if ok, _, until := h.admit(k, now); ok || !until.Equal(now.Add(time.Minute)) {
 			t.Errorf("admit = %v until %v, want refused for a minute", ok, until)
 		}
-		if got := h.open(now); !slices.Equal(got, []breakerKey{k}) {
+		if got := h.open(); !slices.Equal(got, []breakerKey{k}) {
 			t.Errorf("open = %v, want [%v]", got, k)
 		}
 		h.probed(k, now.Add(time.Second))
@@ -318,7 +318,7 @@ func TestHealthUnit(t *testing.T) {
 		if !ok || !trial {
 			t.Fatalf("admit after a passed probe = %v, trial %v; want the trial", ok, trial)
 		}
-		if got := h.open(now); len(got) != 0 {
+		if got := h.open(); len(got) != 0 {
 			t.Errorf("open = %v with the trial in flight", got)
 		}
 		if ok, _, _ := h.admit(k, now.Add(time.Second)); ok {
@@ -351,4 +351,61 @@ func TestHealthUnit(t *testing.T) {
 			t.Errorf("health = %+v, want the defaults", h)
 		}
 	})
+}
+
+// checkedProvider is a scripted provider with a health check.
+type checkedProvider struct {
+	scriptedProvider
+	checkErr error
+	checks   []string
+}
+
+func (p *checkedProvider) Check(_ context.Context, model string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checks = append(p.checks, model)
+	return p.checkErr
+}
+
+func TestActiveHealthCheck(t *testing.T) {
+	t.Parallel()
+
+	for _, tc := range []struct {
+		name      string
+		checkErr  error
+		wantTrial bool
+	}{
+		{name: "passed check makes the circuit half-open", wantTrial: true},
+		{name: "failed check leaves it open", checkErr: classErr(provider.ErrServerFailed)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			p := &checkedProvider{scriptedProvider: scriptedProvider{name: "a", log: &callLog{}}, checkErr: tc.checkErr}
+			file := File{
+				Routes:    map[string]Route{"r": {Providers: []Candidate{{Provider: "a", Model: "ma"}}}},
+				Providers: map[string]ProviderConfig{"a": {Type: TypeLocal}},
+				Health:    HealthConfig{FailureThreshold: 1, OpenFor: time.Hour},
+			}
+			r, err := New(file, map[string]provider.Provider{"a": p}, Options{Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := breakerKey{"a", "ma"}
+			r.health.failure(k, false, 0, now)
+			if ok, _, _ := r.health.admit(k, now); ok {
+				t.Fatal("circuit not open after the threshold")
+			}
+
+			r.checkOpenCircuits(context.Background(), time.Second)
+
+			if len(p.checks) != 1 || p.checks[0] != "ma" {
+				t.Errorf("checks = %v, want one for model ma", p.checks)
+			}
+			ok, trial, _ := r.health.admit(k, now)
+			if ok != tc.wantTrial || trial != tc.wantTrial {
+				t.Errorf("after the check: admitted %v, trial %v; want %v", ok, trial, tc.wantTrial)
+			}
+		})
+	}
 }

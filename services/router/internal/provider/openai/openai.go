@@ -231,6 +231,29 @@ func (p *Provider) Stream(
 	return p.response(req, acc.model, acc.text.String(), acc.emitted, acc.finishReason, acc.usage), nil
 }
 
+// Check asks the server for its model list (GET /models), which costs no
+// tokens; any answer but 200 is an error of its class.
+func (p *Provider) Check(ctx context.Context, _ string) error {
+	url := strings.TrimSuffix(p.endpoint, "/chat/completions") + "/models"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if p.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+p.apiKey)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return statusError(resp, body, p.now())
+	}
+	return nil
+}
+
 // post sends body and returns the response when its status is 200.
 func (p *Provider) post(ctx context.Context, body chatRequest) (*http.Response, error) {
 	payload, err := json.Marshal(body)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -594,4 +595,28 @@ func TestTimeoutAndUnreachable(t *testing.T) {
 			t.Errorf("error = %v, want context.Canceled and not retryable", err)
 		}
 	})
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/models" || r.Header.Get("Authorization") != "Bearer sk-test" {
+			t.Errorf("check sent %s %s with auth %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+		w.WriteHeader(int(status.Load()))
+		_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	p := New(Config{Name: "hosted", BaseURL: srv.URL + "/v1", APIKey: "sk-test"})
+
+	if err := p.Check(context.Background(), "gpt-4o-mini"); err != nil {
+		t.Errorf("Check against a healthy server: %v", err)
+	}
+	status.Store(http.StatusServiceUnavailable)
+	if err := p.Check(context.Background(), "gpt-4o-mini"); !errors.Is(err, provider.ErrOverloaded) {
+		t.Errorf("Check against a 503: %v, want ErrOverloaded", err)
+	}
 }
