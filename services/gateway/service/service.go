@@ -263,7 +263,19 @@ type grpcRouter struct {
 	client keelv1.ModelRouterServiceClient
 }
 
+// routerCallTimeout bounds a non-streamed chat call to the router over gRPC
+// whose context has no deadline. Without it grpcx.Dial's client would give
+// the call grpcx.DefaultCallTimeout (10 s), far shorter than a route's own
+// deadlines (2 minutes for a whole call by default), and cut every slow
+// answer; the route and the client's hanging up govern instead.
+const routerCallTimeout = time.Hour
+
 func (g grpcRouter) Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, routerCallTimeout)
+		defer cancel()
+	}
 	return g.client.Generate(ctx, req)
 }
 

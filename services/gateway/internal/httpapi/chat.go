@@ -58,6 +58,12 @@ func (h *handler) chatAPI(endpoint apiFunc) http.Handler {
 			h.logger.ErrorContext(r.Context(), "request failed",
 				"route", r.Pattern, "status", e.status, "error", err)
 		}
+		// A 401 must carry the challenge (RFC 9110), as the problem
+		// endpoints send it.
+		var ae *apiError
+		if errors.As(err, &ae) && ae.challenge != "" {
+			w.Header().Set("WWW-Authenticate", ae.challenge)
+		}
 		writeOpenAIError(w, e)
 	})
 }
@@ -115,8 +121,10 @@ func (h *handler) streamCompletion(
 	id string,
 	created int64,
 ) error {
-	flusher, _ := w.(http.Flusher)
-	sse := &sseWriter{w: w, flusher: flusher, id: id, created: created, model: body.Model}
+	// The writer is wrapped by the request log's recorder, which is no
+	// http.Flusher itself; the controller reaches the connection through
+	// its Unwrap.
+	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model}
 	toolIndex := 0
 
 	err := h.router.GenerateStream(r.Context(), req, func(m *keelv1.GenerateStreamResponse) error {
@@ -124,9 +132,9 @@ func (h *handler) streamCompletion(
 			if !sse.started {
 				setKeelHeaders(w.Header(), final)
 			}
-			if final.GetModel() != "" {
-				sse.model = final.GetModel()
-			}
+			// A degraded answer names the requested route, as it does
+			// when not streamed, not the "fallback" pseudo-model.
+			sse.model = responseModel(final, body.Model)
 			if !sse.sentContent && final.GetText() != "" {
 				// A degraded fallback arrives whole, never as deltas.
 				text := final.GetText()
@@ -357,7 +365,7 @@ func completionID() string {
 // sseWriter writes a chat completion as server-sent events.
 type sseWriter struct {
 	w           http.ResponseWriter
-	flusher     http.Flusher
+	rc          *http.ResponseController
 	id, model   string
 	created     int64
 	started     bool
@@ -403,8 +411,8 @@ func (s *sseWriter) event(v any) error {
 	if _, err := s.w.Write(buf); err != nil {
 		return err
 	}
-	if s.flusher != nil {
-		s.flusher.Flush()
+	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
 	}
 	return nil
 }
@@ -414,9 +422,7 @@ func (s *sseWriter) done() error {
 	if _, err := io.WriteString(s.w, "data: [DONE]\n\n"); err != nil {
 		return nil //nolint:nilerr // the client is gone after the whole reply
 	}
-	if s.flusher != nil {
-		s.flusher.Flush()
-	}
+	_ = s.rc.Flush()
 	return nil
 }
 
