@@ -2,7 +2,7 @@ package service
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,26 +19,47 @@ import (
 // Create it with NewLocal, pass it in Deps.Local, and hand it to the
 // caller; until Run has loaded the routes, its calls fail with Unavailable.
 type Local struct {
-	server atomic.Pointer[modelRouterServer]
+	// mu is held for reading by every call in flight, so that unbind, which
+	// takes it for writing, returns only once they are all done and Run
+	// can close what they record into.
+	mu     sync.RWMutex
+	server *modelRouterServer
 }
 
 // NewLocal returns a Local that Run will bind.
 func NewLocal() *Local { return &Local{} }
 
-func (l *Local) get() (*modelRouterServer, error) {
-	s := l.server.Load()
-	if s == nil {
-		return nil, status.Error(codes.Unavailable, "router is starting")
+func (l *Local) bind(s *modelRouterServer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.server = s
+}
+
+// unbind makes new calls fail with Unavailable and waits for those in
+// flight.
+func (l *Local) unbind() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.server = nil
+}
+
+// get returns the bound server and the function that ends the call.
+func (l *Local) get() (*modelRouterServer, func(), error) {
+	l.mu.RLock()
+	if l.server == nil {
+		l.mu.RUnlock()
+		return nil, nil, status.Error(codes.Unavailable, "router is not running")
 	}
-	return s, nil
+	return l.server, l.mu.RUnlock, nil
 }
 
 // Generate is ModelRouterService.Generate.
 func (l *Local) Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
-	s, err := l.get()
+	s, done, err := l.get()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return s.Generate(ctx, req)
 }
 
@@ -49,10 +70,11 @@ func (l *Local) GenerateStream(
 	req *keelv1.GenerateRequest,
 	send func(*keelv1.GenerateStreamResponse) error,
 ) error {
-	s, err := l.get()
+	s, done, err := l.get()
 	if err != nil {
 		return err
 	}
+	defer done()
 	if err := requireTenant(ctx); err != nil {
 		return err
 	}
@@ -65,9 +87,10 @@ func (l *Local) GenerateStream(
 
 // ListRoutes is ModelRouterService.ListRoutes.
 func (l *Local) ListRoutes(ctx context.Context, req *keelv1.ListRoutesRequest) (*keelv1.ListRoutesResponse, error) {
-	s, err := l.get()
+	s, done, err := l.get()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return s.ListRoutes(ctx, req)
 }

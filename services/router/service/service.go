@@ -145,8 +145,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	server := newModelRouterServer(router, logger)
 	if deps.Local != nil {
-		deps.Local.server.Store(server)
-		defer deps.Local.server.Store(nil)
+		// Unbound, after waiting for its calls in flight, before the
+		// outbox closes (defers run last first).
+		deps.Local.bind(server)
+		defer deps.Local.unbind()
 	}
 
 	// gRPC.

@@ -1,0 +1,1347 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/keelhq/keel/pkg/auth"
+	"github.com/keelhq/keel/pkg/tenant"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/gateway/internal/httpapi"
+	"github.com/keelhq/keel/services/gateway/internal/temporalfake"
+)
+
+// fakeRouter is an in-memory httpapi.ModelRouter. It records every request
+// with the tenant of its context and answers with the functions set, or a
+// plain reply when they are nil.
+type fakeRouter struct {
+	generate func(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error)
+	stream   func(ctx context.Context, req *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error
+	routes   *keelv1.ListRoutesResponse
+	// routesErr fails ListRoutes.
+	routesErr error
+
+	mu       sync.Mutex
+	requests []*keelv1.GenerateRequest
+	tenants  []string
+}
+
+func (f *fakeRouter) record(ctx context.Context, req *keelv1.GenerateRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, _ := tenant.From(ctx)
+	f.tenants = append(f.tenants, t)
+	if req != nil {
+		f.requests = append(f.requests, proto.Clone(req).(*keelv1.GenerateRequest))
+	}
+}
+
+func (f *fakeRouter) Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+	f.record(ctx, req)
+	if f.generate != nil {
+		return f.generate(ctx, req)
+	}
+	return &keelv1.GenerateResponse{
+		Text: "hello", Provider: "hosted", Model: "gpt-test", Route: req.GetUseCase(), FinishReason: "stop",
+		Usage: &keelv1.Usage{InputTokens: 3, OutputTokens: 1},
+	}, nil
+}
+
+func (f *fakeRouter) GenerateStream(
+	ctx context.Context,
+	req *keelv1.GenerateRequest,
+	send func(*keelv1.GenerateStreamResponse) error,
+) error {
+	f.record(ctx, req)
+	if f.stream != nil {
+		return f.stream(ctx, req, send)
+	}
+	if err := send(&keelv1.GenerateStreamResponse{Delta: "hello"}); err != nil {
+		return err
+	}
+	return send(&keelv1.GenerateStreamResponse{Final: &keelv1.GenerateResponse{
+		Text: "hello", Provider: "hosted", Model: "gpt-test", Route: req.GetUseCase(), FinishReason: "stop",
+		Usage: &keelv1.Usage{InputTokens: 3, OutputTokens: 1},
+	}})
+}
+
+func (f *fakeRouter) ListRoutes(ctx context.Context, _ *keelv1.ListRoutesRequest) (*keelv1.ListRoutesResponse, error) {
+	f.record(ctx, nil)
+	if f.routesErr != nil {
+		return nil, f.routesErr
+	}
+	return f.routes, nil
+}
+
+// Requests returns the generate requests received so far.
+func (f *fakeRouter) Requests() []*keelv1.GenerateRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*keelv1.GenerateRequest(nil), f.requests...)
+}
+
+// Tenants returns the tenant of every call's context, "" when it had none.
+func (f *fakeRouter) Tenants() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.tenants...)
+}
+
+// newChatHandler returns the gateway handler with router behind the chat
+// endpoints; a nil router leaves them without one.
+func newChatHandler(t *testing.T, router httpapi.ModelRouter) http.Handler {
+	t.Helper()
+	opts := httpapi.Options{
+		TokenKey: []byte(testKey),
+		Ingest:   &fakeIngest{},
+		Temporal: temporalfake.New(),
+		Logger:   slog.New(slog.DiscardHandler),
+		Now:      testNow,
+	}
+	if router != nil {
+		opts.Router = router
+	}
+	h, err := httpapi.NewHandler(opts)
+	if err != nil {
+		t.Fatalf("new handler: %v", err)
+	}
+	return h
+}
+
+// invokeToken is a token of tenant acme allowed to call models.
+func invokeToken(t *testing.T) string {
+	t.Helper()
+	return token(t, "acme", "ana", auth.ScopeModelsInvoke)
+}
+
+// postChat sends body to /v1/chat/completions with tok and the extra
+// headers given as name, value pairs.
+func postChat(t *testing.T, h http.Handler, tok, body string, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := newRequest(t, http.MethodPost, "/v1/chat/completions", tok, body)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// openAIErrorDoc is an error response in OpenAI's format.
+type openAIErrorDoc struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func (e openAIErrorDoc) param() string {
+	if e.Param == nil {
+		return ""
+	}
+	return *e.Param
+}
+
+func (e openAIErrorDoc) code() string {
+	if e.Code == nil {
+		return ""
+	}
+	return *e.Code
+}
+
+// decodeOpenAIError checks that data is {"error":{...}} with every field
+// OpenAI's clients read, param and code present even when null.
+func decodeOpenAIError(t *testing.T, data []byte) openAIErrorDoc {
+	t.Helper()
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(data, &outer); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", data, err)
+	}
+	if len(outer) != 1 || outer["error"] == nil {
+		t.Fatalf("error body %s is not {\"error\": ...}", data)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(outer["error"], &fields); err != nil {
+		t.Fatalf("error object %s: %v", outer["error"], err)
+	}
+	for _, k := range []string{"message", "type", "param", "code"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("error object %s lacks %q", outer["error"], k)
+		}
+	}
+	var e openAIErrorDoc
+	if err := json.Unmarshal(outer["error"], &e); err != nil {
+		t.Fatalf("error object %s: %v", outer["error"], err)
+	}
+	if e.Message == "" || e.Type == "" {
+		t.Errorf("error object %s lacks a message or type", outer["error"])
+	}
+	return e
+}
+
+// checkOpenAIError checks that rec is an OpenAI error with status and
+// returns it.
+func checkOpenAIError(t *testing.T, rec *httptest.ResponseRecorder, status int) openAIErrorDoc {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	return decodeOpenAIError(t, rec.Body.Bytes())
+}
+
+// Response documents as an OpenAI client reads them.
+type (
+	toolCallDoc struct {
+		Index    *int   `json:"index"`
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	messageDoc struct {
+		Role      string        `json:"role"`
+		Content   *string       `json:"content"`
+		ToolCalls []toolCallDoc `json:"tool_calls"`
+	}
+	usageDoc struct {
+		PromptTokens        int64 `json:"prompt_tokens"`
+		CompletionTokens    int64 `json:"completion_tokens"`
+		TotalTokens         int64 `json:"total_tokens"`
+		PromptTokensDetails *struct {
+			CachedTokens int64 `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+	}
+	completionDoc struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		Model   string `json:"model"`
+		Choices []struct {
+			Index        int         `json:"index"`
+			Message      *messageDoc `json:"message"`
+			Delta        *messageDoc `json:"delta"`
+			FinishReason *string     `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *usageDoc `json:"usage"`
+	}
+)
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// sseEvents splits an event stream into the data of its events. Every
+// event must be one "data: " line followed by a blank line.
+func sseEvents(t *testing.T, body string) []string {
+	t.Helper()
+	var events []string
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	expectBlank := false
+	for sc.Scan() {
+		line := sc.Text()
+		if expectBlank {
+			if line != "" {
+				t.Fatalf("event not ended by a blank line before %q in\n%s", line, body)
+			}
+			expectBlank = false
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			t.Fatalf("line %q is not a data line in\n%s", line, body)
+		}
+		events = append(events, data)
+		expectBlank = true
+	}
+	if expectBlank {
+		t.Fatalf("stream ends inside an event:\n%s", body)
+	}
+	return events
+}
+
+// decodeChunks decodes the chunk events of a stream; it fails on [DONE] or
+// an error event, which the caller handles first.
+func decodeChunks(t *testing.T, events []string) []completionDoc {
+	t.Helper()
+	var chunks []completionDoc
+	for _, ev := range events {
+		var c completionDoc
+		if err := json.Unmarshal([]byte(ev), &c); err != nil {
+			t.Fatalf("event %q is not a chunk: %v", ev, err)
+		}
+		if c.Object != "chat.completion.chunk" {
+			t.Fatalf("event %s has object %q, want chat.completion.chunk", ev, c.Object)
+		}
+		chunks = append(chunks, c)
+	}
+	return chunks
+}
+
+const simpleChat = `{"model":"support","messages":[{"role":"user","content":"hi"}]}`
+
+func TestChatCompletionsConvertsRequest(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{}
+	h := newChatHandler(t, router)
+
+	// A request as the official clients send it, with every field Keel
+	// serves.
+	body := `{
+		"model": "support",
+		"messages": [
+			{"role": "developer", "content": "Be brief."},
+			{"role": "system", "content": [{"type": "text", "text": "Answer "}, {"type": "text", "text": "in English."}]},
+			{"role": "user", "content": "Where is my order?"},
+			{"role": "assistant", "content": null, "tool_calls": [
+				{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"id\":7}"}}
+			]},
+			{"role": "tool", "tool_call_id": "call_1", "content": "shipped"}
+		],
+		"temperature": 0.2,
+		"top_p": 0.9,
+		"seed": 42,
+		"max_tokens": 50,
+		"max_completion_tokens": 100,
+		"stop": ["END", "STOP"],
+		"tools": [{"type": "function", "function": {
+			"name": "lookup", "description": "Find an order",
+			"parameters": {"type":"object","properties":{"id":{"type":"integer"}}}
+		}}],
+		"tool_choice": {"type": "function", "function": {"name": "lookup"}},
+		"parallel_tool_calls": false,
+		"response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type":"object"}}},
+		"n": 1,
+		"user": "someone-else",
+		"logprobs": false,
+		"frequency_penalty": 0
+	}`
+	rec := postChat(t, h, invokeToken(t), body,
+		"X-Keel-Priority", "batch", "X-Keel-Conversation", "conv-9")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", rec.Code, rec.Body)
+	}
+
+	reqs := router.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("router got %d requests, want 1", len(reqs))
+	}
+	want := &keelv1.GenerateRequest{
+		UseCase: "support",
+		Messages: []*keelv1.ChatMessage{
+			{Role: "system", Content: "Be brief."},
+			{Role: "system", Content: "Answer in English."},
+			{Role: "user", Content: "Where is my order?"},
+			{Role: "assistant", ToolCalls: []*keelv1.ToolCall{{Id: "call_1", Name: "lookup", ArgumentsJson: `{"id":7}`}}},
+			{Role: "tool", Content: "shipped", ToolCallId: "call_1"},
+		},
+		Tools: []*keelv1.ToolDefinition{{
+			Name: "lookup", Description: "Find an order",
+			ParametersJson: `{"type":"object","properties":{"id":{"type":"integer"}}}`,
+		}},
+		MaxOutputTokens:   100,
+		Temperature:       proto.Float64(0.2),
+		TopP:              proto.Float64(0.9),
+		Stop:              []string{"END", "STOP"},
+		Seed:              proto.Int64(42),
+		ToolChoice:        "lookup",
+		ParallelToolCalls: proto.Bool(false),
+		ResponseSchema:    &keelv1.ResponseSchema{Name: "answer", SchemaJson: `{"type":"object"}`},
+		Conversation:      "conv-9",
+		Priority:          keelv1.Priority_PRIORITY_BATCH,
+	}
+	if !proto.Equal(reqs[0], want) {
+		t.Errorf("router request:\n%s\nwant:\n%s", prototext.Format(reqs[0]), prototext.Format(want))
+	}
+	if got := router.Tenants(); len(got) != 1 || got[0] != "acme" {
+		t.Errorf("router saw tenants %q, want the token's [acme]", got)
+	}
+}
+
+func TestChatCompletionsConvertsFieldForms(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name    string
+		fields  string // joined into the request object
+		headers []string
+		check   func(t *testing.T, req *keelv1.GenerateRequest)
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetPriority() != keelv1.Priority_PRIORITY_UNSPECIFIED || req.GetMaxOutputTokens() != 0 ||
+					req.Stop != nil || req.ToolChoice != "" || req.ResponseSchema != nil || req.Temperature != nil ||
+					req.Conversation != "" {
+					t.Errorf("request without options = %v", req)
+				}
+			},
+		},
+		{
+			name:   "stop as a string",
+			fields: `"stop":"END"`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if got := req.GetStop(); len(got) != 1 || got[0] != "END" {
+					t.Errorf("stop = %q, want [END]", got)
+				}
+			},
+		},
+		{
+			name:   "stop null",
+			fields: `"stop":null`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if got := req.GetStop(); len(got) != 0 {
+					t.Errorf("stop = %q, want none", got)
+				}
+			},
+		},
+		{
+			name:   "tool_choice as a string",
+			fields: `"tool_choice":"required","tools":[{"type":"function","function":{"name":"f"}}]`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetToolChoice() != "required" || len(req.GetTools()) != 1 || req.GetTools()[0].GetName() != "f" {
+					t.Errorf("tool_choice = %q, tools = %v", req.GetToolChoice(), req.GetTools())
+				}
+			},
+		},
+		{
+			name:   "tool_choice none",
+			fields: `"tool_choice":"none"`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetToolChoice() != "none" {
+					t.Errorf("tool_choice = %q, want none", req.GetToolChoice())
+				}
+			},
+		},
+		{
+			name:   "response_format json_object",
+			fields: `"response_format":{"type":"json_object"}`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				sc := req.GetResponseSchema()
+				if sc == nil || !json.Valid([]byte(sc.GetSchemaJson())) || !strings.Contains(sc.GetSchemaJson(), `"object"`) {
+					t.Errorf("response schema = %v, want an object schema", sc)
+				}
+			},
+		},
+		{
+			name:   "response_format text",
+			fields: `"response_format":{"type":"text"}`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetResponseSchema() != nil {
+					t.Errorf("response schema = %v, want none", req.GetResponseSchema())
+				}
+			},
+		},
+		{
+			name:   "max_tokens alone",
+			fields: `"max_tokens":77`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetMaxOutputTokens() != 77 {
+					t.Errorf("max output tokens = %d, want 77", req.GetMaxOutputTokens())
+				}
+			},
+		},
+		{
+			name:   "max_completion_tokens over max_tokens",
+			fields: `"max_completion_tokens":12,"max_tokens":900`,
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetMaxOutputTokens() != 12 {
+					t.Errorf("max output tokens = %d, want 12", req.GetMaxOutputTokens())
+				}
+			},
+		},
+		{
+			name:    "interactive priority",
+			headers: []string{"X-Keel-Priority", "interactive"},
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetPriority() == keelv1.Priority_PRIORITY_BATCH {
+					t.Errorf("priority = %v, want interactive", req.GetPriority())
+				}
+			},
+		},
+		{
+			name:    "batch priority and conversation",
+			headers: []string{"X-Keel-Priority", "batch", "X-Keel-Conversation", "c-1"},
+			check: func(t *testing.T, req *keelv1.GenerateRequest) {
+				if req.GetPriority() != keelv1.Priority_PRIORITY_BATCH || req.GetConversation() != "c-1" {
+					t.Errorf("priority = %v, conversation = %q", req.GetPriority(), req.GetConversation())
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			router := &fakeRouter{}
+			h := newChatHandler(t, router)
+			body := `{"model":"support","messages":[{"role":"user","content":"hi"}]`
+			if tt.fields != "" {
+				body += "," + tt.fields
+			}
+			body += "}"
+
+			rec := postChat(t, h, invokeToken(t), body, tt.headers...)
+
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %s", rec.Code, rec.Body)
+			}
+			reqs := router.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("router got %d requests, want 1", len(reqs))
+			}
+			if reqs[0].GetUseCase() != "support" || len(reqs[0].GetMessages()) != 1 ||
+				reqs[0].GetMessages()[0].GetContent() != "hi" {
+				t.Errorf("request = %v, want use case support and the message", reqs[0])
+			}
+			tt.check(t, reqs[0])
+		})
+	}
+}
+
+func TestChatCompletionsRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+
+	user := `"messages":[{"role":"user","content":"hi"}]`
+	tests := []struct {
+		name    string
+		body    string
+		headers []string
+		param   string
+	}{
+		{
+			name: "image part",
+			body: `{"model":"support","messages":[{"role":"user","content":[
+				{"type":"text","text":"what is this?"},
+				{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}`,
+			param: "messages[0].content",
+		},
+		{name: "content a number", body: `{"model":"support","messages":[{"role":"user","content":7}]}`, param: "messages[0].content"},
+		{name: "no model", body: `{` + user + `}`, param: "model"},
+		{name: "no messages", body: `{"model":"support","messages":[]}`, param: "messages"},
+		{name: "n above one", body: `{"model":"support",` + user + `,"n":2}`, param: "n"},
+		{name: "n zero", body: `{"model":"support",` + user + `,"n":0}`, param: "n"},
+		{name: "bad priority", body: `{"model":"support",` + user + `}`, headers: []string{"X-Keel-Priority", "urgent"}},
+		{name: "negative max_tokens", body: `{"model":"support",` + user + `,"max_tokens":-1}`, param: "max_tokens"},
+		{name: "stop a number", body: `{"model":"support",` + user + `,"stop":5}`, param: "stop"},
+		{name: "unknown tool_choice", body: `{"model":"support",` + user + `,"tool_choice":"always"}`, param: "tool_choice"},
+		{name: "tool_choice without a name", body: `{"model":"support",` + user + `,"tool_choice":{"type":"function"}}`, param: "tool_choice"},
+		{
+			name:  "tool not a function",
+			body:  `{"model":"support",` + user + `,"tools":[{"type":"code_interpreter"}]}`,
+			param: "tools[0].type",
+		},
+		{
+			name:  "json_schema without schema",
+			body:  `{"model":"support",` + user + `,"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`,
+			param: "response_format.json_schema",
+		},
+		{
+			name:  "unknown response_format",
+			body:  `{"model":"support",` + user + `,"response_format":{"type":"yaml"}}`,
+			param: "response_format.type",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			router := &fakeRouter{}
+			h := newChatHandler(t, router)
+
+			rec := postChat(t, h, invokeToken(t), tt.body, tt.headers...)
+
+			e := checkOpenAIError(t, rec, http.StatusBadRequest)
+			if e.Type != "invalid_request_error" {
+				t.Errorf("type = %q, want invalid_request_error", e.Type)
+			}
+			if e.param() != tt.param {
+				t.Errorf("param = %q, want %q (message %q)", e.param(), tt.param, e.Message)
+			}
+			if n := len(router.Requests()); n != 0 {
+				t.Errorf("router was called %d times for a bad request", n)
+			}
+		})
+	}
+}
+
+func TestChatCompletionsRefusesBadBodies(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{name: "malformed", body: `{"model":"support","messages":[`, status: http.StatusBadRequest},
+		{name: "syntax error", body: `{"model":}`, status: http.StatusBadRequest},
+		{name: "not an object", body: `[1,2]`, status: http.StatusBadRequest},
+		{name: "wrong field type", body: `{"model":"support","messages":"hi"}`, status: http.StatusBadRequest},
+		{name: "empty", body: ``, status: http.StatusBadRequest},
+		{
+			// Beyond the chat endpoint's 8 MiB.
+			name:   "too large",
+			body:   `{"model":"support","messages":[{"role":"user","content":"` + strings.Repeat("a", 8<<20) + `"}]}`,
+			status: http.StatusRequestEntityTooLarge,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			router := &fakeRouter{}
+			h := newChatHandler(t, router)
+
+			rec := postChat(t, h, invokeToken(t), tt.body)
+
+			e := checkOpenAIError(t, rec, tt.status)
+			if e.Type != "invalid_request_error" {
+				t.Errorf("type = %q, want invalid_request_error", e.Type)
+			}
+			if n := len(router.Requests()); n != 0 {
+				t.Errorf("router was called %d times for a bad body", n)
+			}
+		})
+	}
+
+	// A long prompt well above the other endpoints' limit is served.
+	router := &fakeRouter{}
+	h := newChatHandler(t, router)
+	long := strings.Repeat("b", 4<<20)
+	rec := postChat(t, h, invokeToken(t), `{"model":"support","messages":[{"role":"user","content":"`+long+`"}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("4 MiB prompt: status = %d; body %.300s", rec.Code, rec.Body)
+	}
+	if reqs := router.Requests(); len(reqs) != 1 || reqs[0].GetMessages()[0].GetContent() != long {
+		t.Error("the 4 MiB prompt did not reach the router whole")
+	}
+}
+
+func TestChatCompletionResponse(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{
+			Text:     "Let me look that up.",
+			Provider: "hosted", Model: "gpt-4o-mini-2024-07-18", Route: "support",
+			FinishReason: "tool_calls",
+			ToolCalls: []*keelv1.ToolCall{
+				{Id: "call_a", Name: "lookup", ArgumentsJson: `{"id":7}`},
+				{Id: "call_b", Name: "refund", ArgumentsJson: `{}`},
+			},
+			Usage: &keelv1.Usage{InputTokens: 120, OutputTokens: 30, CachedInputTokens: 64, CostMicros: 9},
+		}, nil
+	}}
+	h := newChatHandler(t, router)
+
+	rec := postChat(t, h, invokeToken(t), simpleChat)
+
+	got := decodeJSON[completionDoc](t, rec, http.StatusOK)
+	if !strings.HasPrefix(got.ID, "chatcmpl-") || len(got.ID) <= len("chatcmpl-") {
+		t.Errorf("id = %q, want chatcmpl-...", got.ID)
+	}
+	if got.Object != "chat.completion" || got.Created != testNow().Unix() || got.Model != "gpt-4o-mini-2024-07-18" {
+		t.Errorf("object, created, model = %q, %d, %q", got.Object, got.Created, got.Model)
+	}
+	if len(got.Choices) != 1 {
+		t.Fatalf("choices = %+v, want one", got.Choices)
+	}
+	c := got.Choices[0]
+	if c.Index != 0 || c.Message == nil || c.Delta != nil || deref(c.FinishReason) != "tool_calls" {
+		t.Fatalf("choice = %+v", c)
+	}
+	if c.Message.Role != "assistant" || deref(c.Message.Content) != "Let me look that up." {
+		t.Errorf("message role, content = %q, %q", c.Message.Role, deref(c.Message.Content))
+	}
+	if len(c.Message.ToolCalls) != 2 {
+		t.Fatalf("tool calls = %+v, want two", c.Message.ToolCalls)
+	}
+	for i, want := range []struct{ id, name, args string }{{"call_a", "lookup", `{"id":7}`}, {"call_b", "refund", `{}`}} {
+		tc := c.Message.ToolCalls[i]
+		if tc.ID != want.id || tc.Type != "function" || tc.Function.Name != want.name || tc.Function.Arguments != want.args {
+			t.Errorf("tool call %d = %+v, want %+v", i, tc, want)
+		}
+		if tc.Index != nil {
+			t.Errorf("tool call %d of a whole message has an index", i)
+		}
+	}
+	u := got.Usage
+	if u == nil || u.PromptTokens != 120 || u.CompletionTokens != 30 || u.TotalTokens != 150 ||
+		u.PromptTokensDetails == nil || u.PromptTokensDetails.CachedTokens != 64 {
+		t.Errorf("usage = %+v", u)
+	}
+	if r, p := rec.Header().Get("X-Keel-Route"), rec.Header().Get("X-Keel-Provider"); r != "support" || p != "hosted" {
+		t.Errorf("X-Keel-Route, X-Keel-Provider = %q, %q", r, p)
+	}
+	if d := rec.Header().Get("X-Keel-Degraded"); d != "" {
+		t.Errorf("X-Keel-Degraded = %q on a model's answer", d)
+	}
+}
+
+func TestChatCompletionResponseDefaults(t *testing.T) {
+	t.Parallel()
+	// A reply with neither finish reason, usage nor model still has every
+	// field a client reads.
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{Route: "support", Provider: "local"}, nil
+	}}
+	h := newChatHandler(t, router)
+
+	rec := postChat(t, h, invokeToken(t), simpleChat)
+
+	got := decodeJSON[completionDoc](t, rec, http.StatusOK)
+	if got.Model != "support" {
+		t.Errorf("model = %q, want the requested support", got.Model)
+	}
+	c := got.Choices[0]
+	if deref(c.FinishReason) != "stop" || c.Message.Content == nil || *c.Message.Content != "" {
+		t.Errorf("choice = finish %q content %q, want stop and an empty string", deref(c.FinishReason), deref(c.Message.Content))
+	}
+	if got.Usage == nil || got.Usage.TotalTokens != 0 || got.Usage.PromptTokensDetails != nil {
+		t.Errorf("usage = %+v, want zeros without details", got.Usage)
+	}
+}
+
+func TestChatCompletionDegraded(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{
+			Text: "We will get back to you shortly.", Provider: "fallback", Model: "fallback", Route: "support",
+			FinishReason: "stop", Degraded: true, DegradedReason: "server",
+		}, nil
+	}}
+	h := newChatHandler(t, router)
+
+	rec := postChat(t, h, invokeToken(t), simpleChat)
+
+	got := decodeJSON[completionDoc](t, rec, http.StatusOK)
+	if got.Model != "support" {
+		t.Errorf("model = %q, want the requested name for a degraded answer", got.Model)
+	}
+	if deref(got.Choices[0].Message.Content) != "We will get back to you shortly." {
+		t.Errorf("content = %q", deref(got.Choices[0].Message.Content))
+	}
+	if d := rec.Header().Get("X-Keel-Degraded"); !strings.HasPrefix(d, "true") || !strings.Contains(d, "server") {
+		t.Errorf("X-Keel-Degraded = %q, want true with the reason", d)
+	}
+	if p := rec.Header().Get("X-Keel-Provider"); p != "" {
+		t.Errorf("X-Keel-Provider = %q on a degraded answer", p)
+	}
+	if r := rec.Header().Get("X-Keel-Route"); r != "support" {
+		t.Errorf("X-Keel-Route = %q, want support", r)
+	}
+}
+
+// streamRouter is a fakeRouter whose stream sends msgs in order and then
+// returns err.
+func streamRouter(err error, msgs ...*keelv1.GenerateStreamResponse) *fakeRouter {
+	return &fakeRouter{stream: func(_ context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
+		for _, m := range msgs {
+			if err := send(m); err != nil {
+				return err
+			}
+		}
+		return err
+	}}
+}
+
+func TestChatCompletionStream(t *testing.T) {
+	t.Parallel()
+
+	final := &keelv1.GenerateResponse{
+		Text: "Hello there", Provider: "hosted", Model: "gpt-test-1", Route: "support", FinishReason: "tool_calls",
+		ToolCalls: []*keelv1.ToolCall{
+			{Id: "call_a", Name: "lookup", ArgumentsJson: `{"id":7}`},
+			{Id: "call_b", Name: "refund", ArgumentsJson: `{}`},
+		},
+		Usage: &keelv1.Usage{InputTokens: 10, OutputTokens: 4, CachedInputTokens: 2},
+	}
+	msgs := []*keelv1.GenerateStreamResponse{
+		{Delta: "Hello"},
+		{Delta: " there"},
+		{ToolCall: final.ToolCalls[0]},
+		{ToolCall: final.ToolCalls[1]},
+		{Final: final},
+	}
+
+	for _, includeUsage := range []bool{true, false} {
+		name := map[bool]string{true: "with usage", false: "without usage"}[includeUsage]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			router := &fakeRouter{stream: func(_ context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
+				for i, m := range msgs {
+					if err := send(m); err != nil {
+						return err
+					}
+					// Every piece reaches the client as it comes, not
+					// when the reply is complete. The handler runs on
+					// this goroutine, so rec is safe to read here.
+					if i == 0 && (!rec.Flushed || !strings.Contains(rec.Body.String(), "Hello")) {
+						t.Errorf("first delta not flushed to the client: flushed %v, body %q", rec.Flushed, rec.Body)
+					}
+				}
+				return nil
+			}}
+			h := newChatHandler(t, router)
+			body := `{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+			if includeUsage {
+				body = `{"model":"support","stream":true,"stream_options":{"include_usage":true},` +
+					`"messages":[{"role":"user","content":"hi"}]}`
+			}
+			req := newRequest(t, http.MethodPost, "/v1/chat/completions", invokeToken(t), body)
+			h.ServeHTTP(rec, req)
+
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "text/event-stream" {
+				t.Errorf("Content-Type = %q, want text/event-stream", ct)
+			}
+			events := sseEvents(t, rec.Body.String())
+			if len(events) == 0 || events[len(events)-1] != "[DONE]" {
+				t.Fatalf("stream does not end with [DONE]: %q", events)
+			}
+			chunks := decodeChunks(t, events[:len(events)-1])
+
+			var (
+				text       strings.Builder
+				toolCalls  []toolCallDoc
+				finishes   []string
+				usage      []*usageDoc
+				firstDelta = true
+			)
+			for i, c := range chunks {
+				if c.ID != chunks[0].ID || !strings.HasPrefix(c.ID, "chatcmpl-") || c.Created != testNow().Unix() {
+					t.Errorf("chunk %d id, created = %q, %d", i, c.ID, c.Created)
+				}
+				if c.Usage != nil {
+					usage = append(usage, c.Usage)
+					if len(c.Choices) != 0 {
+						t.Errorf("usage chunk has choices %+v", c.Choices)
+					}
+					continue
+				}
+				if len(c.Choices) != 1 || c.Choices[0].Delta == nil || c.Choices[0].Message != nil {
+					t.Fatalf("chunk %d choices = %+v, want one delta", i, c.Choices)
+				}
+				d := c.Choices[0].Delta
+				if firstDelta && d.Role != "assistant" {
+					t.Errorf("first delta role = %q, want assistant", d.Role)
+				}
+				if !firstDelta && d.Role != "" {
+					t.Errorf("delta %d repeats the role %q", i, d.Role)
+				}
+				firstDelta = false
+				if d.Content != nil {
+					text.WriteString(*d.Content)
+				}
+				toolCalls = append(toolCalls, d.ToolCalls...)
+				if f := c.Choices[0].FinishReason; f != nil {
+					finishes = append(finishes, *f)
+					if i != len(chunks)-1 && (i != len(chunks)-2 || !includeUsage) {
+						t.Errorf("finish reason in chunk %d of %d", i, len(chunks))
+					}
+				}
+			}
+			if text.String() != "Hello there" {
+				t.Errorf("streamed text = %q, want Hello there", text.String())
+			}
+			if len(toolCalls) != 2 {
+				t.Fatalf("tool call deltas = %+v, want two", toolCalls)
+			}
+			for i, tc := range toolCalls {
+				want := final.ToolCalls[i]
+				if tc.Index == nil || *tc.Index != i || tc.ID != want.GetId() || tc.Type != "function" ||
+					tc.Function.Name != want.GetName() || tc.Function.Arguments != want.GetArgumentsJson() {
+					t.Errorf("tool call delta %d = %+v, want index %d and %v", i, tc, i, want)
+				}
+			}
+			if len(finishes) != 1 || finishes[0] != "tool_calls" {
+				t.Errorf("finish reasons = %q, want [tool_calls]", finishes)
+			}
+			if includeUsage {
+				if len(usage) != 1 || usage[0].PromptTokens != 10 || usage[0].CompletionTokens != 4 ||
+					usage[0].TotalTokens != 14 || usage[0].PromptTokensDetails == nil ||
+					usage[0].PromptTokensDetails.CachedTokens != 2 {
+					t.Errorf("usage chunks = %+v, want one with 10+4, 2 cached", usage)
+				}
+				if chunks[len(chunks)-1].Usage == nil {
+					t.Error("usage chunk is not the last before [DONE]")
+				}
+			} else if len(usage) != 0 {
+				t.Errorf("usage chunks = %+v without stream_options.include_usage", usage)
+			}
+		})
+	}
+}
+
+func TestChatCompletionStreamDegraded(t *testing.T) {
+	t.Parallel()
+	// A fallback arrives whole in the final message, without deltas.
+	router := streamRouter(nil, &keelv1.GenerateStreamResponse{Final: &keelv1.GenerateResponse{
+		Text: "We will get back to you.", Provider: "fallback", Model: "fallback", Route: "support",
+		FinishReason: "stop", Degraded: true, DegradedReason: "unreachable",
+	}})
+	h := newChatHandler(t, router)
+
+	rec := postChat(t, h, invokeToken(t),
+		`{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
+	}
+	if d := rec.Header().Get("X-Keel-Degraded"); !strings.Contains(d, "unreachable") {
+		t.Errorf("X-Keel-Degraded = %q, want the reason", d)
+	}
+	if r := rec.Header().Get("X-Keel-Route"); r != "support" {
+		t.Errorf("X-Keel-Route = %q, want support", r)
+	}
+	events := sseEvents(t, rec.Body.String())
+	if len(events) != 3 || events[2] != "[DONE]" {
+		t.Fatalf("events = %q, want content, finish, [DONE]", events)
+	}
+	chunks := decodeChunks(t, events[:2])
+	first, last := chunks[0].Choices[0], chunks[1].Choices[0]
+	if first.Delta.Role != "assistant" || deref(first.Delta.Content) != "We will get back to you." || first.FinishReason != nil {
+		t.Errorf("first chunk = %+v", first)
+	}
+	if deref(last.FinishReason) != "stop" {
+		t.Errorf("last chunk finish reason = %q", deref(last.FinishReason))
+	}
+	for i, c := range chunks {
+		if c.Model != "support" {
+			t.Errorf("chunk %d model = %q, want the requested name for a degraded answer", i, c.Model)
+		}
+	}
+}
+
+func TestChatCompletionStreamErrorBeforeFirstDelta(t *testing.T) {
+	t.Parallel()
+	st, err := status.New(codes.ResourceExhausted, "tenant requests limit reached; retry in 29.5s").
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(29500 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newChatHandler(t, streamRouter(st.Err()))
+
+	rec := postChat(t, h, invokeToken(t),
+		`{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+
+	// Nothing was sent yet: the failure is a plain HTTP error, not SSE.
+	e := checkOpenAIError(t, rec, http.StatusTooManyRequests)
+	if e.Type != "rate_limit_error" || e.code() != "rate_limit_exceeded" {
+		t.Errorf("error = %+v, want rate_limit_error rate_limit_exceeded", e)
+	}
+	if ra := rec.Header().Get("Retry-After"); ra != "30" {
+		t.Errorf("Retry-After = %q, want 30", ra)
+	}
+	if strings.Contains(rec.Body.String(), "data:") {
+		t.Errorf("error body is an event stream: %s", rec.Body)
+	}
+}
+
+func TestChatCompletionStreamErrorAfterDelta(t *testing.T) {
+	t.Parallel()
+	h := newChatHandler(t, streamRouter(status.Error(codes.Unavailable, "model call failed: server"),
+		&keelv1.GenerateStreamResponse{Delta: "Hel"}))
+
+	rec := postChat(t, h, invokeToken(t),
+		`{"model":"support","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d, want the 200 the stream started with; body %s", rec.Code, rec.Body)
+	}
+	events := sseEvents(t, rec.Body.String())
+	if len(events) != 2 {
+		t.Fatalf("events = %q, want the delta and an error", events)
+	}
+	if c := decodeChunks(t, events[:1]); deref(c[0].Choices[0].Delta.Content) != "Hel" {
+		t.Errorf("first chunk = %+v", c[0])
+	}
+	e := decodeOpenAIError(t, []byte(events[1]))
+	if e.Type != "server_error" || e.Message != "model call failed: server" {
+		t.Errorf("error event = %+v", e)
+	}
+	if strings.Contains(rec.Body.String(), "[DONE]") {
+		t.Error("a stream ended by an error carries [DONE]")
+	}
+}
+
+// withDetails returns st with details, failing the test when they do not
+// attach.
+func withDetails(t *testing.T, st *status.Status, details ...*errdetails.RetryInfo) *status.Status {
+	t.Helper()
+	for _, d := range details {
+		var err error
+		if st, err = st.WithDetails(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func TestChatCompletionMapsRouterErrors(t *testing.T) {
+	t.Parallel()
+
+	retry := func(d time.Duration) *errdetails.RetryInfo {
+		return &errdetails.RetryInfo{RetryDelay: durationpb.New(d)}
+	}
+	badRequest, err := status.New(codes.InvalidArgument, "invalid generate request").WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: "temperature", Description: "must be between 0 and 2"},
+			{Field: "messages[0].role", Description: "must be system, user, assistant or tool"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		kind       string
+		code       string
+		message    string // "" checks nothing
+		retryAfter string
+	}{
+		{
+			name: "invalid argument names the fields", err: badRequest.Err(),
+			status: 400, kind: "invalid_request_error",
+			message: "temperature: must be between 0 and 2; messages[0].role: must be system, user, assistant or tool",
+		},
+		{
+			name:   "context length",
+			err:    status.Error(codes.InvalidArgument, "model call failed: context_length"),
+			status: 400, kind: "invalid_request_error", code: "context_length_exceeded",
+		},
+		{
+			name:   "no route",
+			err:    status.Error(codes.NotFound, `no route for use case "nope"`),
+			status: 404, kind: "invalid_request_error", code: "model_not_found", message: `no route for use case "nope"`,
+		},
+		{
+			name: "tenant request limit",
+			err: withDetails(t, status.New(codes.ResourceExhausted, "tenant requests limit reached; retry in 1.2s"),
+				retry(1200*time.Millisecond)).Err(),
+			status: 429, kind: "rate_limit_error", code: "rate_limit_exceeded", retryAfter: "2",
+		},
+		{
+			name: "tenant budget",
+			err: withDetails(t, status.New(codes.ResourceExhausted, "tenant budget limit reached; retry in 3h0m0s"),
+				retry(3*time.Hour)).Err(),
+			status: 429, kind: "rate_limit_error", code: "insufficient_quota", retryAfter: "10800",
+		},
+		{
+			name:   "provider quota",
+			err:    status.Error(codes.ResourceExhausted, "model call failed: quota"),
+			status: 429, kind: "rate_limit_error", code: "insufficient_quota",
+		},
+		{
+			name: "unavailable",
+			err: withDetails(t, status.New(codes.Unavailable, "model call failed: no healthy candidate"),
+				retry(4*time.Second)).Err(),
+			status: 503, kind: "server_error", retryAfter: "4",
+		},
+		{
+			name:   "unavailable without a delay",
+			err:    status.Error(codes.Unavailable, "model call failed: server"),
+			status: 503, kind: "server_error",
+		},
+		{
+			name:   "deadline",
+			err:    status.Error(codes.DeadlineExceeded, "model call failed: timeout"),
+			status: 504, kind: "server_error", code: "timeout",
+		},
+		{
+			name:   "content policy",
+			err:    status.Error(codes.FailedPrecondition, "model call refused under the provider's content policy"),
+			status: 400, kind: "invalid_request_error", code: "content_policy_violation",
+		},
+		{
+			name:   "credentials",
+			err:    status.Error(codes.FailedPrecondition, "model call failed: auth"),
+			status: 502, kind: "server_error",
+		},
+		{
+			name:   "no tenant",
+			err:    status.Error(codes.Unauthenticated, "the call carries no tenant"),
+			status: 401, kind: "authentication_error",
+		},
+		{
+			name:   "permission",
+			err:    status.Error(codes.PermissionDenied, "no"),
+			status: 403, kind: "permission_error",
+		},
+		{
+			name:   "internal hides the message",
+			err:    status.Error(codes.Internal, "secret provider text"),
+			status: 500, kind: "server_error", message: "model call failed",
+		},
+		{
+			name:   "not a status",
+			err:    errors.New("boom with secret text"),
+			status: 500, kind: "server_error", message: "model call failed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			check := func(t *testing.T, rec *httptest.ResponseRecorder) {
+				t.Helper()
+				e := checkOpenAIError(t, rec, tt.status)
+				if e.Type != tt.kind || e.code() != tt.code {
+					t.Errorf("type, code = %q, %q, want %q, %q", e.Type, e.code(), tt.kind, tt.code)
+				}
+				if tt.message != "" && e.Message != tt.message {
+					t.Errorf("message = %q, want %q", e.Message, tt.message)
+				}
+				if ra := rec.Header().Get("Retry-After"); ra != tt.retryAfter {
+					t.Errorf("Retry-After = %q, want %q", ra, tt.retryAfter)
+				}
+			}
+			router := &fakeRouter{
+				generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+					return nil, tt.err
+				},
+				stream: func(context.Context, *keelv1.GenerateRequest, func(*keelv1.GenerateStreamResponse) error) error {
+					return tt.err
+				},
+			}
+			h := newChatHandler(t, router)
+
+			t.Run("whole", func(t *testing.T) {
+				check(t, postChat(t, h, invokeToken(t), simpleChat))
+			})
+			t.Run("stream", func(t *testing.T) {
+				check(t, postChat(t, h, invokeToken(t),
+					`{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+			})
+		})
+	}
+}
+
+func TestChatCompletionCancelledWritesNothing(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return nil, status.Error(codes.Canceled, "call cancelled")
+	}}
+	h := newChatHandler(t, router)
+
+	rec := postChat(t, h, invokeToken(t), simpleChat)
+
+	if rec.Body.Len() != 0 {
+		t.Errorf("body for a client that hung up = %q, want none", rec.Body)
+	}
+}
+
+func TestChatEndpointsAuthenticate(t *testing.T) {
+	t.Parallel()
+
+	endpoints := []struct{ method, path, body string }{
+		{http.MethodPost, "/v1/chat/completions", simpleChat},
+		{http.MethodGet, "/v1/models", ""},
+	}
+	tests := []struct {
+		name      string
+		token     string
+		status    int
+		kind      string
+		challenge string
+	}{
+		{name: "no token", status: 401, kind: "authentication_error", challenge: `Bearer realm="keel"`},
+		{name: "malformed token", token: "not-a-token", status: 401, kind: "authentication_error", challenge: `error="invalid_token"`},
+		{
+			name:   "expired token",
+			token:  mustMint(t, testNow().Add(-2*time.Hour), auth.ScopeModelsInvoke),
+			status: 401, kind: "authentication_error", challenge: `error="invalid_token"`,
+		},
+		{
+			name:   "without models:invoke",
+			token:  mustMint(t, testNow(), auth.ScopeReviewsRead, auth.ScopeEmailsWrite),
+			status: 403, kind: "permission_error", challenge: `error="insufficient_scope"`,
+		},
+	}
+	for _, ep := range endpoints {
+		for _, tt := range tests {
+			t.Run(ep.path+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				router := &fakeRouter{routes: &keelv1.ListRoutesResponse{}}
+				h := newChatHandler(t, router)
+
+				req := newRequest(t, ep.method, ep.path, tt.token, ep.body)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+
+				e := checkOpenAIError(t, rec, tt.status)
+				if e.Type != tt.kind {
+					t.Errorf("type = %q, want %q (%q)", e.Type, tt.kind, e.Message)
+				}
+				if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, tt.challenge) {
+					t.Errorf("WWW-Authenticate = %q, want it to contain %q", got, tt.challenge)
+				}
+				if n := len(router.Tenants()); n != 0 {
+					t.Errorf("router called %d times before the token was accepted", n)
+				}
+			})
+		}
+	}
+}
+
+// mustMint mints a token of tenant acme issued at issued.
+func mustMint(t *testing.T, issued time.Time, scopes ...string) string {
+	t.Helper()
+	tok, err := auth.Mint([]byte(testKey), "acme", "ana", scopes, time.Hour, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestChatTenantComesFromToken(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{routes: &keelv1.ListRoutesResponse{}}
+	h := newChatHandler(t, router)
+
+	// Neither the body's user nor a tenant header changes the tenant.
+	tok := token(t, "globex", "hank", auth.ScopeModelsInvoke)
+	postChat(t, h, tok, `{"model":"support","user":"acme","messages":[{"role":"user","content":"hi"}]}`,
+		"X-Keel-Tenant", "acme")
+	postChat(t, h, tok, `{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	req := newRequest(t, http.MethodGet, "/v1/models", tok, "")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	got := router.Tenants()
+	if len(got) != 3 {
+		t.Fatalf("router calls = %d, want 3", len(got))
+	}
+	for i, tn := range got {
+		if tn != "globex" {
+			t.Errorf("call %d tenant = %q, want the token's globex", i, tn)
+		}
+	}
+}
+
+func TestChatWithoutRouter(t *testing.T) {
+	t.Parallel()
+	h := newChatHandler(t, nil)
+
+	e := checkOpenAIError(t, postChat(t, h, invokeToken(t), simpleChat), http.StatusServiceUnavailable)
+	if e.Type != "server_error" {
+		t.Errorf("type = %q, want server_error", e.Type)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models", invokeToken(t), ""))
+	checkOpenAIError(t, rec, http.StatusServiceUnavailable)
+}
+
+func TestListModels(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{routes: &keelv1.ListRoutesResponse{Routes: []*keelv1.RouteInfo{
+		{
+			Name: "chat", Default: true,
+			Candidates: []*keelv1.RouteCandidate{
+				{Provider: "openai", Model: "gpt-4o-mini", Retention: "store=false on every request", Weight: 80},
+				{Provider: "local", Model: "keel-local-1", Retention: "kept in process", Weight: 20},
+			},
+		},
+		{
+			Name:       "support_reply",
+			Candidates: []*keelv1.RouteCandidate{{Provider: "local", Model: "keel-local-1", Retention: "kept in process"}},
+		},
+	}}}
+	h := newChatHandler(t, router)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models", invokeToken(t), ""))
+
+	type candidate struct {
+		Provider  string `json:"provider"`
+		Model     string `json:"model"`
+		Retention string `json:"retention"`
+		Weight    int32  `json:"weight"`
+	}
+	got := decodeJSON[struct {
+		Object string `json:"object"`
+		Data   []struct {
+			ID      string `json:"id"`
+			Object  string `json:"object"`
+			Created *int64 `json:"created"`
+			OwnedBy string `json:"owned_by"`
+			Keel    *struct {
+				Default    bool        `json:"default"`
+				Candidates []candidate `json:"candidates"`
+			} `json:"keel"`
+		} `json:"data"`
+	}](t, rec, http.StatusOK)
+
+	if got.Object != "list" || len(got.Data) != 2 {
+		t.Fatalf("list = %+v, want a list of two models", got)
+	}
+	for i, want := range []struct {
+		id         string
+		def        bool
+		candidates []candidate
+	}{
+		{"chat", true, []candidate{
+			{"openai", "gpt-4o-mini", "store=false on every request", 80},
+			{"local", "keel-local-1", "kept in process", 20},
+		}},
+		{"support_reply", false, []candidate{{"local", "keel-local-1", "kept in process", 0}}},
+	} {
+		m := got.Data[i]
+		if m.ID != want.id || m.Object != "model" || m.OwnedBy == "" || m.Created == nil {
+			t.Errorf("model %d = %+v, want id %s, object model, owned_by and created", i, m, want.id)
+		}
+		if m.Keel == nil || m.Keel.Default != want.def || len(m.Keel.Candidates) != len(want.candidates) {
+			t.Fatalf("model %d keel = %+v, want default %v and %d candidates", i, m.Keel, want.def, len(want.candidates))
+		}
+		for j, c := range m.Keel.Candidates {
+			if c != want.candidates[j] {
+				t.Errorf("model %d candidate %d = %+v, want %+v", i, j, c, want.candidates[j])
+			}
+		}
+	}
+	if tn := router.Tenants(); len(tn) != 1 || tn[0] != "acme" {
+		t.Errorf("ListRoutes tenants = %q, want [acme]", tn)
+	}
+}
+
+func TestListModelsEmptyAndFailing(t *testing.T) {
+	t.Parallel()
+
+	rec := httptest.NewRecorder()
+	newChatHandler(t, &fakeRouter{routes: &keelv1.ListRoutesResponse{}}).
+		ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models", invokeToken(t), ""))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"data":[]`) {
+		t.Errorf("no routes: status %d body %s, want an empty data array", rec.Code, rec.Body)
+	}
+
+	rec = httptest.NewRecorder()
+	newChatHandler(t, &fakeRouter{routesErr: status.Error(codes.Unavailable, "router is starting")}).
+		ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models", invokeToken(t), ""))
+	if e := checkOpenAIError(t, rec, http.StatusServiceUnavailable); e.Type != "server_error" {
+		t.Errorf("type = %q, want server_error", e.Type)
+	}
+}
