@@ -332,6 +332,7 @@ func toGenerateResponse(res routing.Result) *keelv1.GenerateResponse {
 		},
 		Degraded:       res.Degraded,
 		DegradedReason: res.DegradedReason,
+		Cached:         res.Cached,
 		Attempts:       int32(min(res.Attempts, math.MaxInt32)),
 	}
 	for _, c := range resp.ToolCalls {

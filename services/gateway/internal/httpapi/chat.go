@@ -39,6 +39,7 @@ const (
 	headerRoute        = "X-Keel-Route"
 	headerProvider     = "X-Keel-Provider"
 	headerDegraded     = "X-Keel-Degraded"
+	headerCache        = "X-Keel-Cache"
 	headerPriority     = "X-Keel-Priority"
 	headerConversation = "X-Keel-Conversation"
 )
@@ -349,6 +350,9 @@ func responseModel(resp *keelv1.GenerateResponse, requested string) string {
 
 func setKeelHeaders(h http.Header, resp *keelv1.GenerateResponse) {
 	h.Set(headerRoute, resp.GetRoute())
+	if resp.GetCached() {
+		h.Set(headerCache, "hit")
+	}
 	if resp.GetDegraded() {
 		h.Set(headerDegraded, "true; reason="+resp.GetDegradedReason())
 		return

@@ -125,6 +125,11 @@ type Route struct {
 	InteractiveReserve int `yaml:"interactive_reserve"`
 	// Fallback is what the route answers when every candidate failed.
 	Fallback Fallback `yaml:"fallback"`
+	// Cache serves repeated identical requests from memory.
+	Cache Cache `yaml:"cache"`
+	// Shadow, when set, also sends a share of the calls to another
+	// candidate for comparison.
+	Shadow *Shadow `yaml:"shadow"`
 }
 
 // Params are a route's default request parameters.
@@ -136,8 +141,44 @@ type Params struct {
 
 // Fallback configures a route's degraded answer.
 type Fallback struct {
+	// Cached answers with the last answer to the same request, when the
+	// route remembers one no older than MaxAge (DefaultFallbackMaxAge when
+	// zero); tried before Reply.
+	Cached bool          `yaml:"cached"`
+	MaxAge time.Duration `yaml:"max_age"`
 	// Reply is a fixed holding reply; empty means none.
 	Reply string `yaml:"reply"`
+}
+
+// DefaultFallbackMaxAge is the oldest cached answer a degraded fallback
+// gives.
+const DefaultFallbackMaxAge = 24 * time.Hour
+
+func (f Fallback) any() bool { return f.Cached || f.Reply != "" }
+
+// candidates returns the route's candidates and its shadow candidate.
+func (r Route) candidates() []Candidate {
+	if r.Shadow == nil {
+		return r.Providers
+	}
+	return append(slices.Clip(r.Providers), Candidate{Provider: r.Shadow.Provider, Model: r.Shadow.Model})
+}
+
+// Cache configures a route's exact response cache.
+type Cache struct {
+	// TTL is how long an answer is served again for the same request from
+	// the same tenant; zero turns the cache off (answers are still kept
+	// for a cached fallback).
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Shadow sends a share of a route's successful calls to another candidate
+// as well, to compare it; its answers are recorded, never returned.
+type Shadow struct {
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+	// Share is the fraction of calls shadowed, between 0 and 1.
+	Share float64 `yaml:"share"`
 }
 
 // Candidate is one provider and model of a route.
@@ -315,6 +356,17 @@ func (f File) validateRoute(name string, r Route) []error {
 		fail("params.max_output_tokens is negative")
 	}
 	errs = append(errs, r.Limits.validate("route "+name+": limits")...)
+	if r.Cache.TTL < 0 || r.Fallback.MaxAge < 0 {
+		fail("negative cache ttl or fallback max_age")
+	}
+	if sh := r.Shadow; sh != nil {
+		if _, ok := f.provider(sh.Provider); !ok {
+			fail("shadow: unknown provider %q", sh.Provider)
+		}
+		if sh.Share <= 0 || sh.Share > 1 {
+			fail("shadow: share must be above 0 and at most 1")
+		}
+	}
 	for i, c := range r.Providers {
 		if _, ok := f.provider(c.Provider); !ok {
 			fail("provider %d: unknown provider %q", i+1, c.Provider)
@@ -413,7 +465,7 @@ func (f File) BuildProviders(
 		errs  []error
 	)
 	for _, name := range sortedKeys(f.Routes) {
-		for _, c := range f.Routes[name].Providers {
+		for _, c := range f.Routes[name].candidates() {
 			if _, ok := built[c.Provider]; ok {
 				continue
 			}

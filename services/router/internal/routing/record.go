@@ -46,6 +46,9 @@ type Record struct {
 	Attempts     int
 	// Degraded is set when the reply was the route's fallback.
 	Degraded bool
+	// Cached is set for an answer from the response cache, Shadow for a
+	// shadow call.
+	Cached, Shadow bool
 	// Subject is what the call belongs to (a workflow or event id); empty
 	// when the caller did not say.
 	Subject string
@@ -199,7 +202,15 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 		LatencyMs:         rec.Latency.Milliseconds(),
 		OccurredAt:        now,
 		Degraded:          rec.Degraded,
+		Cached:            rec.Cached,
+		Shadow:            rec.Shadow,
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
+	}
+	if rec.Shadow {
+		attrs["shadow"] = "true"
+	}
+	if rec.Cached {
+		attrs["cached"] = "true"
 	}
 	action := ActionGenerated
 	if rec.Err != nil {

@@ -83,6 +83,12 @@ type Result struct {
 	// DegradedReason says why.
 	Degraded       bool
 	DegradedReason string
+	// Cached is set when the reply came from the response cache; no
+	// provider was called (or paid) for it.
+	Cached bool
+	// Shadow is set on the record of a shadow call, whose answer nobody
+	// saw.
+	Shadow bool
 }
 
 // Options are the optional parts of a Router.
@@ -112,6 +118,8 @@ type Router struct {
 
 	health  *health
 	limits  *limiter
+	cache   *responseCache
+	shadows chan struct{}    // slots for shadow calls in flight
 	gates   map[string]*gate // by provider name
 	routeGs map[string]*gate // by route name
 }
@@ -121,7 +129,7 @@ type Router struct {
 // missing from providers.
 func New(file File, providers map[string]provider.Provider, opts Options) (*Router, error) {
 	for name, route := range file.Routes {
-		for _, c := range route.Providers {
+		for _, c := range route.candidates() {
 			if _, ok := providers[c.Provider]; !ok {
 				return nil, fmt.Errorf("route %s: %w: %s", name, ErrNoProvider, c.Provider)
 			}
@@ -136,6 +144,8 @@ func New(file File, providers map[string]provider.Provider, opts Options) (*Rout
 		sleep:     opts.Sleep,
 		health:    newHealth(file.Health),
 		limits:    newLimiter(),
+		cache:     newResponseCache(file),
+		shadows:   make(chan struct{}, maxShadowsInFlight),
 		gates:     make(map[string]*gate),
 		routeGs:   make(map[string]*gate),
 	}
@@ -197,6 +207,10 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 	}
 	t, _ := tenant.From(ctx)
 	req := r.prepare(route, call.Request)
+	key := r.cacheKey(t, routeName, route, req)
+	if hit, ok := r.cache.get(key, route.Cache.TTL, r.now()); ok {
+		return r.serveCached(ctx, call, routeName, hit, start)
+	}
 
 	res, err := r.reserve(t, routeName, route, req)
 	if err != nil {
@@ -221,14 +235,14 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 	out, err := r.tryCandidates(tctx, ctx, call, routeName, route, t, req)
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
-	if err != nil && route.Fallback.Reply != "" && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
-		attempts := out.Attempts
-		out.Result = r.fallback(routeName, route, err)
-		out.Attempts = attempts
-		out.Latency = r.now().Sub(start)
-		r.limits.Settle(res, 0, 0, r.now())
-		r.record(ctx, call, out.Result, nil)
-		return out.Result, nil
+	if err != nil && route.Fallback.any() && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
+		if fb, ok := r.fallback(routeName, route, key, err); ok {
+			fb.Attempts = out.Attempts
+			fb.Latency = r.now().Sub(start)
+			r.limits.Settle(res, 0, 0, r.now())
+			r.record(ctx, call, fb, nil)
+			return fb, nil
+		}
 	}
 	r.limits.Settle(res, out.Response.Usage.InputTokens+out.Response.Usage.OutputTokens, out.CostMicros, r.now())
 	if err != nil {
@@ -236,6 +250,8 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 		r.record(ctx, call, out.Result, err)
 		return Result{}, err
 	}
+	r.cache.put(key, out.Result, r.now())
+	r.shadow(ctx, call, routeName, route, req)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
 }
@@ -552,8 +568,24 @@ func (r *Router) order(route Route, t, conversation string) []Candidate {
 	return append(out, route.Providers[chosen+1:]...)
 }
 
-// fallback is the route's holding reply, marked degraded.
-func (r *Router) fallback(routeName string, route Route, cause error) Result {
+// fallback is the route's degraded answer: the last answer to the same
+// request when the route keeps them and one is known, else the holding
+// reply. Either is marked degraded.
+func (r *Router) fallback(routeName string, route Route, key cacheKey, cause error) (Result, bool) {
+	if route.Fallback.Cached {
+		if hit, ok := r.cache.get(key, cmp.Or(route.Fallback.MaxAge, DefaultFallbackMaxAge), r.now()); ok {
+			hit.Route = routeName
+			hit.Degraded = true
+			hit.DegradedReason = provider.ClassName(cause) + "; cached answer"
+			hit.CostMicros = 0
+			hit.Cached = true
+			return hit, true
+		}
+	}
+	if route.Fallback.Reply == "" {
+		// Nothing cached and no holding reply: the caller gets the error.
+		return Result{}, false
+	}
 	return Result{
 		Response: provider.Response{
 			Text:         route.Fallback.Reply,
@@ -564,7 +596,7 @@ func (r *Router) fallback(routeName string, route Route, cause error) Result {
 		Model:          "fallback",
 		Degraded:       true,
 		DegradedReason: provider.ClassName(cause),
-	}
+	}, true
 }
 
 // fallbackAllowed reports whether a failure may be answered by a holding
@@ -593,6 +625,8 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		Citations:    len(res.Response.Citations),
 		Attempts:     res.Attempts,
 		Degraded:     res.Degraded,
+		Cached:       res.Cached,
+		Shadow:       res.Shadow,
 		Subject:      SubjectFrom(ctx),
 		Err:          callErr,
 	}

@@ -1,0 +1,167 @@
+package routing
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keelhq/keel/pkg/tenant"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// cacheRouter returns a router with one route over scripted provider a,
+// shaped by route, and the shadow provider s.
+func cacheRouter(t *testing.T, route Route, a []step, clock *fakeClock, rec Recorder) (*Router, *callLog) {
+	t.Helper()
+	log := &callLog{}
+	route.Providers = []Candidate{{Provider: "a", Model: "ma"}}
+	file := File{
+		Routes:    map[string]Route{"r": route},
+		Providers: map[string]ProviderConfig{"a": {Type: TypeLocal}, "s": {Type: TypeLocal}},
+	}
+	r, err := New(file, map[string]provider.Provider{
+		"a": &scriptedProvider{name: "a", steps: a, log: log},
+		"s": &scriptedProvider{name: "s", log: log},
+	}, clock.options(rec))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r, log
+}
+
+func userRequest(text string) provider.Request {
+	return provider.Request{Messages: []provider.Message{{Role: provider.RoleUser, Content: text}}}
+}
+
+func TestResponseCache(t *testing.T) {
+	t.Parallel()
+
+	clock := newFakeClock()
+	rec := &recorderFunc{}
+	r, log := cacheRouter(t, Route{Cache: Cache{TTL: time.Minute}}, nil, clock, rec)
+	acme := tenant.With(context.Background(), "acme")
+
+	first, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")})
+	if err != nil || first.Cached {
+		t.Fatalf("first call: %+v, %v", first, err)
+	}
+	second, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Cached || second.CostMicros != 0 || second.Response.Text != first.Response.Text {
+		t.Errorf("second call = %+v, want the first answer from the cache at no cost", second)
+	}
+	if got := len(log.get()); got != 1 {
+		t.Errorf("provider calls = %d, want 1", got)
+	}
+	if len(rec.records) != 2 || !rec.records[1].Cached {
+		t.Errorf("records = %+v, want the second marked cached", rec.records)
+	}
+
+	// Another tenant, another question and an expired entry each miss.
+	globex := tenant.With(context.Background(), "globex")
+	if res, _ := r.Do(globex, Call{UseCase: "r", Request: userRequest("hello")}); res.Cached {
+		t.Error("another tenant got acme's cached answer")
+	}
+	if res, _ := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello there")}); res.Cached {
+		t.Error("a different request was served from the cache")
+	}
+	clock.Advance(2 * time.Minute)
+	if res, _ := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")}); res.Cached {
+		t.Error("an expired answer was served")
+	}
+	if got := len(log.get()); got != 4 {
+		t.Errorf("provider calls = %d, want 4", got)
+	}
+
+	// A streamed call served from the cache gets the text as one piece.
+	var deltas []string
+	res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello"), Emit: func(d provider.Delta) error {
+		deltas = append(deltas, d.Text)
+		return nil
+	}})
+	if err != nil || !res.Cached || strings.Join(deltas, "") != res.Response.Text || len(deltas) != 1 {
+		t.Errorf("streamed hit: %+v, deltas %q, %v", res, deltas, err)
+	}
+}
+
+func TestCachedFallback(t *testing.T) {
+	t.Parallel()
+
+	clock := newFakeClock()
+	rec := &recorderFunc{}
+	route := Route{Fallback: Fallback{Cached: true, MaxAge: time.Hour}}
+	failing := step{err: classErr(provider.ErrServerFailed)}
+	r, _ := cacheRouter(t, route, []step{{}, failing, failing}, clock, rec)
+	acme := tenant.With(context.Background(), "acme")
+
+	first, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("where is my order")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The route does not serve from the cache while the provider answers...
+	// but when it fails, the last answer comes back, marked degraded.
+	res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("where is my order")})
+	if err != nil {
+		t.Fatalf("Do with a failing provider: %v", err)
+	}
+	if !res.Degraded || !res.Cached || res.Response.Text != first.Response.Text ||
+		!strings.Contains(res.DegradedReason, "cached answer") {
+		t.Errorf("fallback = %+v, want the cached answer marked degraded", res)
+	}
+	if last := rec.records[len(rec.records)-1]; !last.Degraded || !last.Cached {
+		t.Errorf("record = %+v, want degraded and cached", last)
+	}
+
+	// A request never answered has nothing cached: the error comes back.
+	if _, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("something else")}); err == nil {
+		t.Error("a failed call with nothing cached and no reply succeeded")
+	}
+}
+
+func TestShadowTraffic(t *testing.T) {
+	t.Parallel()
+
+	clock := newFakeClock()
+	rec := &recorderFunc{}
+	r, log := cacheRouter(t, Route{Shadow: &Shadow{Provider: "s", Model: "ms", Share: 1}}, nil, clock, rec)
+	acme := tenant.With(context.Background(), "acme")
+
+	res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Provider != "a" || res.Response.Text != "reply from a" {
+		t.Errorf("result = %+v, want the primary's answer", res)
+	}
+	// The shadow runs in the background; wait for its record.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		rec.mu.Lock()
+		n := len(rec.records)
+		var shadow *Record
+		for i := range rec.records {
+			if rec.records[i].Shadow {
+				shadow = &rec.records[i]
+			}
+		}
+		rec.mu.Unlock()
+		if shadow != nil {
+			if shadow.Provider != "s" || shadow.Model != "ms-resolved" || shadow.Tenant != "acme" || n != 2 {
+				t.Errorf("shadow record = %+v (of %d)", *shadow, n)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no shadow record")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if calls := log.get(); len(calls) != 2 || calls[1] != "s" {
+		t.Errorf("calls = %v, want a then the shadow s", calls)
+	}
+}
