@@ -70,6 +70,7 @@ func toCall(req *keelv1.GenerateRequest, preq provider.Request, emit func(provid
 		Request:      preq,
 		Conversation: req.GetConversation(),
 		Emit:         emit,
+		Variables:    req.GetTemplateVariables(),
 	}
 	if req.GetPriority() == keelv1.Priority_PRIORITY_BATCH {
 		call.Priority = routing.Batch
@@ -330,10 +331,12 @@ func toGenerateResponse(res routing.Result) *keelv1.GenerateResponse {
 			CacheWriteTokens:  resp.Usage.CacheWriteTokens,
 			Estimated:         resp.Usage.Estimated,
 		},
-		Degraded:       res.Degraded,
-		DegradedReason: res.DegradedReason,
-		Cached:         res.Cached,
-		Attempts:       int32(min(res.Attempts, math.MaxInt32)),
+		Degraded:        res.Degraded,
+		DegradedReason:  res.DegradedReason,
+		Cached:          res.Cached,
+		Template:        res.Template,
+		TemplateVersion: int32(min(res.TemplateVersion, math.MaxInt32)),
+		Attempts:        int32(min(res.Attempts, math.MaxInt32)),
 	}
 	for _, c := range resp.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments})

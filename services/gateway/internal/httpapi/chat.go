@@ -40,6 +40,7 @@ const (
 	headerProvider     = "X-Keel-Provider"
 	headerDegraded     = "X-Keel-Degraded"
 	headerCache        = "X-Keel-Cache"
+	headerTemplate     = "X-Keel-Template"
 	headerPriority     = "X-Keel-Priority"
 	headerConversation = "X-Keel-Conversation"
 )
@@ -227,6 +228,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		Seed:              body.Seed,
 		ParallelToolCalls: body.ParallelToolCalls,
 		Conversation:      header.Get(headerConversation),
+		TemplateVariables: body.KeelVariables,
 	}
 	switch p := header.Get(headerPriority); p {
 	case "", "interactive":
@@ -352,6 +354,9 @@ func setKeelHeaders(h http.Header, resp *keelv1.GenerateResponse) {
 	h.Set(headerRoute, resp.GetRoute())
 	if resp.GetCached() {
 		h.Set(headerCache, "hit")
+	}
+	if t := resp.GetTemplate(); t != "" {
+		h.Set(headerTemplate, t+"@"+strconv.Itoa(int(resp.GetTemplateVersion())))
 	}
 	if resp.GetDegraded() {
 		h.Set(headerDegraded, "true; reason="+resp.GetDegradedReason())

@@ -28,6 +28,9 @@ type chatRequest struct {
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
 	ResponseFormat      *responseFormat `json:"response_format"`
 	User                string          `json:"user"`
+	// KeelVariables are the values of the route's prompt template
+	// variables, Keel's own extension of the request.
+	KeelVariables map[string]string `json:"keel_variables"`
 }
 
 type streamOptions struct {

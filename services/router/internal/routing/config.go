@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keelhq/keel/services/router/internal/prompt"
 	"github.com/keelhq/keel/services/router/internal/provider"
 	"github.com/keelhq/keel/services/router/internal/provider/anthropic"
 	"github.com/keelhq/keel/services/router/internal/provider/gemini"
@@ -69,6 +70,15 @@ type File struct {
 	Tenants TenantLimits `yaml:"tenants"`
 	// Health configures circuit breakers and active health checks.
 	Health HealthConfig `yaml:"health"`
+	// Templates are the prompt templates routes render, each a list of
+	// versions.
+	Templates map[string][]prompt.Version `yaml:"templates"`
+}
+
+// TemplateRef names one version of a prompt template.
+type TemplateRef struct {
+	Name    string `yaml:"name"`
+	Version int    `yaml:"version"`
 }
 
 // TenantLimits are the limits of every tenant and of named tenants.
@@ -112,6 +122,9 @@ type Route struct {
 	// Grounded routes answer from the request's passages with the support
 	// grounding instructions.
 	Grounded bool `yaml:"grounded"`
+	// Template, when set, renders the system message from a prompt
+	// template version and the call's variables; it comes first.
+	Template *TemplateRef `yaml:"template"`
 	// Sticky chooses what keeps a caller on one side of a weighted split:
 	// "tenant" (the default) or "conversation".
 	Sticky string `yaml:"sticky"`
@@ -177,6 +190,9 @@ type Cache struct {
 type Shadow struct {
 	Provider string `yaml:"provider"`
 	Model    string `yaml:"model"`
+	// Template, when set, renders the shadow call with this template
+	// version instead of the route's.
+	Template *TemplateRef `yaml:"template"`
 	// Share is the fraction of calls shadowed, between 0 and 1.
 	Share float64 `yaml:"share"`
 }
@@ -317,6 +333,13 @@ func (f File) Validate() error {
 	for _, name := range sortedKeys(f.Tenants.Overrides) {
 		errs = append(errs, f.Tenants.Overrides[name].validate("tenants.overrides."+name)...)
 	}
+	for _, name := range sortedKeys(f.Templates) {
+		for _, v := range f.Templates[name] {
+			if _, err := prompt.Compile(name, v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	h := f.Health
 	if h.FailureThreshold < 0 || h.OpenFor < 0 || h.MaxOpenFor < 0 || h.CheckInterval < 0 {
 		errs = append(errs, errors.New("health: negative setting"))
@@ -359,7 +382,17 @@ func (f File) validateRoute(name string, r Route) []error {
 	if r.Cache.TTL < 0 || r.Fallback.MaxAge < 0 {
 		fail("negative cache ttl or fallback max_age")
 	}
+	if r.Template != nil {
+		if _, err := f.template(*r.Template); err != nil {
+			fail("%v", err)
+		}
+	}
 	if sh := r.Shadow; sh != nil {
+		if sh.Template != nil {
+			if _, err := f.template(*sh.Template); err != nil {
+				fail("shadow: %v", err)
+			}
+		}
 		if _, ok := f.provider(sh.Provider); !ok {
 			fail("shadow: unknown provider %q", sh.Provider)
 		}
@@ -434,6 +467,16 @@ func (l Limits) validate(where string) []error {
 		errs = append(errs, fmt.Errorf("%s: budget_period must be day or month, not %q", where, l.BudgetPeriod))
 	}
 	return errs
+}
+
+// template compiles the version ref names.
+func (f File) template(ref TemplateRef) (*prompt.Template, error) {
+	for _, v := range f.Templates[ref.Name] {
+		if v.Version == ref.Version {
+			return prompt.Compile(ref.Name, v)
+		}
+	}
+	return nil, fmt.Errorf("template %s version %d is not declared", ref.Name, ref.Version)
 }
 
 // provider returns the declaration of name; "local" is always declared.

@@ -49,6 +49,9 @@ type Record struct {
 	// Cached is set for an answer from the response cache, Shadow for a
 	// shadow call.
 	Cached, Shadow bool
+	// Template and TemplateVer name the prompt template version used.
+	Template    string
+	TemplateVer int
 	// Subject is what the call belongs to (a workflow or event id); empty
 	// when the caller did not say.
 	Subject string
@@ -204,6 +207,8 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 		Degraded:          rec.Degraded,
 		Cached:            rec.Cached,
 		Shadow:            rec.Shadow,
+		Template:          rec.Template,
+		TemplateVersion:   int32(min(rec.TemplateVer, math.MaxInt32)),
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
 	}
 	if rec.Shadow {
@@ -211,6 +216,10 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 	}
 	if rec.Cached {
 		attrs["cached"] = "true"
+	}
+	if rec.Template != "" {
+		attrs["template"] = rec.Template
+		attrs["template_version"] = strconv.Itoa(rec.TemplateVer)
 	}
 	action := ActionGenerated
 	if rec.Err != nil {

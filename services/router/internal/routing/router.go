@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
+	"github.com/keelhq/keel/services/router/internal/prompt"
 	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
@@ -63,6 +64,8 @@ type Call struct {
 	// Emit, when set, makes the call streamed: it receives text and whole
 	// tool calls as they come.
 	Emit func(provider.Delta) error
+	// Variables are the values of the route's prompt template variables.
+	Variables map[string]string
 }
 
 // Result is a successful call: the reply and where it came from.
@@ -89,6 +92,10 @@ type Result struct {
 	// Shadow is set on the record of a shadow call, whose answer nobody
 	// saw.
 	Shadow bool
+	// Template and TemplateVersion name the prompt template the call was
+	// rendered with; empty when the route has none.
+	Template        string
+	TemplateVersion int
 }
 
 // Options are the optional parts of a Router.
@@ -116,12 +123,14 @@ type Router struct {
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
 
-	health  *health
-	limits  *limiter
-	cache   *responseCache
-	shadows chan struct{}    // slots for shadow calls in flight
-	gates   map[string]*gate // by provider name
-	routeGs map[string]*gate // by route name
+	health *health
+	limits *limiter
+	cache  *responseCache
+	// templates holds the compiled prompt templates by name and version.
+	templates map[TemplateRef]*prompt.Template
+	shadows   chan struct{}    // slots for shadow calls in flight
+	gates     map[string]*gate // by provider name
+	routeGs   map[string]*gate // by route name
 }
 
 // New returns a Router for the routes of file, calling providers by name.
@@ -165,6 +174,16 @@ func New(file File, providers map[string]provider.Provider, opts Options) (*Rout
 			r.routeGs[name] = g
 		}
 	}
+	r.templates = make(map[TemplateRef]*prompt.Template)
+	for name, versions := range file.Templates {
+		for _, v := range versions {
+			tpl, err := prompt.Compile(name, v)
+			if err != nil {
+				return nil, err
+			}
+			r.templates[TemplateRef{Name: name, Version: v.Version}] = tpl
+		}
+	}
 	return r, nil
 }
 
@@ -206,7 +225,12 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 		return Result{}, err
 	}
 	t, _ := tenant.From(ctx)
-	req := r.prepare(route, call.Request)
+	req, err := r.render(route.Template, r.prepare(route, call.Request), call.Variables)
+	if err != nil {
+		err = fmt.Errorf("route %s: %w", routeName, err)
+		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
+		return Result{}, err
+	}
 	key := r.cacheKey(t, routeName, route, req)
 	if hit, ok := r.cache.get(key, route.Cache.TTL, r.now()); ok {
 		return r.serveCached(ctx, call, routeName, hit, start)
@@ -269,6 +293,29 @@ func (r *Router) prepare(route Route, req provider.Request) provider.Request {
 		req.MaxOutputTokens = route.Params.MaxOutputTokens
 	}
 	return req
+}
+
+// render puts the system message of the template version ref, rendered
+// with vars, first in req. Bad variables are a rejected request.
+func (r *Router) render(ref *TemplateRef, req provider.Request, vars map[string]string) (provider.Request, error) {
+	if ref == nil {
+		if len(vars) > 0 {
+			return req, &provider.Error{Class: provider.ErrRequestRejected,
+				Message: "template variables given, but the route renders no template"}
+		}
+		return req, nil
+	}
+	tpl := r.templates[*ref]
+	if tpl == nil {
+		return req, fmt.Errorf("template %s version %d is not declared", ref.Name, ref.Version)
+	}
+	system, err := tpl.Render(vars)
+	if err != nil {
+		return req, &provider.Error{Class: provider.ErrRequestRejected, Message: err.Error(), Err: err}
+	}
+	req.Messages = append([]provider.Message{{Role: provider.RoleSystem, Content: system}}, req.Messages...)
+	req.Template, req.TemplateVersion = tpl.Name, tpl.Version
+	return req, nil
 }
 
 // reserve takes the call's expected use from the tenant's limits.
@@ -483,10 +530,12 @@ func (r *Router) attempt(
 	model := cmp.Or(resp.Model, c.Model)
 	price := r.file.Providers[c.Provider].Price
 	return attemptOutcome{Result: Result{
-		Response:   resp,
-		Provider:   c.Provider,
-		Model:      model,
-		CostMicros: price.CostMicros(resp.Usage),
+		Response:        resp,
+		Provider:        c.Provider,
+		Model:           model,
+		CostMicros:      price.CostMicros(resp.Usage),
+		Template:        req.Template,
+		TemplateVersion: req.TemplateVersion,
 	}}, nil
 }
 
@@ -627,6 +676,8 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		Degraded:     res.Degraded,
 		Cached:       res.Cached,
 		Shadow:       res.Shadow,
+		Template:     res.Template,
+		TemplateVer:  res.TemplateVersion,
 		Subject:      SubjectFrom(ctx),
 		Err:          callErr,
 	}

@@ -21,6 +21,19 @@ func (r *Router) shadow(ctx context.Context, call Call, routeName string, route 
 	if sh == nil || rand.Float64() >= sh.Share {
 		return
 	}
+	if sh.Template != nil {
+		// The shadow tries another template: render it in place of the
+		// route's, which came first in the messages.
+		base := req
+		if route.Template != nil && len(base.Messages) > 0 {
+			base.Messages = base.Messages[1:]
+		}
+		var err error
+		if req, err = r.render(sh.Template, base, call.Variables); err != nil {
+			r.logger.Warn("shadow call skipped: template", "route", routeName, "error", err)
+			return
+		}
+	}
 	select {
 	case r.shadows <- struct{}{}:
 	default:

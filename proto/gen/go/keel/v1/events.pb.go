@@ -1124,9 +1124,12 @@ type UsageEvent struct {
 	Shadow bool `protobuf:"varint,18,opt,name=shadow,proto3" json:"shadow,omitempty"`
 	// Set when the call failed: the class of its error, for example
 	// rate_limited, timeout or limit.
-	ErrorClass    string `protobuf:"bytes,19,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ErrorClass string `protobuf:"bytes,19,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
+	// The prompt template and version the call was rendered with, if any.
+	Template        string `protobuf:"bytes,20,opt,name=template,proto3" json:"template,omitempty"`
+	TemplateVersion int32  `protobuf:"varint,21,opt,name=template_version,json=templateVersion,proto3" json:"template_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UsageEvent) Reset() {
@@ -1292,6 +1295,20 @@ func (x *UsageEvent) GetErrorClass() string {
 	return ""
 }
 
+func (x *UsageEvent) GetTemplate() string {
+	if x != nil {
+		return x.Template
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetTemplateVersion() int32 {
+	if x != nil {
+		return x.TemplateVersion
+	}
+	return 0
+}
+
 var File_keel_v1_events_proto protoreflect.FileDescriptor
 
 const file_keel_v1_events_proto_rawDesc = "" +
@@ -1417,7 +1434,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe6\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x05\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1443,7 +1460,9 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x06cached\x18\x11 \x01(\bR\x06cached\x12\x16\n" +
 	"\x06shadow\x18\x12 \x01(\bR\x06shadow\x12\x1f\n" +
 	"\verror_class\x18\x13 \x01(\tR\n" +
-	"errorClassB\x8b\x01\n" +
+	"errorClass\x12\x1a\n" +
+	"\btemplate\x18\x14 \x01(\tR\btemplate\x12)\n" +
+	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersionB\x8b\x01\n" +
 	"\vcom.keel.v1B\vEventsProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (

@@ -432,9 +432,12 @@ type GenerateRequest struct {
 	Conversation string   `protobuf:"bytes,14,opt,name=conversation,proto3" json:"conversation,omitempty"`
 	Priority     Priority `protobuf:"varint,15,opt,name=priority,proto3,enum=keel.v1.Priority" json:"priority,omitempty"`
 	// Ask providers with explicit prompt-cache controls to cache the prompt.
-	PromptCache   bool `protobuf:"varint,16,opt,name=prompt_cache,json=promptCache,proto3" json:"prompt_cache,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PromptCache bool `protobuf:"varint,16,opt,name=prompt_cache,json=promptCache,proto3" json:"prompt_cache,omitempty"`
+	// Values of the route's prompt template variables, checked against their
+	// declared types.
+	TemplateVariables map[string]string `protobuf:"bytes,17,rep,name=template_variables,json=templateVariables,proto3" json:"template_variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -579,6 +582,13 @@ func (x *GenerateRequest) GetPromptCache() bool {
 	return false
 }
 
+func (x *GenerateRequest) GetTemplateVariables() map[string]string {
+	if x != nil {
+		return x.TemplateVariables
+	}
+	return nil
+}
+
 type GenerateResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Text      string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
@@ -599,9 +609,12 @@ type GenerateResponse struct {
 	// Candidates tried, the one that answered included.
 	Attempts int32 `protobuf:"varint,12,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// Served from Keel's response cache.
-	Cached        bool `protobuf:"varint,13,opt,name=cached,proto3" json:"cached,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cached bool `protobuf:"varint,13,opt,name=cached,proto3" json:"cached,omitempty"`
+	// The prompt template and version the call was rendered with, if any.
+	Template        string `protobuf:"bytes,14,opt,name=template,proto3" json:"template,omitempty"`
+	TemplateVersion int32  `protobuf:"varint,15,opt,name=template_version,json=templateVersion,proto3" json:"template_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GenerateResponse) Reset() {
@@ -723,6 +736,20 @@ func (x *GenerateResponse) GetCached() bool {
 		return x.Cached
 	}
 	return false
+}
+
+func (x *GenerateResponse) GetTemplate() string {
+	if x != nil {
+		return x.Template
+	}
+	return ""
+}
+
+func (x *GenerateResponse) GetTemplateVersion() int32 {
+	if x != nil {
+		return x.TemplateVersion
+	}
+	return 0
 }
 
 type GenerateStreamRequest struct {
@@ -1076,7 +1103,7 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x0eResponseSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vschema_json\x18\x02 \x01(\tR\n" +
-	"schemaJson\"\xb8\x05\n" +
+	"schemaJson\"\xde\x06\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +
@@ -1095,11 +1122,15 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x0fresponse_schema\x18\r \x01(\v2\x17.keel.v1.ResponseSchemaR\x0eresponseSchema\x12\"\n" +
 	"\fconversation\x18\x0e \x01(\tR\fconversation\x12-\n" +
 	"\bpriority\x18\x0f \x01(\x0e2\x11.keel.v1.PriorityR\bpriority\x12!\n" +
-	"\fprompt_cache\x18\x10 \x01(\bR\vpromptCacheB\x0e\n" +
+	"\fprompt_cache\x18\x10 \x01(\bR\vpromptCache\x12^\n" +
+	"\x12template_variables\x18\x11 \x03(\v2/.keel.v1.GenerateRequest.TemplateVariablesEntryR\x11templateVariables\x1aD\n" +
+	"\x16TemplateVariablesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
 	"\f_temperatureB\b\n" +
 	"\x06_top_pB\a\n" +
 	"\x05_seedB\x16\n" +
-	"\x14_parallel_tool_calls\"\xa2\x03\n" +
+	"\x14_parallel_tool_calls\"\xe9\x03\n" +
 	"\x10GenerateResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x120\n" +
 	"\n" +
@@ -1117,7 +1148,9 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	" \x01(\bR\bdegraded\x12'\n" +
 	"\x0fdegraded_reason\x18\v \x01(\tR\x0edegradedReason\x12\x1a\n" +
 	"\battempts\x18\f \x01(\x05R\battempts\x12\x16\n" +
-	"\x06cached\x18\r \x01(\bR\x06cached\"K\n" +
+	"\x06cached\x18\r \x01(\bR\x06cached\x12\x1a\n" +
+	"\btemplate\x18\x0e \x01(\tR\btemplate\x12)\n" +
+	"\x10template_version\x18\x0f \x01(\x05R\x0ftemplateVersion\"K\n" +
 	"\x15GenerateStreamRequest\x122\n" +
 	"\arequest\x18\x01 \x01(\v2\x18.keel.v1.GenerateRequestR\arequest\"\x8f\x01\n" +
 	"\x16GenerateStreamResponse\x12\x14\n" +
@@ -1162,7 +1195,7 @@ func file_keel_v1_router_proto_rawDescGZIP() []byte {
 }
 
 var file_keel_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keel_v1_router_proto_goTypes = []any{
 	(Priority)(0),                  // 0: keel.v1.Priority
 	(*ChatMessage)(nil),            // 1: keel.v1.ChatMessage
@@ -1178,33 +1211,35 @@ var file_keel_v1_router_proto_goTypes = []any{
 	(*RouteCandidate)(nil),         // 11: keel.v1.RouteCandidate
 	(*RouteInfo)(nil),              // 12: keel.v1.RouteInfo
 	(*ListRoutesResponse)(nil),     // 13: keel.v1.ListRoutesResponse
-	(*Passage)(nil),                // 14: keel.v1.Passage
+	nil,                            // 14: keel.v1.GenerateRequest.TemplateVariablesEntry
+	(*Passage)(nil),                // 15: keel.v1.Passage
 }
 var file_keel_v1_router_proto_depIdxs = []int32{
 	3,  // 0: keel.v1.ChatMessage.tool_calls:type_name -> keel.v1.ToolCall
 	1,  // 1: keel.v1.GenerateRequest.messages:type_name -> keel.v1.ChatMessage
-	14, // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
+	15, // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
 	2,  // 3: keel.v1.GenerateRequest.tools:type_name -> keel.v1.ToolDefinition
 	5,  // 4: keel.v1.GenerateRequest.response_schema:type_name -> keel.v1.ResponseSchema
 	0,  // 5: keel.v1.GenerateRequest.priority:type_name -> keel.v1.Priority
-	3,  // 6: keel.v1.GenerateResponse.tool_calls:type_name -> keel.v1.ToolCall
-	4,  // 7: keel.v1.GenerateResponse.usage:type_name -> keel.v1.Usage
-	6,  // 8: keel.v1.GenerateStreamRequest.request:type_name -> keel.v1.GenerateRequest
-	7,  // 9: keel.v1.GenerateStreamResponse.final:type_name -> keel.v1.GenerateResponse
-	3,  // 10: keel.v1.GenerateStreamResponse.tool_call:type_name -> keel.v1.ToolCall
-	11, // 11: keel.v1.RouteInfo.candidates:type_name -> keel.v1.RouteCandidate
-	12, // 12: keel.v1.ListRoutesResponse.routes:type_name -> keel.v1.RouteInfo
-	6,  // 13: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
-	8,  // 14: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
-	10, // 15: keel.v1.ModelRouterService.ListRoutes:input_type -> keel.v1.ListRoutesRequest
-	7,  // 16: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
-	9,  // 17: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
-	13, // 18: keel.v1.ModelRouterService.ListRoutes:output_type -> keel.v1.ListRoutesResponse
-	16, // [16:19] is the sub-list for method output_type
-	13, // [13:16] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	14, // 6: keel.v1.GenerateRequest.template_variables:type_name -> keel.v1.GenerateRequest.TemplateVariablesEntry
+	3,  // 7: keel.v1.GenerateResponse.tool_calls:type_name -> keel.v1.ToolCall
+	4,  // 8: keel.v1.GenerateResponse.usage:type_name -> keel.v1.Usage
+	6,  // 9: keel.v1.GenerateStreamRequest.request:type_name -> keel.v1.GenerateRequest
+	7,  // 10: keel.v1.GenerateStreamResponse.final:type_name -> keel.v1.GenerateResponse
+	3,  // 11: keel.v1.GenerateStreamResponse.tool_call:type_name -> keel.v1.ToolCall
+	11, // 12: keel.v1.RouteInfo.candidates:type_name -> keel.v1.RouteCandidate
+	12, // 13: keel.v1.ListRoutesResponse.routes:type_name -> keel.v1.RouteInfo
+	6,  // 14: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
+	8,  // 15: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
+	10, // 16: keel.v1.ModelRouterService.ListRoutes:input_type -> keel.v1.ListRoutesRequest
+	7,  // 17: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
+	9,  // 18: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
+	13, // 19: keel.v1.ModelRouterService.ListRoutes:output_type -> keel.v1.ListRoutesResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_router_proto_init() }
@@ -1220,7 +1255,7 @@ func file_keel_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_router_proto_rawDesc), len(file_keel_v1_router_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

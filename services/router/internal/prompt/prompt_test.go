@@ -1,0 +1,124 @@
+package prompt
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// goldenCase is a testdata/*.yaml file.
+type goldenCase struct {
+	Template Version           `yaml:"template"`
+	Values   map[string]string `yaml:"values"`
+}
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+
+	files, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c goldenCase
+			if err := yaml.Unmarshal(data, &c); err != nil {
+				t.Fatal(err)
+			}
+			tpl, err := Compile(name, c.Template)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			got, err := tpl.Render(c.Values)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("rendered:\n%s\nwant:\n%s", got, want)
+			}
+			// Deterministic: the same values render the same bytes.
+			for range 20 {
+				if again, _ := tpl.Render(c.Values); again != got {
+					t.Fatalf("second render differs:\n%s", again)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderRefusesBadValues(t *testing.T) {
+	t.Parallel()
+
+	tpl, err := Compile("t", Version{
+		Version:   1,
+		Variables: map[string]string{"n": TypeInteger, "b": TypeBoolean, "x": TypeNumber, "tone": "enum:a|b"},
+		System:    "{{.n}} {{.b}} {{.x}} {{.tone}}",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		values map[string]string
+		want   string
+	}{
+		{"missing", map[string]string{"n": "1", "b": "true", "x": "1"}, "variable tone is required"},
+		{"unknown", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "a", "y": "1"}, "unknown variable y"},
+		{"not an integer", map[string]string{"n": "1.5", "b": "true", "x": "1", "tone": "a"}, "variable n"},
+		{"not a boolean", map[string]string{"n": "1", "b": "yes!", "x": "1", "tone": "a"}, "variable b"},
+		{"not a number", map[string]string{"n": "1", "b": "true", "x": "one", "tone": "a"}, "variable x"},
+		{"not in the enum", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "c"}, "not one of a, b"},
+		{"too long", map[string]string{"n": "1", "b": "true", "x": "1", "tone": strings.Repeat("a", maxValueLen+1)}, "longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tpl.Render(tc.values)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	t.Parallel()
+
+	for _, tc := range []struct {
+		name string
+		v    Version
+	}{
+		{"no version", Version{System: "hi"}},
+		{"unknown type", Version{Version: 1, Variables: map[string]string{"a": "date"}, System: "{{.a}}"}},
+		{"undeclared variable", Version{Version: 1, System: "hello {{.who}}"}},
+		{"bad syntax", Version{Version: 1, System: "hello {{"}},
+		{"optional not declared", Version{Version: 1, Optional: []string{"a"}, System: "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Compile("t", tc.v); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Compile = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}

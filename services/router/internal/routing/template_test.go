@@ -1,0 +1,123 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keelhq/keel/pkg/tenant"
+	"github.com/keelhq/keel/services/router/internal/prompt"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// capturingProvider remembers the requests it was sent.
+type capturingProvider struct {
+	mu   sync.Mutex
+	reqs []provider.Request
+}
+
+func (p *capturingProvider) Name() string { return "cap" }
+
+func (p *capturingProvider) Generate(_ context.Context, req provider.Request) (provider.Response, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reqs = append(p.reqs, req)
+	return provider.Response{Text: "ok", FinishReason: provider.FinishStop}, nil
+}
+
+func (p *capturingProvider) Stream(ctx context.Context, req provider.Request, _ func(provider.Delta) error) (provider.Response, error) {
+	return p.Generate(ctx, req)
+}
+
+func templateFile() File {
+	return File{
+		Routes: map[string]Route{
+			"reply": {
+				Providers: []Candidate{{Provider: "cap", Model: "m"}},
+				Template:  &TemplateRef{Name: "greet", Version: 2},
+			},
+			"plain": {Providers: []Candidate{{Provider: "cap", Model: "m"}}},
+		},
+		Providers: map[string]ProviderConfig{"cap": {Type: TypeLocal}},
+		Templates: map[string][]prompt.Version{"greet": {
+			{Version: 1, Variables: map[string]string{"name": "string"}, System: "Hi {{.name}}"},
+			{Version: 2, Variables: map[string]string{"name": "string", "orders": "integer"},
+				System: "Greet {{.name}}, who has {{.orders}} orders."},
+		}},
+	}
+}
+
+func TestTemplateRendered(t *testing.T) {
+	t.Parallel()
+
+	file := templateFile()
+	if err := file.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	p := &capturingProvider{}
+	rec := &recorderFunc{}
+	r, err := New(file, map[string]provider.Provider{"cap": p}, Options{Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tenant.With(context.Background(), "acme")
+
+	res, err := r.Do(ctx, Call{
+		UseCase:   "reply",
+		Request:   userRequest("where is my parcel"),
+		Variables: map[string]string{"name": "Ana", "orders": "3"},
+	})
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	sent := p.reqs[0].Messages
+	if len(sent) != 2 || sent[0].Role != provider.RoleSystem || sent[0].Content != "Greet Ana, who has 3 orders." ||
+		sent[1].Content != "where is my parcel" {
+		t.Errorf("messages sent = %+v", sent)
+	}
+	if res.Template != "greet" || res.TemplateVersion != 2 {
+		t.Errorf("result names template %q v%d", res.Template, res.TemplateVersion)
+	}
+	if got := rec.records[0]; got.Template != "greet" || got.TemplateVer != 2 {
+		t.Errorf("record names template %q v%d", got.Template, got.TemplateVer)
+	}
+
+	// Wrong or missing variables are the caller's error; nobody is called.
+	for _, vars := range []map[string]string{
+		{"name": "Ana", "orders": "three"},
+		{"name": "Ana"},
+		{"name": "Ana", "orders": "3", "extra": "x"},
+	} {
+		_, err := r.Do(ctx, Call{UseCase: "reply", Request: userRequest("hi"), Variables: vars})
+		if !errors.Is(err, provider.ErrRequestRejected) {
+			t.Errorf("variables %v: error = %v, want ErrRequestRejected", vars, err)
+		}
+	}
+	// Variables for a route without a template are refused too.
+	if _, err := r.Do(ctx, Call{UseCase: "plain", Request: userRequest("hi"), Variables: map[string]string{"a": "b"}}); !errors.Is(err, provider.ErrRequestRejected) {
+		t.Errorf("variables on a plain route: %v", err)
+	}
+	if len(p.reqs) != 1 {
+		t.Errorf("provider calls = %d, want 1", len(p.reqs))
+	}
+}
+
+func TestTemplateValidation(t *testing.T) {
+	t.Parallel()
+
+	file := templateFile()
+	route := file.Routes["reply"]
+	route.Template = &TemplateRef{Name: "greet", Version: 9}
+	file.Routes["reply"] = route
+	if err := file.Validate(); err == nil || !strings.Contains(err.Error(), "greet version 9 is not declared") {
+		t.Errorf("Validate = %v, want the missing version named", err)
+	}
+
+	file = templateFile()
+	file.Templates["broken"] = []prompt.Version{{Version: 1, System: "{{.undeclared}}"}}
+	if err := file.Validate(); !errors.Is(err, prompt.ErrInvalid) {
+		t.Errorf("Validate = %v, want prompt.ErrInvalid", err)
+	}
+}
