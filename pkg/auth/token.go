@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
@@ -163,4 +164,50 @@ func DecodeKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("auth: signing key is not base64")
+}
+
+// Verifier verifies tokens with one key and remembers the claims of tokens
+// it verified, so that a client sending the same token on every request
+// costs a map lookup instead of an HMAC and a JSON decode. The lifetime is
+// still checked on every call. It is safe for concurrent use.
+type Verifier struct {
+	key []byte
+	max int
+
+	mu     sync.Mutex
+	claims map[string]Claims
+}
+
+// DefaultVerifierCache is how many tokens a Verifier remembers.
+const DefaultVerifierCache = 4096
+
+// NewVerifier returns a Verifier for key remembering up to size tokens.
+func NewVerifier(key []byte, size int) *Verifier {
+	return &Verifier{key: key, max: max(size, 1), claims: make(map[string]Claims)}
+}
+
+// Verify is Verify with the Verifier's key.
+func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
+	v.mu.Lock()
+	c, ok := v.claims[token]
+	v.mu.Unlock()
+	if ok {
+		if !now.Before(time.Unix(c.ExpiresAt, 0).Add(clockSkew)) {
+			return Claims{}, ErrTokenExpired
+		}
+		return c, nil
+	}
+	c, err := Verify(v.key, token, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	v.mu.Lock()
+	if len(v.claims) >= v.max {
+		// Forget everything rather than track recency: verified again
+		// on their next use, the tokens in use come straight back.
+		clear(v.claims)
+	}
+	v.claims[token] = c
+	v.mu.Unlock()
+	return c, nil
 }

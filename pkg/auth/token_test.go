@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +57,42 @@ func TestMintVerify(t *testing.T) {
 	}
 	if _, err := Mint(key[:8], "acme", "u", nil, time.Hour, now); !errors.Is(err, ErrKeyTooShort) {
 		t.Fatalf("short key: %v", err)
+	}
+}
+
+func TestVerifierCache(t *testing.T) {
+	t.Parallel()
+
+	key := []byte(strings.Repeat("k", MinKeyLen))
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	tok, err := Mint(key, "acme", "ana", []string{ScopeModelsInvoke}, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(key, 2)
+
+	for range 3 {
+		c, err := v.Verify(tok, now)
+		if err != nil || c.Tenant != "acme" || !c.HasScope(ScopeModelsInvoke) {
+			t.Fatalf("Verify = %+v, %v", c, err)
+		}
+	}
+	// A remembered token still expires.
+	if _, err := v.Verify(tok, now.Add(2*time.Hour)); !errors.Is(err, ErrTokenExpired) {
+		t.Errorf("expired remembered token: %v", err)
+	}
+	// A forged token is never remembered as good.
+	forged := tok[:len(tok)-2] + "xx"
+	for range 2 {
+		if _, err := v.Verify(forged, now); !errors.Is(err, ErrTokenSignature) {
+			t.Errorf("forged token: %v", err)
+		}
+	}
+	// More tokens than the cache holds still verify.
+	for i := range 5 {
+		other, _ := Mint(key, "acme", fmt.Sprintf("user%d", i), nil, time.Hour, now)
+		if _, err := v.Verify(other, now); err != nil {
+			t.Errorf("token %d: %v", i, err)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (h *handler) authenticate(scope string, next apiFunc) apiFunc {
 			}
 		}
 
-		claims, err := auth.Verify(h.key, token, h.now())
+		claims, err := h.verifier.Verify(token, h.now())
 		if err != nil {
 			return tokenError(err)
 		}

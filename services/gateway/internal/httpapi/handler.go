@@ -89,6 +89,7 @@ type handler struct {
 	now            func() time.Time
 	requestTimeout time.Duration
 	router         ModelRouter
+	verifier       *auth.Verifier
 	mux            *http.ServeMux
 }
 
@@ -110,6 +111,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		now:            opts.Now,
 		requestTimeout: opts.RequestTimeout,
 		router:         opts.Router,
+		verifier:       auth.NewVerifier(opts.TokenKey, auth.DefaultVerifierCache),
 		mux:            http.NewServeMux(),
 	}
 	if h.logger == nil {
