@@ -14,9 +14,10 @@ import (
 var errSilent = errors.New("provider went silent")
 
 // NewHTTPClient returns the client the providers share: connections kept
-// alive and pooled for many concurrent calls to one host, no timeout of its
-// own (each call's context governs), and a watchdog that ends a call whose
-// response stays silent longer than the idle timeout in its context.
+// alive and pooled for many concurrent calls to one host (plain http
+// through directTransport, https through net/http's Transport), no timeout
+// of its own (each call's context governs), and a watchdog that ends a call
+// whose response stays silent longer than the idle timeout in its context.
 func NewHTTPClient() *http.Client {
 	base := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -31,7 +32,7 @@ func NewHTTPClient() *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: idleTransport{base: base}}
+	return &http.Client{Transport: idleTransport{base: schemeTransport{direct: newDirectTransport(), other: base}}}
 }
 
 type idleKey struct{}
