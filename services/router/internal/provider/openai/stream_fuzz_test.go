@@ -1,0 +1,98 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// streamResult is what accumulating a stream gave: the emitted deltas and
+// the final state, or the error.
+type streamResult struct {
+	Text    string
+	Calls   []provider.ToolCall
+	Finish  string
+	Done    bool
+	ErrText string
+}
+
+// accumulate runs the stream decoder and accumulator over r, as Stream
+// does after the HTTP response.
+func accumulate(r io.Reader) streamResult {
+	var (
+		acc streamAccumulator
+		out streamResult
+		b   strings.Builder
+	)
+	emit := func(d provider.Delta) error {
+		b.WriteString(d.Text)
+		if d.ToolCall != nil {
+			out.Calls = append(out.Calls, *d.ToolCall)
+		}
+		return nil
+	}
+	dec := newSSEDecoder(r)
+	for {
+		ev, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			out.ErrText = err.Error()
+			break
+		}
+		done, err := acc.add(ev, emit)
+		if err != nil {
+			out.ErrText = err.Error()
+			break
+		}
+		if done {
+			break
+		}
+	}
+	if out.ErrText == "" {
+		if err := acc.flushToolCalls(emit); err != nil {
+			out.ErrText = err.Error()
+		}
+	}
+	out.Text, out.Finish, out.Done = b.String(), acc.finishReason, acc.done
+	return out
+}
+
+// FuzzStream checks that any bytes accumulate without panicking, that the
+// result does not depend on how the bytes are split into reads, that the
+// emitted text is the accumulated text, and that every emitted tool call
+// carries complete JSON arguments.
+func FuzzStream(f *testing.F) {
+	for _, name := range []string{"stream.sse", "stream_tool_calls.sse", "stream_error.sse"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, uint8(1))
+		f.Add(data, uint8(7))
+	}
+	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\u00e9\"}}]}\n\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		whole := accumulate(bytes.NewReader(data))
+		if split > 0 {
+			pieces := accumulate(&chunkedReader{data: bytes.Clone(data), size: int(split)})
+			if !reflect.DeepEqual(whole, pieces) {
+				t.Fatalf("split into %d-byte reads:\n%+v\nwhole:\n%+v", split, pieces, whole)
+			}
+		}
+		for _, c := range whole.Calls {
+			if !json.Valid([]byte(c.Arguments)) {
+				t.Fatalf("emitted tool call with arguments %q", c.Arguments)
+			}
+		}
+	})
+}
