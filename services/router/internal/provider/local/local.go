@@ -75,6 +75,10 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 
 	draft := draftReply(question.Content, req.Passages, req.ToolResults())
 	text, finish := truncate(draft.text, req.MaxOutputTokens)
+	if req.Schema != nil {
+		// A structured request gets the draft shaped as the schema asks.
+		text, finish = shapeAsSchema(req.Schema.JSON, draft.text), provider.FinishStop
+	}
 	usage.OutputTokens = provider.EstimateTokens(text)
 
 	return provider.Response{
