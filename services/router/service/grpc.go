@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -171,6 +172,14 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		code = codes.DeadlineExceeded
 	case errors.Is(err, provider.ErrRateLimited), errors.Is(err, provider.ErrQuotaExceeded):
 		code = codes.ResourceExhausted
+	case errors.Is(err, routing.ErrInvalidSchema):
+		return invalidArgument("response_schema.schema_json", "must be a usable JSON Schema")
+	case errors.Is(err, routing.ErrOutputTruncated):
+		// The token limit cut the JSON: a larger max_output_tokens may
+		// fit it, a repair would not.
+		code, msg = codes.OutOfRange, "structured output cut off by the token limit"
+	case errors.Is(err, routing.ErrSchemaMismatch):
+		code, msg = codes.FailedPrecondition, "model output did not match the response schema after one repair"
 	case errors.Is(err, provider.ErrRequestRejected), errors.Is(err, provider.ErrContextTooLong):
 		code = codes.InvalidArgument
 	case errors.Is(err, provider.ErrContentRefused):
@@ -238,6 +247,9 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 	if sc := req.GetResponseSchema(); sc != nil {
 		if !json.Valid([]byte(sc.GetSchemaJson())) {
 			bad("response_schema.schema_json", "must be valid JSON")
+		} else if err := routing.CheckSchema(json.RawMessage(sc.GetSchemaJson())); err != nil {
+			bad("response_schema.schema_json", "must be a usable JSON Schema: "+
+				strings.TrimPrefix(err.Error(), routing.ErrInvalidSchema.Error()+": "))
 		}
 		out.Schema = &provider.Schema{Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson())}
 	}

@@ -536,9 +536,18 @@ func routerError(err error) *chatError {
 		e.status, e.kind = http.StatusForbidden, "permission_error"
 	case codes.FailedPrecondition:
 		e.status, e.kind = http.StatusBadGateway, "server_error"
-		if strings.Contains(st.Message(), "content policy") {
+		switch {
+		case strings.Contains(st.Message(), "content policy"):
 			e.status, e.kind, e.code = http.StatusBadRequest, "invalid_request_error", "content_policy_violation"
+		case strings.Contains(st.Message(), "response schema"):
+			// The model answered, twice, but not in the schema's shape.
+			e.code = "schema_mismatch"
 		}
+	case codes.OutOfRange:
+		// Structured output cut off by the token limit: the request's
+		// max_tokens is what the caller can change; retrying as it is
+		// would be cut again.
+		e.status, e.kind, e.code, e.param = http.StatusBadRequest, "invalid_request_error", "output_truncated", "max_tokens"
 	case codes.Unavailable:
 		e.status, e.kind = http.StatusServiceUnavailable, "server_error"
 	case codes.DeadlineExceeded:

@@ -52,6 +52,9 @@ type Record struct {
 	// Template and TemplateVer name the prompt template version used.
 	Template    string
 	TemplateVer int
+	// Repaired is set when the reply matched the response schema only
+	// after a repair attempt.
+	Repaired bool
 	// Subject is what the call belongs to (a workflow or event id); empty
 	// when the caller did not say.
 	Subject string
@@ -221,6 +224,9 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 		attrs["template"] = rec.Template
 		attrs["template_version"] = strconv.Itoa(rec.TemplateVer)
 	}
+	if rec.Repaired {
+		attrs["schema_repaired"] = "true"
+	}
 	action := ActionGenerated
 	if rec.Err != nil {
 		usage.ErrorClass = errorClass(rec.Err)
@@ -246,7 +252,8 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 }
 
 // errorClass names the class of a failed call's error: a provider class, or
-// "limit", "no_route" or "no_healthy_candidate".
+// "limit", "no_route", "no_healthy_candidate", "schema_mismatch" or
+// "output_truncated".
 func errorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrLimited):
@@ -255,6 +262,10 @@ func errorClass(err error) string {
 		return "no_route"
 	case errors.Is(err, ErrNoHealthyCandidate):
 		return "no_healthy_candidate"
+	case errors.Is(err, ErrSchemaMismatch):
+		return "schema_mismatch"
+	case errors.Is(err, ErrOutputTruncated):
+		return "output_truncated"
 	}
 	return provider.ClassName(err)
 }

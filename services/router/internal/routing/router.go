@@ -10,6 +10,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/keelhq/keel/pkg/tenant"
 	"github.com/keelhq/keel/services/router/internal/prompt"
 	"github.com/keelhq/keel/services/router/internal/provider"
@@ -96,6 +99,9 @@ type Result struct {
 	// rendered with; empty when the route has none.
 	Template        string
 	TemplateVersion int
+	// Repaired is set when the reply matched the request's response
+	// schema only after one repair attempt (structured.go).
+	Repaired bool
 }
 
 // Options are the optional parts of a Router.
@@ -110,6 +116,11 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits between retries; a context-aware sleep when nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// TracerProvider and MeterProvider receive the spans and metrics of
+	// every call and provider attempt (telemetry.go); the OpenTelemetry
+	// global providers when nil.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Router sends calls to the candidates of their use case's route, within the
@@ -131,6 +142,7 @@ type Router struct {
 	shadows   chan struct{}    // slots for shadow calls in flight
 	gates     map[string]*gate // by provider name
 	routeGs   map[string]*gate // by route name
+	tel       *telemetry
 }
 
 // New returns a Router for the routes of file, calling providers by name.
@@ -164,6 +176,7 @@ func New(file File, providers map[string]provider.Provider, opts Options) (*Rout
 	if r.sleep == nil {
 		r.sleep = sleepContext
 	}
+	r.tel = newTelemetry(file, opts, r.now, r.logger)
 	for name, p := range file.Providers {
 		if g := newGate(p.Concurrency, p.InteractiveReserve); g != nil {
 			r.gates[name] = g
@@ -218,13 +231,15 @@ func (r *Router) Stream(
 // reply reached the caller, the router no longer fails over and returns the
 // error as it is. When every candidate failed, a route with a fallback
 // answers with it, marked degraded.
-func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
+func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr error) {
 	start := r.now()
 	routeName, route, err := r.route(call.UseCase)
 	if err != nil {
 		return Result{}, err
 	}
 	t, _ := tenant.From(ctx)
+	ctx, span := r.tel.startCall(ctx, call, routeName, t)
+	defer func() { span.end(result, callErr) }()
 	req, err := r.render(route.Template, r.prepare(route, call.Request), call.Variables)
 	if err != nil {
 		err = fmt.Errorf("route %s: %w", routeName, err)
@@ -256,7 +271,9 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 		defer release()
 	}
 
-	out, err := r.tryCandidates(tctx, ctx, call, routeName, route, t, req)
+	// A response schema is checked, and a bad reply repaired once, in
+	// tryStructured (structured.go); without one it is tryCandidates.
+	out, err := r.tryStructured(tctx, ctx, call, routeName, route, t, req)
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
 	if err != nil && route.Fallback.any() && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
@@ -275,7 +292,7 @@ func (r *Router) Do(ctx context.Context, call Call) (Result, error) {
 		return Result{}, err
 	}
 	r.cache.put(key, out.Result, r.now())
-	r.shadow(ctx, call, routeName, route, req)
+	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, req)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
 }
@@ -480,7 +497,9 @@ func (r *Router) attempt(
 	c Candidate,
 	req provider.Request,
 	call Call,
-) (attemptOutcome, error) {
+) (out attemptOutcome, err error) {
+	ctx, span := r.tel.startAttempt(ctx, c, req, call)
+	defer func() { span.end(ctx, out, err) }()
 	release, err := r.acquire(ctx, c.Provider, call.Priority)
 	if err != nil {
 		return attemptOutcome{}, err
@@ -649,11 +668,14 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, cause err
 }
 
 // fallbackAllowed reports whether a failure may be answered by a holding
-// reply: not when the request itself was refused or is over a limit.
+// reply: not when the request itself was refused or is over a limit, nor
+// when the model answered but not in the response schema's shape.
 func fallbackAllowed(err error) bool {
 	return !errors.Is(err, provider.ErrRequestRejected) &&
 		!errors.Is(err, provider.ErrContentRefused) &&
-		!errors.Is(err, ErrLimited)
+		!errors.Is(err, ErrLimited) &&
+		!errors.Is(err, ErrSchemaMismatch) &&
+		!errors.Is(err, ErrOutputTruncated)
 }
 
 func (r *Router) record(ctx context.Context, call Call, res Result, callErr error) {
@@ -678,6 +700,7 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		Shadow:       res.Shadow,
 		Template:     res.Template,
 		TemplateVer:  res.TemplateVersion,
+		Repaired:     res.Repaired,
 		Subject:      SubjectFrom(ctx),
 		Err:          callErr,
 	}
