@@ -26,6 +26,10 @@ const (
 
 const day = 24 * time.Hour
 
+// shortDedup is the de-duplication window of the high-rate streams whose
+// consumers are idempotent on the message id themselves.
+const shortDedup = 10 * time.Minute
+
 // Streams returns the definition of every Keel stream with replicas copies
 // of each message (1 for a single server, 3 for a production cluster).
 func Streams(replicas int) []jetstream.StreamConfig {
@@ -56,10 +60,14 @@ func Streams(replicas int) []jetstream.StreamConfig {
 			jetstream.LimitsPolicy, 30*day, day),
 		def(StreamOutbound, RootOutbound, "approved replies awaiting delivery",
 			jetstream.WorkQueuePolicy, 7*day, day),
+		// Audit and usage events come one or two per model call, and their
+		// consumers are idempotent on the event id: the server need not
+		// remember a day of ids (tens of millions at gateway rates), only
+		// long enough to absorb a publisher's retries.
 		def(StreamAudit, RootAudit, "audit events until stored in postgres",
-			jetstream.LimitsPolicy, 365*day, day),
+			jetstream.LimitsPolicy, 365*day, shortDedup),
 		def(StreamUsage, RootUsage, "model usage per call",
-			jetstream.LimitsPolicy, 90*day, day),
+			jetstream.LimitsPolicy, 90*day, shortDedup),
 		// TODO: a dead letter of the ingest stage is raw input and may hold
 		// personal data; it should be encrypted or kept apart for less time.
 		def(StreamDLQ, RootDLQ, "messages given up on, with the reason",
