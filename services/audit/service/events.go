@@ -48,11 +48,28 @@ func (h *eventHandlers) appendAuditEvent(ctx context.Context, d bus.Delivery[*ke
 	return nil
 }
 
-// recordUsageEvent adds the delivered event to its tenant's usage ledger.
+// recordUsageEvent adds the delivered event to its tenant's usage ledger,
+// and appends the audit event it carries (the model call's record) to the
+// tenant's chain first. Both are idempotent on their ids, so a redelivery
+// after a failure between the two writes counts each once.
 func (h *eventHandlers) recordUsageEvent(ctx context.Context, d bus.Delivery[*keelv1.UsageEvent]) error {
 	ev := d.Msg
 	if err := checkTenant(ev.GetTenantId(), d.Tenant); err != nil {
 		return bus.Permanent(err)
+	}
+	if a := ev.GetAudit(); a != nil {
+		if err := checkTenant(a.GetTenantId(), d.Tenant); err != nil {
+			return bus.Permanent(err)
+		}
+		rc, err := h.chain.Append(ctx, d.Tenant, h.entryFromEvent(a, "audit-"+firstNonEmpty(ev.GetId(), d.MsgID)))
+		if errors.Is(err, auditlog.ErrInvalidEntry) {
+			return bus.Permanent(err)
+		}
+		if err != nil {
+			return err
+		}
+		h.logger.DebugContext(ctx, "audit record of a model call appended", "tenant", d.Tenant,
+			"seq", rc.Seq, "duplicate", rc.Duplicate)
 	}
 
 	added, err := h.ledger.Add(ctx, d.Tenant, h.usageFromEvent(ev, d.MsgID))

@@ -141,6 +141,17 @@ func TestRecordUsageEventErrors(t *testing.T) {
 	if !errors.Is(err, usage.ErrInvalidRecord) || !bus.IsPermanent(err) {
 		t.Errorf("negative cost: error %v, want permanent ErrInvalidRecord", err)
 	}
+	// The audit event a usage event carries must be of the same tenant and
+	// a valid entry.
+	err = deliver(&keelv1.UsageEvent{Id: "u4", TenantId: "acme",
+		Audit: &keelv1.AuditEvent{Id: "a4", TenantId: "globex", Actor: "router", Action: "model.generated"}})
+	if !errors.Is(err, ErrTenantMismatch) || !bus.IsPermanent(err) {
+		t.Errorf("audit event of another tenant: error %v, want permanent ErrTenantMismatch", err)
+	}
+	err = deliver(&keelv1.UsageEvent{Id: "u5", TenantId: "acme", Audit: &keelv1.AuditEvent{Id: "a5"}})
+	if !bus.IsPermanent(err) {
+		t.Errorf("audit event without actor or action: error %v, want a permanent error", err)
+	}
 }
 
 // While Postgres cannot be reached the handlers fail with a retryable error,

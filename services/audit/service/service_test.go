@@ -289,3 +289,39 @@ func TestServiceRejectsBadCalls(t *testing.T) {
 		})
 	}
 }
+
+func TestServiceAppendsTheAuditEventOfAModelCall(t *testing.T) {
+	h := startService(t)
+	ctx := context.Background()
+
+	ev := &keelv1.UsageEvent{
+		Id: "call-9", TenantId: "acme", Route: "chat", Provider: "local", Model: "echo",
+		InputTokens: 10, OutputTokens: 5,
+		OccurredAt: timestamppb.New(time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC)),
+		Audit: &keelv1.AuditEvent{
+			Id: "audit-call-9", TenantId: "acme", Actor: "router", Action: "model.generated",
+			Subject: "usage:call-9", Attributes: map[string]string{"usage_id": "call-9", "route": "chat"},
+			OccurredAt: timestamppb.New(time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC)),
+		},
+	}
+	for _, msgID := range []string{"m1", "m2"} { // the second is a redelivery
+		if _, err := h.pub.Publish(ctx, bus.UsageSubject("acme"), msgID, "acme", ev); err != nil {
+			t.Fatalf("publish usage: %v", err)
+		}
+	}
+
+	var records []*keelv1.AuditRecord
+	eventually(t, "the model call's audit record", func() (bool, error) {
+		var err error
+		records, err = listAll(ctx, h.client, "acme")
+		return len(records) > 0, err
+	})
+	if len(records) != 1 || records[0].GetId() != "audit-call-9" || records[0].GetAction() != "model.generated" ||
+		records[0].GetAttributes()["usage_id"] != "call-9" {
+		t.Errorf("records = %v, want the one audit event, once", records)
+	}
+	resp, err := h.client.VerifyChain(tenant.With(ctx, "acme"), &keelv1.VerifyChainRequest{})
+	if err != nil || !resp.GetIntact() {
+		t.Errorf("chain after the model call: %+v, %v", resp, err)
+	}
+}

@@ -137,11 +137,11 @@ func TestGenerateGroundedReply(t *testing.T) {
 		t.Errorf("usage event = %+v", &usage)
 	}
 
-	var audit keelv1.AuditEvent
-	nextMessage(t, js, bus.StreamAudit, bus.AuditSubject("acme"), &audit)
+	// The call's audit event travels inside its usage event.
+	audit := usage.GetAudit()
 	if audit.GetAction() != "model.generated" || audit.GetActor() != "router" ||
 		audit.GetAttributes()["provider"] != "local" || audit.GetAttributes()["route"] != "support_reply" {
-		t.Errorf("audit event = %+v", &audit)
+		t.Errorf("audit event = %+v", audit)
 	}
 	for k, v := range audit.GetAttributes() {
 		if strings.Contains(v, "shipping") || strings.Contains(v, "PERSON") {

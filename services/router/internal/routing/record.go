@@ -70,12 +70,12 @@ type Recorder interface {
 // Publisher is the part of bus.Publisher a BusRecorder needs.
 type Publisher interface {
 	Publish(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error)
-	Audit(ctx context.Context, ev *keelv1.AuditEvent) error
 }
 
 // BusRecorder publishes a keelv1.UsageEvent on keel.usage.<tenant> for
-// every successful call and an audit event for every call: model.generated
-// or model.failed.
+// every call, carrying the call's audit event (model.generated or
+// model.failed), which the audit service appends to the tenant's chain: one
+// message per call.
 type BusRecorder struct {
 	pub   Publisher
 	now   func() time.Time
@@ -87,19 +87,16 @@ func NewBusRecorder(pub Publisher) *BusRecorder {
 	return &BusRecorder{pub: pub, now: time.Now, newID: bus.NewID}
 }
 
-// Record publishes the events of rec and waits until the streams have
-// them. A record without a tenant is refused, because every event must
-// belong to one.
+// Record publishes the usage event of rec, which carries its audit event,
+// and waits until the stream has it. A record without a tenant is refused,
+// because every event must belong to one.
 func (b *BusRecorder) Record(ctx context.Context, rec Record) error {
-	usage, audit, err := b.events(rec)
+	usage, err := b.events(rec)
 	if err != nil {
 		return err
 	}
 	if _, err := b.pub.Publish(ctx, bus.UsageSubject(rec.Tenant), usage.GetId(), rec.Tenant, usage); err != nil {
 		return fmt.Errorf("publish usage: %w", err)
-	}
-	if err := b.pub.Audit(ctx, audit); err != nil {
-		return fmt.Errorf("publish audit event: %w", err)
 	}
 	return nil
 }
@@ -129,41 +126,28 @@ func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 	}
 
 	type pending struct {
-		rec     Record
-		futures []jetstream.PubAckFuture
-		err     error
+		rec    Record
+		future jetstream.PubAckFuture
+		err    error
 	}
 	all := make([]pending, len(recs))
 	for i, rec := range recs {
 		all[i].rec = rec
-		usage, audit, err := b.events(rec)
+		usage, err := b.events(rec)
 		if err != nil {
 			all[i].err = err
 			continue
 		}
-		for _, ev := range []struct {
-			subject, id string
-			m           proto.Message
-		}{
-			{bus.UsageSubject(rec.Tenant), usage.GetId(), usage},
-			{bus.AuditSubject(rec.Tenant), audit.GetId(), audit},
-		} {
-			f, err := async.PublishAsync(ctx, ev.subject, ev.id, rec.Tenant, ev.m)
-			if err != nil {
-				all[i].err = err
-				break
-			}
-			all[i].futures = append(all[i].futures, f)
-		}
+		all[i].future, all[i].err = async.PublishAsync(ctx, bus.UsageSubject(rec.Tenant), usage.GetId(), rec.Tenant, usage)
 	}
 
 	var failed []Record
 	for _, p := range all {
 		ok := p.err == nil
-		for _, f := range p.futures {
+		if ok {
 			select {
-			case <-f.Ok():
-			case <-f.Err():
+			case <-p.future.Ok():
+			case <-p.future.Err():
 				ok = false
 			case <-ctx.Done():
 				ok = false
@@ -176,10 +160,10 @@ func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 	return failed
 }
 
-// events returns the usage and audit events of rec.
-func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent, error) {
+// events returns the usage event of rec with its audit event inside.
+func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 	if rec.Tenant == "" {
-		return nil, nil, errors.New("record model call: no tenant")
+		return nil, errors.New("record model call: no tenant")
 	}
 	id := rec.ID
 	if id == "" {
@@ -248,7 +232,8 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, *keelv1.AuditEvent
 			attrs["degraded"] = "true"
 		}
 	}
-	return usage, b.auditEvent(rec, id, action, attrs, now), nil
+	usage.Audit = b.auditEvent(rec, id, action, attrs, now)
+	return usage, nil
 }
 
 // errorClass names the class of a failed call's error: a provider class, or

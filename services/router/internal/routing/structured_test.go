@@ -540,21 +540,21 @@ func TestSchemaRepairedAttribute(t *testing.T) {
 
 	pub := &fakePublisher{}
 	r := testRecorder(pub, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	_, audit, err := r.events(Record{Tenant: "acme", Route: "extract", Repaired: true, Attempts: 2})
+	usage, err := r.events(Record{Tenant: "acme", Route: "extract", Repaired: true, Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := audit.GetAttributes()["schema_repaired"]; got != "true" {
+	if got := usage.GetAudit().GetAttributes()["schema_repaired"]; got != "true" {
 		t.Errorf("schema_repaired = %q, want true", got)
 	}
-	_, audit, err = r.events(Record{Tenant: "acme", Route: "extract", Attempts: 1})
+	usage, err = r.events(Record{Tenant: "acme", Route: "extract", Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := audit.GetAttributes()["schema_repaired"]; ok {
+	if _, ok := usage.GetAudit().GetAttributes()["schema_repaired"]; ok {
 		t.Error("schema_repaired set on a call without a repair")
 	}
-	usage, _, err := r.events(Record{Tenant: "acme", Route: "extract", Err: fmt.Errorf("route x: %w", ErrSchemaMismatch)})
+	usage, err = r.events(Record{Tenant: "acme", Route: "extract", Err: fmt.Errorf("route x: %w", ErrSchemaMismatch)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1128,8 +1128,12 @@ type UsageEvent struct {
 	// The prompt template and version the call was rendered with, if any.
 	Template        string `protobuf:"bytes,20,opt,name=template,proto3" json:"template,omitempty"`
 	TemplateVersion int32  `protobuf:"varint,21,opt,name=template_version,json=templateVersion,proto3" json:"template_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The audit record of the call (model.generated or model.failed), carried
+	// with its usage so that one message per call reaches the audit service,
+	// which appends it to the tenant's chain.
+	Audit         *AuditEvent `protobuf:"bytes,22,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UsageEvent) Reset() {
@@ -1309,6 +1313,13 @@ func (x *UsageEvent) GetTemplateVersion() int32 {
 	return 0
 }
 
+func (x *UsageEvent) GetAudit() *AuditEvent {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 var File_keel_v1_events_proto protoreflect.FileDescriptor
 
 const file_keel_v1_events_proto_rawDesc = "" +
@@ -1434,7 +1445,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd8\x05\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1462,7 +1473,8 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\verror_class\x18\x13 \x01(\tR\n" +
 	"errorClass\x12\x1a\n" +
 	"\btemplate\x18\x14 \x01(\tR\btemplate\x12)\n" +
-	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersionB\x8b\x01\n" +
+	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersion\x12)\n" +
+	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05auditB\x8b\x01\n" +
 	"\vcom.keel.v1B\vEventsProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (
@@ -1510,11 +1522,12 @@ var file_keel_v1_events_proto_depIdxs = []int32{
 	14, // 11: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	13, // 12: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
 	14, // 13: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	9,  // 14: keel.v1.UsageEvent.audit:type_name -> keel.v1.AuditEvent
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_events_proto_init() }
