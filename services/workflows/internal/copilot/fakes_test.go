@@ -133,6 +133,10 @@ func (fakeRouter) GenerateStream(context.Context, *keelv1.GenerateStreamRequest,
 	return nil, fmt.Errorf("not used")
 }
 
+func (fakeRouter) ListRoutes(context.Context, *keelv1.ListRoutesRequest, ...grpc.CallOption) (*keelv1.ListRoutesResponse, error) {
+	return nil, fmt.Errorf("not used")
+}
+
 type fakeEvaluator struct{ b *backends }
 
 func (f fakeEvaluator) Evaluate(ctx context.Context, in *keelv1.EvaluateRequest, _ ...grpc.CallOption) (*keelv1.EvaluateResponse, error) {
