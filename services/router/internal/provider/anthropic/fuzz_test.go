@@ -3,7 +3,6 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"strings"
@@ -236,52 +235,6 @@ func FuzzStreamSplit(f *testing.F) {
 			if diff := cmp.Diff(whole, got); diff != "" {
 				t.Fatalf("split changed the outcome (-whole +split):\n%s", diff)
 			}
-		}
-	})
-}
-
-// FuzzSSEDecoder checks that any input decodes without panicking and that
-// every payload written as "data:" lines comes back whole, however the
-// stream is split into reads.
-func FuzzSSEDecoder(f *testing.F) {
-	f.Add([]byte("event: ping\ndata: {\"type\": \"ping\"}\n\n"), "hello\nworld", uint8(3))
-	f.Add([]byte("event: error\r\ndata: x\r\r:c\n"), "a\r\nb", uint8(1))
-	f.Add([]byte("\uFEFFdata"), "", uint8(0))
-	f.Add([]byte("data: 日本\n\n"), "🚚 ✓", uint8(2))
-	f.Fuzz(func(t *testing.T, raw []byte, payload string, split uint8) {
-		events, err := decodeAll(strings.NewReader(string(raw)))
-		for _, ev := range events {
-			if strings.ContainsRune(ev.Data, '\r') || strings.ContainsAny(ev.Event, "\r\n") {
-				t.Fatalf("event %q kept a line terminator", ev)
-			}
-		}
-		if split > 0 {
-			again, err2 := decodeAll(&byteReader{data: raw, size: int(split)})
-			if !cmp.Equal(events, again) || !errors.Is(err2, err) && (err != nil || err2 != nil) {
-				t.Fatalf("split changed the events: %q (%v) vs %q (%v)", events, err, again, err2)
-			}
-		}
-
-		// Round trip: every line of payload becomes a data line.
-		normalized := strings.ReplaceAll(strings.ReplaceAll(payload, "\r\n", "\n"), "\r", "\n")
-		var b strings.Builder
-		for _, line := range strings.Split(normalized, "\n") {
-			b.WriteString("data: " + line + "\n")
-		}
-		b.WriteString("\n")
-		r := io.Reader(strings.NewReader(b.String()))
-		if split > 0 {
-			r = &byteReader{data: []byte(b.String()), size: int(split)}
-		}
-		got, err := decodeAll(r)
-		if err != nil {
-			if errors.Is(err, errSSELineTooLong) {
-				return
-			}
-			t.Fatalf("decode: %v", err)
-		}
-		if len(got) != 1 || got[0].Data != normalized {
-			t.Fatalf("round trip of %q gave %q", normalized, got)
 		}
 	})
 }

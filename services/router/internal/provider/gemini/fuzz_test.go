@@ -3,7 +3,6 @@ package gemini
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -62,32 +61,6 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		[]byte(": keep-alive\r\nevent: x\r\ndata: [DONE]\r\n\r\n"),
 	}
 	return seeds
-}
-
-// FuzzSSEDecoder checks that any input decodes without panicking, that the
-// events do not depend on how the bytes are split into reads, and that no
-// event keeps a line terminator.
-func FuzzSSEDecoder(f *testing.F) {
-	for _, s := range fuzzSeeds(f) {
-		f.Add(s, uint16(len(s)/2), uint8(3))
-	}
-	f.Add([]byte("data: a\r"), uint16(8), uint8(1))
-	f.Add([]byte("data: a\r\n\r\n"), uint16(7), uint8(1))
-	f.Fuzz(func(t *testing.T, raw []byte, split uint16, size uint8) {
-		whole, wholeErr := decodeAll(strings.NewReader(string(raw)))
-		cut, cutErr := decodeAll(newSplitReader(raw, int(split), int(size)))
-		if fmt.Sprint(wholeErr) != fmt.Sprint(cutErr) {
-			t.Fatalf("error whole = %v, split = %v", wholeErr, cutErr)
-		}
-		if diff := cmp.Diff(whole, cut); diff != "" {
-			t.Fatalf("events depend on the split (-whole +split):\n%s", diff)
-		}
-		for _, ev := range whole {
-			if strings.ContainsRune(ev.Data, '\r') || strings.ContainsAny(ev.Event, "\r\n") {
-				t.Fatalf("event %+v kept a line terminator", ev)
-			}
-		}
-	})
 }
 
 // streamResult is everything readStream reports for one input.

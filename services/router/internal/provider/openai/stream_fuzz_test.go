@@ -96,3 +96,19 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
+
+// chunkedReader returns at most size bytes per Read.
+type chunkedReader struct {
+	data []byte
+	size int
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), c.size, len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
