@@ -165,3 +165,21 @@ func TestShadowTraffic(t *testing.T) {
 		t.Errorf("calls = %v, want a then the shadow s", calls)
 	}
 }
+
+func TestHoldingReplyNotGivenToStructuredCalls(t *testing.T) {
+	t.Parallel()
+
+	clock := newFakeClock()
+	failing := step{err: classErr(provider.ErrServerFailed)}
+	r, _ := cacheRouter(t, Route{Fallback: Fallback{Reply: "We are busy."}}, []step{failing, failing}, clock, &recorderFunc{})
+	acme := tenant.With(context.Background(), "acme")
+
+	req := userRequest("extract the order")
+	req.Schema = &provider.Schema{Name: "order", JSON: []byte(`{"type":"object"}`)}
+	if res, err := r.Do(acme, Call{UseCase: "r", Request: req}); err == nil {
+		t.Errorf("structured call answered with %+v, want the error", res)
+	}
+	if res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")}); err != nil || !res.Degraded {
+		t.Errorf("plain call: %+v, %v; want the holding reply", res, err)
+	}
+}

@@ -277,7 +277,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
 	if err != nil && route.Fallback.any() && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
-		if fb, ok := r.fallback(routeName, route, key, err); ok {
+		if fb, ok := r.fallback(routeName, route, key, req.Schema != nil, err); ok {
 			fb.Attempts = out.Attempts
 			fb.Latency = r.now().Sub(start)
 			r.limits.Settle(res, 0, 0, r.now())
@@ -639,7 +639,10 @@ func (r *Router) order(route Route, t, conversation string) []Candidate {
 // fallback is the route's degraded answer: the last answer to the same
 // request when the route keeps them and one is known, else the holding
 // reply. Either is marked degraded.
-func (r *Router) fallback(routeName string, route Route, key cacheKey, cause error) (Result, bool) {
+//
+// A structured call never gets the holding reply, which is prose and would
+// not match its schema; a cached answer to it was validated when stored.
+func (r *Router) fallback(routeName string, route Route, key cacheKey, structured bool, cause error) (Result, bool) {
 	if route.Fallback.Cached {
 		if hit, ok := r.cache.get(key, cmp.Or(route.Fallback.MaxAge, DefaultFallbackMaxAge), r.now()); ok {
 			hit.Route = routeName
@@ -650,8 +653,9 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, cause err
 			return hit, true
 		}
 	}
-	if route.Fallback.Reply == "" {
-		// Nothing cached and no holding reply: the caller gets the error.
+	if route.Fallback.Reply == "" || structured {
+		// Nothing cached and no holding reply that fits: the caller gets
+		// the error.
 		return Result{}, false
 	}
 	return Result{
