@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keelhq/keel/pkg/bus"
 	"log/slog"
@@ -35,8 +36,15 @@ type Outbox struct {
 	queue  chan Record
 	wg     sync.WaitGroup
 
-	closeOnce sync.Once
+	// mu is held for reading while a record is queued and for writing to
+	// close the queue, so that a late record (a shadow call finishing
+	// during shutdown) gets ErrOutboxClosed instead of a closed channel.
+	mu     sync.RWMutex
+	closed bool
 }
+
+// ErrOutboxClosed is returned by Record after Close.
+var ErrOutboxClosed = errors.New("outbox closed")
 
 // NewOutbox starts workers goroutines that pass queued records to next.
 // Close stops them once the queue is empty.
@@ -63,6 +71,11 @@ func (o *Outbox) Record(ctx context.Context, rec Record) error {
 		// Fixed now, so that every try publishes under the same id.
 		rec.ID = bus.NewID()
 	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if o.closed {
+		return ErrOutboxClosed
+	}
 	select {
 	case o.queue <- rec:
 		return nil
@@ -76,10 +89,15 @@ func (o *Outbox) Record(ctx context.Context, rec Record) error {
 	}
 }
 
-// Close publishes what is queued and stops the workers. Records passed to
-// Record after Close panic.
+// Close publishes what is queued and stops the workers. Record fails with
+// ErrOutboxClosed after it.
 func (o *Outbox) Close() {
-	o.closeOnce.Do(func() { close(o.queue) })
+	o.mu.Lock()
+	if !o.closed {
+		o.closed = true
+		close(o.queue)
+	}
+	o.mu.Unlock()
 	o.wg.Wait()
 }
 

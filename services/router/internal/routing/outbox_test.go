@@ -266,3 +266,14 @@ func TestOutboxBatches(t *testing.T) {
 		t.Errorf("retried alone = %+v, want the flaky record with id %q", next.singles, flakyID)
 	}
 }
+
+func TestOutboxRecordAfterClose(t *testing.T) {
+	t.Parallel()
+
+	o := NewOutbox(&recorderFunc{}, 4, 1, nil)
+	o.Close()
+	o.Close() // twice is fine
+	if err := o.Record(context.Background(), Record{Tenant: "acme"}); !errors.Is(err, ErrOutboxClosed) {
+		t.Errorf("Record after Close = %v, want ErrOutboxClosed", err)
+	}
+}
