@@ -72,6 +72,7 @@ func toCall(req *keelv1.GenerateRequest, preq provider.Request, emit func(provid
 		Conversation: req.GetConversation(),
 		Emit:         emit,
 		Variables:    req.GetTemplateVariables(),
+		ExactRoute:   req.GetExactRoute(),
 	}
 	if req.GetPriority() == keelv1.Priority_PRIORITY_BATCH {
 		call.Priority = routing.Batch

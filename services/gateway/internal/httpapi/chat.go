@@ -229,6 +229,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		ParallelToolCalls: body.ParallelToolCalls,
 		Conversation:      header.Get(headerConversation),
 		TemplateVariables: body.KeelVariables,
+		ExactRoute:        true,
 	}
 	switch p := header.Get(headerPriority); p {
 	case "", "interactive":

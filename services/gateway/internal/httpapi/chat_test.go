@@ -373,6 +373,7 @@ func TestChatCompletionsConvertsRequest(t *testing.T) {
 		ResponseSchema:    &keelv1.ResponseSchema{Name: "answer", SchemaJson: `{"type":"object"}`},
 		Conversation:      "conv-9",
 		Priority:          keelv1.Priority_PRIORITY_BATCH,
+		ExactRoute:        true,
 	}
 	if !proto.Equal(reqs[0], want) {
 		t.Errorf("router request:\n%s\nwant:\n%s", prototext.Format(reqs[0]), prototext.Format(want))

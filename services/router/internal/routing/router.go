@@ -69,6 +69,9 @@ type Call struct {
 	Emit func(provider.Delta) error
 	// Variables are the values of the route's prompt template variables.
 	Variables map[string]string
+	// ExactRoute refuses a use case without a route of its own instead of
+	// serving it from the default route.
+	ExactRoute bool
 }
 
 // Result is a successful call: the reply and where it came from.
@@ -234,6 +237,9 @@ func (r *Router) Stream(
 func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr error) {
 	start := r.now()
 	routeName, route, err := r.route(call.UseCase)
+	if err == nil && call.ExactRoute && routeName != call.UseCase {
+		err = fmt.Errorf("use case %q: %w", call.UseCase, ErrRouteNotFound)
+	}
 	if err != nil {
 		return Result{}, err
 	}

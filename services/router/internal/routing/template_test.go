@@ -121,3 +121,21 @@ func TestTemplateValidation(t *testing.T) {
 		t.Errorf("Validate = %v, want prompt.ErrInvalid", err)
 	}
 }
+
+func TestExactRoute(t *testing.T) {
+	t.Parallel()
+
+	file := templateFile()
+	file.DefaultRoute = "plain"
+	r, err := New(file, map[string]provider.Provider{"cap": &capturingProvider{}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tenant.With(context.Background(), "acme")
+	if res, err := r.Do(ctx, Call{UseCase: "gpt-9", Request: userRequest("hi")}); err != nil || res.Route != "plain" {
+		t.Errorf("unknown use case: %+v, %v; want the default route", res, err)
+	}
+	if _, err := r.Do(ctx, Call{UseCase: "gpt-9", Request: userRequest("hi"), ExactRoute: true}); !errors.Is(err, ErrRouteNotFound) {
+		t.Errorf("unknown use case with ExactRoute: %v, want ErrRouteNotFound", err)
+	}
+}

@@ -436,8 +436,12 @@ type GenerateRequest struct {
 	// Values of the route's prompt template variables, checked against their
 	// declared types.
 	TemplateVariables map[string]string `protobuf:"bytes,17,rep,name=template_variables,json=templateVariables,proto3" json:"template_variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Fail with NOT_FOUND when use_case names no route, instead of serving
+	// it from the default route (the OpenAI-compatible endpoint sets it: a
+	// client naming a model that does not exist must not get another).
+	ExactRoute    bool `protobuf:"varint,18,opt,name=exact_route,json=exactRoute,proto3" json:"exact_route,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateRequest) Reset() {
@@ -587,6 +591,13 @@ func (x *GenerateRequest) GetTemplateVariables() map[string]string {
 		return x.TemplateVariables
 	}
 	return nil
+}
+
+func (x *GenerateRequest) GetExactRoute() bool {
+	if x != nil {
+		return x.ExactRoute
+	}
+	return false
 }
 
 type GenerateResponse struct {
@@ -1103,7 +1114,7 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x0eResponseSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vschema_json\x18\x02 \x01(\tR\n" +
-	"schemaJson\"\xde\x06\n" +
+	"schemaJson\"\xff\x06\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +
@@ -1123,7 +1134,9 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\fconversation\x18\x0e \x01(\tR\fconversation\x12-\n" +
 	"\bpriority\x18\x0f \x01(\x0e2\x11.keel.v1.PriorityR\bpriority\x12!\n" +
 	"\fprompt_cache\x18\x10 \x01(\bR\vpromptCache\x12^\n" +
-	"\x12template_variables\x18\x11 \x03(\v2/.keel.v1.GenerateRequest.TemplateVariablesEntryR\x11templateVariables\x1aD\n" +
+	"\x12template_variables\x18\x11 \x03(\v2/.keel.v1.GenerateRequest.TemplateVariablesEntryR\x11templateVariables\x12\x1f\n" +
+	"\vexact_route\x18\x12 \x01(\bR\n" +
+	"exactRoute\x1aD\n" +
 	"\x16TemplateVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
