@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -164,10 +165,21 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 	switch {
 	case errors.Is(err, routing.ErrRouteNotFound):
 		return status.Errorf(codes.NotFound, "no route for use case %q", useCase)
+	case errors.Is(err, routing.ErrInvalidCall):
+		// The router's own finding about the call: its words, no
+		// provider's, are safe to show.
+		var pe *provider.Error
+		msg = "invalid call"
+		if errors.As(err, &pe) {
+			msg = cmp.Or(pe.Message, errorText(pe.Err))
+		}
+		code = codes.InvalidArgument
 	case errors.As(err, &limit):
 		// The tenant's own limit: say which, so the caller can back off.
 		code, msg, wait = codes.ResourceExhausted, limit.Error(), limit.RetryAfter
-	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+	case errors.Is(ctx.Err(), context.Canceled):
+		// Only the caller's own hang-up is a cancellation; the router's
+		// deadlines end attempts with timeouts.
 		return status.Error(codes.Canceled, "call cancelled")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrTimedOut):
 		code = codes.DeadlineExceeded
@@ -305,6 +317,13 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		return provider.Request{}, st.Err()
 	}
 	return out, nil
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // errorClassName names an error's class for a status message.

@@ -56,6 +56,11 @@ func (h *handler) chatAPI(endpoint apiFunc) http.Handler {
 			return
 		}
 		e := asOpenAIError(err)
+		if e.status == 499 && r.Context().Err() == nil {
+			// A cancellation the client did not cause: never answer it
+			// with nothing.
+			e.status, e.kind, e.message = http.StatusBadGateway, "server_error", "model call was cancelled"
+		}
 		if e.status >= http.StatusInternalServerError {
 			h.logger.ErrorContext(r.Context(), "request failed",
 				"route", r.Pattern, "status", e.status, "error", err)
@@ -127,6 +132,9 @@ func (h *handler) streamCompletion(
 	// http.Flusher itself; the controller reaches the connection through
 	// its Unwrap.
 	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model}
+	// The route is the model the client named (exact routes): say so before
+	// the first piece; the provider is known only at the end.
+	w.Header().Set(headerRoute, body.Model)
 	toolIndex := 0
 
 	err := h.router.GenerateStream(r.Context(), req, func(m *keelv1.GenerateStreamResponse) error {
@@ -134,9 +142,8 @@ func (h *handler) streamCompletion(
 			if !sse.started {
 				setKeelHeaders(w.Header(), final)
 			}
-			// A degraded answer names the requested route, as it does
-			// when not streamed, not the "fallback" pseudo-model.
-			sse.model = responseModel(final, body.Model)
+			// Every chunk of a stream names the model the client asked
+			// for, as the first ones had to before any provider answered.
 			if !sse.sentContent && final.GetText() != "" {
 				// A degraded fallback arrives whole, never as deltas.
 				text := final.GetText()
@@ -228,9 +235,13 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		Seed:              body.Seed,
 		ParallelToolCalls: body.ParallelToolCalls,
 		Conversation:      header.Get(headerConversation),
-		TemplateVariables: body.KeelVariables,
 		ExactRoute:        true,
 	}
+	vars, err := templateVariables(body.KeelVariables)
+	if err != nil {
+		return nil, badChat("keel_variables", err.Error())
+	}
+	req.TemplateVariables = vars
 	switch p := header.Get(headerPriority); p {
 	case "", "interactive":
 	case "batch":

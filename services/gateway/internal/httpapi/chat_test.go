@@ -1150,10 +1150,21 @@ func TestChatCompletionCancelledWritesNothing(t *testing.T) {
 	}}
 	h := newChatHandler(t, router)
 
-	rec := postChat(t, h, invokeToken(t), simpleChat)
-
+	// The client hung up: nobody reads an answer.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := newRequest(t, http.MethodPost, "/v1/chat/completions", invokeToken(t), simpleChat).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
 	if rec.Body.Len() != 0 {
 		t.Errorf("body for a client that hung up = %q, want none", rec.Body)
+	}
+
+	// A cancellation the client did not cause is an error it can read,
+	// never an empty 200.
+	rec = postChat(t, h, invokeToken(t), simpleChat)
+	if rec.Code != http.StatusBadGateway || rec.Body.Len() == 0 {
+		t.Errorf("cancellation with the client still there: %d %q, want 502 with an error", rec.Code, rec.Body)
 	}
 }
 
@@ -1344,5 +1355,39 @@ func TestListModelsEmptyAndFailing(t *testing.T) {
 		ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models", invokeToken(t), ""))
 	if e := checkOpenAIError(t, rec, http.StatusServiceUnavailable); e.Type != "server_error" {
 		t.Errorf("type = %q, want server_error", e.Type)
+	}
+}
+
+func TestTemplateVariablesFromJSON(t *testing.T) {
+	t.Parallel()
+
+	// Typed values reach the router as strings; anything else is a 400.
+	var got2 map[string]string
+	router := &fakeRouter{generate: func(_ context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		got2 = req.GetTemplateVariables()
+		return &keelv1.GenerateResponse{Text: "ok", Route: "support"}, nil
+	}}
+	h := newChatHandler(t, router)
+	rec := postChat(t, h, invokeToken(t),
+		`{"model":"support","keel_variables":{"orders":3,"vip":false},"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK || got2["orders"] != "3" || got2["vip"] != "false" {
+		t.Errorf("typed variables: %d, router got %v", rec.Code, got2)
+	}
+	rec = postChat(t, h, invokeToken(t),
+		`{"model":"support","keel_variables":{"orders":{"n":3}},"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("object variable: %d %s, want 400", rec.Code, rec.Body)
+	}
+	for _, bad := range []string{`[1]`, `null`} {
+		rec = postChat(t, h, invokeToken(t),
+			`{"model":"support","keel_variables":{"x":`+bad+`},"messages":[{"role":"user","content":"hi"}]}`)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("variable %s: %d, want 400", bad, rec.Code)
+		}
+	}
+	rec = postChat(t, h, invokeToken(t),
+		`{"model":"support","keel_variables":{"name":"Ana","credit":-7.5},"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK || got2["name"] != "Ana" || got2["credit"] != "-7.5" {
+		t.Errorf("string and negative number: %d, router got %v", rec.Code, got2)
 	}
 }

@@ -29,8 +29,9 @@ type chatRequest struct {
 	ResponseFormat      *responseFormat `json:"response_format"`
 	User                string          `json:"user"`
 	// KeelVariables are the values of the route's prompt template
-	// variables, Keel's own extension of the request.
-	KeelVariables map[string]string `json:"keel_variables"`
+	// variables, Keel's own extension of the request: strings, numbers or
+	// booleans, checked by the router against the declared types.
+	KeelVariables map[string]json.RawMessage `json:"keel_variables"`
 }
 
 type streamOptions struct {
@@ -221,4 +222,31 @@ func toolChoice(raw json.RawMessage) (string, error) {
 		return "", errors.New("tool_choice must be auto, none, required or name a function")
 	}
 	return obj.Function.Name, nil
+}
+
+// templateVariables turns the JSON values of keel_variables into the
+// strings the router checks against the declared types.
+func templateVariables(raw map[string]json.RawMessage) (map[string]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(raw))
+	for name, v := range raw {
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) > 0 && v[0] == '"':
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("keel_variables.%s: %w", name, err)
+			}
+			out[name] = s
+		case bytes.Equal(v, []byte("true")), bytes.Equal(v, []byte("false")):
+			out[name] = string(v)
+		case len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) && json.Valid(v):
+			out[name] = string(v)
+		default:
+			return nil, fmt.Errorf("keel_variables.%s must be a string, a number or a boolean", name)
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,34 @@ func TestHoldingReplyNotGivenToStructuredCalls(t *testing.T) {
 	}
 	if res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello")}); err != nil || !res.Degraded {
 		t.Errorf("plain call: %+v, %v; want the holding reply", res, err)
+	}
+}
+
+// TestRouterDeadlineIsNoCancellation: a provider that returns the bare
+// context error when the router's first-token deadline ends its attempt
+// must not make the call look cancelled by the caller (which the gateway
+// would answer with nothing at all).
+func TestRouterDeadlineIsNoCancellation(t *testing.T) {
+	t.Parallel()
+
+	log := &callLog{}
+	file := File{
+		Routes: map[string]Route{"r": {
+			Providers:         []Candidate{{Provider: "a", Model: "ma"}},
+			FirstTokenTimeout: 50 * time.Millisecond,
+		}},
+		Providers: map[string]ProviderConfig{"a": {Type: TypeLocal}},
+	}
+	r, err := New(file, map[string]provider.Provider{
+		"a": &scriptedProvider{name: "a", steps: []step{{block: true, bare: true}}, log: log},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Do(tenant.With(context.Background(), "acme"), Call{
+		UseCase: "r", Request: userRequest("hi"), Emit: func(provider.Delta) error { return nil },
+	})
+	if !errors.Is(err, provider.ErrTimedOut) || errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want a timeout that is no cancellation", err)
 	}
 }

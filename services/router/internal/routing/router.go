@@ -26,6 +26,12 @@ var ErrRouteNotFound = errors.New("route not found")
 // not built.
 var ErrNoProvider = errors.New("provider not configured")
 
+// ErrInvalidCall is wrapped by errors about the call itself that the router
+// finds before calling any provider (template variables, for now); their
+// messages are Keel's own, never a provider's, and can be shown to the
+// caller.
+var ErrInvalidCall = errors.New("invalid call")
+
 // ErrNoHealthyCandidate is returned when every candidate of a route is
 // cooling down or has an open circuit; it is retryable later.
 var ErrNoHealthyCandidate = errors.New("no healthy candidate")
@@ -323,8 +329,8 @@ func (r *Router) prepare(route Route, req provider.Request) provider.Request {
 func (r *Router) render(ref *TemplateRef, req provider.Request, vars map[string]string) (provider.Request, error) {
 	if ref == nil {
 		if len(vars) > 0 {
-			return req, &provider.Error{Class: provider.ErrRequestRejected,
-				Message: "template variables given, but the route renders no template"}
+			return req, fmt.Errorf("%w: %w", ErrInvalidCall, &provider.Error{Class: provider.ErrRequestRejected,
+				Message: "template variables given, but the route renders no template"})
 		}
 		return req, nil
 	}
@@ -334,7 +340,7 @@ func (r *Router) render(ref *TemplateRef, req provider.Request, vars map[string]
 	}
 	system, err := tpl.Render(vars)
 	if err != nil {
-		return req, &provider.Error{Class: provider.ErrRequestRejected, Message: err.Error(), Err: err}
+		return req, fmt.Errorf("%w: %w", ErrInvalidCall, &provider.Error{Class: provider.ErrRequestRejected, Err: err})
 	}
 	req.Messages = append([]provider.Message{{Role: provider.RoleSystem, Content: system}}, req.Messages...)
 	req.Template, req.TemplateVersion = tpl.Name, tpl.Version
@@ -572,17 +578,20 @@ func (r *Router) classifyAttemptError(ctx, actx context.Context, err error) erro
 	}
 	// ctx ends with the caller's context or with the call's own deadline;
 	// only the latter is the router's.
+	// The router's own deadlines are timeouts, whatever the provider
+	// returned; the context error it may have returned is not kept, so that
+	// nobody mistakes the router's cancellation for the caller's.
 	if errors.Is(context.Cause(ctx), errTotal) {
-		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
+		return &provider.Error{Class: provider.ErrTimedOut, Message: errTotal.Error()}
 	}
 	if ctx.Err() != nil {
 		return err
 	}
 	switch cause := context.Cause(actx); {
 	case errors.Is(cause, errSilent), errors.Is(cause, errFirstToken):
-		return &provider.Error{Class: provider.ErrTimedOut, Message: cause.Error(), Err: err}
+		return &provider.Error{Class: provider.ErrTimedOut, Message: cause.Error()}
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
-		return &provider.Error{Class: provider.ErrTimedOut, Message: "attempt timeout", Err: err}
+		return &provider.Error{Class: provider.ErrTimedOut, Message: "attempt timeout"}
 	}
 	return err
 }
@@ -653,7 +662,7 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, structure
 		if hit, ok := r.cache.get(key, cmp.Or(route.Fallback.MaxAge, DefaultFallbackMaxAge), r.now()); ok {
 			hit.Route = routeName
 			hit.Degraded = true
-			hit.DegradedReason = provider.ClassName(cause) + "; cached answer"
+			hit.DegradedReason = errorClass(cause) + "; cached answer"
 			hit.CostMicros = 0
 			hit.Cached = true
 			return hit, true
@@ -673,7 +682,7 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, structure
 		Provider:       "fallback",
 		Model:          "fallback",
 		Degraded:       true,
-		DegradedReason: provider.ClassName(cause),
+		DegradedReason: errorClass(cause),
 	}, true
 }
 
