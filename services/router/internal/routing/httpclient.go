@@ -14,10 +14,14 @@ import (
 var errSilent = errors.New("provider went silent")
 
 // NewHTTPClient returns the client the providers share: connections kept
-// alive and pooled for many concurrent calls to one host (plain http
-// through directTransport, https through net/http's Transport), no timeout
-// of its own (each call's context governs), and a watchdog that ends a call
-// whose response stays silent longer than the idle timeout in its context.
+// alive and pooled for many concurrent calls to one host, no timeout of its
+// own (each call's context governs), and a watchdog that ends a call whose
+// response stays silent longer than the idle timeout in its context.
+//
+// It is net/http's Transport. A hand-written HTTP/1.1 client that answered
+// on the calling goroutine was tried and dropped: without a reader watching
+// idle connections it handed one caller's response to the next after an
+// interim 1xx or unsolicited bytes from a provider.
 func NewHTTPClient() *http.Client {
 	base := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -32,7 +36,7 @@ func NewHTTPClient() *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: idleTransport{base: schemeTransport{direct: newDirectTransport(), other: base}}}
+	return &http.Client{Transport: idleTransport{base: base}}
 }
 
 type idleKey struct{}

@@ -1,12 +1,15 @@
 package routing
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/openai"
 )
 
 const idleTimeout = 200 * time.Millisecond
@@ -238,5 +242,64 @@ providers:
 	}
 	if out := logs.String(); !strings.Contains(out, "class=timeout") || !strings.Contains(out, errSilent.Error()) {
 		t.Errorf("log does not show a silent provider's timeout:\n%s", out)
+	}
+}
+
+// TestNoAnswerCrossesCallers: a provider that sends an interim 103 before
+// its answer, and stray bytes after it, on a kept-alive connection must not
+// make any caller receive another's answer.
+func TestNoAnswerCrossesCallers(t *testing.T) {
+	t.Parallel()
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lis.Close() })
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					var body struct {
+						Messages []struct{ Content string } `json:"messages"`
+					}
+					_ = json.NewDecoder(req.Body).Decode(&body)
+					prompt := body.Messages[len(body.Messages)-1].Content
+					answer := fmt.Sprintf(`{"choices":[{"index":0,"message":{"role":"assistant","content":"ECHO:%s"},"finish_reason":"stop"}]}`, prompt)
+					_, _ = fmt.Fprintf(c, "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"+
+						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"+
+						"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY", len(answer), answer)
+				}
+			}()
+		}
+	}()
+
+	p := openai.New(openai.Config{Name: "p", BaseURL: "http://" + lis.Addr().String() + "/v1", HTTPClient: NewHTTPClient()})
+	answered := 0
+	for i := range 5 {
+		prompt := fmt.Sprintf("caller-%d", i)
+		resp, err := p.Generate(context.Background(), provider.Request{
+			Model: "m", Messages: []provider.Message{{Role: provider.RoleUser, Content: prompt}},
+		})
+		if err != nil {
+			continue // a connection spoiled by stray bytes may fail; it must not lie
+		}
+		if resp.Text != "ECHO:"+prompt {
+			t.Fatalf("caller %d got %q", i, resp.Text)
+		}
+		answered++
+	}
+	if answered == 0 {
+		t.Error("no caller got an answer")
 	}
 }
