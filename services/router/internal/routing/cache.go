@@ -17,8 +17,10 @@ const (
 	// cacheMaxEntries bounds the answers kept, all routes and tenants
 	// together; the least recently used go first.
 	cacheMaxEntries = 10_000
-	// cacheMaxText is the longest answer kept.
-	cacheMaxText = 64 << 10
+	// cacheMaxAnswer is the largest answer kept: text, tool calls and
+	// citations together. With cacheMaxEntries it bounds the cache at
+	// about 640 MiB.
+	cacheMaxAnswer = 64 << 10
 )
 
 // cacheKey identifies a request exactly: the tenant, the route and every
@@ -103,7 +105,7 @@ func (c *responseCache) get(k cacheKey, maxAge time.Duration, now time.Time) (Re
 // and very long ones are not kept.
 func (c *responseCache) put(k cacheKey, res Result, now time.Time) {
 	if !c.enabled || k == (cacheKey{}) || res.Degraded || res.Cached ||
-		len(res.Response.Text) > cacheMaxText || res.Response.FinishReason == provider.FinishLength {
+		answerSize(res.Response) > cacheMaxAnswer || res.Response.FinishReason == provider.FinishLength {
 		return
 	}
 	c.mu.Lock()
@@ -119,6 +121,18 @@ func (c *responseCache) put(k cacheKey, res Result, now time.Time) {
 		c.order.Remove(oldest)
 		delete(c.entries, oldest.Value.(*cacheEntry).key)
 	}
+}
+
+// answerSize counts the bytes a cached answer holds.
+func answerSize(r provider.Response) int {
+	n := len(r.Text) + len(r.Model)
+	for _, c := range r.ToolCalls {
+		n += len(c.ID) + len(c.Name) + len(c.Arguments)
+	}
+	for _, c := range r.Citations {
+		n += len(c)
+	}
+	return n
 }
 
 // serveCached answers a call from the cache: streamed calls get the text in

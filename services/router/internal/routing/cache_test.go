@@ -213,3 +213,20 @@ func TestRouterDeadlineIsNoCancellation(t *testing.T) {
 		t.Errorf("error = %v, want a timeout that is no cancellation", err)
 	}
 }
+
+func TestCacheKeepsNoLargeAnswers(t *testing.T) {
+	t.Parallel()
+
+	c := newResponseCache(File{Routes: map[string]Route{"r": {Cache: Cache{TTL: time.Minute}}}})
+	now := time.Now()
+	big := Result{Response: provider.Response{ToolCalls: []provider.ToolCall{{Name: "f", Arguments: strings.Repeat("x", cacheMaxAnswer)}}}}
+	c.put(cacheKey{1}, big, now)
+	if _, ok := c.get(cacheKey{1}, time.Minute, now); ok {
+		t.Error("a tool call larger than the bound was cached")
+	}
+	small := Result{Response: provider.Response{Text: "ok"}}
+	c.put(cacheKey{2}, small, now)
+	if _, ok := c.get(cacheKey{2}, time.Minute, now); !ok {
+		t.Error("a small answer was not cached")
+	}
+}

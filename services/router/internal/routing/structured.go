@@ -311,9 +311,15 @@ func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
 }
 
 func compileUncached(schema json.RawMessage) (*jsonschema.Schema, error) {
+	if len(schema) > maxSchemaBytes {
+		return nil, &schemaError{detail: fmt.Sprintf("larger than %d bytes", maxSchemaBytes)}
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
 		return nil, &schemaError{detail: "not valid JSON: " + err.Error()}
+	}
+	if err := checkSchemaShape(doc); err != nil {
+		return nil, err
 	}
 	c := jsonschema.NewCompiler()
 	// The schema comes from a caller: it must not make the router read
@@ -337,6 +343,64 @@ func describeSchemaError(err error) string {
 		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
 	}
 	return bound(strings.Join(lines, "; "), schemaDetailMax)
+}
+
+// Bounds of a response schema, checked before it is compiled: a caller's
+// schema must not make the router spend seconds or gigabytes compiling it
+// (deep nesting and many patterns are what the compiler pays most for).
+const (
+	maxSchemaBytes    = 64 << 10
+	maxSchemaDepth    = 32
+	maxSchemaNodes    = 4096
+	maxSchemaPatterns = 64
+	maxPatternLen     = 512
+)
+
+// checkSchemaShape walks the decoded schema and refuses one beyond the
+// bounds above.
+func checkSchemaShape(doc any) error {
+	var nodes, patterns int
+	var walk func(v any, depth int) error
+	walk = func(v any, depth int) error {
+		if depth > maxSchemaDepth {
+			return &schemaError{detail: fmt.Sprintf("nested deeper than %d", maxSchemaDepth)}
+		}
+		nodes++
+		if nodes > maxSchemaNodes {
+			return &schemaError{detail: fmt.Sprintf("more than %d values", maxSchemaNodes)}
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k == "pattern" {
+					p, _ := child.(string)
+					if patterns++; patterns > maxSchemaPatterns || len(p) > maxPatternLen {
+						return &schemaError{detail: fmt.Sprintf("at most %d patterns of %d bytes", maxSchemaPatterns, maxPatternLen)}
+					}
+				}
+				if k == "patternProperties" {
+					if m, ok := child.(map[string]any); ok {
+						for p := range m {
+							if patterns++; patterns > maxSchemaPatterns || len(p) > maxPatternLen {
+								return &schemaError{detail: fmt.Sprintf("at most %d patterns of %d bytes", maxSchemaPatterns, maxPatternLen)}
+							}
+						}
+					}
+				}
+				if err := walk(child, depth+1); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, child := range v {
+				if err := walk(child, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(doc, 0)
 }
 
 // refusingLoader refuses every document a schema refers to.

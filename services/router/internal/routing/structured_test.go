@@ -633,3 +633,34 @@ func FuzzExtractJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestSchemaBounds(t *testing.T) {
+	t.Parallel()
+
+	deep := strings.Repeat(`{"items":`, 40) + `{}` + strings.Repeat(`}`, 40)
+	var props strings.Builder
+	props.WriteString(`{"type":"object","properties":{`)
+	for i := range 100 {
+		if i > 0 {
+			props.WriteByte(',')
+		}
+		fmt.Fprintf(&props, `"p%d":{"type":"string","pattern":"^(a|aa)*b$"}`, i)
+	}
+	props.WriteString(`}}`)
+	wide := `{"enum":[` + strings.TrimSuffix(strings.Repeat(`1,`, 5000), ",") + `]}`
+	for name, schema := range map[string]string{
+		"too deep":          deep,
+		"too many patterns": props.String(),
+		"too many values":   wide,
+		"too large":         `{"description":"` + strings.Repeat("x", maxSchemaBytes) + `"}`,
+	} {
+		if err := CheckSchema(json.RawMessage(schema)); !errors.Is(err, ErrInvalidSchema) {
+			t.Errorf("%s: CheckSchema = %v, want ErrInvalidSchema", name, err)
+		}
+	}
+	// An ordinary schema with a few patterns and some nesting passes.
+	ok := `{"type":"object","properties":{"a":{"type":"array","items":{"type":"object","properties":{"b":{"type":"string","pattern":"^x+$"}}}}}}`
+	if err := CheckSchema(json.RawMessage(ok)); err != nil {
+		t.Errorf("ordinary schema refused: %v", err)
+	}
+}

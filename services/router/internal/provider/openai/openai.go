@@ -205,6 +205,9 @@ func (p *Provider) Stream(
 		if err != nil {
 			return provider.Response{}, transportError(ctx, err)
 		}
+		if p.apiKey != "" && strings.Contains(ev.Data, p.apiKey) {
+			ev.Data = string(p.scrub([]byte(ev.Data)))
+		}
 
 		done, err := acc.add(ev, emit)
 		if err != nil {
@@ -249,7 +252,7 @@ func (p *Provider) Check(ctx context.Context, _ string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp, body, p.now())
+		return statusError(resp, p.scrub(body), p.now())
 	}
 	return nil
 }
@@ -282,7 +285,16 @@ func (p *Provider) post(ctx context.Context, body chatRequest) (*http.Response, 
 
 	defer resp.Body.Close()
 	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return nil, statusError(resp, errBody, p.now())
+	return nil, statusError(resp, p.scrub(errBody), p.now())
+}
+
+// scrub removes the API key from what a server sent back: some echo the
+// Authorization header in their error messages, which end up in logs.
+func (p *Provider) scrub(b []byte) []byte {
+	if p.apiKey == "" || !bytes.Contains(b, []byte(p.apiKey)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(p.apiKey), []byte("[redacted]"))
 }
 
 func (p *Provider) response(
@@ -325,11 +337,14 @@ func (p *Provider) response(
 
 // streamAccumulator builds a completion from its streamed chunks.
 type streamAccumulator struct {
-	model        string
-	text         strings.Builder
-	refusal      string
-	calls        map[int]*provider.ToolCall
-	emitted      []provider.ToolCall
+	model   string
+	text    strings.Builder
+	refusal string
+	calls   map[int]*partialCall
+	emitted []provider.ToolCall
+	// size counts the text and argument bytes taken so far, bounded by
+	// maxResponseBody like a whole response.
+	size         int
 	finishReason string
 	usage        *chatUsage
 	done         bool
@@ -370,11 +385,16 @@ func (a *streamAccumulator) add(ev sseEvent, emit func(provider.Delta) error) (b
 		if choice.Index != 0 {
 			continue
 		}
-		a.addToolCalls(choice.Delta.ToolCalls)
+		if err := a.addToolCalls(choice.Delta.ToolCalls); err != nil {
+			return false, err
+		}
 		if r := choice.Delta.Refusal; r != nil {
 			a.refusal += *r
 		}
 		if c := choice.Delta.Content; c != nil && *c != "" {
+			if !a.grow(len(*c)) {
+				return false, errStreamTooLong()
+			}
 			a.text.WriteString(*c)
 			if err := emit(provider.Delta{Text: *c}); err != nil {
 				return false, err
@@ -405,28 +425,50 @@ func (a *streamAccumulator) flushToolCalls(emit func(provider.Delta) error) erro
 	return nil
 }
 
-func (a *streamAccumulator) addToolCalls(fragments []chatToolCall) {
+// partialCall is a tool call whose argument fragments are still coming.
+type partialCall struct {
+	id, name string
+	args     strings.Builder
+}
+
+// errStreamTooLong ends a stream whose text and tool arguments outgrow what
+// a whole response may hold.
+func errStreamTooLong() error {
+	return &provider.Error{Class: provider.ErrServerFailed, Message: "stream longer than a response may be"}
+}
+
+// grow counts n more bytes of the reply and reports whether it still fits.
+func (a *streamAccumulator) grow(n int) bool {
+	a.size += n
+	return a.size <= maxResponseBody
+}
+
+func (a *streamAccumulator) addToolCalls(fragments []chatToolCall) error {
 	for i, f := range fragments {
 		index := i
 		if f.Index != nil {
 			index = *f.Index
 		}
 		if a.calls == nil {
-			a.calls = make(map[int]*provider.ToolCall)
+			a.calls = make(map[int]*partialCall)
 		}
 		call, ok := a.calls[index]
 		if !ok {
-			call = &provider.ToolCall{}
+			call = &partialCall{}
 			a.calls[index] = call
 		}
 		if f.ID != "" {
-			call.ID = f.ID
+			call.id = f.ID
 		}
 		if f.Function.Name != "" {
-			call.Name = f.Function.Name
+			call.name = f.Function.Name
 		}
-		call.Arguments += f.Function.Arguments
+		if !a.grow(len(f.Function.Arguments)) {
+			return errStreamTooLong()
+		}
+		call.args.WriteString(f.Function.Arguments)
 	}
+	return nil
 }
 
 func (a *streamAccumulator) toolCalls() []provider.ToolCall {
@@ -438,7 +480,8 @@ func (a *streamAccumulator) toolCalls() []provider.ToolCall {
 
 	var calls []provider.ToolCall
 	for _, i := range indexes {
-		calls = append(calls, *a.calls[i])
+		c := a.calls[i]
+		calls = append(calls, provider.ToolCall{ID: c.id, Name: c.name, Arguments: c.args.String()})
 	}
 	return calls
 }

@@ -2,9 +2,12 @@ package openai
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,4 +114,55 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	copy(p, c.data[:n])
 	c.data = c.data[n:]
 	return n, nil
+}
+
+func TestAPIKeyNeverInErrors(t *testing.T) {
+	t.Parallel()
+
+	const key = "sk-SUPERSECRET-abc123"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		echo := "Incorrect API key provided: " + r.Header.Get("Authorization")
+		if r.URL.Query().Get("s") != "" || strings.Contains(r.URL.Path, "stream") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, `data: {"error":{"message":"`+echo+`","type":"server_error"}}`+"\n\n")
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":{"message":"`+echo+`","type":"invalid_request_error"}}`)
+	}))
+	t.Cleanup(srv.Close)
+
+	req := provider.Request{Model: "m", Messages: []provider.Message{{Role: provider.RoleUser, Content: "hi"}}}
+	p := New(Config{Name: "p", BaseURL: srv.URL + "/v1", APIKey: key})
+	_, err := p.Generate(context.Background(), req)
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("Generate error = %v; must not hold the key", err)
+	}
+	ps := New(Config{Name: "p", BaseURL: srv.URL + "/stream", APIKey: key})
+	_, err = ps.Stream(context.Background(), req, func(provider.Delta) error { return nil })
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("Stream error = %v; must not hold the key", err)
+	}
+	if err := p.Check(context.Background(), "m"); err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("Check error = %v; must not hold the key", err)
+	}
+}
+
+func TestStreamBounded(t *testing.T) {
+	t.Parallel()
+
+	chunk := strings.Repeat("x", 512<<10)
+	for name, frag := range map[string]string{
+		"text":           `{"choices":[{"index":0,"delta":{"content":"` + chunk + `"}}]}`,
+		"tool arguments": `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"` + chunk + `"}}]}}]}`,
+	} {
+		var b strings.Builder
+		for range 20 { // 10 MiB in all
+			b.WriteString("data: " + frag + "\n\n")
+		}
+		got := accumulate(strings.NewReader(b.String()))
+		if !strings.Contains(got.ErrText, "stream longer than a response may be") {
+			t.Errorf("%s: 10 MiB stream gave %q, want the bound", name, got.ErrText)
+		}
+	}
 }
