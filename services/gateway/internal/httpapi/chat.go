@@ -84,8 +84,16 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	// Fields Keel does not serve (logprobs, penalties, metadata) are
 	// ignored, as compatible servers do, rather than refused.
 	var body chatRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChatBody)).Decode(&body); err != nil {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChatBody))
+	if err := dec.Decode(&body); err != nil {
 		return bodyError(err)
+	}
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyError(err)
+		}
+		return badChat("", "the request body must hold a single JSON object")
 	}
 	req, err := toGenerateRequest(&body, r.Header)
 	if err != nil {

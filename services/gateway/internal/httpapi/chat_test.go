@@ -1391,3 +1391,13 @@ func TestTemplateVariablesFromJSON(t *testing.T) {
 		t.Errorf("string and negative number: %d, router got %v", rec.Code, got2)
 	}
 }
+
+func TestChatCompletionsRefusesTrailingData(t *testing.T) {
+	t.Parallel()
+
+	h := newChatHandler(t, &fakeRouter{})
+	rec := postChat(t, h, invokeToken(t), simpleChat+` {"model":"x"}`)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("two JSON values: %d %s, want 400", rec.Code, rec.Body)
+	}
+}
