@@ -208,7 +208,10 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		code = codes.Internal
 		msg = "model call failed"
 	}
-	s.logger.Warn("model call failed", "tenant", t, "use_case", useCase, "class", class, "error", err)
+	// The provider's own message may quote the prompt: class and status
+	// at warning level, the whole error only when debugging.
+	s.logger.Warn("model call failed", "tenant", t, "use_case", useCase, "class", class, "error", provider.LogText(err))
+	s.logger.Debug("model call failed in full", "tenant", t, "use_case", useCase, "error", err)
 
 	st := status.New(code, msg)
 	if wait == 0 {

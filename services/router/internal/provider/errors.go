@@ -131,3 +131,21 @@ func ClassName(err error) string {
 		return "unknown"
 	}
 }
+
+// LogText describes err for a log line without the provider's own message,
+// which may quote the prompt: the class, the status and Keel's own causes.
+// The whole error is for debug logging only.
+func LogText(err error) string {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	msg := ClassName(err)
+	if pe.StatusCode != 0 {
+		msg = fmt.Sprintf("%s (status %d)", msg, pe.StatusCode)
+	}
+	if pe.RetryAfter > 0 {
+		msg += fmt.Sprintf(", retry after %s", pe.RetryAfter)
+	}
+	return msg
+}

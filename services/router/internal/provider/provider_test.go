@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,21 @@ func TestErrorClasses(t *testing.T) {
 	}
 	if ClassName(errors.New("other")) != "unknown" || Retryable(errors.New("other")) {
 		t.Error("an unclassified error is classified")
+	}
+}
+
+func TestLogTextLeavesOutTheProviderMessage(t *testing.T) {
+	t.Parallel()
+
+	err := fmt.Errorf("provider p: %w", &Error{
+		Class: ErrServerFailed, StatusCode: 500, RetryAfter: 2 * time.Second,
+		Message: "could not process: 'my secret order 123'",
+	})
+	got := LogText(err)
+	if strings.Contains(got, "secret") || !strings.Contains(got, "server") || !strings.Contains(got, "500") {
+		t.Errorf("LogText = %q", got)
+	}
+	if plain := LogText(errors.New("route x: no candidate")); plain != "route x: no candidate" {
+		t.Errorf("LogText of a plain error = %q", plain)
 	}
 }

@@ -451,13 +451,13 @@ func (r *Router) tryCandidates(
 				log.Warn("prompt too long for the model, trying a larger one", "provider", c.Provider, "model", c.Model)
 			case errors.Is(err, provider.ErrCredentialsRejected), errors.Is(err, provider.ErrQuotaExceeded):
 				log.Warn("provider refused the key, trying the next candidate",
-					"provider", c.Provider, "model", c.Model, "class", class, "error", err)
+					"provider", c.Provider, "model", c.Model, "class", class, "error", provider.LogText(err))
 			case provider.Retryable(err):
 				if try < route.Retries {
 					d := backoff(try, wait)
 					if wait <= maxRetryWait && r.fits(ctx, d) {
 						log.Warn("provider failed, retrying", "provider", c.Provider, "model", c.Model,
-							"class", class, "wait", d, "error", err)
+							"class", class, "wait", d, "error", provider.LogText(err))
 						if r.sleep(ctx, d) != nil {
 							return out, err
 						}
@@ -465,7 +465,7 @@ func (r *Router) tryCandidates(
 					}
 				}
 				log.Warn("provider failed, trying the next candidate",
-					"provider", c.Provider, "model", c.Model, "class", class, "error", err)
+					"provider", c.Provider, "model", c.Model, "class", class, "error", provider.LogText(err))
 			default:
 				// The request itself was refused: another candidate
 				// would refuse it too, or must not be asked.
@@ -789,6 +789,8 @@ type lazyLogger struct {
 	route, tenant string
 }
 
+// Warn logs msg with the call's route and tenant. Callers pass provider
+// errors through provider.LogText: their own text may quote the prompt.
 func (l lazyLogger) Warn(msg string, args ...any) {
 	l.base.Warn(msg, append([]any{"route", l.route, "tenant", l.tenant}, args...)...)
 }
