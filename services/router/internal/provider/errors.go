@@ -133,7 +133,8 @@ func ClassName(err error) string {
 }
 
 // LogText describes err for a log line without the provider's own message,
-// which may quote the prompt: the class, the status and Keel's own causes.
+// which may quote the prompt: the class, the status, the wait asked for and
+// the cause (a transport or deadline error, never text the provider sent).
 // The whole error is for debug logging only.
 func LogText(err error) string {
 	var pe *Error
@@ -146,6 +147,9 @@ func LogText(err error) string {
 	}
 	if pe.RetryAfter > 0 {
 		msg += fmt.Sprintf(", retry after %s", pe.RetryAfter)
+	}
+	if pe.Err != nil {
+		msg += ": " + pe.Err.Error()
 	}
 	return msg
 }

@@ -40,6 +40,8 @@ var ErrNoHealthyCandidate = errors.New("no healthy candidate")
 var (
 	errFirstToken = errors.New("no first token in time")
 	errTotal      = errors.New("call deadline passed")
+	// errAttemptTimeout ends an attempt that outlived its own timeout.
+	errAttemptTimeout = errors.New("attempt timeout")
 )
 
 // Retry backoff: full jitter between zero and base*2^n, capped; a provider's
@@ -582,16 +584,16 @@ func (r *Router) classifyAttemptError(ctx, actx context.Context, err error) erro
 	// returned; the context error it may have returned is not kept, so that
 	// nobody mistakes the router's cancellation for the caller's.
 	if errors.Is(context.Cause(ctx), errTotal) {
-		return &provider.Error{Class: provider.ErrTimedOut, Message: errTotal.Error()}
+		return &provider.Error{Class: provider.ErrTimedOut, Err: errTotal}
 	}
 	if ctx.Err() != nil {
 		return err
 	}
 	switch cause := context.Cause(actx); {
 	case errors.Is(cause, errSilent), errors.Is(cause, errFirstToken):
-		return &provider.Error{Class: provider.ErrTimedOut, Message: cause.Error()}
+		return &provider.Error{Class: provider.ErrTimedOut, Err: cause}
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
-		return &provider.Error{Class: provider.ErrTimedOut, Message: "attempt timeout"}
+		return &provider.Error{Class: provider.ErrTimedOut, Err: errAttemptTimeout}
 	}
 	return err
 }
