@@ -545,6 +545,8 @@ func routerError(err error) *chatError {
 		}
 	case codes.NotFound:
 		e.status, e.kind, e.code = http.StatusNotFound, "invalid_request_error", "model_not_found"
+		e.param = "model"
+		e.message = "the model names no route; GET /v1/models lists them"
 	case codes.ResourceExhausted:
 		e.status, e.kind, e.code = http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded"
 		if strings.Contains(st.Message(), "budget") || strings.Contains(st.Message(), "quota") {

@@ -1040,7 +1040,7 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 		{
 			name:   "no route",
 			err:    status.Error(codes.NotFound, `no route for use case "nope"`),
-			status: 404, kind: "invalid_request_error", code: "model_not_found", message: `no route for use case "nope"`,
+			status: 404, kind: "invalid_request_error", code: "model_not_found", message: "the model names no route; GET /v1/models lists them",
 		},
 		{
 			name: "tenant request limit",
