@@ -167,7 +167,7 @@ type chatStack struct {
 // startChatStack runs the router with routes and the gateway in front of
 // it: in process through the router's Local, or over gRPC when overGRPC.
 // Both stop when the test ends.
-func startChatStack(t *testing.T, routes string, overGRPC bool) *chatStack {
+func startChatStack(t testing.TB, routes string, overGRPC bool) *chatStack {
 	t.Helper()
 	nc, js := natstest.Start(t)
 	routesFile := filepath.Join(t.TempDir(), "routes.yaml")
@@ -241,7 +241,7 @@ func startChatStack(t *testing.T, routes string, overGRPC bool) *chatStack {
 	return &chatStack{base: "http://" + gatewayLis.Addr().String(), js: js}
 }
 
-func chatBearer(t *testing.T, tenantID string) string {
+func chatBearer(t testing.TB, tenantID string) string {
 	t.Helper()
 	tok, err := auth.Mint([]byte(chatTestKey), tenantID, "app", []string{auth.ScopeModelsInvoke}, time.Hour, time.Now())
 	if err != nil {

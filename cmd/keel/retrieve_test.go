@@ -126,7 +126,7 @@ func TestRetrieveSearchAndDelete(t *testing.T) {
 }
 
 // listenLoopback returns a loopback listener on a free port.
-func listenLoopback(t *testing.T) net.Listener {
+func listenLoopback(t testing.TB) net.Listener {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
