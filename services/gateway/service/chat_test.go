@@ -192,7 +192,7 @@ func TestChatOverGRPCRouter(t *testing.T) {
 	// by grpcx's default for calls without one (10 s), which would cut
 	// every answer slower than that. The router's own default for a whole
 	// call is 2 minutes.
-	tenants, deadlines := rs.calls()
+	_, deadlines := rs.calls()
 	if len(deadlines) != 1 {
 		t.Fatalf("router calls = %d, want 1", len(deadlines))
 	}
@@ -241,7 +241,7 @@ func TestChatOverGRPCRouter(t *testing.T) {
 		t.Errorf("invalid: status %d body %s", resp.StatusCode, body)
 	}
 
-	tenants, _ = rs.calls()
+	tenants, _ := rs.calls()
 	for i, tn := range tenants {
 		if tn != "acme" {
 			t.Errorf("router call %d tenant = %q, want acme", i, tn)

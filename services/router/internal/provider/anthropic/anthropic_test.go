@@ -582,7 +582,7 @@ func TestStreamToolUse(t *testing.T) {
 func TestStreamIgnoresOtherBlocks(t *testing.T) {
 	t.Parallel()
 
-	body := sse(
+	body := sseBody(
 		"message_start", evMessageStart,
 		"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}`,
 		"content_block_delta", evJSON(0, `{"query": "keel`),
@@ -622,14 +622,14 @@ func TestStreamEmitsTextBeforeTheEnd(t *testing.T) {
 	// context deadline.
 	seen := make(chan struct{})
 	srv := newStreamServer(t, func(w http.ResponseWriter, r *http.Request) {
-		writeChunked(w, sse("message_start", evMessageStart, "content_block_start", evTextStart,
+		writeChunked(w, sseBody("message_start", evMessageStart, "content_block_start", evTextStart,
 			"content_block_delta", evText(0, "first")), 0)
 		select {
 		case <-seen:
 		case <-r.Context().Done():
 			return
 		}
-		writeChunked(w, sse("content_block_delta", evText(0, " second"), "content_block_stop", evTextStop,
+		writeChunked(w, sseBody("content_block_delta", evText(0, " second"), "content_block_stop", evTextStop,
 			"message_delta", evEndTurn, "message_stop", evMessageStop), 0)
 	})
 	p := New(Config{Name: "anthropic", BaseURL: srv})
@@ -670,7 +670,7 @@ func TestUsageEstimated(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		t.Parallel()
 
-		body := sse(
+		body := sseBody(
 			"message_start", `{"type":"message_start","message":{"type":"message","role":"assistant","content":[],"model":"m"}}`,
 			"content_block_start", evTextStart,
 			"content_block_delta", evText(0, "Express shipping arrives tomorrow [1]."),
@@ -737,7 +737,7 @@ func TestFinishReasons(t *testing.T) {
 				t.Errorf("finish reason = %q, want %q", resp.FinishReason, tt.want)
 			}
 
-			stream := sse("message_start", evMessageStart, "content_block_start", evTextStart,
+			stream := sseBody("message_start", evMessageStart, "content_block_start", evTextStart,
 				"content_block_delta", evText(0, "x"), "content_block_stop", evTextStop,
 				"message_delta", `{"type":"message_delta","delta":{"stop_reason":"`+tt.stop+`"},"usage":{"output_tokens":3}}`,
 				"message_stop", evMessageStop)

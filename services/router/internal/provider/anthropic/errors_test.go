@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // testWait bounds how long a test waits for something that should happen
@@ -252,9 +253,9 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 		{name: "401 echo", status: 401, body: evError("authentication_error", echo)},
 		{name: "plain text echo", status: 403, body: echo},
 		{name: "key across the cut", status: 500, body: cut},
-		{name: "event echo", status: 200, body: string(sse("message_start", evMessageStart, "error", evError("api_error", echo)))},
-		{name: "event text echo", status: 200, body: string(sse("message_start", evMessageStart, "error", echo))},
-		{name: "event key across the cut", status: 200, body: string(sse("message_start", evMessageStart, "error", evError("api_error", cut)))},
+		{name: "event echo", status: 200, body: string(sseBody("message_start", evMessageStart, "error", evError("api_error", echo)))},
+		{name: "event text echo", status: 200, body: string(sseBody("message_start", evMessageStart, "error", echo))},
+		{name: "event key across the cut", status: 200, body: string(sseBody("message_start", evMessageStart, "error", evError("api_error", cut)))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +289,7 @@ func TestStreamErrors(t *testing.T) {
 		for _, g := range groups {
 			all = append(all, g...)
 		}
-		return sse(all...)
+		return sseBody(all...)
 	}
 	tests := []struct {
 		name       string
@@ -381,7 +382,7 @@ func TestStreamErrors(t *testing.T) {
 		},
 		{
 			name: "line too long",
-			body: []byte("event: ping\ndata: " + strings.Repeat("x", maxSSELine+1) + "\n\n"),
+			body: []byte("event: ping\ndata: " + strings.Repeat("x", sse.MaxLine+1) + "\n\n"),
 			want: provider.ErrServerFailed,
 		},
 	}
@@ -495,7 +496,7 @@ func TestTransportErrors(t *testing.T) {
 		t.Parallel()
 
 		url := newStreamServer(t, func(w http.ResponseWriter, r *http.Request) {
-			writeChunked(w, sse("message_start", evMessageStart, "content_block_start", evTextStart,
+			writeChunked(w, sseBody("message_start", evMessageStart, "content_block_start", evTextStart,
 				"content_block_delta", evText(0, "Hel")), 0)
 			<-r.Context().Done()
 		})
@@ -517,7 +518,7 @@ func TestTransportErrors(t *testing.T) {
 		t.Parallel()
 
 		url := newStreamServer(t, func(w http.ResponseWriter, r *http.Request) {
-			writeChunked(w, sse("message_start", evMessageStart, "content_block_start", evTextStart,
+			writeChunked(w, sseBody("message_start", evMessageStart, "content_block_start", evTextStart,
 				"content_block_delta", evText(0, "Hel")), 0)
 			<-r.Context().Done()
 		})
@@ -591,7 +592,7 @@ func TestTransportErrors(t *testing.T) {
 				return
 			}
 			defer conn.Close()
-			events := string(sse("message_start", evMessageStart))
+			events := string(sseBody("message_start", evMessageStart))
 			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" +
 				"Content-Length: 100000\r\n\r\n" + events)
 			_ = buf.Flush()

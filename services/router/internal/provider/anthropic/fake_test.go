@@ -332,8 +332,8 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// sse builds an event stream from name and data pairs.
-func sse(pairs ...string) []byte {
+// sseBody builds an event stream from name and data pairs.
+func sseBody(pairs ...string) []byte {
 	var b strings.Builder
 	for i := 0; i+1 < len(pairs); i += 2 {
 		fmt.Fprintf(&b, "event: %s\ndata: %s\n\n", pairs[i], pairs[i+1])

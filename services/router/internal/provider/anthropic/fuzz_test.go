@@ -112,7 +112,7 @@ func addStreamSeeds(f *testing.F) {
 		f.Add(b, uint16(len(b)/2), uint8(3))
 		f.Add([]byte(strings.ReplaceAll(string(b), "\n", "\r\n")), uint16(17), uint8(1))
 	}
-	f.Add(sse("message_start", evMessageStart, "error", evError("overloaded_error", "Overloaded")), uint16(40), uint8(2))
+	f.Add(sseBody("message_start", evMessageStart, "error", evError("overloaded_error", "Overloaded")), uint16(40), uint8(2))
 	f.Add([]byte("event: error\ndata: not json\n\n"), uint16(3), uint8(5))
 	f.Add([]byte("data: {\"type\":\"content_block_delta\",\"index\":0}\n\n"), uint16(0), uint8(0))
 	f.Add([]byte("\uFEFFevent: message_stop\r\ndata: {\"type\":\"message_stop\"}"), uint16(9), uint8(7))
@@ -192,7 +192,7 @@ func validStream(text1, text2, arg string, cut int, structured bool) (body []byt
 		"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":12}}`,
 		"message_stop", evMessageStop,
 	)
-	return sse(pairs...), wantText, []provider.ToolCall{{ID: "toolu_fuzz", Name: "lookup_order", Arguments: string(input)}}
+	return sseBody(pairs...), wantText, []provider.ToolCall{{ID: "toolu_fuzz", Name: "lookup_order", Arguments: string(input)}}
 }
 
 // FuzzStreamSplit builds valid streams from fuzzed text and tool input and

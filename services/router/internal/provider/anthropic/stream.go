@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // blockKind is what a content block of a streamed reply holds.
@@ -74,13 +75,13 @@ func newStreamAccumulator(schemaTool string) *streamAccumulator {
 // caller's own cancellation and errors from emit, which are returned as they
 // are. A body that ends before message_stop is ErrUnreachable.
 func decodeStream(ctx context.Context, body io.Reader, acc *streamAccumulator, emit func(provider.Delta) error) error {
-	dec := newSSEDecoder(body)
+	dec := sse.NewDecoder(body)
 	for !acc.done {
 		ev, err := dec.Next()
 		switch {
 		case err == io.EOF:
 			return &provider.Error{Class: provider.ErrUnreachable, Message: "stream ended early"}
-		case errors.Is(err, errSSELineTooLong):
+		case errors.Is(err, sse.ErrLineTooLong):
 			return &provider.Error{Class: provider.ErrServerFailed, Err: err}
 		case err != nil:
 			return transportError(ctx, err)
@@ -108,7 +109,7 @@ var knownEvents = map[string]bool{
 
 // add takes one event. It returns the error of an error event, of a
 // malformed or out-of-order event, of a refusal, or of emit.
-func (a *streamAccumulator) add(ev sseEvent, emit func(provider.Delta) error) error {
+func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) error {
 	ev.Data = scrub(ev.Data, a.secret)
 	var e streamEvent
 	if err := json.Unmarshal([]byte(ev.Data), &e); err != nil {

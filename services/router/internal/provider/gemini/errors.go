@@ -12,6 +12,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/httpretry"
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // maxErrorMessage bounds the provider message kept in an error, so a server
@@ -259,7 +260,7 @@ func transportError(ctx context.Context, err error) error {
 		(errors.As(err, &netErr) && netErr.Timeout()) {
 		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
 	}
-	if errors.Is(err, errSSELineTooLong) {
+	if errors.Is(err, sse.ErrLineTooLong) {
 		return &provider.Error{Class: provider.ErrServerFailed, Err: err}
 	}
 	return &provider.Error{Class: provider.ErrUnreachable, Err: err}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // DefaultBaseURL is the Gemini API root used when Config.BaseURL is empty.
@@ -185,7 +186,7 @@ func readStream(
 	emit func(provider.Delta) error,
 ) (provider.Response, error) {
 	acc := newAccumulator(req)
-	dec := newSSEDecoder(body)
+	dec := sse.NewDecoder(body)
 	for {
 		ev, err := dec.Next()
 		if err == io.EOF {

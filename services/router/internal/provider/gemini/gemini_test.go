@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // The provider must satisfy the router's interface.
@@ -538,7 +539,7 @@ func TestStreamFailures(t *testing.T) {
 		},
 		{
 			name: "line too long",
-			body: []byte("data: " + strings.Repeat("x", maxSSELine) + "\n\n"),
+			body: []byte("data: " + strings.Repeat("x", sse.MaxLine) + "\n\n"),
 			want: provider.ErrServerFailed,
 		},
 		{

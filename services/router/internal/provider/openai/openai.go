@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // maxResponseBody bounds a non-streamed response body.
@@ -196,7 +197,7 @@ func (p *Provider) Stream(
 	defer httpResp.Body.Close()
 
 	var acc streamAccumulator
-	dec := newSSEDecoder(httpResp.Body)
+	dec := sse.NewDecoder(httpResp.Body)
 	for {
 		ev, err := dec.Next()
 		if err == io.EOF {
@@ -352,7 +353,7 @@ type streamAccumulator struct {
 
 // add takes one event. It reports whether the stream is over ("[DONE]") and
 // returns the error of an error event or of emit.
-func (a *streamAccumulator) add(ev sseEvent, emit func(provider.Delta) error) (bool, error) {
+func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (bool, error) {
 	data := strings.TrimSpace(ev.Data)
 	if data == "[DONE]" {
 		a.done = true

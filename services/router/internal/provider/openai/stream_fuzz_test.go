@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // streamResult is what accumulating a stream gave: the emitted deltas and
@@ -42,7 +43,7 @@ func accumulate(r io.Reader) streamResult {
 		}
 		return nil
 	}
-	dec := newSSEDecoder(r)
+	dec := sse.NewDecoder(r)
 	for {
 		ev, err := dec.Next()
 		if errors.Is(err, io.EOF) {
