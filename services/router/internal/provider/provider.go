@@ -172,11 +172,6 @@ type Request struct {
 	// PromptCache passes the caller's prompt-caching wish through to
 	// providers with explicit cache controls (Anthropic).
 	PromptCache bool
-
-	// Template and TemplateVersion name the prompt template the router
-	// rendered into Messages; providers do not use them.
-	Template        string
-	TemplateVersion int
 }
 
 // Retention is how a provider may keep a call's content.

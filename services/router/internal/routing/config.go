@@ -334,7 +334,12 @@ func (f File) Validate() error {
 		errs = append(errs, f.Tenants.Overrides[name].validate("tenants.overrides."+name)...)
 	}
 	for _, name := range sortedKeys(f.Templates) {
+		seen := make(map[int]bool)
 		for _, v := range f.Templates[name] {
+			if seen[v.Version] {
+				errs = append(errs, fmt.Errorf("template %s: version %d declared twice", name, v.Version))
+			}
+			seen[v.Version] = true
 			if _, err := prompt.Compile(name, v); err != nil {
 				errs = append(errs, err)
 			}
@@ -383,13 +388,13 @@ func (f File) validateRoute(name string, r Route) []error {
 		fail("negative cache ttl or fallback max_age")
 	}
 	if r.Template != nil {
-		if _, err := f.template(*r.Template); err != nil {
+		if err := f.declared(*r.Template); err != nil {
 			fail("%v", err)
 		}
 	}
 	if sh := r.Shadow; sh != nil {
 		if sh.Template != nil {
-			if _, err := f.template(*sh.Template); err != nil {
+			if err := f.declared(*sh.Template); err != nil {
 				fail("shadow: %v", err)
 			}
 		}
@@ -469,14 +474,15 @@ func (l Limits) validate(where string) []error {
 	return errs
 }
 
-// template compiles the version ref names.
-func (f File) template(ref TemplateRef) (*prompt.Template, error) {
+// declared reports whether the template version ref names is in the file;
+// Validate compiles every declared version once.
+func (f File) declared(ref TemplateRef) error {
 	for _, v := range f.Templates[ref.Name] {
 		if v.Version == ref.Version {
-			return prompt.Compile(ref.Name, v)
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("template %s version %d is not declared", ref.Name, ref.Version)
+	return fmt.Errorf("template %s version %d is not declared", ref.Name, ref.Version)
 }
 
 // provider returns the declaration of name; "local" is always declared.

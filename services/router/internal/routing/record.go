@@ -49,9 +49,9 @@ type Record struct {
 	// Cached is set for an answer from the response cache, Shadow for a
 	// shadow call.
 	Cached, Shadow bool
-	// Template and TemplateVer name the prompt template version used.
-	Template    string
-	TemplateVer int
+	// Template and TemplateVersion name the prompt template version used.
+	Template        string
+	TemplateVersion int
 	// Repaired is set when the reply matched the response schema only
 	// after a repair attempt.
 	Repaired bool
@@ -195,7 +195,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 		Cached:            rec.Cached,
 		Shadow:            rec.Shadow,
 		Template:          rec.Template,
-		TemplateVersion:   int32(min(rec.TemplateVer, math.MaxInt32)),
+		TemplateVersion:   int32(min(rec.TemplateVersion, math.MaxInt32)),
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
 	}
 	if rec.Shadow {
@@ -206,7 +206,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 	}
 	if rec.Template != "" {
 		attrs["template"] = rec.Template
-		attrs["template_version"] = strconv.Itoa(rec.TemplateVer)
+		attrs["template_version"] = strconv.Itoa(rec.TemplateVersion)
 	}
 	if rec.Repaired {
 		attrs["schema_repaired"] = "true"

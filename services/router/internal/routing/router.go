@@ -254,11 +254,15 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	t, _ := tenant.From(ctx)
 	ctx, span := r.tel.startCall(ctx, call, routeName, t)
 	defer func() { span.end(result, callErr) }()
-	req, err := r.render(route.Template, r.prepare(route, call.Request), call.Variables)
-	if err != nil {
+	// refuse records a call that ends before any provider is asked.
+	refuse := func(err error) (Result, error) {
 		err = fmt.Errorf("route %s: %w", routeName, err)
 		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
 		return Result{}, err
+	}
+	req, err := r.render(route.Template, r.prepare(route, call.Request), call.Variables)
+	if err != nil {
+		return refuse(err)
 	}
 	key := r.cacheKey(t, routeName, route, req)
 	if hit, ok := r.cache.get(key, route.Cache.TTL, r.now()); ok {
@@ -267,8 +271,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 
 	res, err := r.reserve(t, routeName, route, req)
 	if err != nil {
-		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
-		return Result{}, fmt.Errorf("route %s: %w", routeName, err)
+		return refuse(err)
 	}
 
 	total := cmp.Or(route.TotalTimeout, DefaultTotalTimeout)
@@ -278,9 +281,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		release, err := g.acquire(tctx, call.Priority)
 		if err != nil {
 			r.limits.Settle(res, 0, 0, r.now())
-			err = fmt.Errorf("route %s: waiting for capacity: %w", routeName, err)
-			r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
-			return Result{}, err
+			return refuse(fmt.Errorf("waiting for capacity: %w", err))
 		}
 		defer release()
 	}
@@ -290,6 +291,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	out, err := r.tryStructured(tctx, ctx, call, routeName, route, t, req)
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
+	out.setTemplate(route.Template)
 	if err != nil && route.Fallback.any() && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
 		if fb, ok := r.fallback(routeName, route, key, req.Schema != nil, err); ok {
 			fb.Attempts = out.Attempts
@@ -309,6 +311,13 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, req)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
+}
+
+// setTemplate names the template version the call was rendered with.
+func (res *Result) setTemplate(ref *TemplateRef) {
+	if ref != nil {
+		res.Template, res.TemplateVersion = ref.Name, ref.Version
+	}
 }
 
 // prepare applies the route's settings and defaults to req.
@@ -345,7 +354,6 @@ func (r *Router) render(ref *TemplateRef, req provider.Request, vars map[string]
 		return req, fmt.Errorf("%w: %w", ErrInvalidCall, &provider.Error{Class: provider.ErrRequestRejected, Err: err})
 	}
 	req.Messages = append([]provider.Message{{Role: provider.RoleSystem, Content: system}}, req.Messages...)
-	req.Template, req.TemplateVersion = tpl.Name, tpl.Version
 	return req, nil
 }
 
@@ -520,10 +528,12 @@ func (r *Router) attempt(
 	}
 	defer release()
 
+	// Every way the router ends an attempt is a cause of actx: its own
+	// timeout, the first-token timer and the idle watchdog.
 	timeout := cmp.Or(c.Timeout, route.Timeout, DefaultAttemptTimeout)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	actx, cancelTimeout := context.WithTimeout(actx, timeout)
+	actx, cancelTimeout := context.WithTimeoutCause(actx, timeout, errAttemptTimeout)
 	defer cancelTimeout()
 	actx = withIdleTimeout(actx, route.IdleTimeout, cancel)
 
@@ -563,12 +573,10 @@ func (r *Router) attempt(
 	model := cmp.Or(resp.Model, c.Model)
 	price := r.file.Providers[c.Provider].Price
 	return attemptOutcome{Result: Result{
-		Response:        resp,
-		Provider:        c.Provider,
-		Model:           model,
-		CostMicros:      price.CostMicros(resp.Usage),
-		Template:        req.Template,
-		TemplateVersion: req.TemplateVersion,
+		Response:   resp,
+		Provider:   c.Provider,
+		Model:      model,
+		CostMicros: price.CostMicros(resp.Usage),
 	}}, nil
 }
 
@@ -590,10 +598,8 @@ func (r *Router) classifyAttemptError(ctx, actx context.Context, err error) erro
 		return err
 	}
 	switch cause := context.Cause(actx); {
-	case errors.Is(cause, errSilent), errors.Is(cause, errFirstToken):
+	case errors.Is(cause, errSilent), errors.Is(cause, errFirstToken), errors.Is(cause, errAttemptTimeout):
 		return &provider.Error{Class: provider.ErrTimedOut, Err: cause}
-	case errors.Is(actx.Err(), context.DeadlineExceeded):
-		return &provider.Error{Class: provider.ErrTimedOut, Err: errAttemptTimeout}
 	}
 	return err
 }
@@ -705,25 +711,25 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 	}
 	t, _ := tenant.From(ctx)
 	rec := Record{
-		Tenant:       t,
-		UseCase:      call.UseCase,
-		Route:        res.Route,
-		Provider:     res.Provider,
-		Model:        res.Model,
-		Usage:        res.Response.Usage,
-		CostMicros:   res.CostMicros,
-		Latency:      res.Latency,
-		FinishReason: res.Response.FinishReason,
-		Citations:    len(res.Response.Citations),
-		Attempts:     res.Attempts,
-		Degraded:     res.Degraded,
-		Cached:       res.Cached,
-		Shadow:       res.Shadow,
-		Template:     res.Template,
-		TemplateVer:  res.TemplateVersion,
-		Repaired:     res.Repaired,
-		Subject:      SubjectFrom(ctx),
-		Err:          callErr,
+		Tenant:          t,
+		UseCase:         call.UseCase,
+		Route:           res.Route,
+		Provider:        res.Provider,
+		Model:           res.Model,
+		Usage:           res.Response.Usage,
+		CostMicros:      res.CostMicros,
+		Latency:         res.Latency,
+		FinishReason:    res.Response.FinishReason,
+		Citations:       len(res.Response.Citations),
+		Attempts:        res.Attempts,
+		Degraded:        res.Degraded,
+		Cached:          res.Cached,
+		Shadow:          res.Shadow,
+		Template:        res.Template,
+		TemplateVersion: res.TemplateVersion,
+		Repaired:        res.Repaired,
+		Subject:         SubjectFrom(ctx),
+		Err:             callErr,
 	}
 	// Recording must not be cut short because the caller hung up after the
 	// reply was paid for.

@@ -53,6 +53,7 @@ func (r *Router) shadow(ctx context.Context, call Call, routeName string, route 
 		out, err := r.attempt(sctx, route, c, req, shadowCall)
 		res := out.Result
 		res.Route, res.Provider, res.Attempts, res.Shadow = routeName, sh.Provider, 1, true
+		res.setTemplate(cmp.Or(sh.Template, route.Template))
 		res.Latency = r.now().Sub(start)
 		r.record(sctx, shadowCall, res, err)
 	}()

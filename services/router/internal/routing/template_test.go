@@ -80,8 +80,8 @@ func TestTemplateRendered(t *testing.T) {
 	if res.Template != "greet" || res.TemplateVersion != 2 {
 		t.Errorf("result names template %q v%d", res.Template, res.TemplateVersion)
 	}
-	if got := rec.records[0]; got.Template != "greet" || got.TemplateVer != 2 {
-		t.Errorf("record names template %q v%d", got.Template, got.TemplateVer)
+	if got := rec.records[0]; got.Template != "greet" || got.TemplateVersion != 2 {
+		t.Errorf("record names template %q v%d", got.Template, got.TemplateVersion)
 	}
 
 	// Wrong or missing variables are the caller's error; nobody is called.
@@ -113,6 +113,12 @@ func TestTemplateValidation(t *testing.T) {
 	file.Routes["reply"] = route
 	if err := file.Validate(); err == nil || !strings.Contains(err.Error(), "greet version 9 is not declared") {
 		t.Errorf("Validate = %v, want the missing version named", err)
+	}
+
+	file = templateFile()
+	file.Templates["greet"] = append(file.Templates["greet"], prompt.Version{Version: 2, System: "again"})
+	if err := file.Validate(); err == nil || !strings.Contains(err.Error(), "version 2 declared twice") {
+		t.Errorf("Validate = %v, want the repeated version named", err)
 	}
 
 	file = templateFile()
