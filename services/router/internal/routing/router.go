@@ -260,7 +260,8 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
 		return Result{}, err
 	}
-	req, err := r.render(route.Template, r.prepare(route, call.Request), call.Variables)
+	prepared := r.prepare(route, call.Request)
+	req, err := r.render(route.Template, prepared, call.Variables)
 	if err != nil {
 		return refuse(err)
 	}
@@ -308,7 +309,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		return Result{}, err
 	}
 	r.cache.put(key, out.Result, r.now())
-	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, req)
+	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, prepared)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
 }

@@ -12,27 +12,22 @@ import (
 // would be shadowed while they are all busy is not.
 const maxShadowsInFlight = 8
 
-// shadow sends req, for a share of the route's successful calls, to the
-// route's shadow candidate in the background. Its answer is recorded
-// (usage event and audit record marked shadow, cost included) and never
-// returned. Shadow calls take batch capacity and no tenant limits.
-func (r *Router) shadow(ctx context.Context, call Call, routeName string, route Route, req provider.Request) {
+// shadow sends the call, for a share of the route's successful calls, to
+// the route's shadow candidate in the background, rendered with the
+// shadow's template or else the route's from prepared (the request before
+// rendering). Its answer is recorded (usage event and audit record marked
+// shadow, cost included) and never returned. Shadow calls take batch
+// capacity and no tenant limits.
+func (r *Router) shadow(ctx context.Context, call Call, routeName string, route Route, prepared provider.Request) {
 	sh := route.Shadow
 	if sh == nil || rand.Float64() >= sh.Share {
 		return
 	}
-	if sh.Template != nil {
-		// The shadow tries another template: render it in place of the
-		// route's, which came first in the messages.
-		base := req
-		if route.Template != nil && len(base.Messages) > 0 {
-			base.Messages = base.Messages[1:]
-		}
-		var err error
-		if req, err = r.render(sh.Template, base, call.Variables); err != nil {
-			r.logger.Warn("shadow call skipped: template", "route", routeName, "error", err)
-			return
-		}
+	tpl := cmp.Or(sh.Template, route.Template)
+	req, err := r.render(tpl, prepared, call.Variables)
+	if err != nil {
+		r.logger.Warn("shadow call skipped: template", "route", routeName, "error", err)
+		return
 	}
 	select {
 	case r.shadows <- struct{}{}:
@@ -53,7 +48,7 @@ func (r *Router) shadow(ctx context.Context, call Call, routeName string, route 
 		out, err := r.attempt(sctx, route, c, req, shadowCall)
 		res := out.Result
 		res.Route, res.Provider, res.Attempts, res.Shadow = routeName, sh.Provider, 1, true
-		res.setTemplate(cmp.Or(sh.Template, route.Template))
+		res.setTemplate(tpl)
 		res.Latency = r.now().Sub(start)
 		r.record(sctx, shadowCall, res, err)
 	}()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
 	"github.com/keelhq/keel/services/router/internal/prompt"
@@ -143,5 +144,55 @@ func TestExactRoute(t *testing.T) {
 	}
 	if _, err := r.Do(ctx, Call{UseCase: "gpt-9", Request: userRequest("hi"), ExactRoute: true}); !errors.Is(err, ErrRouteNotFound) {
 		t.Errorf("unknown use case with ExactRoute: %v, want ErrRouteNotFound", err)
+	}
+}
+
+// TestShadowRendersItsOwnTemplate: a shadow with a template of its own gets
+// that template's system message in place of the route's, not both.
+func TestShadowRendersItsOwnTemplate(t *testing.T) {
+	t.Parallel()
+
+	// A shadow whose template renders with the call's variables gets its
+	// own system message, not the route's.
+	file2 := templateFile()
+	file2.Templates["greet"] = append(file2.Templates["greet"], prompt.Version{
+		Version: 3, Variables: map[string]string{"name": "string", "orders": "integer"}, System: "V3 {{.name}}",
+	})
+	r2route := file2.Routes["reply"]
+	r2route.Shadow = &Shadow{Provider: "shadow", Model: "s", Share: 1, Template: &TemplateRef{Name: "greet", Version: 3}}
+	file2.Routes["reply"] = r2route
+	file2.Providers["shadow"] = ProviderConfig{Type: TypeLocal}
+	main2, shadow2 := &capturingProvider{}, &capturingProvider{}
+	rec2 := &recorderFunc{}
+	r2, err := New(file2, map[string]provider.Provider{"cap": main2, "shadow": shadow2}, Options{Recorder: rec2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Do(tenant.With(context.Background(), "acme"), Call{
+		UseCase: "reply", Request: userRequest("hi"), Variables: map[string]string{"name": "Ana", "orders": "3"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		shadow2.mu.Lock()
+		n := len(shadow2.reqs)
+		shadow2.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	shadow2.mu.Lock()
+	defer shadow2.mu.Unlock()
+	if len(shadow2.reqs) != 1 {
+		t.Fatalf("shadow calls = %d, want 1", len(shadow2.reqs))
+	}
+	sent := shadow2.reqs[0].Messages
+	if len(sent) != 2 || sent[0].Content != "V3 Ana" || sent[1].Content != "hi" {
+		t.Errorf("shadow messages = %+v, want only its own template's system message first", sent)
+	}
+	if m := main2.reqs[0].Messages[0].Content; m != "Greet Ana, who has 3 orders." {
+		t.Errorf("main system message = %q", m)
 	}
 }
