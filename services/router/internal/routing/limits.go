@@ -101,7 +101,11 @@ func newLimiter() *limiter {
 // reservation is what Reserve took, for Settle.
 type reservation struct {
 	tenant string
-	scopes []reservedScope
+	// scopes are the tenant's and the route's limits, n of them in use:
+	// an array, so that a reservation on the request path allocates
+	// nothing.
+	scopes [2]reservedScope
+	n      int
 	tokens int64
 	micros int64
 	// at is when the reservation was made: its micros count as reserved
@@ -125,12 +129,14 @@ func (l *limiter) Reserve(
 ) (reservation, error) {
 	res := reservation{tenant: tenant, tokens: tokens, micros: micros, at: now}
 	if !tenantLimits.zero() {
-		res.scopes = append(res.scopes, reservedScope{limitKey{tenant: tenant}, tenantLimits})
+		res.scopes[res.n] = reservedScope{limitKey{tenant: tenant}, tenantLimits}
+		res.n++
 	}
 	if !routeLimits.zero() {
-		res.scopes = append(res.scopes, reservedScope{limitKey{tenant: tenant, route: route}, routeLimits})
+		res.scopes[res.n] = reservedScope{limitKey{tenant: tenant, route: route}, routeLimits}
+		res.n++
 	}
-	if len(res.scopes) == 0 {
+	if res.n == 0 {
 		return res, nil
 	}
 
@@ -139,9 +145,11 @@ func (l *limiter) Reserve(
 	defer sh.mu.Unlock()
 
 	// Check every scope before taking from any, so a refusal takes nothing.
-	states := make([]*limitState, len(res.scopes))
-	snapshot := make([]limitState, len(res.scopes))
-	for i, s := range res.scopes {
+	var (
+		states   [2]*limitState
+		snapshot [2]limitState
+	)
+	for i, s := range res.scopes[:res.n] {
 		st := sh.state[s.key]
 		if st == nil {
 			st = &limitState{}
@@ -149,7 +157,7 @@ func (l *limiter) Reserve(
 		}
 		states[i], snapshot[i] = st, *st
 	}
-	for i, s := range res.scopes {
+	for i, s := range res.scopes[:res.n] {
 		if err := states[i].reserve(s.limits, tokens, micros, now); err != nil {
 			for j := range i + 1 {
 				*states[j] = snapshot[j]
@@ -167,13 +175,13 @@ func (l *limiter) Reserve(
 // Settle replaces the reservation's tokens and micros by what the call
 // really used.
 func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
-	if len(res.scopes) == 0 {
+	if res.n == 0 {
 		return
 	}
 	sh := l.shard(res.tenant)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for _, s := range res.scopes {
+	for _, s := range res.scopes[:res.n] {
 		st := sh.state[s.key]
 		if st == nil {
 			continue
