@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		g.Go(func() error { return servePprof(gctx, *pprofAddr) })
 	}
 	fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s)\n",
-		httpLis.Addr(), cmpOr(*routes, "embedded local"))
+		httpLis.Addr(), cmp.Or(*routes, "embedded local"))
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -151,11 +152,4 @@ func servePprof(ctx context.Context, addr string) error {
 		return err
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -75,11 +75,16 @@ func (h *handler) chatAPI(endpoint apiFunc) http.Handler {
 	})
 }
 
+// errNoRouter answers the chat endpoints of a gateway without a router.
+func errNoRouter() error {
+	return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",
+		message: "the model router is not configured on this gateway"}
+}
+
 // chatCompletions serves POST /v1/chat/completions.
 func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if h.router == nil {
-		return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",
-			message: "the model router is not configured on this gateway"}
+		return errNoRouter()
 	}
 	// Fields Keel does not serve (logprobs, penalties, metadata) are
 	// ignored, as compatible servers do, rather than refused.
@@ -201,8 +206,7 @@ func (h *handler) streamCompletion(
 // name, with the providers and retention settings behind it.
 func (h *handler) listModels(w http.ResponseWriter, r *http.Request) error {
 	if h.router == nil {
-		return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",
-			message: "the model router is not configured on this gateway"}
+		return errNoRouter()
 	}
 	routes, err := h.router.ListRoutes(r.Context(), &keelv1.ListRoutesRequest{})
 	if err != nil {
