@@ -81,12 +81,12 @@ const schemaResource = "urn:keel:response-schema"
 // schema describes comes in a later turn.
 //
 // A streamed call cannot be validated before its bytes reach the caller,
-// so it is buffered: the providers are still called streamed (the route's
-// first-token and idle timeouts keep working), but nothing is forwarded
-// until the reply is validated, and then the JSON goes out as one text
-// delta, followed by any tool calls. Until then nothing reached the
-// caller, so the route's fallback may still answer. A provider that fails
-// after its first delta is not failed over from, as for any streamed call.
+// so its providers are called without streaming (the attempt and idle
+// timeouts apply; the first-token timeout, which is about what a caller
+// sees first, does not) and the validated JSON goes out as one text delta,
+// followed by any tool calls. Nothing reaches the caller before that, so
+// the router fails over from any provider failure, and the route's
+// fallback may still answer.
 func (r *Router) tryStructured(
 	ctx, callerCtx context.Context,
 	call Call,
@@ -103,12 +103,9 @@ func (r *Router) tryStructured(
 		return attemptOutcome{}, err
 	}
 	emit := call.Emit
-	if emit != nil {
-		call.Emit = func(provider.Delta) error { return nil }
-	}
+	call.Emit = nil
 
 	first, err := r.tryCandidates(ctx, callerCtx, call, routeName, route, t, req)
-	first.streamed = false
 	if err != nil {
 		return first, err
 	}
@@ -122,7 +119,6 @@ func (r *Router) tryStructured(
 	}
 
 	second, err := r.tryCandidates(ctx, callerCtx, call, routeName, route, t, repairRequest(req, first.Response, invalid))
-	second.streamed = false
 	out := sumOutcomes(first, second)
 	if err != nil {
 		return out, fmt.Errorf("schema repair: %w", err)
