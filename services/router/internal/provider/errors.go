@@ -1,9 +1,13 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
+
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // Class sentinels. Every error a Provider returns for a failed call wraps
@@ -152,4 +156,27 @@ func LogText(err error) string {
 		msg += ": " + pe.Err.Error()
 	}
 	return msg
+}
+
+// TransportError classifies an error from sending a request to a provider
+// or reading its response. The caller's own cancellation is not the
+// provider's failure and comes back as it is; a passed deadline or a
+// network timeout is ErrTimedOut; an event stream line longer than
+// sse.MaxLine is ErrServerFailed (the server misbehaved); anything else,
+// a refused or reset connection, is ErrUnreachable.
+func TransportError(ctx context.Context, err error) error {
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.Canceled):
+		return ctxErr
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		return &Error{Class: ErrTimedOut, Err: err}
+	}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return &Error{Class: ErrTimedOut, Err: err}
+	case errors.Is(err, sse.ErrLineTooLong):
+		return &Error{Class: ErrServerFailed, Err: err}
+	}
+	return &Error{Class: ErrUnreachable, Err: err}
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 func TestParseCitations(t *testing.T) {
@@ -141,5 +144,29 @@ func TestLogTextLeavesOutTheProviderMessage(t *testing.T) {
 	}
 	if plain := LogText(errors.New("route x: no candidate")); plain != "route x: no candidate" {
 		t.Errorf("LogText of a plain error = %q", plain)
+	}
+}
+
+func TestTransportError(t *testing.T) {
+	t.Parallel()
+
+	live := context.Background()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, stop := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer stop()
+	reset := errors.New("read tcp: connection reset by peer")
+
+	if err := TransportError(cancelled, reset); !errors.Is(err, context.Canceled) || errors.Is(err, ErrUnreachable) {
+		t.Errorf("caller's cancellation = %v, want it as it is", err)
+	}
+	if err := TransportError(expired, reset); !errors.Is(err, ErrTimedOut) {
+		t.Errorf("passed deadline = %v, want ErrTimedOut", err)
+	}
+	if err := TransportError(live, fmt.Errorf("decode: %w", sse.ErrLineTooLong)); !errors.Is(err, ErrServerFailed) {
+		t.Errorf("over-long stream line = %v, want ErrServerFailed", err)
+	}
+	if err := TransportError(live, reset); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("reset = %v, want ErrUnreachable", err)
 	}
 }

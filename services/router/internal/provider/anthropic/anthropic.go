@@ -127,7 +127,7 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 
 	raw, err := io.ReadAll(io.LimitReader(httpResp.Body, maxResponseBody+1))
 	if err != nil {
-		return provider.Response{}, transportError(ctx, err)
+		return provider.Response{}, provider.TransportError(ctx, err)
 	}
 	if len(raw) > maxResponseBody {
 		return provider.Response{}, &provider.Error{Class: provider.ErrServerFailed, Message: "reply too large"}
@@ -239,7 +239,7 @@ func (p *Provider) post(ctx context.Context, body messagesRequest) (*http.Respon
 
 	resp, err := p.client.Do(httpReq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, provider.TransportError(ctx, err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	neturl "net/url"
 	"strings"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 // Check asks for the model (GET /v1/models/{model}), which costs no tokens;
@@ -22,7 +24,7 @@ func (p *Provider) Check(ctx context.Context, model string) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return provider.TransportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))

@@ -1,10 +1,8 @@
 package anthropic
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -107,23 +105,6 @@ func eventError(e *apiError) *provider.Error {
 	}
 	// "api_error" and unknown types stay server errors.
 	return pe
-}
-
-// transportError classifies an error from sending the request or reading
-// the response. The caller's own cancellation is not a provider failure and
-// is returned as it is.
-func transportError(ctx context.Context, err error) error {
-	switch ctxErr := ctx.Err(); {
-	case errors.Is(ctxErr, context.Canceled):
-		return ctxErr
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
-	}
-	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
-		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
-	}
-	return &provider.Error{Class: provider.ErrUnreachable, Err: err}
 }
 
 // isQuota reports whether e is a limit that waiting a moment does not lift:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"sort"
 	"strings"
@@ -81,10 +80,8 @@ func decodeStream(ctx context.Context, body io.Reader, acc *streamAccumulator, e
 		switch {
 		case err == io.EOF:
 			return &provider.Error{Class: provider.ErrUnreachable, Message: "stream ended early"}
-		case errors.Is(err, sse.ErrLineTooLong):
-			return &provider.Error{Class: provider.ErrServerFailed, Err: err}
 		case err != nil:
-			return transportError(ctx, err)
+			return provider.TransportError(ctx, err)
 		}
 		if err := acc.add(ev, emit); err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 // Check asks for the model (GET {base}/models/{model}), which costs no
@@ -23,7 +25,7 @@ func (p *Provider) Check(ctx context.Context, model string) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return provider.TransportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))

@@ -1,10 +1,7 @@
 package gemini
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/keelhq/keel/pkg/httpretry"
 	"github.com/keelhq/keel/services/router/internal/provider"
-	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
 
 // maxErrorMessage bounds the provider message kept in an error, so a server
@@ -246,24 +242,6 @@ func tokenLimit(msg string) bool {
 	msg = strings.ToLower(msg)
 	return strings.Contains(msg, "exceeds the maximum number of tokens") ||
 		(strings.Contains(msg, "input token count") && strings.Contains(msg, "exceed"))
-}
-
-// transportError classifies an error from sending the request or reading
-// the response. The caller's own cancellation is not a provider failure and
-// is returned unclassified.
-func transportError(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return ctx.Err()
-	}
-	var netErr net.Error
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &netErr) && netErr.Timeout()) {
-		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
-	}
-	if errors.Is(err, sse.ErrLineTooLong) {
-		return &provider.Error{Class: provider.ErrServerFailed, Err: err}
-	}
-	return &provider.Error{Class: provider.ErrUnreachable, Err: err}
 }
 
 // shorten trims s to maxErrorMessage bytes without splitting a UTF-8

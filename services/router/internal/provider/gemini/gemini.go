@@ -118,7 +118,7 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 
 	body, err := io.ReadAll(io.LimitReader(httpResp.Body, maxResponseBody+1))
 	if err != nil {
-		return provider.Response{}, transportError(ctx, err)
+		return provider.Response{}, provider.TransportError(ctx, err)
 	}
 	if len(body) > maxResponseBody {
 		return provider.Response{}, &provider.Error{
@@ -193,7 +193,7 @@ func readStream(
 			break
 		}
 		if err != nil {
-			return provider.Response{}, transportError(ctx, err)
+			return provider.Response{}, provider.TransportError(ctx, err)
 		}
 
 		data := strings.TrimSpace(ev.Data)
@@ -254,7 +254,7 @@ func (p *Provider) post(ctx context.Context, req provider.Request, stream bool) 
 
 	resp, err := p.client.Do(httpReq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, provider.TransportError(ctx, err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil

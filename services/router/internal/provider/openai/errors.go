@@ -1,10 +1,7 @@
 package openai
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -67,20 +64,6 @@ func streamError(e *apiError) *provider.Error {
 		pe.Class = provider.ErrRequestRejected
 	}
 	return pe
-}
-
-// transportError classifies an error from sending the request or reading
-// the response. The caller's own cancellation is not a provider failure and
-// is returned unclassified.
-func transportError(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return ctx.Err()
-	}
-	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
-		return &provider.Error{Class: provider.ErrTimedOut, Err: err}
-	}
-	return &provider.Error{Class: provider.ErrUnreachable, Err: err}
 }
 
 func isContextLength(e *apiError) bool {

@@ -116,7 +116,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 
 	body, err := io.ReadAll(io.LimitReader(httpResp.Body, maxResponseBody))
 	if err != nil {
-		return provider.Response{}, transportError(ctx, err)
+		return provider.Response{}, provider.TransportError(ctx, err)
 	}
 	var cr chatResponse
 	if err := json.Unmarshal(body, &cr); err != nil {
@@ -204,7 +204,7 @@ func (p *Provider) Stream(
 			break
 		}
 		if err != nil {
-			return provider.Response{}, transportError(ctx, err)
+			return provider.Response{}, provider.TransportError(ctx, err)
 		}
 		if p.apiKey != "" && strings.Contains(ev.Data, p.apiKey) {
 			ev.Data = string(p.scrub([]byte(ev.Data)))
@@ -248,7 +248,7 @@ func (p *Provider) Check(ctx context.Context, _ string) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return provider.TransportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -278,7 +278,7 @@ func (p *Provider) post(ctx context.Context, body chatRequest) (*http.Response, 
 
 	resp, err := p.client.Do(httpReq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, provider.TransportError(ctx, err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil
