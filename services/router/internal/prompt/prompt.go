@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func Compile(name string, v Version) (*Template, error) {
 func (t *Template) Render(values map[string]string) (string, error) {
 	typed := t.zeroValues()
 	var errs []error
-	for _, name := range sortedKeys(values) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		typ, ok := t.vars[name]
 		if !ok {
 			errs = append(errs, fmt.Errorf("unknown variable %s", name))
@@ -99,7 +100,7 @@ func (t *Template) Render(values map[string]string) (string, error) {
 		}
 		typed[name] = v
 	}
-	for _, name := range sortedKeys(t.vars) {
+	for _, name := range slices.Sorted(maps.Keys(t.vars)) {
 		if _, ok := values[name]; !ok && !slices.Contains(t.opt, name) {
 			errs = append(errs, fmt.Errorf("variable %s is required", name))
 		}
@@ -178,13 +179,4 @@ func parse(typ, s string) (any, error) {
 		return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
 	}
 	return s, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
