@@ -21,7 +21,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/keelhq/keel/pkg/auth"
 	"github.com/keelhq/keel/pkg/bus"
@@ -329,13 +328,14 @@ func decodeE2EChunk(t *testing.T, data string) e2eChunk {
 	return c
 }
 
-// usageEvents reads the first n usage events of tenantID from JetStream.
+// usageEvents reads the first n usage events of tenantID from JetStream,
+// single or in batches.
 func usageEvents(t *testing.T, js jetstream.JetStream, tenantID string, n int) []*keelv1.UsageEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, bus.StreamUsage, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.UsageSubject(tenantID)},
+		FilterSubjects: []string{bus.UsageSubject(tenantID), bus.UsageBatchSubject(tenantID)},
 	})
 	if err != nil {
 		t.Fatalf("usage consumer: %v", err)
@@ -349,11 +349,11 @@ func usageEvents(t *testing.T, js jetstream.JetStream, tenantID string, n int) [
 		if got := msg.Headers().Get(tenant.Header); got != tenantID {
 			t.Errorf("usage message tenant header = %q, want %q", got, tenantID)
 		}
-		ev := &keelv1.UsageEvent{}
-		if err := proto.Unmarshal(msg.Data(), ev); err != nil {
-			t.Fatalf("decode usage event: %v", err)
+		evs, err := bus.UsageEvents(msg.Subject(), msg.Data())
+		if err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, ev)
+		out = append(out, evs...)
 	}
 	return out
 }

@@ -309,3 +309,34 @@ func TestConsumeKeyedNeedsAKey(t *testing.T) {
 		t.Errorf("ConsumeKeyed with workers and no key: %v", err)
 	}
 }
+
+func TestUsageEvents(t *testing.T) {
+	one, _ := proto.Marshal(&keelv1.UsageEvent{Id: "u1"})
+	batch, _ := proto.Marshal(&keelv1.UsageBatch{Events: []*keelv1.UsageEvent{{Id: "u2"}, {Id: "u3"}}})
+	tests := []struct {
+		subject string
+		data    []byte
+		want    []string
+	}{
+		{bus.UsageSubject("acme"), one, []string{"u1"}},
+		{bus.UsageBatchSubject("acme"), batch, []string{"u2", "u3"}},
+		{bus.UsageBatchSubject("acme"), nil, nil},
+	}
+	for _, tt := range tests {
+		evs, err := bus.UsageEvents(tt.subject, tt.data)
+		if err != nil {
+			t.Errorf("%s: %v", tt.subject, err)
+			continue
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.GetId())
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: ids %v, want %v", tt.subject, got, tt.want)
+		}
+	}
+	if _, err := bus.UsageEvents(bus.UsageSubject("acme"), []byte{0xff, 0xff}); err == nil {
+		t.Error("garbage decoded without an error")
+	}
+}

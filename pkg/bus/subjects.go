@@ -40,6 +40,14 @@ func AuditSubject(tenant string) string { return subject(RootAudit, tenant, "") 
 // UsageSubject carries model usage events.
 func UsageSubject(tenant string) string { return subject(RootUsage, tenant, "") }
 
+// UsageBatchSubject carries batches of a tenant's usage events
+// (keelv1.UsageBatch).
+func UsageBatchSubject(tenant string) string { return subject(RootUsage, tenant, KindBatch) }
+
+// KindBatch is the kind token of subjects whose messages hold several
+// events.
+const KindBatch = "batch"
+
 // DLQSubject is where stage dead-letters what it could not process.
 func DLQSubject(tenant, stage string) string { return subject(RootDLQ, tenant, stage) }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/keelhq/keel/pkg/bus"
@@ -53,33 +54,62 @@ func (h *eventHandlers) appendAuditEvent(ctx context.Context, d bus.Delivery[*ke
 // tenant's chain first. Both are idempotent on their ids, so a redelivery
 // after a failure between the two writes counts each once.
 func (h *eventHandlers) recordUsageEvent(ctx context.Context, d bus.Delivery[*keelv1.UsageEvent]) error {
-	ev := d.Msg
-	if err := checkTenant(ev.GetTenantId(), d.Tenant); err != nil {
+	return h.recordUsage(ctx, d.Tenant, d.Msg, d.MsgID)
+}
+
+// recordUsageBatch records each event of a delivered batch as
+// recordUsageEvent records one. An event that can never be recorded does not
+// hold up the others: they are recorded first, then the batch is
+// dead-lettered with the reasons, and replaying it counts the recorded ones
+// once. Any other failure has the whole batch redelivered, which is safe for
+// the same reason.
+func (h *eventHandlers) recordUsageBatch(ctx context.Context, d bus.Delivery[*keelv1.UsageBatch]) error {
+	var rejected []error
+	for i, ev := range d.Msg.GetEvents() {
+		// An event without an id is still counted once per batch message.
+		err := h.recordUsage(ctx, d.Tenant, ev, d.MsgID+"/"+strconv.Itoa(i))
+		switch {
+		case bus.IsPermanent(err):
+			rejected = append(rejected, fmt.Errorf("event %d (%q): %w", i, ev.GetId(), err))
+		case err != nil:
+			return err
+		}
+	}
+	if len(rejected) > 0 {
+		return bus.Permanent(errors.Join(rejected...))
+	}
+	return nil
+}
+
+// recordUsage records ev, delivered under msgID on one of tenant's
+// subjects. Errors that redelivery cannot mend are marked permanent.
+func (h *eventHandlers) recordUsage(ctx context.Context, tenant string, ev *keelv1.UsageEvent, msgID string) error {
+	if err := checkTenant(ev.GetTenantId(), tenant); err != nil {
 		return bus.Permanent(err)
 	}
 	if a := ev.GetAudit(); a != nil {
-		if err := checkTenant(a.GetTenantId(), d.Tenant); err != nil {
+		if err := checkTenant(a.GetTenantId(), tenant); err != nil {
 			return bus.Permanent(err)
 		}
-		rc, err := h.chain.Append(ctx, d.Tenant, h.entryFromEvent(a, "audit-"+firstNonEmpty(ev.GetId(), d.MsgID)))
+		rc, err := h.chain.Append(ctx, tenant, h.entryFromEvent(a, "audit-"+firstNonEmpty(ev.GetId(), msgID)))
 		if errors.Is(err, auditlog.ErrInvalidEntry) {
 			return bus.Permanent(err)
 		}
 		if err != nil {
 			return err
 		}
-		h.logger.DebugContext(ctx, "audit record of a model call appended", "tenant", d.Tenant,
+		h.logger.DebugContext(ctx, "audit record of a model call appended", "tenant", tenant,
 			"seq", rc.Seq, "duplicate", rc.Duplicate)
 	}
 
-	added, err := h.ledger.Add(ctx, d.Tenant, h.usageFromEvent(ev, d.MsgID))
+	added, err := h.ledger.Add(ctx, tenant, h.usageFromEvent(ev, msgID))
 	if errors.Is(err, usage.ErrInvalidRecord) {
 		return bus.Permanent(err)
 	}
 	if err != nil {
 		return err
 	}
-	h.logger.DebugContext(ctx, "usage recorded", "tenant", d.Tenant, "subject", d.Subject,
+	h.logger.DebugContext(ctx, "usage recorded", "tenant", tenant,
 		"route", ev.GetRoute(), "provider", ev.GetProvider(), "duplicate", !added)
 	return nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,66 @@ func TestHandlersRetryWhilePostgresIsDown(t *testing.T) {
 	})
 	if err == nil || bus.IsPermanent(err) {
 		t.Errorf("usage error = %v, want a retryable error", err)
+	}
+}
+
+func TestRecordUsageBatch(t *testing.T) {
+	t.Parallel()
+	pool := migratedPool(t)
+	h := newHandlers(pool)
+	ctx := context.Background()
+	batch := &keelv1.UsageBatch{Events: []*keelv1.UsageEvent{
+		{Id: "u1", TenantId: "acme", InputTokens: 5, CostMicros: 10},
+		{Id: "u2", TenantId: "globex", InputTokens: 7},
+		{Id: "u3", TenantId: "acme", OutputTokens: 3, CostMicros: 20,
+			Audit: &keelv1.AuditEvent{Id: "audit-u3", TenantId: "acme", Actor: "router", Action: "model.generated"}},
+	}}
+	deliver := func() error {
+		return h.recordUsageBatch(ctx, bus.Delivery[*keelv1.UsageBatch]{
+			Subject: bus.UsageBatchSubject("acme"), Tenant: "acme", MsgID: "b1", Msg: batch,
+		})
+	}
+
+	// The event of another tenant is refused for good, naming it; the
+	// others are recorded all the same.
+	err := deliver()
+	if !errors.Is(err, ErrTenantMismatch) || !bus.IsPermanent(err) {
+		t.Fatalf("batch with a foreign event: error %v, want permanent ErrTenantMismatch", err)
+	}
+	if !strings.Contains(err.Error(), `event 1 ("u2")`) {
+		t.Errorf("error %q does not name the refused event", err)
+	}
+	// Replaying the batch (from the dead letters, say) counts nothing twice.
+	if err := deliver(); !bus.IsPermanent(err) {
+		t.Fatalf("second delivery: error %v, want the same permanent error", err)
+	}
+	got, err := usage.New(pool).Sum(ctx, "acme", usage.Window{})
+	if err != nil {
+		t.Fatalf("sum: %v", err)
+	}
+	want := usage.Totals{Calls: 2, InputTokens: 5, OutputTokens: 3, CostMicros: 30}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("totals mismatch (-want +got):\n%s", diff)
+	}
+	records, err := h.chain.List(ctx, "acme", "", 0, 10)
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if len(records) != 1 || records[0].ID != "audit-u3" {
+		t.Errorf("chain holds %+v, want the one audit event once", records)
+	}
+
+	// An event without an id takes one from its place in the message, so
+	// that it too counts once.
+	anon := &keelv1.UsageBatch{Events: []*keelv1.UsageEvent{{CostMicros: 1}, {CostMicros: 2}}}
+	for range 2 {
+		if err := h.recordUsageBatch(ctx, bus.Delivery[*keelv1.UsageBatch]{
+			Subject: bus.UsageBatchSubject("acme"), Tenant: "acme", MsgID: "b2", Msg: anon,
+		}); err != nil {
+			t.Fatalf("batch of events without ids: %v", err)
+		}
+	}
+	if got, err := usage.New(pool).Sum(ctx, "acme", usage.Window{}); err != nil || got.Calls != 4 || got.CostMicros != 33 {
+		t.Errorf("after the id-less batch twice: %+v, %v; want 4 calls costing 33", got, err)
 	}
 }

@@ -31,10 +31,14 @@ const Name = "audit"
 
 // Consumer names and the subjects they read.
 const (
-	AuditDurable = Name
-	UsageDurable = Name + "-usage"
-	auditFilter  = "keel." + bus.RootAudit + ".>"
-	usageFilter  = "keel." + bus.RootUsage + ".>"
+	AuditDurable      = Name
+	UsageDurable      = Name + "-usage"
+	UsageBatchDurable = Name + "-usage-batch"
+	auditFilter       = "keel." + bus.RootAudit + ".>"
+	// Single usage events come on keel.usage.<tenant>, batches of them on
+	// keel.usage.<tenant>.batch; each consumer decodes one message type.
+	usageFilter      = "keel." + bus.RootUsage + ".*"
+	usageBatchFilter = "keel." + bus.RootUsage + ".*." + bus.KindBatch
 )
 
 // Config is the audit service's configuration.
@@ -206,6 +210,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			Backoff:        cfg.Consumer.backoff(),
 		}, newUsageEvent, handlers.recordUsageEvent, logger)
 	})
+	g.Go(func() error {
+		return bus.Consume(gctx, js, bus.ConsumerConfig{
+			Stream:         bus.StreamUsage,
+			Durable:        UsageBatchDurable,
+			Stage:          UsageBatchDurable,
+			FilterSubjects: []string{usageBatchFilter},
+			MaxDeliver:     cfg.Consumer.MaxDeliver,
+			Backoff:        cfg.Consumer.backoff(),
+		}, newUsageBatch, handlers.recordUsageBatch, logger)
+	})
 	logger.Info("audit service started", "grpc_addr", lis.Addr().String())
 
 	err = g.Wait()
@@ -221,3 +235,5 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 func newAuditEvent() *keelv1.AuditEvent { return new(keelv1.AuditEvent) }
 
 func newUsageEvent() *keelv1.UsageEvent { return new(keelv1.UsageEvent) }
+
+func newUsageBatch() *keelv1.UsageBatch { return new(keelv1.UsageBatch) }

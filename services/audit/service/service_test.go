@@ -325,3 +325,54 @@ func TestServiceAppendsTheAuditEventOfAModelCall(t *testing.T) {
 		t.Errorf("chain after the model call: %+v, %v", resp, err)
 	}
 }
+
+// A router under load publishes its usage events in batches; the service
+// records each event of a batch once, beside single events of the same
+// calls.
+func TestServiceRecordsUsageBatches(t *testing.T) {
+	h := startService(t)
+	ctx := context.Background()
+	at := timestamppb.New(time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC))
+	call := func(id string, cost int64) *keelv1.UsageEvent {
+		return &keelv1.UsageEvent{
+			Id: id, TenantId: "acme", Route: "chat", Provider: "local", Model: "echo",
+			CostMicros: cost, OccurredAt: at,
+			Audit: &keelv1.AuditEvent{
+				Id: "audit-" + id, TenantId: "acme", Actor: "router", Action: "model.generated",
+				Subject: "usage:" + id, OccurredAt: at,
+			},
+		}
+	}
+	// call-1 arrives alone first, then again inside a batch: a router
+	// publishes a batch's events one by one when the batch seemed lost.
+	if _, err := h.pub.Publish(ctx, bus.UsageSubject("acme"), "call-1", "acme", call("call-1", 100)); err != nil {
+		t.Fatalf("publish usage: %v", err)
+	}
+	batch := &keelv1.UsageBatch{Events: []*keelv1.UsageEvent{call("call-1", 100), call("call-2", 20), call("call-3", 3)}}
+	if _, err := h.pub.Publish(ctx, bus.UsageBatchSubject("acme"), "batch-call-1-3", "acme", batch); err != nil {
+		t.Fatalf("publish batch: %v", err)
+	}
+
+	var records []*keelv1.AuditRecord
+	eventually(t, "the audit records of three calls", func() (bool, error) {
+		var err error
+		records, err = listAll(ctx, h.client, "acme")
+		return len(records) >= 3, err
+	})
+	if got, want := ids(records), []string{"audit-call-1", "audit-call-2", "audit-call-3"}; !slices.Equal(got, want) {
+		t.Errorf("audit records %v, want %v", got, want)
+	}
+	pool, err := pgdb.Open(ctx, h.dbURL)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	got, err := usage.New(pool).Sum(ctx, "acme", usage.Window{})
+	if err != nil || got.Calls != 3 || got.CostMicros != 123 {
+		t.Errorf("usage totals %+v, %v; want 3 calls costing 123", got, err)
+	}
+	resp, err := h.client.VerifyChain(tenant.With(ctx, "acme"), &keelv1.VerifyChainRequest{})
+	if err != nil || !resp.GetIntact() {
+		t.Errorf("chain: %+v, %v", resp, err)
+	}
+}

@@ -134,7 +134,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	// Usage and audit events leave through an outbox, off the request
 	// path; it is drained before NATS closes.
-	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js)), routing.DefaultOutboxSize, 2, logger)
+	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js)), routing.OutboxConfig{
+		Size:    routing.DefaultOutboxSize,
+		Workers: 2,
+		Linger:  routing.DefaultOutboxLinger,
+		Logger:  logger,
+	})
 	defer outbox.Close()
 	router, err := routing.New(file, providers, routing.Options{
 		Recorder: outbox,

@@ -14,6 +14,10 @@ import (
 // waits for room.
 const DefaultOutboxSize = 8192
 
+// DefaultOutboxLinger is how long an outbox worker holding one record
+// waits for more to publish with it.
+const DefaultOutboxLinger = 2 * time.Millisecond
+
 // maxBatch is the most records a worker publishes together.
 const maxBatch = 256
 
@@ -34,6 +38,7 @@ type Outbox struct {
 	next   Recorder
 	logger *slog.Logger
 	queue  chan Record
+	linger time.Duration
 	wg     sync.WaitGroup
 
 	// mu is held for reading while a record is queued and for writing to
@@ -46,18 +51,34 @@ type Outbox struct {
 // ErrOutboxClosed is returned by Record after Close.
 var ErrOutboxClosed = errors.New("outbox closed")
 
-// NewOutbox starts workers goroutines that pass queued records to next.
+// OutboxConfig sizes an Outbox.
+type OutboxConfig struct {
+	// Size is how many records wait before Record blocks (at least 1).
+	Size int
+	// Workers is how many goroutines publish (at least 1).
+	Workers int
+	// Linger is how long a worker with one record in hand waits for more
+	// before publishing, when the Recorder records batches: a few
+	// milliseconds turn a stream write per call into one per batch, which
+	// is most of what usage events cost a busy gateway. Zero publishes
+	// what is queued at once.
+	Linger time.Duration
+	Logger *slog.Logger
+}
+
+// NewOutbox starts cfg.Workers goroutines that pass queued records to next.
 // Close stops them once the queue is empty.
-func NewOutbox(next Recorder, size, workers int, logger *slog.Logger) *Outbox {
+func NewOutbox(next Recorder, cfg OutboxConfig) *Outbox {
 	o := &Outbox{
 		next:   next,
-		logger: logger,
-		queue:  make(chan Record, max(size, 1)),
+		logger: cfg.Logger,
+		queue:  make(chan Record, max(cfg.Size, 1)),
+		linger: cfg.Linger,
 	}
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
-	for range max(workers, 1) {
+	for range max(cfg.Workers, 1) {
 		o.wg.Add(1)
 		go o.run()
 	}
@@ -111,26 +132,55 @@ func (o *Outbox) run() {
 		return
 	}
 	batch := make([]Record, 0, maxBatch)
+	var linger *time.Timer
+	if o.linger > 0 {
+		linger = time.NewTimer(o.linger)
+		defer linger.Stop()
+	}
 	for rec := range o.queue {
-		// Take what else is waiting, so that many records share writes.
 		batch = append(batch[:0], rec)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case more, ok := <-o.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
+		if linger != nil {
+			linger.Reset(o.linger)
 		}
+		o.fill(&batch, linger)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		failed := batcher.RecordBatch(ctx, batch)
 		cancel()
 		for _, rec := range failed {
 			o.recordOne(rec)
+		}
+	}
+}
+
+// fill adds what else is queued to batch, up to maxBatch: with a linger
+// timer, what arrives until it fires (or the outbox closes); without one,
+// what is waiting now.
+func (o *Outbox) fill(batch *[]Record, linger *time.Timer) {
+	var fired <-chan time.Time
+	if linger != nil {
+		fired = linger.C
+	}
+	for len(*batch) < maxBatch {
+		select {
+		case more, ok := <-o.queue:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, more)
+			continue
+		default:
+		}
+		if fired == nil {
+			return
+		}
+		select {
+		case more, ok := <-o.queue:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, more)
+		case <-fired:
+			return
 		}
 	}
 }

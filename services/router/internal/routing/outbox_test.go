@@ -57,7 +57,7 @@ func TestOutboxDrainsOnClose(t *testing.T) {
 	t.Parallel()
 
 	next := &blockingRecorder{}
-	o := NewOutbox(next, 1000, 4, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 1000, Workers: 4})
 	var want []string
 	for i := range 500 {
 		name := fmt.Sprintf("t%03d", i)
@@ -77,7 +77,7 @@ func TestOutboxFullWaits(t *testing.T) {
 	t.Parallel()
 
 	next := &blockingRecorder{entered: make(chan string, 4), release: make(chan struct{})}
-	o := NewOutbox(next, 1, 1, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 1, Workers: 1})
 	ctx := context.Background()
 
 	// The worker holds the first record; the second fills the queue.
@@ -112,7 +112,7 @@ func TestOutboxRetriesFailures(t *testing.T) {
 	t.Parallel()
 
 	next := &blockingRecorder{fail: 2}
-	o := NewOutbox(next, 10, 1, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 10, Workers: 1})
 	if err := o.Record(context.Background(), Record{Tenant: "acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestOutboxGivesUp(t *testing.T) {
 	t.Parallel()
 
 	next := &blockingRecorder{fail: 100}
-	o := NewOutbox(next, 10, 1, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 10, Workers: 1})
 	for _, tn := range []string{"a", "b"} {
 		if err := o.Record(context.Background(), Record{Tenant: tn}); err != nil {
 			t.Fatal(err)
@@ -152,7 +152,7 @@ func TestOutboxBehindRouter(t *testing.T) {
 	t.Parallel()
 
 	next := &recorderFunc{}
-	o := NewOutbox(next, 10, 2, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 10, Workers: 2})
 	r, _ := threeProviders(t, nil, nil, nil, Options{Recorder: o})
 	ctx, cancel := context.WithTimeout(tenantCtx("acme"), 30*time.Second)
 	defer cancel()
@@ -212,7 +212,7 @@ func TestOutboxBatches(t *testing.T) {
 	t.Parallel()
 
 	next := &batchRecorder{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	o := NewOutbox(next, 1000, 1, nil)
+	o := NewOutbox(next, OutboxConfig{Size: 1000, Workers: 1})
 	ctx := context.Background()
 	if err := o.Record(ctx, Record{Tenant: "first"}); err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func TestOutboxBatches(t *testing.T) {
 func TestOutboxRecordAfterClose(t *testing.T) {
 	t.Parallel()
 
-	o := NewOutbox(&recorderFunc{}, 4, 1, nil)
+	o := NewOutbox(&recorderFunc{}, OutboxConfig{Size: 4, Workers: 1})
 	o.Close()
 	o.Close() // twice is fine
 	if err := o.Record(context.Background(), Record{Tenant: "acme"}); !errors.Is(err, ErrOutboxClosed) {

@@ -108,11 +108,21 @@ type AsyncPublisher interface {
 	PublishAsync(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (jetstream.PubAckFuture, error)
 }
 
-// RecordBatch publishes the events of every record with their writes and
-// acknowledgements overlapping, and returns the records whose events did
-// not all reach the streams, for the caller to try again (their ids stay,
-// so a second try is de-duplicated). Without an AsyncPublisher it records
-// one by one.
+// Bounds of one published UsageBatch: well under the server's default
+// 1 MiB message limit, and few enough events that a redelivery after a
+// consumer failure repeats little work.
+const (
+	maxEventsPerMessage = 128
+	maxBytesPerMessage  = 256 << 10
+)
+
+// RecordBatch publishes the usage events of recs, grouped by tenant into
+// UsageBatch messages on keel.usage.<tenant>.batch (one event alone goes as
+// a UsageEvent on keel.usage.<tenant>), with the writes and
+// acknowledgements overlapping. It returns the records whose message did
+// not reach the stream, for the caller to try again one by one; their ids
+// stay, so consumers count each event once even when a message that was
+// reported lost did arrive. Without an AsyncPublisher it records one by one.
 func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 	async, ok := b.pub.(AsyncPublisher)
 	if !ok {
@@ -126,22 +136,51 @@ func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 	}
 
 	type pending struct {
-		rec    Record
+		recs   []Record
 		future jetstream.PubAckFuture
 		err    error
 	}
-	all := make([]pending, len(recs))
-	for i, rec := range recs {
-		all[i].rec = rec
-		usage, err := b.events(rec)
-		if err != nil {
-			all[i].err = err
-			continue
+	var all []pending
+	publish := func(tenant string, recs []Record, events []*keelv1.UsageEvent) {
+		p := pending{recs: recs}
+		if len(events) == 1 {
+			p.future, p.err = async.PublishAsync(ctx, bus.UsageSubject(tenant), events[0].GetId(), tenant, events[0])
+		} else {
+			// The id is fixed by the batch's content, so that the outbox
+			// publishing the same batch again is de-duplicated too.
+			id := "batch-" + events[0].GetId() + "-" + strconv.Itoa(len(events))
+			p.future, p.err = async.PublishAsync(ctx, bus.UsageBatchSubject(tenant), id, tenant,
+				&keelv1.UsageBatch{Events: events})
 		}
-		all[i].future, all[i].err = async.PublishAsync(ctx, bus.UsageSubject(rec.Tenant), usage.GetId(), rec.Tenant, usage)
+		all = append(all, p)
 	}
 
 	var failed []Record
+	for tenant, group := range byTenant(recs) {
+		var (
+			events []*keelv1.UsageEvent
+			first  int
+			size   int
+		)
+		for i, rec := range group {
+			usage, err := b.events(rec)
+			if err != nil {
+				failed = append(failed, rec)
+				continue
+			}
+			n := proto.Size(usage)
+			if len(events) > 0 && (len(events) == maxEventsPerMessage || size+n > maxBytesPerMessage) {
+				publish(tenant, group[first:i], events)
+				events, first, size = nil, i, 0
+			}
+			events = append(events, usage)
+			size += n
+		}
+		if len(events) > 0 {
+			publish(tenant, group[first:], events)
+		}
+	}
+
 	for _, p := range all {
 		ok := p.err == nil
 		if ok {
@@ -154,10 +193,19 @@ func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 			}
 		}
 		if !ok {
-			failed = append(failed, p.rec)
+			failed = append(failed, p.recs...)
 		}
 	}
 	return failed
+}
+
+// byTenant groups recs by tenant, keeping their order within a tenant.
+func byTenant(recs []Record) map[string][]Record {
+	groups := make(map[string][]Record, 1)
+	for _, rec := range recs {
+		groups[rec.Tenant] = append(groups[rec.Tenant], rec)
+	}
+	return groups
 }
 
 // events returns the usage event of rec with its audit event inside.

@@ -1320,6 +1320,54 @@ func (x *UsageEvent) GetAudit() *AuditEvent {
 	return nil
 }
 
+// UsageBatch is several usage events of one tenant in one message,
+// published on keel.usage.<tenant>.batch by a router under load so that a
+// busy gateway does not pay a stream write per call. Each event keeps its
+// own id, by which consumers count it once however often it arrives.
+type UsageBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*UsageEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageBatch) Reset() {
+	*x = UsageBatch{}
+	mi := &file_keel_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageBatch) ProtoMessage() {}
+
+func (x *UsageBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageBatch.ProtoReflect.Descriptor instead.
+func (*UsageBatch) Descriptor() ([]byte, []int) {
+	return file_keel_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UsageBatch) GetEvents() []*UsageEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_keel_v1_events_proto protoreflect.FileDescriptor
 
 const file_keel_v1_events_proto_rawDesc = "" +
@@ -1474,7 +1522,10 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"errorClass\x12\x1a\n" +
 	"\btemplate\x18\x14 \x01(\tR\btemplate\x12)\n" +
 	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersion\x12)\n" +
-	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05auditB\x8b\x01\n" +
+	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05audit\"9\n" +
+	"\n" +
+	"UsageBatch\x12+\n" +
+	"\x06events\x18\x01 \x03(\v2\x13.keel.v1.UsageEventR\x06eventsB\x8b\x01\n" +
 	"\vcom.keel.v1B\vEventsProtoP\x01Z2github.com/keelhq/keel/proto/gen/go/keel/v1;keelv1\xa2\x02\x03KXX\xaa\x02\aKeel.V1\xca\x02\aKeel\\V1\xe2\x02\x13Keel\\V1\\GPBMetadata\xea\x02\bKeel::V1b\x06proto3"
 
 var (
@@ -1489,7 +1540,7 @@ func file_keel_v1_events_proto_rawDescGZIP() []byte {
 	return file_keel_v1_events_proto_rawDescData
 }
 
-var file_keel_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_keel_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keel_v1_events_proto_goTypes = []any{
 	(*Customer)(nil),              // 0: keel.v1.Customer
 	(*IngestEvent)(nil),           // 1: keel.v1.IngestEvent
@@ -1502,32 +1553,34 @@ var file_keel_v1_events_proto_goTypes = []any{
 	(*OutboundMessage)(nil),       // 8: keel.v1.OutboundMessage
 	(*AuditEvent)(nil),            // 9: keel.v1.AuditEvent
 	(*UsageEvent)(nil),            // 10: keel.v1.UsageEvent
-	nil,                           // 11: keel.v1.IngestEvent.MetadataEntry
-	nil,                           // 12: keel.v1.RedactedEvent.MetadataEntry
-	nil,                           // 13: keel.v1.AuditEvent.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*UsageBatch)(nil),            // 11: keel.v1.UsageBatch
+	nil,                           // 12: keel.v1.IngestEvent.MetadataEntry
+	nil,                           // 13: keel.v1.RedactedEvent.MetadataEntry
+	nil,                           // 14: keel.v1.AuditEvent.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_keel_v1_events_proto_depIdxs = []int32{
 	0,  // 0: keel.v1.IngestEvent.customer:type_name -> keel.v1.Customer
-	14, // 1: keel.v1.IngestEvent.received_at:type_name -> google.protobuf.Timestamp
-	11, // 2: keel.v1.IngestEvent.metadata:type_name -> keel.v1.IngestEvent.MetadataEntry
+	15, // 1: keel.v1.IngestEvent.received_at:type_name -> google.protobuf.Timestamp
+	12, // 2: keel.v1.IngestEvent.metadata:type_name -> keel.v1.IngestEvent.MetadataEntry
 	0,  // 3: keel.v1.RedactedEvent.customer:type_name -> keel.v1.Customer
-	14, // 4: keel.v1.RedactedEvent.received_at:type_name -> google.protobuf.Timestamp
-	12, // 5: keel.v1.RedactedEvent.metadata:type_name -> keel.v1.RedactedEvent.MetadataEntry
+	15, // 4: keel.v1.RedactedEvent.received_at:type_name -> google.protobuf.Timestamp
+	13, // 5: keel.v1.RedactedEvent.metadata:type_name -> keel.v1.RedactedEvent.MetadataEntry
 	3,  // 6: keel.v1.RedactedEvent.entities:type_name -> keel.v1.EntitySummary
 	2,  // 7: keel.v1.RedactedEvent.attachments:type_name -> keel.v1.Attachment
-	14, // 8: keel.v1.Chunk.created_at:type_name -> google.protobuf.Timestamp
+	15, // 8: keel.v1.Chunk.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 9: keel.v1.ChunkBatch.chunks:type_name -> keel.v1.Chunk
-	14, // 10: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
-	14, // 11: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // 12: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
-	14, // 13: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	15, // 10: keel.v1.OutboundMessage.sent_at:type_name -> google.protobuf.Timestamp
+	15, // 11: keel.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	14, // 12: keel.v1.AuditEvent.attributes:type_name -> keel.v1.AuditEvent.AttributesEntry
+	15, // 13: keel.v1.UsageEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	9,  // 14: keel.v1.UsageEvent.audit:type_name -> keel.v1.AuditEvent
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 15: keel.v1.UsageBatch.events:type_name -> keel.v1.UsageEvent
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_events_proto_init() }
@@ -1541,7 +1594,7 @@ func file_keel_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_events_proto_rawDesc), len(file_keel_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
