@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
@@ -95,6 +96,10 @@ type Deps struct {
 	Local *Local
 }
 
+// catchUpWait bounds how long Run holds calls back while limits count the
+// usage already in the stream.
+const catchUpWait = 10 * time.Second
+
 // Run loads the routes and serves ModelRouterService until ctx ends. It
 // returns nil after a clean stop and an error when a part cannot start or
 // fails. The USAGE and AUDIT streams must exist (bus.DeclareStreams).
@@ -134,7 +139,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	// Usage and audit events leave through an outbox, off the request
 	// path; it is drained before NATS closes.
-	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js)), routing.OutboxConfig{
+	instance := bus.NewID()
+	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js), instance), routing.OutboxConfig{
 		Size:    routing.DefaultOutboxSize,
 		Workers: 2,
 		Linger:  routing.DefaultOutboxLinger,
@@ -149,23 +155,39 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return err
 	}
 	server := newModelRouterServer(router, logger)
+	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+
+	// Limits count the other replicas' calls, and after a restart the
+	// period's earlier ones, from the USAGE stream. Calls wait until what
+	// is already there has been counted (up to catchUpWait), so that a
+	// restart does not reopen a spent budget.
+	caughtUp := make(chan struct{})
+	g.Go(func() error {
+		return router.FollowUsage(gctx, js, instance, caughtUp)
+	})
+	select {
+	case <-caughtUp:
+	case <-gctx.Done():
+		_ = lis.Close()
+		return g.Wait()
+	case <-time.After(catchUpWait):
+		logger.Warn("limits have not caught up with the usage stream; serving anyway", "waited", catchUpWait)
+	}
+
 	if deps.Local != nil {
 		// Unbound, after waiting for its calls in flight, before the
 		// outbox closes (defers run last first).
 		deps.Local.bind(server)
 		defer deps.Local.unbind()
 	}
-
-	// gRPC.
-	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)
-	if err != nil {
-		return err
-	}
 	srv := grpcx.NewServer(logger, serviceAuth.ServerOptions()...)
 	keelv1.RegisterModelRouterServiceServer(srv, server)
 
 	logger.Info("router serving", "addr", lis.Addr().String(), "routes", len(file.Routes))
-	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return grpcx.Serve(gctx, srv, lis)
 	})

@@ -37,9 +37,9 @@ func (e *LimitError) Unwrap() error { return ErrLimited }
 // is known. It is safe for concurrent use: a tenant's state sits in one of
 // several shards, each under its own lock.
 //
-// TODO: the state lives in this process only; several router replicas each
-// allow the whole limit, and a restart forgets the budget spent so far this
-// period (the USAGE stream holds what is needed to rebuild it).
+// Replicas share their use through the USAGE stream (AddUse, fed by
+// FollowUsage), which also gives a restarted router the budget spent so far
+// in the period.
 type limiter struct {
 	seed   maphash.Seed
 	shards [32]limitShard
@@ -71,24 +71,39 @@ type bucket struct {
 	last  time.Time
 }
 
-// take refills b for capacity per minute at now and takes n when the level
-// allows. When it does not, it returns how long until it would.
-func (b *bucket) take(capacity, n float64, now time.Time) (bool, time.Duration) {
-	rate := capacity / 60 // per second
+// refill adds what capacity per minute gives back between b's last use
+// and now; an unused bucket starts full.
+func (b *bucket) refill(capacity float64, now time.Time) {
 	if b.last.IsZero() {
 		b.level = capacity
 	} else if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
-		b.level = math.Min(capacity, b.level+elapsed*rate)
+		b.level = math.Min(capacity, b.level+elapsed*capacity/60)
 	}
 	b.last = now
+}
+
+// take refills b for capacity per minute at now and takes n when the level
+// allows. When it does not, it returns how long until it would.
+func (b *bucket) take(capacity, n float64, now time.Time) (bool, time.Duration) {
+	b.refill(capacity, now)
 	// A call larger than the whole capacity passes when the bucket is full.
 	n = math.Min(n, capacity)
 	if b.level >= n {
 		b.level -= n
 		return true, 0
 	}
-	return false, time.Duration((n - b.level) / rate * float64(time.Second))
+	return false, time.Duration((n - b.level) / rate(capacity) * float64(time.Second))
 }
+
+// spend takes n used elsewhere, even below zero, but never more than a
+// minute's capacity below it: use older than a minute has refilled.
+func (b *bucket) spend(capacity, n float64, now time.Time) {
+	b.refill(capacity, now)
+	b.level = math.Max(b.level-n, -capacity)
+}
+
+// rate is capacity per minute in units per second.
+func rate(capacity float64) float64 { return capacity / 60 }
 
 func newLimiter() *limiter {
 	l := &limiter{seed: maphash.MakeSeed()}
@@ -199,6 +214,54 @@ func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
 				st.reserved = max(st.reserved-res.micros, 0)
 			}
 			st.rollPeriod(s.limits.BudgetPeriod, now)
+			st.spent += micros
+		}
+	}
+}
+
+// AddUse counts a call another router replica made (or this process made
+// before a restart), which reached this one through the USAGE stream: its
+// request and tokens against the per-minute rates when it was made within
+// the last minute, its cost against the budget of the period it was made
+// in. Nothing is refused; the next Reserve sees the use.
+func (l *limiter) AddUse(
+	tenant, route string,
+	tenantLimits, routeLimits Limits,
+	tokens, micros int64,
+	at, now time.Time,
+) {
+	if tenantLimits.zero() && routeLimits.zero() {
+		return
+	}
+	sh := l.shard(tenant)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	scopes := [2]reservedScope{{limitKey{tenant: tenant}, tenantLimits}, {limitKey{tenant, route}, routeLimits}}
+	for _, s := range scopes {
+		if s.limits.zero() {
+			continue
+		}
+		st := sh.state[s.key]
+		if st == nil {
+			st = &limitState{}
+			sh.state[s.key] = st
+		}
+		st.addUse(s.limits, tokens, micros, at, now)
+	}
+}
+
+func (st *limitState) addUse(lim Limits, tokens, micros int64, at, now time.Time) {
+	if recent := now.Sub(at) < time.Minute; recent {
+		if lim.RequestsPerMinute > 0 {
+			st.requests.spend(float64(lim.RequestsPerMinute), 1, now)
+		}
+		if lim.TokensPerMinute > 0 {
+			st.tokens.spend(float64(lim.TokensPerMinute), float64(tokens), now)
+		}
+	}
+	if lim.BudgetMicros > 0 && micros > 0 {
+		st.rollPeriod(lim.BudgetPeriod, now)
+		if periodStart(lim.BudgetPeriod, at).Equal(st.periodStart) {
 			st.spent += micros
 		}
 	}

@@ -526,3 +526,43 @@ func TestLimitErrorMessage(t *testing.T) {
 		t.Error("wrapped LimitError does not match ErrLimited")
 	}
 }
+
+// Use made elsewhere (another replica, or this process before a restart)
+// counts against the rates when it is under a minute old and against the
+// budget of the period it was made in.
+func TestLimiterAddUse(t *testing.T) {
+	t.Parallel()
+
+	now := clockStart
+	lim := Limits{RequestsPerMinute: 3, TokensPerMinute: 1000, BudgetMicros: 100}
+	l := newLimiter()
+	l.AddUse("acme", "r", lim, Limits{}, 900, 60, now.Add(-10*time.Second), now)
+	if _, err := l.Reserve("acme", "r", lim, Limits{}, 200, 0, now); limitErr(t, err).Kind != "tokens" {
+		t.Errorf("200 tokens over 900 used of 1000: %v, want the token limit", err)
+	}
+	reserveN(t, l, 1, lim, Limits{}, 100, 0, now)
+	if _, err := l.Reserve("acme", "r", lim, Limits{}, 0, 41, now); limitErr(t, err).Kind != "budget" {
+		t.Errorf("41 over 60 spent of 100: %v, want the budget", err)
+	}
+	// One request used elsewhere and one here leave one of three.
+	reserveN(t, l, 1, lim, Limits{}, 0, 40, now)
+	if _, err := l.Reserve("acme", "r", lim, Limits{}, 0, 0, now); limitErr(t, err).Kind != "requests" {
+		t.Errorf("fourth request in a minute: %v, want the request limit", err)
+	}
+
+	// Use from yesterday counts against neither, and the route's limits
+	// count the route's use.
+	l = newLimiter()
+	routeLim := Limits{BudgetMicros: 50}
+	l.AddUse("acme", "r", lim, routeLim, 1000, 100, now.Add(-25*time.Hour), now)
+	reserveN(t, l, 1, lim, routeLim, 1000, 50, now)
+	l = newLimiter()
+	l.AddUse("acme", "r", Limits{}, routeLim, 0, 30, now, now)
+	if _, err := l.Reserve("acme", "r", Limits{}, routeLim, 0, 21, now); limitErr(t, err).Scope != "route r" {
+		t.Errorf("21 over 30 spent on the route: %v, want the route's budget", err)
+	}
+	// Another tenant is untouched.
+	if _, err := l.Reserve("globex", "r", Limits{}, routeLim, 0, 50, now); err != nil {
+		t.Errorf("other tenant: %v", err)
+	}
+}

@@ -77,14 +77,16 @@ type Publisher interface {
 // model.failed), which the audit service appends to the tenant's chain: one
 // message per call.
 type BusRecorder struct {
-	pub   Publisher
-	now   func() time.Time
-	newID func() string
+	pub      Publisher
+	instance string
+	now      func() time.Time
+	newID    func() string
 }
 
-// NewBusRecorder returns a BusRecorder publishing through pub.
-func NewBusRecorder(pub Publisher) *BusRecorder {
-	return &BusRecorder{pub: pub, now: time.Now, newID: bus.NewID}
+// NewBusRecorder returns a BusRecorder publishing through pub. instance
+// names this router process in every event (see Router.FollowUsage).
+func NewBusRecorder(pub Publisher, instance string) *BusRecorder {
+	return &BusRecorder{pub: pub, instance: instance, now: time.Now, newID: bus.NewID}
 }
 
 // Record publishes the usage event of rec, which carries its audit event,
@@ -245,6 +247,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 		Template:          rec.Template,
 		TemplateVersion:   int32(min(rec.TemplateVersion, math.MaxInt32)),
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
+		RouterInstance:    b.instance,
 	}
 	if rec.Shadow {
 		attrs["shadow"] = "true"

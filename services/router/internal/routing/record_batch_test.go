@@ -68,7 +68,7 @@ func TestBusRecorderBatchesOnTheStream(t *testing.T) {
 	if err := bus.DeclareStreams(ctx, js); err != nil {
 		t.Fatalf("declare streams: %v", err)
 	}
-	rec := NewBusRecorder(bus.NewPublisher(js))
+	rec := NewBusRecorder(bus.NewPublisher(js), "router-1")
 
 	var recs []Record
 	for i := range maxEventsPerMessage + 2 {

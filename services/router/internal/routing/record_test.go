@@ -38,7 +38,7 @@ func (f *fakePublisher) Publish(_ context.Context, subject, msgID, tenantID stri
 }
 
 func testRecorder(pub *fakePublisher, at time.Time) *BusRecorder {
-	r := NewBusRecorder(pub)
+	r := NewBusRecorder(pub, "")
 	r.now = func() time.Time { return at }
 	r.newID = func() string { return "id1" }
 	return r

@@ -360,10 +360,7 @@ func (r *Router) render(ref *TemplateRef, req provider.Request, vars map[string]
 
 // reserve takes the call's expected use from the tenant's limits.
 func (r *Router) reserve(t, routeName string, route Route, req provider.Request) (reservation, error) {
-	tenantLimits := r.file.Tenants.Default
-	if o, ok := r.file.Tenants.Overrides[t]; ok {
-		tenantLimits = o
-	}
+	tenantLimits, _ := r.limitsOf(t, routeName)
 	if tenantLimits.zero() && route.Limits.zero() {
 		return reservation{}, nil
 	}

@@ -1131,9 +1131,13 @@ type UsageEvent struct {
 	// The audit record of the call (model.generated or model.failed), carried
 	// with its usage so that one message per call reaches the audit service,
 	// which appends it to the tenant's chain.
-	Audit         *AuditEvent `protobuf:"bytes,22,opt,name=audit,proto3" json:"audit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Audit *AuditEvent `protobuf:"bytes,22,opt,name=audit,proto3" json:"audit,omitempty"`
+	// The router process that made the call. Router replicas follow each
+	// other's usage on the stream to share limits and budgets, and skip the
+	// events they made themselves, which they counted already.
+	RouterInstance string `protobuf:"bytes,23,opt,name=router_instance,json=routerInstance,proto3" json:"router_instance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UsageEvent) Reset() {
@@ -1320,6 +1324,13 @@ func (x *UsageEvent) GetAudit() *AuditEvent {
 	return nil
 }
 
+func (x *UsageEvent) GetRouterInstance() string {
+	if x != nil {
+		return x.RouterInstance
+	}
+	return ""
+}
+
 // UsageBatch is several usage events of one tenant in one message,
 // published on keel.usage.<tenant>.batch by a router under load so that a
 // busy gateway does not pay a stream write per call. Each event keeps its
@@ -1493,7 +1504,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd8\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x06\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1522,7 +1533,8 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"errorClass\x12\x1a\n" +
 	"\btemplate\x18\x14 \x01(\tR\btemplate\x12)\n" +
 	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersion\x12)\n" +
-	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05audit\"9\n" +
+	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05audit\x12'\n" +
+	"\x0frouter_instance\x18\x17 \x01(\tR\x0erouterInstance\"9\n" +
 	"\n" +
 	"UsageBatch\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.keel.v1.UsageEventR\x06eventsB\x8b\x01\n" +

@@ -1,0 +1,167 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/keelhq/keel/pkg/bus"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+)
+
+// FollowUsage counts the calls of other router replicas against this
+// router's limits and budgets, and after a restart the calls made earlier in
+// the current budget periods. It reads the USAGE stream from the start of
+// the longest budget period the routes file sets (from a minute ago when it
+// sets only rates), then follows the stream until ctx ends. Events whose
+// router_instance is instance were counted by this process when it made
+// them and are skipped.
+//
+// caughtUp, when not nil, is closed once the events already in the stream
+// have been counted, so that a caller can hold back traffic until budgets
+// are whole. A routes file without limits reads nothing and closes it at
+// once.
+//
+// Replicas see each other's calls once they are published (the outbox
+// lingers a few milliseconds), so calls made at the same moment on two
+// replicas can together pass a limit by what they reserved.
+//
+// TODO: a restart replays the whole period (a month of events at most);
+// snapshots of the period's totals would bound that.
+func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instance string, caughtUp chan<- struct{}) error {
+	signal := func() {
+		if caughtUp != nil {
+			close(caughtUp)
+			caughtUp = nil
+		}
+	}
+	defer signal()
+	from, ok := r.usageHorizon(r.now())
+	if !ok {
+		return nil
+	}
+	cons, err := js.OrderedConsumer(ctx, bus.StreamUsage, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"keel." + bus.RootUsage + ".>"},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &from,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("follow usage: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("follow usage: %w", err)
+	}
+	if info.NumPending == 0 {
+		signal()
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow usage: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+
+	var counted int
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			r.logger.Warn("follow usage: read failed, retrying", "error", err)
+			continue
+		}
+		counted += r.countUsage(msg.Subject(), msg.Data(), instance)
+		if caughtUp != nil {
+			if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+				r.logger.Info("limits caught up with the usage stream", "since", from, "calls_counted", counted)
+				signal()
+			}
+		}
+	}
+}
+
+// usageHorizon is how far back the use that limits count can reach: the
+// start of the longest budget period configured, or a minute for rates;
+// false when no limits are set.
+func (r *Router) usageHorizon(now time.Time) (time.Time, bool) {
+	all := []Limits{r.file.Tenants.Default}
+	for _, l := range r.file.Tenants.Overrides {
+		all = append(all, l)
+	}
+	for _, route := range r.file.Routes {
+		all = append(all, route.Limits)
+	}
+	var (
+		from  time.Time
+		found bool
+	)
+	for _, l := range all {
+		if l.zero() {
+			continue
+		}
+		start := now.Add(-time.Minute)
+		if l.BudgetMicros > 0 {
+			start = periodStart(l.BudgetPeriod, now)
+		}
+		if !found || start.Before(from) {
+			from = start
+		}
+		found = true
+	}
+	return from, found
+}
+
+// countUsage counts the events of one USAGE message that another router
+// instance made, and returns how many it counted. Events that took nothing
+// from limits where they were made (refused by a limit, answered from the
+// cache, shadow calls) are left out, as are events that do not belong to
+// the tenant of their subject.
+func (r *Router) countUsage(subject string, data []byte, instance string) int {
+	t, err := bus.SubjectTenant(subject)
+	if err != nil {
+		return 0
+	}
+	events, err := bus.UsageEvents(subject, data)
+	if err != nil {
+		r.logger.Warn("follow usage: undecodable message", "subject", subject, "error", err)
+		return 0
+	}
+	now := r.now()
+	n := 0
+	for _, ev := range events {
+		if ev.GetRouterInstance() == instance || !tookFromLimits(ev) ||
+			(ev.GetTenantId() != "" && ev.GetTenantId() != t) {
+			continue
+		}
+		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
+		r.limits.AddUse(t, ev.GetRoute(), tenantLimits, routeLimits,
+			ev.GetInputTokens()+ev.GetOutputTokens(), ev.GetCostMicros(), ev.GetOccurredAt().AsTime(), now)
+		n++
+	}
+	return n
+}
+
+func tookFromLimits(ev *keelv1.UsageEvent) bool {
+	return !ev.GetShadow() && !ev.GetCached() && ev.GetErrorClass() != "limit"
+}
+
+// limitsOf returns the limits of tenant t and of route.
+func (r *Router) limitsOf(t, route string) (tenantLimits, routeLimits Limits) {
+	tenantLimits = r.file.Tenants.Default
+	if o, ok := r.file.Tenants.Overrides[t]; ok {
+		tenantLimits = o
+	}
+	return tenantLimits, r.file.Routes[route].Limits
+}

@@ -1,0 +1,153 @@
+package routing
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keelhq/keel/pkg/bus"
+	"github.com/keelhq/keel/pkg/natstest"
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// spentOf is what r's limiter counts as spent by tenant t this period.
+func spentOf(r *Router, t string) int64 {
+	sh := r.limits.shard(t)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if st := sh.state[limitKey{tenant: t}]; st != nil {
+		return st.spent
+	}
+	return 0
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Two router replicas share a tenant's daily budget through the USAGE
+// stream, neither counts its own calls twice, and a router started later
+// finds the day's spend already there.
+func TestFollowUsageSharesBudgets(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := bus.DeclareStreams(ctx, js); err != nil {
+		t.Fatalf("declare streams: %v", err)
+	}
+	// A fixed clock on today's date: the stream keeps real times, from
+	// which the routers read back to the start of their budget day.
+	noon := periodStart("day", time.Now()).Add(12 * time.Hour)
+	now := func() time.Time { return noon }
+	// Each call costs 3000 micros; 512 tokens' worth is reserved first.
+	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 6500}}, Limits{})
+	pub := bus.NewPublisher(js)
+	start := func(instance string) *Router {
+		rec := NewBusRecorder(pub, instance)
+		rec.now = now
+		r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: now, Recorder: rec})
+		caughtUp := make(chan struct{})
+		done := make(chan error, 1)
+		go func() { done <- r.FollowUsage(ctx, js, instance, caughtUp) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("FollowUsage %s: %v", instance, err)
+			}
+		})
+		select {
+		case <-caughtUp:
+		case err := <-done:
+			t.Fatalf("FollowUsage %s ended before catching up: %v", instance, err)
+		}
+		return r
+	}
+	a, b := start("router-a"), start("router-b")
+
+	call := tenantCtx("acme")
+	for i := range 2 {
+		if _, err := a.Generate(call, "r", provider.Request{}); err != nil {
+			t.Fatalf("call %d on a: %v", i+1, err)
+		}
+	}
+	waitFor(t, "b to count a's calls", func() bool { return spentOf(b, "acme") == 6000 })
+	_, err := b.Generate(call, "r", provider.Request{})
+	if le := limitErr(t, err); le.Kind != "budget" {
+		t.Errorf("call on b after a spent 6000 of 6500: %+v, want the budget", le)
+	}
+
+	// A call from elsewhere, published after a's own: once a has counted
+	// it, a has read its own calls too, and skipped them.
+	marker := &keelv1.UsageEvent{Id: "elsewhere-1", TenantId: "acme", Route: "r", CostMicros: 1,
+		OccurredAt: timestamppb.New(noon), RouterInstance: "router-x"}
+	if _, err := pub.Publish(ctx, bus.UsageSubject("acme"), marker.GetId(), "acme", marker); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a to count the marker", func() bool { return spentOf(a, "acme") >= 6001 })
+	if got := spentOf(a, "acme"); got != 6001 {
+		t.Errorf("a counts %d spent, want 6001: its own calls once, the marker once", got)
+	}
+	// b's refused call published a usage event too, which took nothing.
+	waitFor(t, "b to count the marker", func() bool { return spentOf(b, "acme") >= 6001 })
+	if got := spentOf(b, "acme"); got != 6001 {
+		t.Errorf("b counts %d spent, want 6001", got)
+	}
+
+	// A router started now (a restart) counts the day's calls before it
+	// serves any.
+	c := start("router-c")
+	if got := spentOf(c, "acme"); got != 6001 {
+		t.Errorf("restarted router counts %d spent, want 6001", got)
+	}
+	if _, err := c.Generate(call, "r", provider.Request{}); limitErr(t, err).Kind != "budget" {
+		t.Errorf("call on the restarted router: %v, want the budget", err)
+	}
+}
+
+// Events that took nothing from limits where they were made are not
+// counted, nor events of another tenant than their subject's.
+func TestCountUsageSkips(t *testing.T) {
+	t.Parallel()
+	now := clockStart
+	r := newTestRouter(t, limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100}}, Limits{}),
+		scripted(&callLog{}, nil, "a"), Options{Now: func() time.Time { return now }})
+	at := timestamppb.New(now)
+	batch := &keelv1.UsageBatch{Events: []*keelv1.UsageEvent{
+		{Id: "mine", CostMicros: 1, OccurredAt: at, RouterInstance: "me"},
+		{Id: "shadow", CostMicros: 2, OccurredAt: at, Shadow: true},
+		{Id: "cached", CostMicros: 4, OccurredAt: at, Cached: true},
+		{Id: "refused", CostMicros: 8, OccurredAt: at, ErrorClass: "limit"},
+		{Id: "foreign", TenantId: "globex", CostMicros: 16, OccurredAt: at},
+		{Id: "counted", TenantId: "acme", CostMicros: 32, OccurredAt: at},
+		{Id: "failed", CostMicros: 64, OccurredAt: at, ErrorClass: "timeout"},
+	}}
+	data, err := proto.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.countUsage(bus.UsageBatchSubject("acme"), data, "me"); n != 2 {
+		t.Errorf("counted %d events, want 2", n)
+	}
+	if got := spentOf(r, "acme"); got != 96 {
+		t.Errorf("spent %d, want 96 (32 + 64)", got)
+	}
+	if got := spentOf(r, "globex"); got != 0 {
+		t.Errorf("globex spent %d, want 0", got)
+	}
+	if n := r.countUsage(bus.UsageBatchSubject("acme"), []byte{0xff}, "me"); n != 0 {
+		t.Errorf("garbage counted %d events", n)
+	}
+}
