@@ -146,8 +146,10 @@ func (r *Router) countUsage(subject string, data []byte, instance string) int {
 			continue
 		}
 		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
+		// Negative counts would hand budget back; no router publishes them.
+		tokens := max(ev.GetInputTokens(), 0) + max(ev.GetOutputTokens(), 0)
 		r.limits.AddUse(t, ev.GetRoute(), tenantLimits, routeLimits,
-			ev.GetInputTokens()+ev.GetOutputTokens(), ev.GetCostMicros(), ev.GetOccurredAt().AsTime(), now)
+			tokens, max(ev.GetCostMicros(), 0), ev.GetOccurredAt().AsTime(), now)
 		n++
 	}
 	return n

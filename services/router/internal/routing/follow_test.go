@@ -133,16 +133,17 @@ func TestCountUsageSkips(t *testing.T) {
 		{Id: "foreign", TenantId: "globex", CostMicros: 16, OccurredAt: at},
 		{Id: "counted", TenantId: "acme", CostMicros: 32, OccurredAt: at},
 		{Id: "failed", CostMicros: 64, OccurredAt: at, ErrorClass: "timeout"},
+		{Id: "negative", CostMicros: -1000, InputTokens: -5, OccurredAt: at},
 	}}
 	data, err := proto.Marshal(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := r.countUsage(bus.UsageBatchSubject("acme"), data, "me"); n != 2 {
-		t.Errorf("counted %d events, want 2", n)
+	if n := r.countUsage(bus.UsageBatchSubject("acme"), data, "me"); n != 3 {
+		t.Errorf("counted %d events, want 3", n)
 	}
 	if got := spentOf(r, "acme"); got != 96 {
-		t.Errorf("spent %d, want 96 (32 + 64)", got)
+		t.Errorf("spent %d, want 96 (32 + 64; a negative cost gives nothing back)", got)
 	}
 	if got := spentOf(r, "globex"); got != 0 {
 		t.Errorf("globex spent %d, want 0", got)
