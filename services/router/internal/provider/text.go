@@ -14,6 +14,29 @@ func EstimateTokens(text string) int64 {
 	return int64(countWords(text)) * 4 / 3
 }
 
+// ReplyEstimate counts the words of a reply as it streams, so that the
+// tokens of a reply cut off before the provider reported its usage can be
+// estimated as EstimateTokens would estimate the whole text. A word split
+// between two deltas counts once.
+type ReplyEstimate struct {
+	words  int
+	inWord bool
+}
+
+// Add counts the words of the next piece of the reply.
+func (e *ReplyEstimate) Add(text string) {
+	for _, r := range text {
+		space := unicode.IsSpace(r)
+		if !space && !e.inWord {
+			e.words++
+		}
+		e.inWord = !space
+	}
+}
+
+// Tokens is the estimate for what was added so far.
+func (e *ReplyEstimate) Tokens() int64 { return int64(e.words) * 4 / 3 }
+
 // countWords counts the runs of non-space characters of s, as
 // len(strings.Fields(s)) would, without building the slice.
 func countWords(s string) int {

@@ -8,7 +8,10 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -249,6 +252,10 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		err = fmt.Errorf("use case %q: %w", call.UseCase, ErrRouteNotFound)
 	}
 	if err != nil {
+		// Recorded too, under as much of the asked name as a record
+		// should hold: it is the caller's text.
+		call.UseCase = boundedName(call.UseCase)
+		r.record(ctx, call, Result{Latency: r.now().Sub(start)}, err)
 		return Result{}, err
 	}
 	t, _ := tenant.From(ctx)
@@ -312,6 +319,28 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, prepared)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
+}
+
+// maxNameBytes bounds a use case name taken from a caller into a record.
+const maxNameBytes = 64
+
+// boundedName is name cut to maxNameBytes, on a character boundary, with
+// control characters and invalid UTF-8 replaced.
+func boundedName(name string) string {
+	name = strings.ToValidUTF8(name, "\uFFFD")
+	if len(name) > maxNameBytes {
+		cut := maxNameBytes
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, name)
 }
 
 // setTemplate names the template version the call was rendered with.
@@ -543,6 +572,9 @@ func (r *Router) attempt(
 	var (
 		resp     provider.Response
 		streamed bool
+		// sent estimates the reply that reached the caller, for a stream
+		// that breaks before the provider reports its usage.
+		sent provider.ReplyEstimate
 	)
 	if call.Emit == nil {
 		resp, err = p.Generate(actx, req)
@@ -560,16 +592,36 @@ func (r *Router) attempt(
 				first.Stop()
 			}
 			streamed = true
+			sent.Add(d.Text)
+			if d.ToolCall != nil {
+				sent.Add(" " + d.ToolCall.Name + " " + d.ToolCall.Arguments + " ")
+			}
 			return call.Emit(d)
 		})
 	}
+	price := r.file.Providers[c.Provider].Price
 	if err != nil {
 		err = r.classifyAttemptError(ctx, actx, err)
-		return attemptOutcome{streamed: streamed}, fmt.Errorf("provider %s: %w", c.Provider, err)
+		out := attemptOutcome{streamed: streamed}
+		if streamed {
+			// The provider was paid for what it sent: the call is
+			// settled and recorded with an estimate of it.
+			usage := provider.Usage{
+				InputTokens:  provider.EstimateInputTokens(req),
+				OutputTokens: sent.Tokens(),
+				Estimated:    true,
+			}
+			out.Result = Result{
+				Response:   provider.Response{Usage: usage},
+				Provider:   c.Provider,
+				Model:      c.Model,
+				CostMicros: price.CostMicros(usage),
+			}
+		}
+		return out, fmt.Errorf("provider %s: %w", c.Provider, err)
 	}
 
 	model := cmp.Or(resp.Model, c.Model)
-	price := r.file.Providers[c.Provider].Price
 	return attemptOutcome{Result: Result{
 		Response:   resp,
 		Provider:   c.Provider,

@@ -406,9 +406,12 @@ func TestStreamFailover(t *testing.T) {
 	t.Run("after a delta", func(t *testing.T) {
 		t.Parallel()
 
-		r, log := threeProviders(t, []step{{deltas: []string{"Hel"}, err: classErr(provider.ErrServerFailed)}}, nil, nil, Options{})
+		rec := &recorderFunc{}
+		r, log := threeProviders(t, []step{{deltas: []string{"Hel", "lo th", "ere"}, err: classErr(provider.ErrServerFailed)}},
+			nil, nil, Options{Recorder: rec})
 		var got []string
-		_, err := r.Stream(context.Background(), "support_reply", provider.Request{}, func(d provider.Delta) error {
+		req := provider.Request{Messages: []provider.Message{{Role: provider.RoleUser, Content: "one two three"}}}
+		_, err := r.Stream(context.Background(), "support_reply", req, func(d provider.Delta) error {
 			got = append(got, d.Text)
 			return nil
 		})
@@ -418,8 +421,16 @@ func TestStreamFailover(t *testing.T) {
 		if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
 			t.Errorf("calls (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{"Hel"}, got); diff != "" {
+		if diff := cmp.Diff([]string{"Hel", "lo th", "ere"}, got); diff != "" {
 			t.Errorf("deltas (-want +got):\n%s", diff)
+		}
+		// The provider reported no usage before it broke: the call is
+		// recorded with an estimate of what was sent ("Hello there", a
+		// word split between deltas counted once).
+		last := rec.last(t)
+		want := provider.Usage{InputTokens: 4, OutputTokens: 2, Estimated: true}
+		if last.Usage != want || last.Provider != "a" || last.Err == nil {
+			t.Errorf("record: usage %+v provider %q error %v; want usage %+v from a, failed", last.Usage, last.Provider, last.Err, want)
 		}
 	})
 }

@@ -134,7 +134,8 @@ func TestExactRoute(t *testing.T) {
 
 	file := templateFile()
 	file.DefaultRoute = "plain"
-	r, err := New(file, map[string]provider.Provider{"cap": &capturingProvider{}}, Options{})
+	rec := &recorderFunc{}
+	r, err := New(file, map[string]provider.Provider{"cap": &capturingProvider{}}, Options{Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +145,20 @@ func TestExactRoute(t *testing.T) {
 	}
 	if _, err := r.Do(ctx, Call{UseCase: "gpt-9", Request: userRequest("hi"), ExactRoute: true}); !errors.Is(err, ErrRouteNotFound) {
 		t.Errorf("unknown use case with ExactRoute: %v, want ErrRouteNotFound", err)
+	}
+	// The refused call is recorded too, under the name asked for, bounded.
+	if last := rec.last(t); last.UseCase != "gpt-9" || last.Route != "" || !errors.Is(last.Err, ErrRouteNotFound) {
+		t.Errorf("record of the refused call: %+v", last)
+	}
+	long := strings.Repeat("é", 40) + "\x00\xff"
+	if _, err := r.Do(ctx, Call{UseCase: long, ExactRoute: true}); !errors.Is(err, ErrRouteNotFound) {
+		t.Fatalf("long unknown name: %v", err)
+	}
+	if got := rec.last(t).UseCase; got != strings.Repeat("é", 32) {
+		t.Errorf("recorded name %q, want the first 64 bytes on a character boundary", got)
+	}
+	if got := boundedName("a\x00b\xffc"); got != "a\uFFFDb\uFFFDc" {
+		t.Errorf("boundedName = %q, want control and invalid bytes replaced", got)
 	}
 }
 
