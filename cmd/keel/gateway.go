@@ -127,8 +127,14 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	if *pprofAddr != "" {
 		g.Go(func() error { return servePprof(gctx, *pprofAddr) })
 	}
-	fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s)\n",
-		httpLis.Addr(), cmp.Or(*routes, "embedded local"))
+	// Said once the router serves, so that a script waiting for the line
+	// never sends a call that finds no routes.
+	select {
+	case <-local.Ready():
+		fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s)\n",
+			httpLis.Addr(), cmp.Or(*routes, "embedded local"))
+	case <-gctx.Done():
+	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -24,15 +24,23 @@ type Local struct {
 	// can close what they record into.
 	mu     sync.RWMutex
 	server *modelRouterServer
+
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // NewLocal returns a Local that Run will bind.
-func NewLocal() *Local { return &Local{} }
+func NewLocal() *Local { return &Local{ready: make(chan struct{})} }
+
+// Ready is closed once Run has bound l and serves calls through it: the
+// routes are loaded and limits have counted the usage already published.
+func (l *Local) Ready() <-chan struct{} { return l.ready }
 
 func (l *Local) bind(s *modelRouterServer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.server = s
+	l.readyOnce.Do(func() { close(l.ready) })
 }
 
 // unbind makes new calls fail with Unavailable and waits for those in

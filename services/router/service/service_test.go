@@ -360,3 +360,80 @@ func TestRunBadRoutesFile(t *testing.T) {
 		t.Errorf("error = %v, want os.ErrNotExist", err)
 	}
 }
+
+// A router that restarts keeps the day's spend: it counts the usage already
+// on the stream before its Local serves (Ready), so a spent budget stays
+// spent.
+func TestRestartedRouterKeepsBudget(t *testing.T) {
+	t.Parallel()
+	nc, _ := natstest.Start(t)
+	cfg := DefaultConfig()
+	cfg.Routes.File = filepath.Join(t.TempDir(), "routes.yaml")
+	// A micro a token: a call reserves its prompt and 200 tokens of reply
+	// (about 201 micros) and spends what the local reply used; the budget
+	// admits the first call only.
+	routes := `
+default_route: chat
+routes:
+  chat:
+    providers: [{provider: local, model: keel-local-1}]
+providers:
+  local:
+    type: local
+    price: {input_per_million: 1000000, output_per_million: 1000000}
+tenants:
+  default: {budget_micros: 210, budget_period: day}
+`
+	if err := os.WriteFile(cfg.Routes.File, []byte(routes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() (*Local, func()) {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := NewLocal()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, cfg, Deps{Logger: logging.Discard(), NATS: nc, Listener: lis, Local: local,
+				Getenv: func(string) string { return "" }})
+		}()
+		select {
+		case <-local.Ready():
+		case err := <-done:
+			t.Fatalf("Run ended before it was ready: %v", err)
+		}
+		return local, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	req := func() *keelv1.GenerateRequest {
+		return &keelv1.GenerateRequest{UseCase: "chat", Messages: []*keelv1.ChatMessage{{Role: "user", Content: "hi"}},
+			MaxOutputTokens: 200}
+	}
+
+	local, stop := run()
+	first, err := local.Generate(acme(), req())
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if first.GetUsage().GetOutputTokens() == 0 {
+		t.Fatalf("first call used no tokens: %+v", first)
+	}
+	_, err = local.Generate(acme(), req())
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("second call: %v, want RESOURCE_EXHAUSTED (budget)", err)
+	}
+	stop() // drains the outbox: the first call's usage is on the stream
+
+	local, stop = run()
+	defer stop()
+	_, err = local.Generate(acme(), req())
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "budget") {
+		t.Errorf("call after the restart: %v, want the budget still spent", err)
+	}
+}
