@@ -188,7 +188,7 @@ func (r *Router) checkOpenCircuits(ctx context.Context, timeout time.Duration) {
 		err := hc.Check(cctx, k.model)
 		cancel()
 		if err != nil {
-			r.logger.Debug("health check failed", "provider", k.provider, "model", k.model, "error", err)
+			r.logger.Debug("health check failed", "provider", k.provider, "model", k.model, "error", provider.LogText(err))
 			continue
 		}
 		r.logger.Info("health check passed; next call is a trial", "provider", k.provider, "model", k.model)
