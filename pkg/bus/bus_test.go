@@ -340,3 +340,33 @@ func TestUsageEvents(t *testing.T) {
 		t.Error("garbage decoded without an error")
 	}
 }
+
+func TestPublisherWithOrigin(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	ctx := context.Background()
+	if err := bus.DeclareStreams(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	plain := bus.NewPublisher(js)
+	named := plain.WithOrigin("router-7")
+	for i, p := range []*bus.Publisher{plain, named} {
+		ev := &keelv1.UsageEvent{Id: "u" + string(rune('0'+i))}
+		if _, err := p.Publish(ctx, bus.UsageSubject("acme"), ev.GetId(), "acme", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream, err := js.Stream(ctx, bus.StreamUsage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, want := range map[uint64]string{1: "", 2: "router-7"} {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := msg.Header.Get(bus.HeaderOrigin); got != want {
+			t.Errorf("message %d origin %q, want %q", seq, got, want)
+		}
+	}
+}

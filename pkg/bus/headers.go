@@ -15,6 +15,10 @@ const (
 	HeaderDLQSubject  = "Keel-Dlq-Subject"
 	HeaderDLQMsgID    = "Keel-Dlq-Msg-Id"
 	HeaderDLQCount    = "Keel-Dlq-Deliveries"
+	// HeaderOrigin names the process that published a message, so that a
+	// process following a stream it also writes can pass over its own
+	// messages without decoding them (Publisher.WithOrigin).
+	HeaderOrigin = "Keel-Origin"
 )
 
 // Content types of message payloads.

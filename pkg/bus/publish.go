@@ -23,7 +23,8 @@ var ErrNoMsgID = errors.New("bus: message id is required")
 
 // Publisher publishes protobuf messages on JetStream with Keel's headers.
 type Publisher struct {
-	js jetstream.JetStream
+	js     jetstream.JetStream
+	origin string
 }
 
 // NewPublisher returns a Publisher on js.
@@ -31,12 +32,18 @@ func NewPublisher(js jetstream.JetStream) *Publisher {
 	return &Publisher{js: js}
 }
 
+// WithOrigin returns a Publisher on the same stream that names origin in
+// the Keel-Origin header of every message.
+func (p *Publisher) WithOrigin(origin string) *Publisher {
+	return &Publisher{js: p.js, origin: origin}
+}
+
 // Publish sends m on subject for tenant with msgID as its Nats-Msg-Id, and
 // reports whether the stream had already stored a message with that id. It
 // returns ErrNoMsgID for an empty id and an error wrapping tenant.ErrInvalid
 // for a malformed tenant.
 func (p *Publisher) Publish(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error) {
-	msg, err := newMsg(ctx, subject, msgID, tenantID, m)
+	msg, err := p.newMsg(ctx, subject, msgID, tenantID, m)
 	if err != nil {
 		return false, err
 	}
@@ -57,7 +64,7 @@ func (p *Publisher) PublishAsync(
 	subject, msgID, tenantID string,
 	m proto.Message,
 ) (jetstream.PubAckFuture, error) {
-	msg, err := newMsg(ctx, subject, msgID, tenantID, m)
+	msg, err := p.newMsg(ctx, subject, msgID, tenantID, m)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +76,7 @@ func (p *Publisher) PublishAsync(
 }
 
 // newMsg builds the message of m with Keel's headers.
-func newMsg(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (*nats.Msg, error) {
+func (p *Publisher) newMsg(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (*nats.Msg, error) {
 	if msgID == "" {
 		return nil, ErrNoMsgID
 	}
@@ -84,6 +91,9 @@ func newMsg(ctx context.Context, subject, msgID, tenantID string, m proto.Messag
 	msg.Data = body
 	msg.Header.Set(HeaderContentType, ContentTypeProtobuf)
 	msg.Header.Set(tenant.Header, tenantID)
+	if p.origin != "" {
+		msg.Header.Set(HeaderOrigin, p.origin)
+	}
 	InjectTrace(ctx, msg.Header)
 	return msg, nil
 }

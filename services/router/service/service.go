@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	// Usage and audit events leave through an outbox, off the request
 	// path; it is drained before NATS closes.
 	instance := bus.NewID()
-	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js), instance), routing.OutboxConfig{
+	outbox := routing.NewOutbox(routing.NewBusRecorder(bus.NewPublisher(js).WithOrigin(instance), instance), routing.OutboxConfig{
 		Size:    routing.DefaultOutboxSize,
 		Workers: 2,
 		Linger:  routing.DefaultOutboxLinger,

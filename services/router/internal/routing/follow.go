@@ -18,7 +18,8 @@ import (
 // the longest budget period the routes file sets (from a minute ago when it
 // sets only rates), then follows the stream until ctx ends. Events whose
 // router_instance is instance were counted by this process when it made
-// them and are skipped.
+// them and are skipped; messages whose Keel-Origin header is instance are
+// skipped without decoding them.
 //
 // caughtUp, when not nil, is closed once the events already in the stream
 // have been counted, so that a caller can hold back traffic until budgets
@@ -82,7 +83,10 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 			r.logger.Warn("follow usage: read failed, retrying", "error", err)
 			continue
 		}
-		counted += r.countUsage(msg.Subject(), msg.Data(), instance)
+		// This process's own messages need not be decoded to be skipped.
+		if msg.Headers().Get(bus.HeaderOrigin) != instance {
+			counted += r.countUsage(msg.Subject(), msg.Data(), instance)
+		}
 		if caughtUp != nil {
 			if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
 				r.logger.Info("limits caught up with the usage stream", "since", from, "calls_counted", counted)

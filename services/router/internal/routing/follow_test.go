@@ -56,7 +56,7 @@ func TestFollowUsageSharesBudgets(t *testing.T) {
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 6500}}, Limits{})
 	pub := bus.NewPublisher(js)
 	start := func(instance string) *Router {
-		rec := NewBusRecorder(pub, instance)
+		rec := NewBusRecorder(pub.WithOrigin(instance), instance)
 		rec.now = now
 		r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: now, Recorder: rec})
 		caughtUp := make(chan struct{})
