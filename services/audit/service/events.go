@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -91,7 +92,9 @@ func (h *eventHandlers) recordUsage(ctx context.Context, tenant string, ev *keel
 		if err := checkTenant(a.GetTenantId(), tenant); err != nil {
 			return bus.Permanent(err)
 		}
-		rc, err := h.chain.Append(ctx, tenant, h.entryFromEvent(a, "audit-"+firstNonEmpty(ev.GetId(), msgID)))
+		entry := h.entryFromEvent(a, "audit-"+firstNonEmpty(ev.GetId(), msgID))
+		entry.Attributes = modelCallAttributes(ev, firstNonEmpty(ev.GetId(), msgID), a.GetAttributes())
+		rc, err := h.chain.Append(ctx, tenant, entry)
 		if errors.Is(err, auditlog.ErrInvalidEntry) {
 			return bus.Permanent(err)
 		}
@@ -112,6 +115,49 @@ func (h *eventHandlers) recordUsage(ctx context.Context, tenant string, ev *keel
 	h.logger.DebugContext(ctx, "usage recorded", "tenant", tenant,
 		"route", ev.GetRoute(), "provider", ev.GetProvider(), "duplicate", !added)
 	return nil
+}
+
+// modelCallAttributes are the attributes of the audit record of the model
+// call ev describes: what the call was (use case, route, latency, template,
+// whether cached, shadow or repaired) and, when it succeeded, who answered
+// and what it used (provider, model, tokens, cost, finish reason,
+// citations, attempts, estimated, degraded), or the class of its error;
+// usage_id links the record to the usage ledger. Attributes given with the
+// audit event (given) are kept and win.
+func modelCallAttributes(ev *keelv1.UsageEvent, usageID string, given map[string]string) map[string]string {
+	attrs := make(map[string]string, 16+len(given))
+	attrs["use_case"] = ev.GetUseCase()
+	attrs["route"] = ev.GetRoute()
+	attrs["latency_ms"] = strconv.FormatInt(ev.GetLatencyMs(), 10)
+	attrs["usage_id"] = usageID
+	flag := func(key string, set bool) {
+		if set {
+			attrs[key] = "true"
+		}
+	}
+	flag("shadow", ev.GetShadow())
+	flag("cached", ev.GetCached())
+	flag("schema_repaired", ev.GetSchemaRepaired())
+	if ev.GetTemplate() != "" {
+		attrs["template"] = ev.GetTemplate()
+		attrs["template_version"] = strconv.Itoa(int(ev.GetTemplateVersion()))
+	}
+	if ev.GetErrorClass() != "" {
+		attrs["error_class"] = ev.GetErrorClass()
+	} else {
+		attrs["provider"] = ev.GetProvider()
+		attrs["model"] = ev.GetModel()
+		attrs["input_tokens"] = strconv.FormatInt(ev.GetInputTokens(), 10)
+		attrs["output_tokens"] = strconv.FormatInt(ev.GetOutputTokens(), 10)
+		attrs["cost_micros"] = strconv.FormatInt(ev.GetCostMicros(), 10)
+		attrs["finish_reason"] = ev.GetFinishReason()
+		attrs["citations"] = strconv.Itoa(int(ev.GetCitations()))
+		attrs["attempts"] = strconv.Itoa(int(ev.GetAttempts()))
+		flag("usage_estimated", ev.GetEstimated())
+		flag("degraded", ev.GetDegraded())
+	}
+	maps.Copy(attrs, given)
+	return attrs
 }
 
 // checkTenant accepts an event whose tenant_id is empty or names the tenant

@@ -241,3 +241,46 @@ func TestRecordUsageBatch(t *testing.T) {
 		t.Errorf("after the id-less batch twice: %+v, %v; want 4 calls costing 33", got, err)
 	}
 }
+
+// The audit record of a model call gets the usage event's fields as
+// attributes; the router sends them once, in the usage event.
+func TestModelCallAttributes(t *testing.T) {
+	t.Parallel()
+
+	ok := &keelv1.UsageEvent{
+		Id: "id1", UseCase: "support_reply", Route: "support_reply", Provider: "local",
+		Model: "keel-local-1", InputTokens: 40, OutputTokens: 12, CostMicros: 3, LatencyMs: 1500,
+		FinishReason: "stop", Citations: 2, Attempts: 1,
+	}
+	want := map[string]string{
+		"use_case": "support_reply", "route": "support_reply", "provider": "local",
+		"model": "keel-local-1", "input_tokens": "40", "output_tokens": "12",
+		"cost_micros": "3", "latency_ms": "1500", "finish_reason": "stop",
+		"citations": "2", "attempts": "1", "usage_id": "id1",
+	}
+	if diff := cmp.Diff(want, modelCallAttributes(ok, "id1", nil)); diff != "" {
+		t.Errorf("successful call (-want +got):\n%s", diff)
+	}
+
+	flagged := &keelv1.UsageEvent{
+		Id: "id2", Route: "extract", Provider: "p", Model: "m", Attempts: 2, Estimated: true, Degraded: true,
+		Cached: true, Shadow: true, SchemaRepaired: true, Template: "greet", TemplateVersion: 3,
+	}
+	got := modelCallAttributes(flagged, "id2", map[string]string{"route": "given", "extra": "x"})
+	for k, v := range map[string]string{
+		"usage_estimated": "true", "degraded": "true", "cached": "true", "shadow": "true",
+		"schema_repaired": "true", "template": "greet", "template_version": "3",
+		"route": "given", "extra": "x",
+	} {
+		if got[k] != v {
+			t.Errorf("flagged call: %s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	failed := &keelv1.UsageEvent{Id: "id3", Route: "chat", Provider: "p", ErrorClass: "rate_limited", LatencyMs: 7}
+	want = map[string]string{"use_case": "", "route": "chat", "latency_ms": "7", "usage_id": "id3",
+		"error_class": "rate_limited"}
+	if diff := cmp.Diff(want, modelCallAttributes(failed, "id3", nil)); diff != "" {
+		t.Errorf("failed call (-want +got):\n%s", diff)
+	}
+}

@@ -320,6 +320,10 @@ func TestServiceAppendsTheAuditEventOfAModelCall(t *testing.T) {
 		records[0].GetAttributes()["usage_id"] != "call-9" {
 		t.Errorf("records = %v, want the one audit event, once", records)
 	}
+	// Attributes the event did not give come from the usage event.
+	if a := records[0].GetAttributes(); a["provider"] != "local" || a["input_tokens"] != "10" || a["model"] != "echo" {
+		t.Errorf("attributes = %v, want the usage event's provider, model and tokens", a)
+	}
 	resp, err := h.client.VerifyChain(tenant.With(ctx, "acme"), &keelv1.VerifyChainRequest{})
 	if err != nil || !resp.GetIntact() {
 		t.Errorf("chain after the model call: %+v, %v", resp, err)

@@ -220,12 +220,6 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 		id = b.newID()
 	}
 	now := timestamppb.New(b.now())
-
-	attrs := map[string]string{
-		"use_case":   rec.UseCase,
-		"route":      rec.Route,
-		"latency_ms": strconv.FormatInt(rec.Latency.Milliseconds(), 10),
-	}
 	usage := &keelv1.UsageEvent{
 		Id:                id,
 		TenantId:          rec.Tenant,
@@ -248,42 +242,29 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 		TemplateVersion:   int32(min(rec.TemplateVersion, math.MaxInt32)),
 		Attempts:          int32(min(rec.Attempts, math.MaxInt32)),
 		RouterInstance:    b.instance,
-	}
-	if rec.Shadow {
-		attrs["shadow"] = "true"
-	}
-	if rec.Cached {
-		attrs["cached"] = "true"
-	}
-	if rec.Template != "" {
-		attrs["template"] = rec.Template
-		attrs["template_version"] = strconv.Itoa(rec.TemplateVersion)
-	}
-	if rec.Repaired {
-		attrs["schema_repaired"] = "true"
+		FinishReason:      string(rec.FinishReason),
+		Citations:         int32(min(rec.Citations, math.MaxInt32)),
+		SchemaRepaired:    rec.Repaired,
 	}
 	action := ActionGenerated
 	if rec.Err != nil {
 		usage.ErrorClass = errorClass(rec.Err)
-		attrs["error_class"] = usage.ErrorClass
 		action = ActionFailed
-	} else {
-		attrs["provider"] = rec.Provider
-		attrs["model"] = rec.Model
-		attrs["input_tokens"] = strconv.FormatInt(rec.Usage.InputTokens, 10)
-		attrs["output_tokens"] = strconv.FormatInt(rec.Usage.OutputTokens, 10)
-		attrs["cost_micros"] = strconv.FormatInt(rec.CostMicros, 10)
-		attrs["finish_reason"] = string(rec.FinishReason)
-		attrs["citations"] = strconv.Itoa(rec.Citations)
-		attrs["attempts"] = strconv.Itoa(rec.Attempts)
-		if rec.Usage.Estimated {
-			attrs["usage_estimated"] = "true"
-		}
-		if rec.Degraded {
-			attrs["degraded"] = "true"
-		}
 	}
-	usage.Audit = b.auditEvent(rec, id, action, attrs, now)
+	// The audit record's attributes are this event's fields, which the
+	// audit service adds when it appends the record: sent once, not twice.
+	subject := rec.Subject
+	if subject == "" {
+		subject = "usage:" + id
+	}
+	usage.Audit = &keelv1.AuditEvent{
+		Id:         "audit-" + id,
+		TenantId:   rec.Tenant,
+		Actor:      actor,
+		Action:     action,
+		Subject:    subject,
+		OccurredAt: now,
+	}
 	return usage, nil
 }
 
@@ -304,29 +285,4 @@ func errorClass(err error) string {
 		return "output_truncated"
 	}
 	return provider.ClassName(err)
-}
-
-// auditEvent is the audit event of a call. Its subject is what the call
-// belongs to, else the usage event id; the usage id is always an attribute,
-// which links the two records.
-func (b *BusRecorder) auditEvent(
-	rec Record,
-	id, action string,
-	attrs map[string]string,
-	at *timestamppb.Timestamp,
-) *keelv1.AuditEvent {
-	subject := rec.Subject
-	if subject == "" {
-		subject = "usage:" + id
-	}
-	attrs["usage_id"] = id
-	return &keelv1.AuditEvent{
-		Id:         "audit-" + id,
-		TenantId:   rec.Tenant,
-		Actor:      actor,
-		Action:     action,
-		Subject:    subject,
-		OccurredAt: at,
-		Attributes: attrs,
-	}
 }

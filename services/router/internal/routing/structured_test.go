@@ -544,14 +544,14 @@ func TestSchemaRepairedAttribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := usage.GetAudit().GetAttributes()["schema_repaired"]; got != "true" {
-		t.Errorf("schema_repaired = %q, want true", got)
+	if !usage.GetSchemaRepaired() {
+		t.Error("schema_repaired not set on a repaired call")
 	}
 	usage, err = r.events(Record{Tenant: "acme", Route: "extract", Attempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := usage.GetAudit().GetAttributes()["schema_repaired"]; ok {
+	if usage.GetSchemaRepaired() {
 		t.Error("schema_repaired set on a call without a repair")
 	}
 	usage, err = r.events(Record{Tenant: "acme", Route: "extract", Err: fmt.Errorf("route x: %w", ErrSchemaMismatch)})

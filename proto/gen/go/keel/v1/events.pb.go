@@ -1130,12 +1130,22 @@ type UsageEvent struct {
 	TemplateVersion int32  `protobuf:"varint,21,opt,name=template_version,json=templateVersion,proto3" json:"template_version,omitempty"`
 	// The audit record of the call (model.generated or model.failed), carried
 	// with its usage so that one message per call reaches the audit service,
-	// which appends it to the tenant's chain.
+	// which appends it to the tenant's chain. Its attributes need not repeat
+	// the fields of this event: the audit service adds them (use case, route,
+	// provider, model, tokens, cost, finish reason and the rest) to the
+	// record; attributes given here win.
 	Audit *AuditEvent `protobuf:"bytes,22,opt,name=audit,proto3" json:"audit,omitempty"`
 	// The router process that made the call. Router replicas follow each
 	// other's usage on the stream to share limits and budgets, and skip the
 	// events they made themselves, which they counted already.
 	RouterInstance string `protobuf:"bytes,23,opt,name=router_instance,json=routerInstance,proto3" json:"router_instance,omitempty"`
+	// Why the model stopped (stop, length, tool_calls, ...), for a call that
+	// succeeded.
+	FinishReason string `protobuf:"bytes,24,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`
+	// How many retrieved passages the reply cited.
+	Citations int32 `protobuf:"varint,25,opt,name=citations,proto3" json:"citations,omitempty"`
+	// The reply matched the response schema only after a repair attempt.
+	SchemaRepaired bool `protobuf:"varint,26,opt,name=schema_repaired,json=schemaRepaired,proto3" json:"schema_repaired,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1331,6 +1341,27 @@ func (x *UsageEvent) GetRouterInstance() string {
 	return ""
 }
 
+func (x *UsageEvent) GetFinishReason() string {
+	if x != nil {
+		return x.FinishReason
+	}
+	return ""
+}
+
+func (x *UsageEvent) GetCitations() int32 {
+	if x != nil {
+		return x.Citations
+	}
+	return 0
+}
+
+func (x *UsageEvent) GetSchemaRepaired() bool {
+	if x != nil {
+		return x.SchemaRepaired
+	}
+	return false
+}
+
 // UsageBatch is several usage events of one tenant in one message,
 // published on keel.usage.<tenant>.batch by a router under load so that a
 // busy gateway does not pay a stream write per call. Each event keeps its
@@ -1504,7 +1535,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xed\x06\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1534,7 +1565,10 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btemplate\x18\x14 \x01(\tR\btemplate\x12)\n" +
 	"\x10template_version\x18\x15 \x01(\x05R\x0ftemplateVersion\x12)\n" +
 	"\x05audit\x18\x16 \x01(\v2\x13.keel.v1.AuditEventR\x05audit\x12'\n" +
-	"\x0frouter_instance\x18\x17 \x01(\tR\x0erouterInstance\"9\n" +
+	"\x0frouter_instance\x18\x17 \x01(\tR\x0erouterInstance\x12#\n" +
+	"\rfinish_reason\x18\x18 \x01(\tR\ffinishReason\x12\x1c\n" +
+	"\tcitations\x18\x19 \x01(\x05R\tcitations\x12'\n" +
+	"\x0fschema_repaired\x18\x1a \x01(\bR\x0eschemaRepaired\"9\n" +
 	"\n" +
 	"UsageBatch\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.keel.v1.UsageEventR\x06eventsB\x8b\x01\n" +
