@@ -123,6 +123,23 @@ type Usage struct {
 	Estimated bool
 }
 
+// MaxCallTokens bounds each count of a Usage a provider reports: far more
+// than any model's context, small enough that prices cannot overflow.
+const MaxCallTokens = 1 << 32
+
+// Sane returns u with every count within [0, MaxCallTokens] and the cached
+// and cache-write counts within the input count, so that a provider
+// reporting nonsense (negative or absurd numbers) can neither hand budget
+// back nor overflow a cost.
+func (u Usage) Sane() Usage {
+	clamp := func(n int64) int64 { return min(max(n, 0), MaxCallTokens) }
+	u.InputTokens = clamp(u.InputTokens)
+	u.OutputTokens = clamp(u.OutputTokens)
+	u.CachedInputTokens = min(clamp(u.CachedInputTokens), u.InputTokens)
+	u.CacheWriteTokens = min(clamp(u.CacheWriteTokens), u.InputTokens-u.CachedInputTokens)
+	return u
+}
+
 // Schema asks for a reply that is one JSON value valid against a JSON
 // Schema.
 type Schema struct {

@@ -9,6 +9,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"os"
@@ -270,14 +272,26 @@ type Price struct {
 
 // CostMicros returns the cost of usage at price p.
 func (p Price) CostMicros(u provider.Usage) int64 {
-	cached := max(min(u.CachedInputTokens, u.InputTokens), 0)
-	written := max(min(u.CacheWriteTokens, u.InputTokens-cached), 0)
+	u = u.Sane()
+	cached, written := u.CachedInputTokens, u.CacheWriteTokens
 	plain := u.InputTokens - cached - written
-	total := plain*p.InputPerMillion +
-		cached*cmp.Or(p.CachedInputPerMillion, p.InputPerMillion) +
-		written*cmp.Or(p.CacheWritePerMillion, p.InputPerMillion) +
-		u.OutputTokens*p.OutputPerMillion
-	return total / 1_000_000
+	// Counts and prices are not negative (Sane, Validate); the sum
+	// saturates rather than wrap, so no price can turn a cost negative.
+	var total uint64
+	for _, part := range [4][2]int64{
+		{plain, p.InputPerMillion},
+		{cached, cmp.Or(p.CachedInputPerMillion, p.InputPerMillion)},
+		{written, cmp.Or(p.CacheWritePerMillion, p.InputPerMillion)},
+		{u.OutputTokens, p.OutputPerMillion},
+	} {
+		hi, lo := bits.Mul64(uint64(max(part[0], 0)), uint64(max(part[1], 0)))
+		sum, carry := bits.Add64(total, lo, 0)
+		if hi != 0 || carry != 0 {
+			return math.MaxInt64 / 1_000_000
+		}
+		total = sum
+	}
+	return int64(min(total/1_000_000, math.MaxInt64/1_000_000))
 }
 
 // LoadFile reads and checks the routes file at path; an empty path loads

@@ -252,9 +252,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		err = fmt.Errorf("use case %q: %w", call.UseCase, ErrRouteNotFound)
 	}
 	if err != nil {
-		// Recorded too, under as much of the asked name as a record
-		// should hold: it is the caller's text.
-		call.UseCase = boundedName(call.UseCase)
+		// Recorded too (record bounds the name: it is the caller's text).
 		r.record(ctx, call, Result{Latency: r.now().Sub(start)}, err)
 		return Result{}, err
 	}
@@ -319,6 +317,20 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	r.shadow(shadowTelemetry(ctx, route), call, routeName, route, prepared)
 	r.record(ctx, call, out.Result, nil)
 	return out.Result, nil
+}
+
+// plausibleModel reports whether a provider's model name can be recorded
+// and shown as it is: short, printable UTF-8.
+func plausibleModel(name string) bool {
+	if name == "" || len(name) > maxNameBytes || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxNameBytes bounds a use case name taken from a caller into a record.
@@ -621,7 +633,15 @@ func (r *Router) attempt(
 		return out, fmt.Errorf("provider %s: %w", c.Provider, err)
 	}
 
-	model := cmp.Or(resp.Model, c.Model)
+	// What the provider says of itself is checked before it is counted,
+	// recorded or passed on: usage within sane bounds, and the model it
+	// names only when it is a plausible name (else the configured one).
+	resp.Usage = resp.Usage.Sane()
+	model := c.Model
+	if plausibleModel(resp.Model) {
+		model = resp.Model
+	}
+	resp.Model = model
 	return attemptOutcome{Result: Result{
 		Response:   resp,
 		Provider:   c.Provider,
@@ -762,7 +782,7 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 	t, _ := tenant.From(ctx)
 	rec := Record{
 		Tenant:          t,
-		UseCase:         call.UseCase,
+		UseCase:         boundedName(call.UseCase),
 		Route:           res.Route,
 		Provider:        res.Provider,
 		Model:           res.Model,

@@ -1,0 +1,87 @@
+package routing
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
+)
+
+// A provider's report of its own usage and model is not trusted: negative
+// or absurd token counts can neither hand budget back nor overflow a cost,
+// and a model name that could not be recorded is replaced by the
+// configured one.
+func TestProviderReportsAreBounded(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name      string
+		usage     provider.Usage
+		model     string
+		wantUsage provider.Usage
+		wantModel string
+	}{
+		{
+			name:      "negative counts",
+			usage:     provider.Usage{InputTokens: -1e9, OutputTokens: -1e9, CachedInputTokens: -5},
+			model:     "gpt-x",
+			wantUsage: provider.Usage{},
+			wantModel: "gpt-x",
+		},
+		{
+			name:      "absurd counts",
+			usage:     provider.Usage{InputTokens: 1e14, OutputTokens: math.MaxInt64, CachedInputTokens: 1e15},
+			model:     strings.Repeat("m", 2<<20),
+			wantUsage: provider.Usage{InputTokens: provider.MaxCallTokens, OutputTokens: provider.MaxCallTokens, CachedInputTokens: provider.MaxCallTokens},
+			wantModel: "ma",
+		},
+		{
+			name:      "control characters in the model",
+			usage:     provider.Usage{InputTokens: 10, OutputTokens: 5, CachedInputTokens: 20, CacheWriteTokens: 3},
+			model:     "gpt\x00x",
+			wantUsage: provider.Usage{InputTokens: 10, OutputTokens: 5, CachedInputTokens: 10},
+			wantModel: "ma",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorderFunc{}
+			file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 1 << 40}}, Limits{})
+			p := &funcProvider{name: "a", log: &callLog{}, fn: func(context.Context, provider.Request, func(provider.Delta) error) (provider.Response, error) {
+				return provider.Response{Text: "hi", Model: tt.model, Usage: tt.usage, FinishReason: provider.FinishStop}, nil
+			}}
+			r := newTestRouter(t, file, map[string]provider.Provider{"a": p}, Options{Recorder: rec})
+			res, err := r.Generate(tenantCtx("acme"), "r", provider.Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Response.Usage != tt.wantUsage || res.Model != tt.wantModel || res.Response.Model != tt.wantModel {
+				t.Errorf("result usage %+v model %.20q, want %+v %q", res.Response.Usage, res.Model, tt.wantUsage, tt.wantModel)
+			}
+			if res.CostMicros < 0 {
+				t.Errorf("cost %d is negative", res.CostMicros)
+			}
+			last := rec.last(t)
+			if last.Usage != tt.wantUsage || last.Model != tt.wantModel || last.CostMicros != res.CostMicros {
+				t.Errorf("record usage %+v model %.20q cost %d", last.Usage, last.Model, last.CostMicros)
+			}
+		})
+	}
+}
+
+func TestCostMicrosSaturates(t *testing.T) {
+	t.Parallel()
+	dear := Price{InputPerMillion: math.MaxInt64 / 2, OutputPerMillion: math.MaxInt64 / 2}
+	got := dear.CostMicros(provider.Usage{InputTokens: provider.MaxCallTokens, OutputTokens: provider.MaxCallTokens})
+	if got != math.MaxInt64/1_000_000 {
+		t.Errorf("cost = %d, want the saturated %d", got, int64(math.MaxInt64/1_000_000))
+	}
+	plain := Price{InputPerMillion: 3_000_000, OutputPerMillion: 15_000_000, CachedInputPerMillion: 300_000}
+	// 600 plain input tokens at 3 µ each, 400 cached at 0.3, 100 output at 15.
+	if got := plain.CostMicros(provider.Usage{InputTokens: 1000, CachedInputTokens: 400, OutputTokens: 100}); got != 1800+120+1500 {
+		t.Errorf("cost = %d, want 3420", got)
+	}
+}
