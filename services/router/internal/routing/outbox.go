@@ -1,13 +1,14 @@
 package routing
 
 import (
+	"cmp"
 	"context"
 	"errors"
-
-	"github.com/keelhq/keel/pkg/bus"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/keelhq/keel/pkg/bus"
 )
 
 // DefaultOutboxSize is how many records an Outbox holds before Record
@@ -41,6 +42,11 @@ type Outbox struct {
 	linger time.Duration
 	wg     sync.WaitGroup
 
+	// ctx ends when Close gives up waiting; every publish runs under it.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	closeTimeout time.Duration
+
 	// mu is held for reading while a record is queued and for writing to
 	// close the queue, so that a late record (a shadow call finishing
 	// during shutdown) gets ErrOutboxClosed instead of a closed channel.
@@ -63,8 +69,18 @@ type OutboxConfig struct {
 	// is most of what usage events cost a busy gateway. Zero publishes
 	// what is queued at once.
 	Linger time.Duration
-	Logger *slog.Logger
+	// CloseTimeout bounds how long Close waits for the queue to drain
+	// (DefaultOutboxCloseTimeout when zero): with the bus away, what is
+	// still queued then is given up and logged, so that shutdown ends.
+	CloseTimeout time.Duration
+	Logger       *slog.Logger
 }
+
+// DefaultOutboxCloseTimeout is how long Close waits for queued records.
+const DefaultOutboxCloseTimeout = 15 * time.Second
+
+// publishTries is how many times a record (or a batch) is tried.
+const publishTries = 3
 
 // NewOutbox starts cfg.Workers goroutines that pass queued records to next.
 // Close stops them once the queue is empty.
@@ -74,7 +90,10 @@ func NewOutbox(next Recorder, cfg OutboxConfig) *Outbox {
 		logger: cfg.Logger,
 		queue:  make(chan Record, max(cfg.Size, 1)),
 		linger: cfg.Linger,
+
+		closeTimeout: cmp.Or(cfg.CloseTimeout, DefaultOutboxCloseTimeout),
 	}
+	o.ctx, o.cancel = context.WithCancel(context.Background())
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -110,8 +129,10 @@ func (o *Outbox) Record(ctx context.Context, rec Record) error {
 	}
 }
 
-// Close publishes what is queued and stops the workers. Record fails with
-// ErrOutboxClosed after it.
+// Close publishes what is queued and stops the workers. When that takes
+// longer than the close timeout (the bus is away), the records still
+// waiting are given up and logged. Record fails with ErrOutboxClosed after
+// Close.
 func (o *Outbox) Close() {
 	o.mu.Lock()
 	if !o.closed {
@@ -119,7 +140,19 @@ func (o *Outbox) Close() {
 		close(o.queue)
 	}
 	o.mu.Unlock()
-	o.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(o.closeTimeout):
+		o.logger.Error("usage records still unpublished at shutdown; giving them up", "waited", o.closeTimeout)
+		o.cancel()
+		<-done
+	}
+	o.cancel()
 }
 
 func (o *Outbox) run() {
@@ -143,12 +176,43 @@ func (o *Outbox) run() {
 			linger.Reset(o.linger)
 		}
 		o.fill(&batch, linger)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		failed := batcher.RecordBatch(ctx, batch)
-		cancel()
-		for _, rec := range failed {
-			o.recordOne(rec)
+		o.recordBatch(batcher, batch)
+	}
+}
+
+// recordBatch publishes batch with a few tries. What failed is tried again
+// as a batch, in the same order, which makes the same messages under the
+// same ids: the stream drops the ones that did arrive although they were
+// reported lost, where publishing the records one by one would store their
+// events twice.
+func (o *Outbox) recordBatch(b BatchRecorder, batch []Record) {
+	failed := batch
+	for try := range publishTries {
+		if try > 0 && !o.pause(try) {
+			break
 		}
+		ctx, cancel := context.WithTimeout(o.ctx, 10*time.Second)
+		failed = b.RecordBatch(ctx, failed)
+		cancel()
+		if len(failed) == 0 {
+			return
+		}
+	}
+	for _, rec := range failed {
+		o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
+			"provider", rec.Provider, "id", rec.ID)
+	}
+}
+
+// pause waits before try, or reports false when the outbox gave up.
+func (o *Outbox) pause(try int) bool {
+	t := time.NewTimer(time.Duration(try) * 200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-o.ctx.Done():
+		return false
 	}
 }
 
@@ -187,15 +251,12 @@ func (o *Outbox) fill(batch *[]Record, linger *time.Timer) {
 
 // recordOne records rec with a few tries: the bus may be briefly away.
 func (o *Outbox) recordOne(rec Record) {
-	const tries = 3
 	var err error
-	for try := range tries {
-		if try > 0 {
-			// Wait between tries only: after the last one the record is
-			// given up at once, not after a pause that holds up the queue.
-			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	for try := range publishTries {
+		if try > 0 && !o.pause(try) {
+			break
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(o.ctx, 5*time.Second)
 		err = o.next.Record(ctx, rec)
 		cancel()
 		if err == nil {
@@ -203,5 +264,5 @@ func (o *Outbox) recordOne(rec Record) {
 		}
 	}
 	o.logger.Error("record model call failed", "tenant", rec.Tenant, "route", rec.Route,
-		"provider", rec.Provider, "error", err)
+		"provider", rec.Provider, "id", rec.ID, "error", err)
 }

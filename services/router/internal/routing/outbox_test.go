@@ -241,8 +241,12 @@ func TestOutboxBatches(t *testing.T) {
 	var sizes []int
 	ids := map[string]bool{}
 	var flakyID string
-	for _, batch := range next.batches {
+	for i, batch := range next.batches {
 		sizes = append(sizes, len(batch))
+		if i == 2 {
+			// The retry of the record the batch before failed.
+			continue
+		}
 		for _, rec := range batch {
 			if rec.ID == "" || ids[rec.ID] {
 				t.Errorf("record %s has id %q: empty or shared", rec.Tenant, rec.ID)
@@ -258,12 +262,16 @@ func TestOutboxBatches(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(sizes, []int{1, maxBatch, 300 - maxBatch}) {
-		t.Errorf("batch sizes = %v, want [1 %d %d]", sizes, maxBatch, 300-maxBatch)
+	if !slices.Equal(sizes, []int{1, maxBatch, 1, 300 - maxBatch}) {
+		t.Fatalf("batch sizes = %v, want [1 %d 1 %d]", sizes, maxBatch, 300-maxBatch)
 	}
-	// The record the batch failed is tried again alone, under the same id.
-	if len(next.singles) != 1 || next.singles[0].Tenant != "flaky" || next.singles[0].ID != flakyID {
-		t.Errorf("retried alone = %+v, want the flaky record with id %q", next.singles, flakyID)
+	// The record the batch failed is tried again as a batch of its own,
+	// under the same id, never through the one-by-one path.
+	if retry := next.batches[2]; retry[0].Tenant != "flaky" || retry[0].ID != flakyID {
+		t.Errorf("retried = %+v, want the flaky record with id %q", retry, flakyID)
+	}
+	if len(next.singles) != 0 {
+		t.Errorf("recorded one by one: %+v", next.singles)
 	}
 }
 
@@ -275,5 +283,45 @@ func TestOutboxRecordAfterClose(t *testing.T) {
 	o.Close() // twice is fine
 	if err := o.Record(context.Background(), Record{Tenant: "acme"}); !errors.Is(err, ErrOutboxClosed) {
 		t.Errorf("Record after Close = %v, want ErrOutboxClosed", err)
+	}
+}
+
+// stuckRecorder never gets a batch through: it waits until its context ends.
+type stuckRecorder struct{ ended chan struct{} }
+
+func (s *stuckRecorder) Record(ctx context.Context, _ Record) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *stuckRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
+	<-ctx.Done()
+	select {
+	case s.ended <- struct{}{}:
+	default:
+	}
+	return recs
+}
+
+// With the bus away, Close gives up the queued records after its timeout
+// instead of retrying them forever.
+func TestOutboxCloseGivesUp(t *testing.T) {
+	t.Parallel()
+
+	next := &stuckRecorder{ended: make(chan struct{}, 1)}
+	o := NewOutbox(next, OutboxConfig{Size: 100, Workers: 1, CloseTimeout: 50 * time.Millisecond})
+	for i := range 10 {
+		if err := o.Record(context.Background(), Record{Tenant: fmt.Sprintf("t%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Close() // returns: the test would time out otherwise
+	select {
+	case <-next.ended:
+	default:
+		t.Error("the publish in flight was not ended by Close")
+	}
+	if err := o.Record(context.Background(), Record{Tenant: "late"}); !errors.Is(err, ErrOutboxClosed) {
+		t.Errorf("Record after Close: %v, want ErrOutboxClosed", err)
 	}
 }

@@ -60,6 +60,8 @@ type Record struct {
 	Subject string
 	// Err is the call's error; nil for a successful call.
 	Err error
+	// At is when the call ended; the time of publishing when zero.
+	At time.Time
 }
 
 // Recorder receives a Record for every routed call.
@@ -219,7 +221,11 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 	if id == "" {
 		id = b.newID()
 	}
-	now := timestamppb.New(b.now())
+	at := rec.At
+	if at.IsZero() {
+		at = b.now()
+	}
+	now := timestamppb.New(at)
 	usage := &keelv1.UsageEvent{
 		Id:                id,
 		TenantId:          rec.Tenant,

@@ -153,3 +153,20 @@ func TestSubjectTravelsInContext(t *testing.T) {
 		t.Fatalf("SubjectFrom = %q, want w1", got)
 	}
 }
+
+// A record carries the time of its call: published late (after a bus
+// outage), its event still counts in the period the call was made in.
+func TestBusRecorderKeepsCallTime(t *testing.T) {
+	t.Parallel()
+	pub := &fakePublisher{}
+	called := time.Date(2026, 1, 1, 23, 59, 59, 0, time.UTC)
+	err := testRecorder(pub, called.Add(time.Hour)).Record(context.Background(), Record{Tenant: "acme", At: called})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := pub.published[0].msg.(*keelv1.UsageEvent)
+	if !u.GetOccurredAt().AsTime().Equal(called) || !u.GetAudit().GetOccurredAt().AsTime().Equal(called) {
+		t.Errorf("occurred at %v (audit %v), want the call's time %v", u.GetOccurredAt().AsTime(),
+			u.GetAudit().GetOccurredAt().AsTime(), called)
+	}
+}

@@ -800,6 +800,7 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		Repaired:        res.Repaired,
 		Subject:         SubjectFrom(ctx),
 		Err:             callErr,
+		At:              r.now(),
 	}
 	// Recording must not be cut short because the caller hung up after the
 	// reply was paid for.
