@@ -144,7 +144,8 @@ func (h *handler) streamCompletion(
 	// The writer is wrapped by the request log's recorder, which is no
 	// http.Flusher itself; the controller reaches the connection through
 	// its Unwrap.
-	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model}
+	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model,
+		writeTimeout: h.streamTimeout}
 	// The route is the model the client named (exact routes): say so before
 	// the first piece; the provider is known only at the end.
 	w.Header().Set(headerRoute, body.Model)
@@ -403,6 +404,8 @@ type sseWriter struct {
 	created     int64
 	started     bool
 	sentContent bool
+	// writeTimeout bounds each write (zero: no bound).
+	writeTimeout time.Duration
 }
 
 func (s *sseWriter) start() {
@@ -441,6 +444,7 @@ func (s *sseWriter) event(v any) error {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	buf = append(buf, '\n', '\n')
+	s.deadline()
 	if _, err := s.w.Write(buf); err != nil {
 		return err
 	}
@@ -450,8 +454,19 @@ func (s *sseWriter) event(v any) error {
 	return nil
 }
 
+// deadline gives the next write writeTimeout to reach the client: one that
+// stops reading gets an error instead of holding the call open. net/http
+// lifts the deadline when the request ends, before the connection serves
+// another.
+func (s *sseWriter) deadline() {
+	if s.writeTimeout > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	}
+}
+
 func (s *sseWriter) done() error {
 	s.start()
+	s.deadline()
 	if _, err := io.WriteString(s.w, "data: [DONE]\n\n"); err != nil {
 		return nil //nolint:nilerr // the client is gone after the whole reply
 	}

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -68,7 +69,15 @@ type Options struct {
 	// Router serves the OpenAI-compatible chat endpoints; nil answers them
 	// with 503.
 	Router ModelRouter
+	// StreamWriteTimeout bounds how long one piece of a streamed reply may
+	// wait for the client to take it; zero means DefaultStreamWriteTimeout.
+	// A client that stops reading then loses its stream, and the model
+	// call, with the capacity it holds, ends.
+	StreamWriteTimeout time.Duration
 }
+
+// DefaultStreamWriteTimeout is the default Options.StreamWriteTimeout.
+const DefaultStreamWriteTimeout = 10 * time.Second
 
 var (
 	// ErrTokenKeyMissing is returned by NewHandler for a key shorter than
@@ -88,6 +97,7 @@ type handler struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	requestTimeout time.Duration
+	streamTimeout  time.Duration
 	router         ModelRouter
 	verifier       *auth.Verifier
 	mux            *http.ServeMux
@@ -110,6 +120,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		logger:         opts.Logger,
 		now:            opts.Now,
 		requestTimeout: opts.RequestTimeout,
+		streamTimeout:  cmp.Or(opts.StreamWriteTimeout, DefaultStreamWriteTimeout),
 		router:         opts.Router,
 		verifier:       auth.NewVerifier(opts.TokenKey, auth.DefaultVerifierCache),
 		mux:            http.NewServeMux(),

@@ -1,0 +1,71 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/gateway/internal/httpapi"
+	"github.com/keelhq/keel/services/gateway/internal/temporalfake"
+)
+
+// A client that stops reading a stream loses it once a piece has waited
+// StreamWriteTimeout: the router's send fails, so the model call (and the
+// capacity it holds) ends instead of waiting on the client for good.
+func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
+	t.Parallel()
+
+	sendErr := make(chan error, 1)
+	big := strings.Repeat("x", 64<<10)
+	router := &fakeRouter{stream: func(ctx context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
+		for {
+			if err := send(&keelv1.GenerateStreamResponse{Delta: big}); err != nil {
+				sendErr <- err
+				return err
+			}
+			if ctx.Err() != nil {
+				sendErr <- ctx.Err()
+				return ctx.Err()
+			}
+		}
+	}}
+	h, err := httpapi.NewHandler(httpapi.Options{
+		TokenKey: []byte(testKey), Ingest: &fakeIngest{}, Temporal: temporalfake.New(),
+		Logger: slog.New(slog.DiscardHandler), Now: testNow, Router: router,
+		StreamWriteTimeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4 << 10)
+	}
+	body := `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", invokeToken(t), len(body), body)
+
+	// Nothing is read: the socket buffers fill and a write waits.
+	select {
+	case err := <-sendErr:
+		if err == nil {
+			t.Fatal("send ended without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream to a client that reads nothing never ended")
+	}
+
+}
