@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,7 +18,9 @@ import (
 // from the verified metadata.
 //
 // Create it with NewLocal, pass it in Deps.Local, and hand it to the
-// caller; until Run has loaded the routes, its calls fail with Unavailable.
+// caller. Calls made before Run serves wait for it (up to the call's
+// context, or startWait); calls after Run has stopped fail with
+// Unavailable.
 type Local struct {
 	// mu is held for reading by every call in flight, so that unbind, which
 	// takes it for writing, returns only once they are all done and Run
@@ -27,7 +30,12 @@ type Local struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	stopped   bool // under mu
 }
+
+// startWait bounds how long a call waits for a router that has not started
+// serving: its catch-up wait, and a little more.
+const startWait = catchUpWait + 5*time.Second
 
 // NewLocal returns a Local that Run will bind.
 func NewLocal() *Local { return &Local{ready: make(chan struct{})} }
@@ -44,17 +52,34 @@ func (l *Local) bind(s *modelRouterServer) {
 }
 
 // unbind makes new calls fail with Unavailable and waits for those in
-// flight.
+// flight. Run calls it when it ends, bound or not.
 func (l *Local) unbind() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.server = nil
+	l.stopped = true
+	// Calls waiting for a start that will not come fail now.
+	l.readyOnce.Do(func() { close(l.ready) })
 }
 
-// get returns the bound server and the function that ends the call.
-func (l *Local) get() (*modelRouterServer, func(), error) {
+// get returns the bound server and the function that ends the call,
+// waiting for Run to start serving when it has not yet.
+func (l *Local) get(ctx context.Context) (*modelRouterServer, func(), error) {
+	select {
+	case <-l.ready:
+	default:
+		t := time.NewTimer(startWait)
+		defer t.Stop()
+		select {
+		case <-l.ready:
+		case <-ctx.Done():
+			return nil, nil, status.FromContextError(ctx.Err()).Err()
+		case <-t.C:
+			return nil, nil, status.Error(codes.Unavailable, "router is still starting")
+		}
+	}
 	l.mu.RLock()
-	if l.server == nil {
+	if l.server == nil || l.stopped {
 		l.mu.RUnlock()
 		return nil, nil, status.Error(codes.Unavailable, "router is not running")
 	}
@@ -63,7 +88,7 @@ func (l *Local) get() (*modelRouterServer, func(), error) {
 
 // Generate is ModelRouterService.Generate.
 func (l *Local) Generate(ctx context.Context, req *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
-	s, done, err := l.get()
+	s, done, err := l.get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +103,7 @@ func (l *Local) GenerateStream(
 	req *keelv1.GenerateRequest,
 	send func(*keelv1.GenerateStreamResponse) error,
 ) error {
-	s, done, err := l.get()
+	s, done, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +120,7 @@ func (l *Local) GenerateStream(
 
 // ListRoutes is ModelRouterService.ListRoutes.
 func (l *Local) ListRoutes(ctx context.Context, req *keelv1.ListRoutesRequest) (*keelv1.ListRoutesResponse, error) {
-	s, done, err := l.get()
+	s, done, err := l.get(ctx)
 	if err != nil {
 		return nil, err
 	}

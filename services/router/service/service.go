@@ -104,6 +104,10 @@ const catchUpWait = 10 * time.Second
 // returns nil after a clean stop and an error when a part cannot start or
 // fails. The USAGE and AUDIT streams must exist (bus.DeclareStreams).
 func Run(ctx context.Context, cfg Config, deps Deps) error {
+	if deps.Local != nil {
+		// Calls waiting for a router that fails to start fail too.
+		defer deps.Local.unbind()
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid config: %w", err)
 	}

@@ -439,3 +439,53 @@ tenants:
 		t.Errorf("call after the restart: %v, want the budget still spent", err)
 	}
 }
+
+// Calls through Local made before the router serves wait for it; after Run
+// has failed or stopped, they fail with Unavailable.
+func TestLocalWaitsForStart(t *testing.T) {
+	t.Parallel()
+	nc, _ := natstest.Start(t)
+	cfg := DefaultConfig()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := NewLocal()
+	early := make(chan error, 1)
+	go func() {
+		_, err := local.ListRoutes(acme(), &keelv1.ListRoutesRequest{})
+		early <- err
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Deps{Logger: logging.Discard(), NATS: nc, Listener: lis, Local: local,
+			Getenv: func(string) string { return "" }})
+	}()
+	if err := <-early; err != nil {
+		t.Errorf("call made before the router served: %v, want it to wait and succeed", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := local.ListRoutes(acme(), &keelv1.ListRoutesRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("call after Run stopped: %v, want Unavailable", err)
+	}
+
+	// A router that cannot start releases its waiting callers at once.
+	broken := NewLocal()
+	bad := DefaultConfig()
+	bad.Routes.File = filepath.Join(t.TempDir(), "missing.yaml")
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := broken.ListRoutes(acme(), &keelv1.ListRoutesRequest{})
+		waiting <- err
+	}()
+	if err := Run(context.Background(), bad, Deps{Logger: logging.Discard(), NATS: nc, Local: broken}); err == nil {
+		t.Fatal("Run with a missing routes file succeeded")
+	}
+	if err := <-waiting; status.Code(err) != codes.Unavailable {
+		t.Errorf("call waiting for a router that failed: %v, want Unavailable", err)
+	}
+}
