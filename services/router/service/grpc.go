@@ -154,7 +154,7 @@ func (s *modelRouterServer) generateStream(
 // repeat parts of the prompt.
 func (s *modelRouterServer) callError(ctx context.Context, useCase string, err error) error {
 	t, _ := tenant.From(ctx)
-	class := provider.ClassName(err)
+	class := routing.ErrorClass(err)
 
 	var (
 		code codes.Code

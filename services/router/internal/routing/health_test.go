@@ -251,7 +251,7 @@ func TestNoHealthyCandidate(t *testing.T) {
 	if wait, ok := provider.RetryAfter(err); !ok || wait != 15*time.Second {
 		t.Errorf("retry after = %v, %v; want 15s, until b's wait ends", wait, ok)
 	}
-	if got := rec.last(t); errorClass(got.Err) != "no_healthy_candidate" {
+	if got := rec.last(t); ErrorClass(got.Err) != "no_healthy_candidate" {
 		t.Errorf("record = %+v, want a no_healthy_candidate failure", got)
 	}
 	if got := len(log.get()); got != 2 {

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -430,7 +431,7 @@ func TestRouterLimits(t *testing.T) {
 			}
 			got := rec.last(t)
 			if !errors.Is(got.Err, ErrLimited) || got.Tenant != tt.tenant || got.Route != "r" || got.Provider != "" ||
-				errorClass(got.Err) != "limit" {
+				ErrorClass(got.Err) != "limit" {
 				t.Errorf("record = %+v, want a failed call over its limit", got)
 			}
 		})
@@ -474,6 +475,13 @@ func TestRouterBudget(t *testing.T) {
 	clock.Advance(12 * time.Hour)
 	if _, err := r.Generate(ctx, "r", provider.Request{}); err != nil {
 		t.Errorf("next day: %v", err)
+	}
+
+	// A call that could cost more than the whole budget could never pass:
+	// it is a bad request, not a wait.
+	_, err = r.Generate(tenantCtx("globex"), "r", provider.Request{MaxOutputTokens: 7000})
+	if !errors.Is(err, ErrInvalidCall) || errors.Is(err, ErrLimited) || !strings.Contains(err.Error(), "max_tokens") {
+		t.Errorf("call reserving more than the budget: %v, want an invalid call naming max_tokens", err)
 	}
 }
 

@@ -254,7 +254,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 	}
 	action := ActionGenerated
 	if rec.Err != nil {
-		usage.ErrorClass = errorClass(rec.Err)
+		usage.ErrorClass = ErrorClass(rec.Err)
 		action = ActionFailed
 	}
 	// The audit record's attributes are this event's fields, which the
@@ -274,10 +274,13 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 	return usage, nil
 }
 
-// errorClass names the class of a failed call's error: a provider class, or
-// "limit", "no_route", "no_healthy_candidate", "schema_mismatch" or
-// "output_truncated".
-func errorClass(err error) string {
+// ErrorClass names the class of a failed call's error, as usage events,
+// logs and degraded answers give it: a provider class ("rate_limited",
+// "timeout", ...), or "limit", "no_route", "no_healthy_candidate",
+// "schema_mismatch", "output_truncated" or "request_rejected" for the
+// router's own refusals. A deadline that passed while the call waited (for
+// capacity, say) is a timeout.
+func ErrorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrLimited):
 		return "limit"
@@ -289,6 +292,8 @@ func errorClass(err error) string {
 		return "schema_mismatch"
 	case errors.Is(err, ErrOutputTruncated):
 		return "output_truncated"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
 	}
 	return provider.ClassName(err)
 }

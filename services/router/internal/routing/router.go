@@ -414,6 +414,17 @@ func (r *Router) reserve(t, routeName string, route Route, req provider.Request)
 		price := r.file.Providers[c.Provider].Price
 		micros = max(micros, price.CostMicros(provider.Usage{InputTokens: in, OutputTokens: out}))
 	}
+	// A call that may cost more than a whole budget period would wait
+	// forever: it is refused as asked, not as over the limit.
+	for _, budget := range [2]int64{tenantLimits.BudgetMicros, route.Limits.BudgetMicros} {
+		if budget > 0 && micros > budget {
+			return reservation{}, fmt.Errorf("%w: %w", ErrInvalidCall, &provider.Error{
+				Class: provider.ErrRequestRejected,
+				Message: fmt.Sprintf("the call may cost up to %d micros, more than the whole budget of %d; "+
+					"ask for fewer output tokens (max_tokens)", micros, budget),
+			})
+		}
+	}
 	return r.limits.Reserve(t, routeName, tenantLimits, route.Limits, in+out, micros, r.now())
 }
 
@@ -740,7 +751,7 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, structure
 		if hit, ok := r.cache.get(key, cmp.Or(route.Fallback.MaxAge, DefaultFallbackMaxAge), r.now()); ok {
 			hit.Route = routeName
 			hit.Degraded = true
-			hit.DegradedReason = errorClass(cause) + "; cached answer"
+			hit.DegradedReason = ErrorClass(cause) + "; cached answer"
 			hit.CostMicros = 0
 			hit.Cached = true
 			return hit, true
@@ -760,7 +771,7 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, structure
 		Provider:       "fallback",
 		Model:          "fallback",
 		Degraded:       true,
-		DegradedReason: errorClass(cause),
+		DegradedReason: ErrorClass(cause),
 	}, true
 }
 

@@ -404,8 +404,8 @@ func TestTotalTimeout(t *testing.T) {
 			if diff := cmp.Diff([]string{"a"}, log.get()); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
-			if got := rec.last(t); errorClass(got.Err) != "timeout" {
-				t.Errorf("record error class = %q (%v), want timeout", errorClass(got.Err), got.Err)
+			if got := rec.last(t); ErrorClass(got.Err) != "timeout" {
+				t.Errorf("record error class = %q (%v), want timeout", ErrorClass(got.Err), got.Err)
 			}
 		})
 	}

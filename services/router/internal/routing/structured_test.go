@@ -275,9 +275,9 @@ func TestStructuredMismatchAfterRepair(t *testing.T) {
 				t.Errorf("error %q quotes the model's reply", err)
 			}
 			last := rec.last(t)
-			if errorClass(last.Err) != "schema_mismatch" || last.Attempts != 2 ||
+			if ErrorClass(last.Err) != "schema_mismatch" || last.Attempts != 2 ||
 				last.Usage.OutputTokens != 100 || last.Degraded {
-				t.Errorf("record = %+v (class %s)", last, errorClass(last.Err))
+				t.Errorf("record = %+v (class %s)", last, ErrorClass(last.Err))
 			}
 		})
 	}
@@ -303,7 +303,7 @@ func TestStructuredTruncatedIsNotRepaired(t *testing.T) {
 				t.Errorf("calls: a %d, b %d; want exactly one", len(pa.requests()), len(pb.requests()))
 			}
 			last := rec.last(t)
-			if errorClass(last.Err) != "output_truncated" || last.Usage.OutputTokens != 50 || last.Provider != "a" {
+			if ErrorClass(last.Err) != "output_truncated" || last.Usage.OutputTokens != 50 || last.Provider != "a" {
 				t.Errorf("record = %+v", last)
 			}
 		})
