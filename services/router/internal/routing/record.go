@@ -279,7 +279,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 // "timeout", ...), or "limit", "no_route", "no_healthy_candidate",
 // "schema_mismatch", "output_truncated" or "request_rejected" for the
 // router's own refusals. A deadline that passed while the call waited (for
-// capacity, say) is a timeout.
+// capacity, say) is a timeout; a caller that hung up, "cancelled".
 func ErrorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrLimited):
@@ -294,6 +294,8 @@ func ErrorClass(err error) string {
 		return "output_truncated"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
 	}
 	return provider.ClassName(err)
 }
