@@ -42,6 +42,8 @@ type Outbox struct {
 	linger time.Duration
 	wg     sync.WaitGroup
 
+	// closing is closed by Close: lingering workers publish at once.
+	closing chan struct{}
 	// ctx ends when Close gives up waiting; every publish runs under it.
 	ctx          context.Context
 	cancel       context.CancelFunc
@@ -91,6 +93,8 @@ func NewOutbox(next Recorder, cfg OutboxConfig) *Outbox {
 		queue:  make(chan Record, max(cfg.Size, 1)),
 		linger: cfg.Linger,
 
+		closing: make(chan struct{}),
+
 		closeTimeout: cmp.Or(cfg.CloseTimeout, DefaultOutboxCloseTimeout),
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
@@ -138,6 +142,7 @@ func (o *Outbox) Close() {
 	if !o.closed {
 		o.closed = true
 		close(o.queue)
+		close(o.closing)
 	}
 	o.mu.Unlock()
 	done := make(chan struct{})
@@ -217,12 +222,16 @@ func (o *Outbox) pause(try int) bool {
 }
 
 // fill adds what else is queued to batch, up to maxBatch: with a linger
-// timer, what arrives until it fires (or the outbox closes); without one,
-// what is waiting now.
+// timer, what has arrived when it fires (or when the outbox closes);
+// without one, what is waiting now. While the timer runs the worker sleeps
+// on it alone, so that records arriving meanwhile wake nobody: a busy
+// gateway pays one wake-up per batch, not one per call.
 func (o *Outbox) fill(batch *[]Record, linger *time.Timer) {
-	var fired <-chan time.Time
 	if linger != nil {
-		fired = linger.C
+		select {
+		case <-linger.C:
+		case <-o.closing:
+		}
 	}
 	for len(*batch) < maxBatch {
 		select {
@@ -231,19 +240,7 @@ func (o *Outbox) fill(batch *[]Record, linger *time.Timer) {
 				return
 			}
 			*batch = append(*batch, more)
-			continue
 		default:
-		}
-		if fired == nil {
-			return
-		}
-		select {
-		case more, ok := <-o.queue:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, more)
-		case <-fired:
 			return
 		}
 	}
