@@ -81,6 +81,9 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 				return nil
 			}
 			r.logger.Warn("follow usage: read failed, retrying", "error", err)
+			if sleepContext(ctx, time.Second) != nil {
+				return nil
+			}
 			continue
 		}
 		// This process's own messages need not be decoded to be skipped.
