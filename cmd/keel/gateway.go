@@ -131,6 +131,9 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	// never sends a call that finds no routes.
 	select {
 	case <-local.Ready():
+		if !local.Serving() {
+			break
+		}
 		fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s)\n",
 			httpLis.Addr(), cmp.Or(*routes, "embedded local"))
 	case <-gctx.Done():

@@ -40,9 +40,17 @@ const startWait = catchUpWait + 5*time.Second
 // NewLocal returns a Local that Run will bind.
 func NewLocal() *Local { return &Local{ready: make(chan struct{})} }
 
-// Ready is closed once Run has bound l and serves calls through it: the
-// routes are loaded and limits have counted the usage already published.
+// Ready is closed once Run serves calls through l (the routes are loaded
+// and limits have counted the usage already published), or has ended
+// without serving; Serving tells which.
 func (l *Local) Ready() <-chan struct{} { return l.ready }
+
+// Serving reports whether Run serves calls through l now.
+func (l *Local) Serving() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.server != nil
+}
 
 func (l *Local) bind(s *modelRouterServer) {
 	l.mu.Lock()

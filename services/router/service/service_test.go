@@ -465,6 +465,9 @@ func TestLocalWaitsForStart(t *testing.T) {
 	if err := <-early; err != nil {
 		t.Errorf("call made before the router served: %v, want it to wait and succeed", err)
 	}
+	if !local.Serving() {
+		t.Error("Serving is false while Run serves")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -487,5 +490,9 @@ func TestLocalWaitsForStart(t *testing.T) {
 	}
 	if err := <-waiting; status.Code(err) != codes.Unavailable {
 		t.Errorf("call waiting for a router that failed: %v, want Unavailable", err)
+	}
+	<-broken.Ready()
+	if broken.Serving() {
+		t.Error("a router that failed to start reports serving")
 	}
 }
