@@ -132,9 +132,9 @@ func (r *Router) usageHorizon(now time.Time) (time.Time, bool) {
 
 // countUsage counts the events of one USAGE message that another router
 // instance made, and returns how many it counted. Events that took nothing
-// from limits where they were made (refused by a limit, answered from the
-// cache, shadow calls) are left out, as are events that do not belong to
-// the tenant of their subject.
+// from limits where they were made (not reserved: refused before, answered
+// from the cache, shadow calls) are left out, as are events that do not
+// belong to the tenant of their subject.
 func (r *Router) countUsage(subject string, data []byte, instance string) int {
 	t, err := bus.SubjectTenant(subject)
 	if err != nil {
@@ -163,7 +163,7 @@ func (r *Router) countUsage(subject string, data []byte, instance string) int {
 }
 
 func tookFromLimits(ev *keelv1.UsageEvent) bool {
-	return !ev.GetShadow() && !ev.GetCached() && ev.GetErrorClass() != "limit"
+	return ev.GetReserved() && !ev.GetShadow() && !ev.GetCached()
 }
 
 // limitsOf returns the limits of tenant t and of route.

@@ -92,7 +92,7 @@ func TestFollowUsageSharesBudgets(t *testing.T) {
 	// A call from elsewhere, published after a's own: once a has counted
 	// it, a has read its own calls too, and skipped them.
 	marker := &keelv1.UsageEvent{Id: "elsewhere-1", TenantId: "acme", Route: "r", CostMicros: 1,
-		OccurredAt: timestamppb.New(noon), RouterInstance: "router-x"}
+		OccurredAt: timestamppb.New(noon), RouterInstance: "router-x", Reserved: true}
 	if _, err := pub.Publish(ctx, bus.UsageSubject("acme"), marker.GetId(), "acme", marker); err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +126,15 @@ func TestCountUsageSkips(t *testing.T) {
 		scripted(&callLog{}, nil, "a"), Options{Now: func() time.Time { return now }})
 	at := timestamppb.New(now)
 	batch := &keelv1.UsageBatch{Events: []*keelv1.UsageEvent{
-		{Id: "mine", CostMicros: 1, OccurredAt: at, RouterInstance: "me"},
+		{Id: "mine", CostMicros: 1, OccurredAt: at, RouterInstance: "me", Reserved: true},
 		{Id: "shadow", CostMicros: 2, OccurredAt: at, Shadow: true},
 		{Id: "cached", CostMicros: 4, OccurredAt: at, Cached: true},
 		{Id: "refused", CostMicros: 8, OccurredAt: at, ErrorClass: "limit"},
-		{Id: "foreign", TenantId: "globex", CostMicros: 16, OccurredAt: at},
-		{Id: "counted", TenantId: "acme", CostMicros: 32, OccurredAt: at},
-		{Id: "failed", CostMicros: 64, OccurredAt: at, ErrorClass: "timeout"},
-		{Id: "negative", CostMicros: -1000, InputTokens: -5, OccurredAt: at},
+		{Id: "foreign", TenantId: "globex", CostMicros: 16, OccurredAt: at, Reserved: true},
+		{Id: "counted", TenantId: "acme", CostMicros: 32, OccurredAt: at, Reserved: true},
+		{Id: "failed", CostMicros: 64, OccurredAt: at, ErrorClass: "timeout", Reserved: true},
+		{Id: "negative", CostMicros: -1000, InputTokens: -5, OccurredAt: at, Reserved: true},
+		{Id: "no route", CostMicros: 128, OccurredAt: at, ErrorClass: "no_route"},
 	}}
 	data, err := proto.Marshal(batch)
 	if err != nil {
@@ -150,5 +151,34 @@ func TestCountUsageSkips(t *testing.T) {
 	}
 	if n := r.countUsage(bus.UsageBatchSubject("acme"), []byte{0xff}, "me"); n != 0 {
 		t.Errorf("garbage counted %d events", n)
+	}
+}
+
+// A record says whether its call took from the limits, which is what other
+// replicas count: calls that reached a provider (failed ones too) did;
+// calls refused before it did not.
+func TestRecordsSayWhetherTheyTookFromLimits(t *testing.T) {
+	t.Parallel()
+	rec := &recorderFunc{}
+	steps := map[string][]step{"a": {{err: classErr(provider.ErrServerFailed)}}}
+	r := newTestRouter(t, limitedFile(TenantLimits{Default: Limits{RequestsPerMinute: 2}}, Limits{}),
+		scripted(&callLog{}, steps, "a"), Options{Recorder: rec})
+	ctx := tenantCtx("acme")
+
+	calls := []struct {
+		name     string
+		call     Call
+		reserved bool
+	}{
+		{"provider failed", Call{UseCase: "r"}, true},
+		{"answered", Call{UseCase: "r"}, true},
+		{"over the request limit", Call{UseCase: "r"}, false},
+		{"no such route", Call{UseCase: "nope", ExactRoute: true}, false},
+	}
+	for _, c := range calls {
+		_, _ = r.Do(ctx, c.call)
+		if got := rec.last(t).Reserved; got != c.reserved {
+			t.Errorf("%s: record reserved = %v, want %v", c.name, got, c.reserved)
+		}
 	}
 }

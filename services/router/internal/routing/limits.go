@@ -95,10 +95,15 @@ func (b *bucket) take(capacity, n float64, now time.Time) (bool, time.Duration) 
 	return false, time.Duration((n - b.level) / rate(capacity) * float64(time.Second))
 }
 
-// spend takes n used elsewhere, even below zero, but never more than a
-// minute's capacity below it: use older than a minute has refilled.
-func (b *bucket) spend(capacity, n float64, now time.Time) {
-	b.refill(capacity, now)
+// spend takes n used elsewhere at time at, as if taken then: the bucket is
+// refilled up to at (never back in time: use reported late counts as of
+// the bucket's last use), so that what it has refilled since is not taken
+// again. The level may go below zero, never more than a minute's capacity.
+func (b *bucket) spend(capacity, n float64, at time.Time) {
+	if at.Before(b.last) {
+		at = b.last
+	}
+	b.refill(capacity, at)
 	b.level = math.Max(b.level-n, -capacity)
 }
 
@@ -221,9 +226,9 @@ func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
 
 // AddUse counts a call another router replica made (or this process made
 // before a restart), which reached this one through the USAGE stream: its
-// request and tokens against the per-minute rates when it was made within
-// the last minute, its cost against the budget of the period it was made
-// in. Nothing is refused; the next Reserve sees the use.
+// request and tokens against the per-minute rates, less what they would
+// have refilled since it was made, and its cost against the budget of the
+// period it was made in. Nothing is refused; the next Reserve sees the use.
 func (l *limiter) AddUse(
 	tenant, route string,
 	tenantLimits, routeLimits Limits,
@@ -251,13 +256,11 @@ func (l *limiter) AddUse(
 }
 
 func (st *limitState) addUse(lim Limits, tokens, micros int64, at, now time.Time) {
-	if recent := now.Sub(at) < time.Minute; recent {
-		if lim.RequestsPerMinute > 0 {
-			st.requests.spend(float64(lim.RequestsPerMinute), 1, now)
-		}
-		if lim.TokensPerMinute > 0 {
-			st.tokens.spend(float64(lim.TokensPerMinute), float64(tokens), now)
-		}
+	if lim.RequestsPerMinute > 0 {
+		st.requests.spend(float64(lim.RequestsPerMinute), 1, at)
+	}
+	if lim.TokensPerMinute > 0 {
+		st.tokens.spend(float64(lim.TokensPerMinute), float64(tokens), at)
 	}
 	if lim.BudgetMicros > 0 && micros > 0 {
 		st.rollPeriod(lim.BudgetPeriod, now)

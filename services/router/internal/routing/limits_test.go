@@ -536,7 +536,7 @@ func TestLimitErrorMessage(t *testing.T) {
 }
 
 // Use made elsewhere (another replica, or this process before a restart)
-// counts against the rates when it is under a minute old and against the
+// counts against the rates less what they refilled since, and against the
 // budget of the period it was made in.
 func TestLimiterAddUse(t *testing.T) {
 	t.Parallel()
@@ -545,17 +545,32 @@ func TestLimiterAddUse(t *testing.T) {
 	lim := Limits{RequestsPerMinute: 3, TokensPerMinute: 1000, BudgetMicros: 100}
 	l := newLimiter()
 	l.AddUse("acme", "r", lim, Limits{}, 900, 60, now.Add(-10*time.Second), now)
-	if _, err := l.Reserve("acme", "r", lim, Limits{}, 200, 0, now); limitErr(t, err).Kind != "tokens" {
-		t.Errorf("200 tokens over 900 used of 1000: %v, want the token limit", err)
+	// 900 tokens taken 10 s ago have refilled by 10/60 of 1000: 266 are
+	// left.
+	if _, err := l.Reserve("acme", "r", lim, Limits{}, 300, 0, now); limitErr(t, err).Kind != "tokens" {
+		t.Errorf("300 tokens with 266 left: %v, want the token limit", err)
 	}
 	reserveN(t, l, 1, lim, Limits{}, 100, 0, now)
 	if _, err := l.Reserve("acme", "r", lim, Limits{}, 0, 41, now); limitErr(t, err).Kind != "budget" {
 		t.Errorf("41 over 60 spent of 100: %v, want the budget", err)
 	}
-	// One request used elsewhere and one here leave one of three.
+	// One request elsewhere 10 s ago (half refilled since) and two here
+	// leave half of one of three.
 	reserveN(t, l, 1, lim, Limits{}, 0, 40, now)
 	if _, err := l.Reserve("acme", "r", lim, Limits{}, 0, 0, now); limitErr(t, err).Kind != "requests" {
 		t.Errorf("fourth request in a minute: %v, want the request limit", err)
+	}
+
+	// Three requests of three a minute, made 40 s ago, have refilled two
+	// since: two pass now.
+	l = newLimiter()
+	rpm := Limits{RequestsPerMinute: 3}
+	for range 3 {
+		l.AddUse("acme", "r", rpm, Limits{}, 0, 0, now.Add(-40*time.Second), now)
+	}
+	reserveN(t, l, 2, rpm, Limits{}, 0, 0, now)
+	if _, err := l.Reserve("acme", "r", rpm, Limits{}, 0, 0, now); limitErr(t, err).Kind != "requests" {
+		t.Errorf("third request: %v, want the request limit", err)
 	}
 
 	// Use from yesterday counts against neither, and the route's limits

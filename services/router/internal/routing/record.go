@@ -62,6 +62,9 @@ type Record struct {
 	Err error
 	// At is when the call ended; the time of publishing when zero.
 	At time.Time
+	// Reserved is set when the call took from the tenant's and route's
+	// limits (other replicas count it against theirs).
+	Reserved bool
 }
 
 // Recorder receives a Record for every routed call.
@@ -251,6 +254,7 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 		FinishReason:      string(rec.FinishReason),
 		Citations:         int32(min(rec.Citations, math.MaxInt32)),
 		SchemaRepaired:    rec.Repaired,
+		Reserved:          rec.Reserved,
 	}
 	action := ActionGenerated
 	if rec.Err != nil {

@@ -116,6 +116,9 @@ type Result struct {
 	// Repaired is set when the reply matched the request's response
 	// schema only after one repair attempt (structured.go).
 	Repaired bool
+
+	// reserved is set when the call took from the limits (Record.Reserved).
+	reserved bool
 }
 
 // Options are the optional parts of a Router.
@@ -259,16 +262,19 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	t, _ := tenant.From(ctx)
 	ctx, span := r.tel.startCall(ctx, call, routeName, t)
 	defer func() { span.end(result, callErr) }()
-	// refuse records a call that ends before any provider is asked.
-	refuse := func(err error) (Result, error) {
+	// refuse records a call that ends before any provider is asked;
+	// reserved says whether it took from the limits first.
+	refuse := func(err error, reserved bool) (Result, error) {
 		err = fmt.Errorf("route %s: %w", routeName, err)
-		r.record(ctx, call, Result{Route: routeName, Latency: r.now().Sub(start)}, err)
+		res := Result{Route: routeName, Latency: r.now().Sub(start), reserved: reserved}
+		res.setTemplate(route.Template)
+		r.record(ctx, call, res, err)
 		return Result{}, err
 	}
 	prepared := r.prepare(route, call.Request)
 	req, err := r.render(route.Template, prepared, call.Variables)
 	if err != nil {
-		return refuse(err)
+		return refuse(err, false)
 	}
 	key := r.cacheKey(t, routeName, route, req)
 	if hit, ok := r.cache.get(key, route.Cache.TTL, r.now()); ok {
@@ -277,7 +283,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 
 	res, err := r.reserve(t, routeName, route, req)
 	if err != nil {
-		return refuse(err)
+		return refuse(err, false)
 	}
 
 	total := cmp.Or(route.TotalTimeout, DefaultTotalTimeout)
@@ -287,7 +293,7 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 		release, err := g.acquire(tctx, call.Priority)
 		if err != nil {
 			r.limits.Settle(res, 0, 0, r.now())
-			return refuse(fmt.Errorf("waiting for capacity: %w", err))
+			return refuse(fmt.Errorf("waiting for capacity: %w", err), true)
 		}
 		defer release()
 	}
@@ -298,10 +304,12 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	out.Route = routeName
 	out.Latency = r.now().Sub(start)
 	out.setTemplate(route.Template)
+	out.reserved = true
 	if err != nil && route.Fallback.any() && ctx.Err() == nil && !out.streamed && fallbackAllowed(err) {
 		if fb, ok := r.fallback(routeName, route, key, req.Schema != nil, err); ok {
 			fb.Attempts = out.Attempts
 			fb.Latency = r.now().Sub(start)
+			fb.reserved = true
 			r.limits.Settle(res, 0, 0, r.now())
 			r.record(ctx, call, fb, nil)
 			return fb, nil
@@ -812,6 +820,7 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		Subject:         SubjectFrom(ctx),
 		Err:             callErr,
 		At:              r.now(),
+		Reserved:        res.reserved,
 	}
 	// Recording must not be cut short because the caller hung up after the
 	// reply was paid for.

@@ -1146,8 +1146,13 @@ type UsageEvent struct {
 	Citations int32 `protobuf:"varint,25,opt,name=citations,proto3" json:"citations,omitempty"`
 	// The reply matched the response schema only after a repair attempt.
 	SchemaRepaired bool `protobuf:"varint,26,opt,name=schema_repaired,json=schemaRepaired,proto3" json:"schema_repaired,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The call took from the tenant's and the route's limits: a request, and
+	// its tokens and cost. Calls refused before (a limit, no route, a bad
+	// request), cached answers and shadow calls did not; router replicas
+	// count only these.
+	Reserved      bool `protobuf:"varint,27,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UsageEvent) Reset() {
@@ -1362,6 +1367,13 @@ func (x *UsageEvent) GetSchemaRepaired() bool {
 	return false
 }
 
+func (x *UsageEvent) GetReserved() bool {
+	if x != nil {
+		return x.Reserved
+	}
+	return false
+}
+
 // UsageBatch is several usage events of one tenant in one message,
 // published on keel.usage.<tenant>.batch by a router under load so that a
 // busy gateway does not pay a stream write per call. Each event keeps its
@@ -1535,7 +1547,7 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xed\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\a\n" +
 	"\n" +
 	"UsageEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -1568,7 +1580,8 @@ const file_keel_v1_events_proto_rawDesc = "" +
 	"\x0frouter_instance\x18\x17 \x01(\tR\x0erouterInstance\x12#\n" +
 	"\rfinish_reason\x18\x18 \x01(\tR\ffinishReason\x12\x1c\n" +
 	"\tcitations\x18\x19 \x01(\x05R\tcitations\x12'\n" +
-	"\x0fschema_repaired\x18\x1a \x01(\bR\x0eschemaRepaired\"9\n" +
+	"\x0fschema_repaired\x18\x1a \x01(\bR\x0eschemaRepaired\x12\x1a\n" +
+	"\breserved\x18\x1b \x01(\bR\breserved\"9\n" +
 	"\n" +
 	"UsageBatch\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.keel.v1.UsageEventR\x06eventsB\x8b\x01\n" +
