@@ -134,8 +134,8 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		if !local.Serving() {
 			break
 		}
-		fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s)\n",
-			httpLis.Addr(), cmp.Or(*routes, "embedded local"))
+		fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s; usage events on %s)\n",
+			httpLis.Addr(), cmp.Or(*routes, "embedded local"), ns.ClientURL())
 	case <-gctx.Done():
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
