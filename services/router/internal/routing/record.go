@@ -127,9 +127,10 @@ const (
 // UsageBatch messages on keel.usage.<tenant>.batch (one event alone goes as
 // a UsageEvent on keel.usage.<tenant>), with the writes and
 // acknowledgements overlapping. It returns the records whose message did
-// not reach the stream, for the caller to try again one by one; their ids
-// stay, so consumers count each event once even when a message that was
-// reported lost did arrive. Without an AsyncPublisher it records one by one.
+// not reach the stream, in their order, for the caller to try again with
+// RecordBatch: the same records make the same messages under the same
+// ids, so the stream drops a message that did arrive although it was
+// reported lost. Without an AsyncPublisher it records one by one.
 func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 	async, ok := b.pub.(AsyncPublisher)
 	if !ok {
