@@ -115,6 +115,9 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 		return routerError(err)
 	}
 	setKeelHeaders(w.Header(), resp)
+	// A reply can be megabytes: a client that does not take it within the
+	// write timeout loses it, rather than holding it in memory for good.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.streamTimeout))
 	writeJSON(w, http.StatusOK, chatResponse{
 		ID:      id,
 		Object:  "chat.completion",

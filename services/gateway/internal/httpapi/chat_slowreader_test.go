@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -68,4 +69,48 @@ func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 		t.Fatal("the stream to a client that reads nothing never ended")
 	}
 
+}
+
+// A large reply that is not streamed is given up when the client takes
+// none of it within the write timeout: the handler returns instead of
+// holding the reply for as long as the client keeps the connection.
+func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
+	t.Parallel()
+
+	big := strings.Repeat("y", 8<<20)
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{Text: big, Provider: "p", Model: "m", FinishReason: "stop"}, nil
+	}}
+	inner, err := httpapi.NewHandler(httpapi.Options{
+		TokenKey: []byte(testKey), Ingest: &fakeIngest{}, Temporal: temporalfake.New(),
+		Logger: slog.New(slog.DiscardHandler), Now: testNow, Router: router,
+		StreamWriteTimeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r)
+		returned <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4 << 10)
+	}
+	body := `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", invokeToken(t), len(body), body)
+
+	select {
+	case <-returned:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler still holds the reply of a client that reads nothing")
+	}
 }

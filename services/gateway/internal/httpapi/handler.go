@@ -69,10 +69,11 @@ type Options struct {
 	// Router serves the OpenAI-compatible chat endpoints; nil answers them
 	// with 503.
 	Router ModelRouter
-	// StreamWriteTimeout bounds how long one piece of a streamed reply may
-	// wait for the client to take it; zero means DefaultStreamWriteTimeout.
-	// A client that stops reading then loses its stream, and the model
-	// call, with the capacity it holds, ends.
+	// StreamWriteTimeout bounds how long one piece of a streamed reply, or
+	// a whole reply that is not streamed, may wait for the client to take
+	// it; zero means DefaultStreamWriteTimeout. A client that stops reading
+	// then loses its reply (and a stream's model call, with the capacity it
+	// holds, ends) instead of holding it in memory.
 	StreamWriteTimeout time.Duration
 }
 
