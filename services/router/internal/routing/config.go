@@ -287,12 +287,15 @@ func (p Price) CostMicros(u provider.Usage) int64 {
 		hi, lo := bits.Mul64(uint64(max(part[0], 0)), uint64(max(part[1], 0)))
 		sum, carry := bits.Add64(total, lo, 0)
 		if hi != 0 || carry != 0 {
-			return math.MaxInt64 / 1_000_000
+			return maxCostMicros
 		}
 		total = sum
 	}
-	return int64(min(total/1_000_000, math.MaxInt64/1_000_000))
+	return int64(min(total/1_000_000, maxCostMicros))
 }
+
+// maxCostMicros is the most one call can cost: costs saturate there.
+const maxCostMicros = math.MaxInt64 / 1_000_000
 
 // LoadFile reads and checks the routes file at path; an empty path loads
 // the embedded DefaultRoutes.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/bus"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 // FollowUsage counts the calls of other router replicas against this
@@ -153,10 +154,12 @@ func (r *Router) countUsage(subject string, data []byte, instance string) int {
 			continue
 		}
 		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
-		// Negative counts would hand budget back; no router publishes them.
-		tokens := max(ev.GetInputTokens(), 0) + max(ev.GetOutputTokens(), 0)
+		// Counts out of bounds (negative ones would hand budget back) are
+		// bounded as a provider's are; no router publishes them.
+		u := provider.Usage{InputTokens: ev.GetInputTokens(), OutputTokens: ev.GetOutputTokens()}.Sane()
+		micros := min(max(ev.GetCostMicros(), 0), maxCostMicros)
 		r.limits.AddUse(t, ev.GetRoute(), tenantLimits, routeLimits,
-			tokens, max(ev.GetCostMicros(), 0), ev.GetOccurredAt().AsTime(), now)
+			u.InputTokens+u.OutputTokens, micros, ev.GetOccurredAt().AsTime(), now)
 		n++
 	}
 	return n

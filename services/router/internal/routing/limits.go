@@ -96,15 +96,40 @@ func (b *bucket) take(capacity, n float64, now time.Time) (bool, time.Duration) 
 }
 
 // spend takes n used elsewhere at time at, as if taken then: the bucket is
-// refilled up to at (never back in time: use reported late counts as of
-// the bucket's last use), so that what it has refilled since is not taken
-// again. The level may go below zero, never more than a minute's capacity.
-func (b *bucket) spend(capacity, n float64, at time.Time) {
+// refilled up to at, so that what it has refilled since is not taken
+// again. at is kept between the bucket's last use and now: use reported
+// late counts as of the last use, and a time in the future (another
+// replica's clock running fast) as now, never moving the bucket ahead of
+// its own clock.
+func (b *bucket) spend(capacity, n float64, at, now time.Time) {
 	if at.Before(b.last) {
 		at = b.last
 	}
+	if at.After(now) {
+		at = now
+	}
 	b.refill(capacity, at)
-	b.level = math.Max(b.level-n, -capacity)
+	b.owe(capacity, n)
+}
+
+// owe takes n even below zero, but never more than maxDebtMinutes of
+// capacity below it: a call larger than the limit is charged in full (the
+// bucket refills it before the next call), yet no single report, however
+// absurd, can shut a tenant out for more than an hour.
+func (b *bucket) owe(capacity, n float64) {
+	b.level = math.Max(b.level-n, -capacity*maxDebtMinutes)
+}
+
+// maxDebtMinutes bounds how far below empty a bucket can go, in minutes of
+// refill.
+const maxDebtMinutes = 60
+
+// addSat adds two non-negative amounts, saturating rather than wrapping.
+func addSat(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // rate is capacity per minute in units per second.
@@ -210,7 +235,7 @@ func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
 			// Only what the reservation really took was taken: a call
 			// larger than the bucket took the bucket's capacity.
 			taken := math.Min(float64(res.tokens), float64(s.limits.TokensPerMinute))
-			st.tokens.level -= float64(tokens) - taken
+			st.tokens.owe(float64(s.limits.TokensPerMinute), float64(tokens)-taken)
 		}
 		if s.limits.BudgetMicros > 0 {
 			// A reservation made in an earlier period is no longer
@@ -219,7 +244,7 @@ func (l *limiter) Settle(res reservation, tokens, micros int64, now time.Time) {
 				st.reserved = max(st.reserved-res.micros, 0)
 			}
 			st.rollPeriod(s.limits.BudgetPeriod, now)
-			st.spent += micros
+			st.spent = addSat(st.spent, micros)
 		}
 	}
 }
@@ -257,15 +282,15 @@ func (l *limiter) AddUse(
 
 func (st *limitState) addUse(lim Limits, tokens, micros int64, at, now time.Time) {
 	if lim.RequestsPerMinute > 0 {
-		st.requests.spend(float64(lim.RequestsPerMinute), 1, at)
+		st.requests.spend(float64(lim.RequestsPerMinute), 1, at, now)
 	}
 	if lim.TokensPerMinute > 0 {
-		st.tokens.spend(float64(lim.TokensPerMinute), float64(tokens), at)
+		st.tokens.spend(float64(lim.TokensPerMinute), float64(tokens), at, now)
 	}
 	if lim.BudgetMicros > 0 && micros > 0 {
 		st.rollPeriod(lim.BudgetPeriod, now)
 		if periodStart(lim.BudgetPeriod, at).Equal(st.periodStart) {
-			st.spent += micros
+			st.spent = addSat(st.spent, micros)
 		}
 	}
 }
@@ -284,10 +309,10 @@ func (st *limitState) reserve(lim Limits, tokens, micros int64, now time.Time) *
 	}
 	if lim.BudgetMicros > 0 {
 		st.rollPeriod(lim.BudgetPeriod, now)
-		if st.spent+st.reserved+micros > lim.BudgetMicros {
+		if addSat(addSat(st.spent, st.reserved), micros) > lim.BudgetMicros {
 			return &LimitError{Kind: "budget", RetryAfter: nextPeriod(lim.BudgetPeriod, now).Sub(now)}
 		}
-		st.reserved += micros
+		st.reserved = addSat(st.reserved, micros)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -584,6 +585,37 @@ func TestLimiterAddUse(t *testing.T) {
 	if _, err := l.Reserve("acme", "r", Limits{}, routeLim, 0, 21, now); limitErr(t, err).Scope != "route r" {
 		t.Errorf("21 over 30 spent on the route: %v, want the route's budget", err)
 	}
+	// Use stamped in the future (a replica whose clock runs fast) counts
+	// as made now and refills nothing.
+	l = newLimiter()
+	reserveN(t, l, 3, rpm, Limits{}, 0, 0, now)
+	l.AddUse("acme", "r", rpm, Limits{}, 0, 0, now.Add(time.Minute), now)
+	if _, err := l.Reserve("acme", "r", rpm, Limits{}, 0, 0, now); limitErr(t, err).Kind != "requests" {
+		t.Errorf("request after a future-stamped use: %v, want the request limit", err)
+	}
+
+	// An absurd report leaves a debt of an hour's refill at most, here and
+	// on a replica alike; a budget saturates instead of wrapping.
+	tpm := Limits{TokensPerMinute: 1000, BudgetMicros: 100}
+	for _, add := range []func(l *limiter){
+		func(l *limiter) {
+			res := reserveN(t, l, 1, tpm, Limits{}, 10, 0, now)[0]
+			l.Settle(res, math.MaxInt64/2, math.MaxInt64, now)
+		},
+		func(l *limiter) { l.AddUse("acme", "r", tpm, Limits{}, math.MaxInt64/2, math.MaxInt64, now, now) },
+	} {
+		l := newLimiter()
+		add(l)
+		_, err := l.Reserve("acme", "r", tpm, Limits{}, 1, 0, now)
+		if le := limitErr(t, err); le.Kind != "tokens" || le.RetryAfter > 61*time.Minute {
+			t.Errorf("after an absurd report: %+v, want a token wait of an hour at most", le)
+		}
+		l.AddUse("acme", "r", tpm, Limits{}, 0, math.MaxInt64, now, now)
+		if _, err := l.Reserve("acme", "r", Limits{BudgetMicros: 100}, Limits{}, 0, 1, now); limitErr(t, err).Kind != "budget" {
+			t.Errorf("after saturated spend: %v, want the budget still spent", err)
+		}
+	}
+
 	// Another tenant is untouched.
 	if _, err := l.Reserve("globex", "r", Limits{}, routeLim, 0, 50, now); err != nil {
 		t.Errorf("other tenant: %v", err)
