@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -10,7 +11,8 @@ import (
 )
 
 // A provider's report of its own usage and model is not trusted: negative
-// or absurd token counts can neither hand budget back nor overflow a cost,
+// token counts are replaced by an estimate, absurd ones are bounded, so
+// that neither hands budget back nor overflows a cost,
 // and a model name that could not be recorded is replaced by the
 // configured one.
 func TestProviderReportsAreBounded(t *testing.T) {
@@ -24,10 +26,11 @@ func TestProviderReportsAreBounded(t *testing.T) {
 		wantModel string
 	}{
 		{
-			name:      "negative counts",
-			usage:     provider.Usage{InputTokens: -1e9, OutputTokens: -1e9, CachedInputTokens: -5},
-			model:     "gpt-x",
-			wantUsage: provider.Usage{},
+			name:  "negative counts",
+			usage: provider.Usage{InputTokens: -1e9, OutputTokens: -1e9, CachedInputTokens: -5},
+			model: "gpt-x",
+			// No report at all: Keel's estimate of the reply "hi".
+			wantUsage: provider.Usage{OutputTokens: 1, Estimated: true},
 			wantModel: "gpt-x",
 		},
 		{
@@ -83,5 +86,28 @@ func TestCostMicrosSaturates(t *testing.T) {
 	// 600 plain input tokens at 3 µ each, 400 cached at 0.3, 100 output at 15.
 	if got := plain.CostMicros(provider.Usage{InputTokens: 1000, CachedInputTokens: 400, OutputTokens: 100}); got != 1800+120+1500 {
 		t.Errorf("cost = %d, want 3420", got)
+	}
+}
+
+// A caller that cannot take a piece of a streamed reply (its connection's
+// write deadline passed) ends the call, recorded as cancelled, with the
+// reply sent so far estimated.
+func TestCallerThatStopsTakingTheReply(t *testing.T) {
+	t.Parallel()
+	rec := &recorderFunc{}
+	r, _ := threeProviders(t, []step{{deltas: []string{"one two", " three"}}}, nil, nil, Options{Recorder: rec})
+	stuck := errors.New("write tcp: i/o timeout")
+	_, err := r.Stream(context.Background(), "support_reply", provider.Request{}, func(provider.Delta) error {
+		return stuck
+	})
+	if !errors.Is(err, stuck) {
+		t.Fatalf("error = %v, want the caller's write error", err)
+	}
+	last := rec.last(t)
+	if got := ErrorClass(last.Err); got != "cancelled" {
+		t.Errorf("recorded class %q, want cancelled", got)
+	}
+	if !last.Usage.Estimated || last.Usage.OutputTokens == 0 {
+		t.Errorf("recorded usage %+v, want an estimate of the piece sent", last.Usage)
 	}
 }

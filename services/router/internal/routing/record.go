@@ -284,7 +284,8 @@ func (b *BusRecorder) events(rec Record) (*keelv1.UsageEvent, error) {
 // "timeout", ...), or "limit", "no_route", "no_healthy_candidate",
 // "schema_mismatch", "output_truncated" or "request_rejected" for the
 // router's own refusals. A deadline that passed while the call waited (for
-// capacity, say) is a timeout; a caller that hung up, "cancelled".
+// capacity, say) is a timeout; a caller that hung up or stopped taking the
+// reply, "cancelled".
 func ErrorClass(err error) string {
 	switch {
 	case errors.Is(err, ErrLimited):
@@ -299,7 +300,7 @@ func ErrorClass(err error) string {
 		return "output_truncated"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.As(err, new(*callerGoneError)):
 		return "cancelled"
 	}
 	return provider.ClassName(err)

@@ -327,6 +327,13 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	return out.Result, nil
 }
 
+// callerGoneError is what a provider's stream returns when the caller
+// could not take a piece of the reply (it hung up or stopped reading).
+type callerGoneError struct{ err error }
+
+func (e *callerGoneError) Error() string { return "caller could not take the reply: " + e.err.Error() }
+func (e *callerGoneError) Unwrap() error { return e.err }
+
 // plausibleModel reports whether a provider's model name can be recorded
 // and shown as it is: short, printable UTF-8.
 func plausibleModel(name string) bool {
@@ -428,8 +435,9 @@ func (r *Router) reserve(t, routeName string, route Route, req provider.Request)
 		if budget > 0 && micros > budget {
 			return reservation{}, fmt.Errorf("%w: %w", ErrInvalidCall, &provider.Error{
 				Class: provider.ErrRequestRejected,
-				Message: fmt.Sprintf("the call may cost up to %d micros, more than the whole budget of %d; "+
-					"ask for fewer output tokens (max_tokens)", micros, budget),
+				Message: fmt.Sprintf("the call (a prompt of about %d tokens and up to %d of reply) may cost "+
+					"up to %d micros, more than the whole budget of %d; shorten the prompt or ask for "+
+					"fewer output tokens (max_tokens)", in, out, micros, budget),
 			})
 		}
 	}
@@ -627,7 +635,10 @@ func (r *Router) attempt(
 			if d.ToolCall != nil {
 				sent.Add(" " + d.ToolCall.Name + " " + d.ToolCall.Arguments + " ")
 			}
-			return call.Emit(d)
+			if err := call.Emit(d); err != nil {
+				return &callerGoneError{err: err}
+			}
+			return nil
 		})
 	}
 	price := r.file.Providers[c.Provider].Price
@@ -653,8 +664,16 @@ func (r *Router) attempt(
 	}
 
 	// What the provider says of itself is checked before it is counted,
-	// recorded or passed on: usage within sane bounds, and the model it
-	// names only when it is a plausible name (else the configured one).
+	// recorded or passed on: usage within sane bounds (negative counts are
+	// no report at all, and estimated), and the model it names only when it
+	// is a plausible name (else the configured one).
+	if u := resp.Usage; u.InputTokens < 0 || u.OutputTokens < 0 {
+		resp.Usage = provider.Usage{
+			InputTokens:  provider.EstimateInputTokens(req),
+			OutputTokens: provider.EstimateTokens(resp.Text),
+			Estimated:    true,
+		}
+	}
 	resp.Usage = resp.Usage.Sane()
 	model := c.Model
 	if plausibleModel(resp.Model) {
