@@ -47,17 +47,7 @@ func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetReadBuffer(4 << 10)
-	}
-	body := `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", invokeToken(t), len(body), body)
+	sendAndStopReading(t, srv, `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 
 	// Nothing is read: the socket buffers fill and a write waits.
 	select {
@@ -96,21 +86,28 @@ func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetReadBuffer(4 << 10)
-	}
-	body := `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`
-	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", invokeToken(t), len(body), body)
+	sendAndStopReading(t, srv, `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`)
 
 	select {
 	case <-returned:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the handler still holds the reply of a client that reads nothing")
 	}
+}
+
+// sendAndStopReading posts body to srv's chat endpoint on a connection with
+// a small receive buffer that reads nothing back; it is closed at the end
+// of the test.
+func sendAndStopReading(t *testing.T, srv *httptest.Server, body string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4 << 10)
+	}
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", invokeToken(t), len(body), body)
 }
