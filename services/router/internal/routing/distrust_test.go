@@ -111,3 +111,37 @@ func TestCallerThatStopsTakingTheReply(t *testing.T) {
 		t.Errorf("recorded usage %+v, want an estimate of the piece sent", last.Usage)
 	}
 }
+
+// A provider that streams far past the max_tokens it was sent is cut off:
+// the caller gets an error after what was sent, and is charged an
+// estimate of that, not whatever the provider would go on to send.
+func TestStreamPastMaxTokensIsCutOff(t *testing.T) {
+	t.Parallel()
+	rec := &recorderFunc{}
+	var words []string
+	for range 1000 {
+		words = append(words, "word ")
+	}
+	r, _ := threeProviders(t, []step{{deltas: words}, {deltas: words}, {deltas: words}}, nil, nil, Options{Recorder: rec})
+	var got int
+	_, err := r.Stream(context.Background(), "support_reply", provider.Request{MaxOutputTokens: 10},
+		func(provider.Delta) error { got++; return nil })
+	if !errors.Is(err, provider.ErrServerFailed) {
+		t.Fatalf("error = %v, want a server failure", err)
+	}
+	if got == 0 || got >= 1000 {
+		t.Errorf("caller got %d pieces, want some but not all", got)
+	}
+	if u := rec.last(t).Usage; u.OutputTokens > 2*10+64+2 || !u.Estimated {
+		t.Errorf("charged %+v, want an estimate near the cap", u)
+	}
+
+	// Within the cap (and without one) the stream is whole.
+	for _, maxTokens := range []int{0, 2000} {
+		got = 0
+		if _, err := r.Stream(context.Background(), "support_reply", provider.Request{MaxOutputTokens: maxTokens},
+			func(provider.Delta) error { got++; return nil }); err != nil || got != 1000 {
+			t.Errorf("max_tokens %d: %d pieces, %v; want all 1000", maxTokens, got, err)
+		}
+	}
+}
