@@ -11,7 +11,7 @@ import (
 // every three words, which is close enough for English prose when a
 // provider reports no usage.
 func EstimateTokens(text string) int64 {
-	return int64(countWords(text)) * 4 / 3
+	return wordsToTokens(countWords(text))
 }
 
 // ReplyEstimate counts the words of a reply as it streams, so that the
@@ -35,20 +35,17 @@ func (e *ReplyEstimate) Add(text string) {
 }
 
 // Tokens is the estimate for what was added so far.
-func (e *ReplyEstimate) Tokens() int64 { return int64(e.words) * 4 / 3 }
+func (e *ReplyEstimate) Tokens() int64 { return wordsToTokens(e.words) }
+
+// wordsToTokens is four tokens for every three words.
+func wordsToTokens(words int) int64 { return int64(words) * 4 / 3 }
 
 // countWords counts the runs of non-space characters of s, as
 // len(strings.Fields(s)) would, without building the slice.
 func countWords(s string) int {
-	n, inWord := 0, false
-	for _, r := range s {
-		space := unicode.IsSpace(r)
-		if !space && !inWord {
-			n++
-		}
-		inWord = !space
-	}
-	return n
+	var e ReplyEstimate
+	e.Add(s)
+	return e.words
 }
 
 // EstimateInputTokens approximates the prompt size of req: every message
@@ -61,7 +58,7 @@ func EstimateInputTokens(req Request) int64 {
 	for _, p := range req.Passages {
 		words += countWords(p.Title) + countWords(p.Text)
 	}
-	return int64(words) * 4 / 3
+	return wordsToTokens(words)
 }
 
 // citationMarker matches [1], [2] and lists such as [1, 3].
