@@ -275,8 +275,8 @@ func (p Price) CostMicros(u provider.Usage) int64 {
 	u = u.Sane()
 	cached, written := u.CachedInputTokens, u.CacheWriteTokens
 	plain := u.InputTokens - cached - written
-	// Counts and prices are not negative (Sane, Validate); the sum
-	// saturates rather than wrap, so no price can turn a cost negative.
+	// Counts are not negative (Sane) nor are prices (Validate); the sum
+	// saturates rather than wrap, so no count can turn a cost negative.
 	var total uint64
 	for _, part := range [4][2]int64{
 		{plain, p.InputPerMillion},
@@ -284,7 +284,7 @@ func (p Price) CostMicros(u provider.Usage) int64 {
 		{written, cmp.Or(p.CacheWritePerMillion, p.InputPerMillion)},
 		{u.OutputTokens, p.OutputPerMillion},
 	} {
-		hi, lo := bits.Mul64(uint64(max(part[0], 0)), uint64(max(part[1], 0)))
+		hi, lo := bits.Mul64(uint64(part[0]), uint64(part[1]))
 		sum, carry := bits.Add64(total, lo, 0)
 		if hi != 0 || carry != 0 {
 			return maxCostMicros

@@ -327,6 +327,16 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	return out.Result, nil
 }
 
+// estimatedUsage is Keel's estimate of a call that sent req and got about
+// outputTokens back, for a provider that reported none it can use.
+func estimatedUsage(req provider.Request, outputTokens int64) provider.Usage {
+	return provider.Usage{
+		InputTokens:  provider.EstimateInputTokens(req),
+		OutputTokens: outputTokens,
+		Estimated:    true,
+	}
+}
+
 // overrun reports whether a reply estimated at sent tokens is far beyond
 // the cap the provider was asked to keep (twice it, and some slack for
 // the estimate): a provider that ignores max_tokens is cut off rather
@@ -663,11 +673,7 @@ func (r *Router) attempt(
 		if streamed {
 			// The provider was paid for what it sent: the call is
 			// settled and recorded with an estimate of it.
-			usage := provider.Usage{
-				InputTokens:  provider.EstimateInputTokens(req),
-				OutputTokens: sent.Tokens(),
-				Estimated:    true,
-			}
+			usage := estimatedUsage(req, sent.Tokens())
 			out.Result = Result{
 				Response:   provider.Response{Usage: usage},
 				Provider:   c.Provider,
@@ -683,11 +689,7 @@ func (r *Router) attempt(
 	// no report at all, and estimated), and the model it names only when it
 	// is a plausible name (else the configured one).
 	if u := resp.Usage; u.InputTokens < 0 || u.OutputTokens < 0 {
-		resp.Usage = provider.Usage{
-			InputTokens:  provider.EstimateInputTokens(req),
-			OutputTokens: provider.EstimateTokens(resp.Text),
-			Estimated:    true,
-		}
+		resp.Usage = estimatedUsage(req, provider.EstimateTokens(resp.Text))
 	}
 	resp.Usage = resp.Usage.Sane()
 	model := c.Model
