@@ -28,9 +28,10 @@ type Local struct {
 	mu     sync.RWMutex
 	server *modelRouterServer
 
+	// ready is closed at the first bind or at unbind, whichever comes
+	// first; after it, server says whether Run serves.
 	ready     chan struct{}
 	readyOnce sync.Once
-	stopped   bool // under mu
 }
 
 // startWait bounds how long a call waits for a router that has not started
@@ -65,7 +66,6 @@ func (l *Local) unbind() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.server = nil
-	l.stopped = true
 	// Calls waiting for a start that will not come fail now.
 	l.readyOnce.Do(func() { close(l.ready) })
 }
@@ -87,7 +87,7 @@ func (l *Local) get(ctx context.Context) (*modelRouterServer, func(), error) {
 		}
 	}
 	l.mu.RLock()
-	if l.server == nil || l.stopped {
+	if l.server == nil {
 		l.mu.RUnlock()
 		return nil, nil, status.Error(codes.Unavailable, "router is not running")
 	}

@@ -117,7 +117,7 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	setKeelHeaders(w.Header(), resp)
 	// A reply can be megabytes: a client that does not take it within the
 	// write timeout loses it, rather than holding it in memory for good.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.streamTimeout))
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout))
 	writeJSON(w, http.StatusOK, chatResponse{
 		ID:      id,
 		Object:  "chat.completion",
@@ -148,7 +148,7 @@ func (h *handler) streamCompletion(
 	// http.Flusher itself; the controller reaches the connection through
 	// its Unwrap.
 	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model,
-		writeTimeout: h.streamTimeout}
+		writeTimeout: h.writeTimeout}
 	// The route is the model the client named (exact routes): say so before
 	// the first piece; the provider is known only at the end.
 	w.Header().Set(headerRoute, body.Model)

@@ -17,7 +17,7 @@ import (
 )
 
 // A client that stops reading a stream loses it once a piece has waited
-// StreamWriteTimeout: the router's send fails, so the model call (and the
+// WriteTimeout: the router's send fails, so the model call (and the
 // capacity it holds) ends instead of waiting on the client for good.
 func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 	t.Parallel()
@@ -39,7 +39,7 @@ func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 	h, err := httpapi.NewHandler(httpapi.Options{
 		TokenKey: []byte(testKey), Ingest: &fakeIngest{}, Temporal: temporalfake.New(),
 		Logger: slog.New(slog.DiscardHandler), Now: testNow, Router: router,
-		StreamWriteTimeout: 100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
 	inner, err := httpapi.NewHandler(httpapi.Options{
 		TokenKey: []byte(testKey), Ingest: &fakeIngest{}, Temporal: temporalfake.New(),
 		Logger: slog.New(slog.DiscardHandler), Now: testNow, Router: router,
-		StreamWriteTimeout: 100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

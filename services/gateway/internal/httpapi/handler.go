@@ -69,16 +69,16 @@ type Options struct {
 	// Router serves the OpenAI-compatible chat endpoints; nil answers them
 	// with 503.
 	Router ModelRouter
-	// StreamWriteTimeout bounds how long one piece of a streamed reply, or
-	// a whole reply that is not streamed, may wait for the client to take
-	// it; zero means DefaultStreamWriteTimeout. A client that stops reading
+	// WriteTimeout bounds how long a chat reply that is not streamed, or
+	// one piece of a streamed one, may wait for the client to take it;
+	// zero means DefaultWriteTimeout. A client that stops reading
 	// then loses its reply (and a stream's model call, with the capacity it
 	// holds, ends) instead of holding it in memory.
-	StreamWriteTimeout time.Duration
+	WriteTimeout time.Duration
 }
 
-// DefaultStreamWriteTimeout is the default Options.StreamWriteTimeout.
-const DefaultStreamWriteTimeout = 10 * time.Second
+// DefaultWriteTimeout is the default Options.WriteTimeout.
+const DefaultWriteTimeout = 10 * time.Second
 
 var (
 	// ErrTokenKeyMissing is returned by NewHandler for a key shorter than
@@ -98,7 +98,7 @@ type handler struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	requestTimeout time.Duration
-	streamTimeout  time.Duration
+	writeTimeout   time.Duration
 	router         ModelRouter
 	verifier       *auth.Verifier
 	mux            *http.ServeMux
@@ -121,7 +121,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		logger:         opts.Logger,
 		now:            opts.Now,
 		requestTimeout: opts.RequestTimeout,
-		streamTimeout:  cmp.Or(opts.StreamWriteTimeout, DefaultStreamWriteTimeout),
+		writeTimeout:   cmp.Or(opts.WriteTimeout, DefaultWriteTimeout),
 		router:         opts.Router,
 		verifier:       auth.NewVerifier(opts.TokenKey, auth.DefaultVerifierCache),
 		mux:            http.NewServeMux(),
