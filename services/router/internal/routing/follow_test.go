@@ -25,18 +25,6 @@ func spentOf(r *Router, t string) int64 {
 	return 0
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Two router replicas share a tenant's daily budget through the USAGE
 // stream, neither counts its own calls twice, and a router started later
 // finds the day's spend already there.

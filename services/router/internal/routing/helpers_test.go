@@ -136,3 +136,15 @@ func (r *recorderFunc) last(t *testing.T) Record {
 func retryAfterErr(class error, d time.Duration) error {
 	return &provider.Error{Class: class, StatusCode: 429, RetryAfter: d}
 }
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -325,3 +325,40 @@ func TestOutboxCloseGivesUp(t *testing.T) {
 		t.Errorf("Record after Close: %v, want ErrOutboxClosed", err)
 	}
 }
+
+// A worker that lingers publishes what arrived meanwhile with the first
+// record, and Close does not wait for the linger to end.
+func TestOutboxLingers(t *testing.T) {
+	t.Parallel()
+
+	next := &batchRecorder{}
+	o := NewOutbox(next, OutboxConfig{Size: 100, Workers: 1, Linger: time.Hour})
+	for i := range 5 {
+		if err := o.Record(context.Background(), Record{Tenant: fmt.Sprintf("t%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Close()
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	if len(next.batches) != 1 || len(next.batches[0]) != 5 {
+		var sizes []int
+		for _, b := range next.batches {
+			sizes = append(sizes, len(b))
+		}
+		t.Errorf("batch sizes %v, want one batch of 5", sizes)
+	}
+
+	// A short linger ends by itself.
+	next = &batchRecorder{}
+	o = NewOutbox(next, OutboxConfig{Size: 100, Workers: 1, Linger: time.Millisecond})
+	defer o.Close()
+	if err := o.Record(context.Background(), Record{Tenant: "alone"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a lone record published after its linger", func() bool {
+		next.mu.Lock()
+		defer next.mu.Unlock()
+		return len(next.batches) == 1
+	})
+}

@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/keelhq/keel/pkg/bus"
 	"github.com/keelhq/keel/pkg/natstest"
-	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 )
 
 // streamed is one message read back from the USAGE stream.
@@ -40,21 +38,13 @@ func readUsage(t *testing.T, js jetstream.JetStream) []streamed {
 		if err != nil {
 			t.Fatalf("get message %d: %v", seq, err)
 		}
+		events, err := bus.UsageEvents(msg.Subject, msg.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", seq, err)
+		}
 		s := streamed{subject: msg.Subject}
-		if bus.SubjectKind(msg.Subject) == bus.KindBatch {
-			var batch keelv1.UsageBatch
-			if err := proto.Unmarshal(msg.Data, &batch); err != nil {
-				t.Fatalf("message %d: %v", seq, err)
-			}
-			for _, ev := range batch.GetEvents() {
-				s.ids = append(s.ids, ev.GetId())
-			}
-		} else {
-			var ev keelv1.UsageEvent
-			if err := proto.Unmarshal(msg.Data, &ev); err != nil {
-				t.Fatalf("message %d: %v", seq, err)
-			}
-			s.ids = []string{ev.GetId()}
+		for _, ev := range events {
+			s.ids = append(s.ids, ev.GetId())
 		}
 		out = append(out, s)
 	}
@@ -112,50 +102,5 @@ func TestBusRecorderBatchesOnTheStream(t *testing.T) {
 	}
 	if again := readUsage(t, js); len(again) != len(want) {
 		t.Errorf("stream holds %d messages after the retry, want still %d", len(again), len(want))
-	}
-}
-
-// A worker that lingers publishes what arrived meanwhile with the first
-// record, and Close does not wait for the linger to end.
-func TestOutboxLingers(t *testing.T) {
-	t.Parallel()
-
-	next := &batchRecorder{}
-	o := NewOutbox(next, OutboxConfig{Size: 100, Workers: 1, Linger: time.Hour})
-	for i := range 5 {
-		if err := o.Record(context.Background(), Record{Tenant: fmt.Sprintf("t%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o.Close()
-	next.mu.Lock()
-	defer next.mu.Unlock()
-	if len(next.batches) != 1 || len(next.batches[0]) != 5 {
-		var sizes []int
-		for _, b := range next.batches {
-			sizes = append(sizes, len(b))
-		}
-		t.Errorf("batch sizes %v, want one batch of 5", sizes)
-	}
-
-	// A short linger ends by itself.
-	next = &batchRecorder{}
-	o = NewOutbox(next, OutboxConfig{Size: 100, Workers: 1, Linger: time.Millisecond})
-	defer o.Close()
-	if err := o.Record(context.Background(), Record{Tenant: "alone"}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		next.mu.Lock()
-		n := len(next.batches)
-		next.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a lone record was not published after its linger")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keelhq/keel/pkg/tenant"
 	"github.com/keelhq/keel/services/router/internal/prompt"
@@ -188,16 +187,11 @@ func TestShadowRendersItsOwnTemplate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, "the shadow call", func() bool {
 		shadow2.mu.Lock()
-		n := len(shadow2.reqs)
-		shadow2.mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer shadow2.mu.Unlock()
+		return len(shadow2.reqs) > 0
+	})
 	shadow2.mu.Lock()
 	defer shadow2.mu.Unlock()
 	if len(shadow2.reqs) != 1 {
