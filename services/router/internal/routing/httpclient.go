@@ -14,14 +14,11 @@ import (
 var errSilent = errors.New("provider went silent")
 
 // NewHTTPClient returns the client the providers share: connections kept
-// alive and pooled for many concurrent calls to one host, no timeout of its
-// own (each call's context governs), and a watchdog that ends a call whose
-// response stays silent longer than the idle timeout in its context.
-//
-// It is net/http's Transport. A hand-written HTTP/1.1 client that answered
-// on the calling goroutine was tried and dropped: without a reader watching
-// idle connections it handed one caller's response to the next after an
-// interim 1xx or unsolicited bytes from a provider.
+// alive and pooled for many concurrent calls to one host (plain http
+// through directTransport, https and proxied requests through net/http's
+// Transport), no timeout of its own (each call's context governs), and a
+// watchdog that ends a call whose response stays silent longer than the
+// idle timeout in its context.
 func NewHTTPClient() *http.Client {
 	base := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
@@ -36,7 +33,8 @@ func NewHTTPClient() *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	return &http.Client{Transport: idleTransport{base: base}}
+	direct := schemeTransport{direct: newDirectTransport(), other: base, proxy: http.ProxyFromEnvironment}
+	return &http.Client{Transport: idleTransport{base: direct}}
 }
 
 type idleKey struct{}
@@ -60,6 +58,13 @@ func withIdleTimeout(ctx context.Context, d time.Duration, cancel context.Cancel
 // one: from the request until the headers, and between reads of the body.
 type idleTransport struct {
 	base http.RoundTripper
+}
+
+// CloseIdleConnections closes the pooled connections of the transport below.
+func (t idleTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (t idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -1,0 +1,342 @@
+package routing
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// directTransport sends plaintext HTTP/1.1 requests on the calling
+// goroutine: it writes the request and reads the response itself over a
+// pooled keep-alive connection, where net/http's Transport hands each
+// request to two goroutines of the connection and back. On loopback and LAN
+// upstreams (a local mock, vLLM, Ollama) those hand-offs are a large part
+// of what a gateway adds to a call. https upstreams, and any request a
+// proxy applies to, go through net/http's Transport (TLS, HTTP/2, proxies).
+//
+// Nothing reads a pooled connection while it waits, so the transport makes
+// sure no byte on it can be taken for the next caller's answer: interim 1xx
+// responses are read past, a connection with bytes left over after its
+// response is closed, and before reuse the socket is peeked without
+// blocking: anything there (stray bytes, or the server's close) retires the
+// connection. A connection idle longer than idleTimeout is not reused
+// either, since servers close idle keep-alive connections (uvicorn, behind
+// vLLM, after 5 s).
+type directTransport struct {
+	dialer         net.Dialer
+	maxIdle        int
+	idleTimeout    time.Duration
+	maxHeaderBytes int64
+
+	mu   sync.Mutex
+	idle map[string][]*directConn // by host:port, most recent last
+}
+
+type directConn struct {
+	net.Conn
+	in       *meteredReader
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lastUsed time.Time
+}
+
+func newDirectTransport() *directTransport {
+	return &directTransport{
+		dialer:         net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle:        256,
+		idleTimeout:    4 * time.Second,
+		maxHeaderBytes: 1 << 20,
+		idle:           make(map[string][]*directConn),
+	}
+}
+
+// maxInterim bounds the 1xx responses read past before the final one.
+const maxInterim = 8
+
+// errConnReused marks a pooled connection found closed by the server when
+// the request was sent on it: no byte of a response arrived, and a fresh
+// connection may succeed.
+var errConnReused = errors.New("pooled connection closed by the server")
+
+// RoundTrip sends req, which must be plain http. A request that finds its
+// pooled connection closed by the server is sent once more on a new
+// connection when its body can be sent again.
+func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" {
+		return nil, fmt.Errorf("direct transport: scheme %q", req.URL.Scheme)
+	}
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	resp, err := t.roundTrip(req, addr)
+	if err == nil || !errors.Is(err, errConnReused) {
+		return resp, err
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return nil, err
+		}
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+	return t.roundTrip(req, addr)
+}
+
+func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Response, error) {
+	ctx := req.Context()
+	c, reused, err := t.conn(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	// Cancellation ends blocked reads and writes by moving the deadline.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		_ = c.Close()
+		if ctxErr := context.Cause(ctx); ctxErr != nil {
+			return nil, ctxErr
+		}
+		if reused && closedByPeer(err) {
+			return nil, fmt.Errorf("%w: %w", errConnReused, err)
+		}
+		return nil, err
+	}
+	if err := req.Write(c.bw); err != nil {
+		return fail(err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(err)
+	}
+	c.in.limit(t.maxHeaderBytes)
+	var resp *http.Response
+	for interim := 0; ; interim++ {
+		resp, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			if c.br.Buffered() > 0 || interim > 0 {
+				reused = false // the server answered something: not a stale connection
+			}
+			return fail(err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		if interim == maxInterim {
+			return fail(fmt.Errorf("more than %d interim responses", maxInterim))
+		}
+	}
+	c.in.limit(-1)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return fail(errors.New("server switched protocols unasked"))
+	}
+	keep := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		t.finish(addr, c, keep, stop)
+		return resp, nil
+	}
+	resp.Body = &directBody{body: resp.Body, conn: c, t: t, addr: addr, keep: keep, stop: stop}
+	return resp, nil
+}
+
+// closedByPeer reports whether err is what a write to, or read from, a
+// connection the server has closed returns.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// conn returns an idle connection to addr that nothing has been sent on
+// since its last response, or dials one.
+func (t *directTransport) conn(ctx context.Context, addr string) (*directConn, bool, error) {
+	now := time.Now()
+	for {
+		t.mu.Lock()
+		list := t.idle[addr]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			break
+		}
+		c := list[len(list)-1]
+		t.idle[addr] = list[:len(list)-1]
+		t.mu.Unlock()
+		if now.Sub(c.lastUsed) < t.idleTimeout && quiet(c.Conn) {
+			return c, true, nil
+		}
+		_ = c.Close()
+	}
+
+	nc, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	in := &meteredReader{r: nc, left: -1}
+	return &directConn{Conn: nc, in: in, br: bufio.NewReaderSize(in, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+}
+
+// quiet reports whether nothing is waiting to be read on c: no bytes and no
+// close from the server. It peeks without blocking and without taking
+// anything.
+func quiet(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	idle := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		idle = n <= 0 && errors.Is(err, syscall.EAGAIN)
+		return true // never wait for the socket to become readable
+	})
+	return err == nil && idle
+}
+
+// finish settles the connection of a response read to its end: back to the
+// pool when it can carry another request, closed otherwise. stop reports
+// false when cancellation already moved the deadline: the connection is
+// then in an unknown state.
+func (t *directTransport) finish(addr string, c *directConn, keep bool, stop func() bool) {
+	if !stop() || !keep || c.br.Buffered() > 0 {
+		_ = c.Close()
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	c.lastUsed = time.Now()
+	t.mu.Lock()
+	list := t.idle[addr]
+	// The oldest connection goes when it has waited too long or the pool is
+	// full; pools shrink as traffic falls without a sweeper.
+	if len(list) > 0 && (len(list) >= t.maxIdle || c.lastUsed.Sub(list[0].lastUsed) >= t.idleTimeout) {
+		_ = list[0].Close()
+		list = list[1:]
+	}
+	t.idle[addr] = append(list, c)
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes the pooled connections.
+func (t *directTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for addr, list := range t.idle {
+		for _, c := range list {
+			_ = c.Close()
+		}
+		delete(t.idle, addr)
+	}
+}
+
+// directBody gives the connection back once the body has been read to its
+// end and closed; a body closed early takes its connection with it, since
+// the rest of the response is still on the wire.
+type directBody struct {
+	body io.ReadCloser
+	conn *directConn
+	t    *directTransport
+	addr string
+	keep bool
+	stop func() bool
+
+	once sync.Once
+	eof  atomic.Bool
+}
+
+func (b *directBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+func (b *directBody) Close() error {
+	var err error
+	b.once.Do(func() {
+		if b.eof.Load() {
+			err = b.body.Close() // nothing left to read: it touches no connection
+			b.t.finish(b.addr, b.conn, b.keep, b.stop)
+			return
+		}
+		b.stop()
+		_ = b.conn.Close()
+		_ = b.body.Close()
+	})
+	return err
+}
+
+// meteredReader bounds what may be read from a connection while a limit is
+// set: response headers, whose size the server chooses.
+type meteredReader struct {
+	r    io.Reader
+	left int64 // negative: no limit
+}
+
+var errHeadersTooLarge = errors.New("response headers too large")
+
+func (m *meteredReader) limit(n int64) { m.left = n }
+
+func (m *meteredReader) Read(p []byte) (int, error) {
+	if m.left < 0 {
+		return m.r.Read(p)
+	}
+	if m.left == 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > m.left {
+		p = p[:m.left]
+	}
+	n, err := m.r.Read(p)
+	m.left -= int64(n)
+	return n, err
+}
+
+// schemeTransport sends plain http requests through direct and the rest,
+// and any request proxy applies to, through other.
+type schemeTransport struct {
+	direct *directTransport
+	other  http.RoundTripper
+	proxy  func(*http.Request) (*url.URL, error)
+}
+
+func (t schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && t.direct != nil && !t.proxied(req) {
+		return t.direct.RoundTrip(req)
+	}
+	return t.other.RoundTrip(req)
+}
+
+func (t schemeTransport) proxied(req *http.Request) bool {
+	if t.proxy == nil {
+		return false
+	}
+	u, err := t.proxy(req)
+	return err != nil || u != nil
+}
+
+// CloseIdleConnections closes both transports' pooled connections.
+func (t schemeTransport) CloseIdleConnections() {
+	if t.direct != nil {
+		t.direct.CloseIdleConnections()
+	}
+	if c, ok := t.other.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,416 @@
+package routing
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// countingServer is an httptest server that counts the connections made
+// to it.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func post(t *testing.T, client *http.Client, ctx context.Context, url, body string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return string(out), err
+}
+
+func TestDirectTransportReusesConnections(t *testing.T) {
+	t.Parallel()
+
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Query().Get("chunked") != "" {
+			for _, part := range []string{"a", "b", "c"} {
+				_, _ = io.WriteString(w, part)
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
+		_, _ = fmt.Fprintf(w, "echo %s", body)
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+	for i := range 10 {
+		got, err := post(t, client, context.Background(), srv.URL, fmt.Sprint(i))
+		if err != nil || got != fmt.Sprintf("echo %d", i) {
+			t.Fatalf("request %d: %q, %v", i, got, err)
+		}
+		got, err = post(t, client, context.Background(), srv.URL+"?chunked=1", "")
+		if err != nil || got != "abc" {
+			t.Fatalf("chunked request %d: %q, %v", i, got, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1 kept alive", n)
+	}
+}
+
+func TestDirectTransportConcurrent(t *testing.T) {
+	t.Parallel()
+
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, _ = w.Write(body)
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*50)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				want := fmt.Sprintf("%d-%d", g, i)
+				if got, err := post(t, client, context.Background(), srv.URL, want); err != nil || got != want {
+					errs <- fmt.Errorf("%s: got %q, %v", want, got, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := conns.Load(); n > 16 {
+		t.Errorf("connections = %d, want at most one per client", n)
+	}
+}
+
+// TestDirectTransportStaleConnection: a server that closes each connection
+// after one response without saying so; the next request finds the pooled
+// connection dead and is sent again on a new one.
+func TestDirectTransportStaleConnection(t *testing.T) {
+	t.Parallel()
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lis.Close() })
+	var served atomic.Int32
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				served.Add(1)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	client := &http.Client{Transport: newDirectTransport()}
+	url := "http://" + lis.Addr().String() + "/"
+	for i := range 5 {
+		if got, err := post(t, client, context.Background(), url, "x"); err != nil || got != "ok" {
+			t.Fatalf("request %d: %q, %v", i, got, err)
+		}
+	}
+	if n := served.Load(); n != 5 {
+		t.Errorf("server answered %d requests, want 5 (each once)", n)
+	}
+}
+
+func TestDirectTransportCancel(t *testing.T) {
+	t.Parallel()
+
+	release := make(chan struct{})
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	t.Cleanup(func() { close(release) })
+	client := &http.Client{Transport: newDirectTransport()}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/hang", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("reading a hanging body after cancel returned no error")
+	}
+	_ = resp.Body.Close()
+
+	// The cancelled connection is not reused.
+	if got, err := post(t, client, context.Background(), srv.URL+"/ok", ""); err != nil || got != "ok" {
+		t.Fatalf("after cancel: %q, %v", got, err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("connections = %d, want 2 (the cancelled one was dropped)", n)
+	}
+
+	// A body closed before its end takes its connection with it too.
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/ok", nil)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if _, err := post(t, client, context.Background(), srv.URL+"/ok", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("connections = %d, want 3", n)
+	}
+}
+
+func TestSchemeTransportSendsHTTPSThroughTheOther(t *testing.T) {
+	t.Parallel()
+
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "tls")
+	}))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: schemeTransport{direct: newDirectTransport(), other: srv.Client().Transport}}
+	if got, err := post(t, client, context.Background(), srv.URL, ""); err != nil || got != "tls" {
+		t.Errorf("https request: %q, %v", got, err)
+	}
+	if _, err := newDirectTransport().RoundTrip(httptest.NewRequest(http.MethodGet, srv.URL, nil)); err == nil ||
+		errors.Is(err, context.Canceled) {
+		t.Errorf("direct transport took an https request: %v", err)
+	}
+}
+
+// rawServer answers each request on a loopback connection with answer,
+// written to the connection as it is; it counts the connections made.
+func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request)) (string, *atomic.Int32) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lis.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					answer(c, req)
+				}
+			}()
+		}
+	}()
+	return "http://" + lis.Addr().String(), &conns
+}
+
+// TestDirectTransportInterimResponses: 1xx responses before the answer are
+// read past, and the connection stays in use.
+func TestDirectTransportInterimResponses(t *testing.T) {
+	t.Parallel()
+
+	url, conns := rawServer(t, func(c net.Conn, req *http.Request) {
+		interim := "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+		if req.URL.Path == "/many" {
+			interim = strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", maxInterim+1)
+		}
+		_, _ = io.WriteString(c, interim+"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nanswer")
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+	for i := range 3 {
+		if got, err := post(t, client, context.Background(), url+"/", "x"); err != nil || got != "answer" {
+			t.Fatalf("request %d: %q, %v", i, got, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1 kept alive past interim responses", n)
+	}
+	if got, err := post(t, client, context.Background(), url+"/many", "x"); err == nil {
+		t.Errorf("%d interim responses: got %q, want an error", maxInterim+1, got)
+	}
+}
+
+// TestDirectTransportStrayBytes: bytes a server sends beyond its answer,
+// with the answer or while the connection waits in the pool, are never read
+// as the next caller's answer; the connection they came on is retired.
+func TestDirectTransportStrayBytes(t *testing.T) {
+	t.Parallel()
+
+	proceed, sent := make(chan struct{}), make(chan struct{})
+	url, conns := rawServer(t, func(c net.Conn, req *http.Request) {
+		answer := "HTTP/1.1 200 OK\r\nContent-Length: " + fmt.Sprint(len(req.URL.Path)) + "\r\n\r\n" + req.URL.Path
+		stray := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
+		switch req.URL.Query().Get("stray") {
+		case "with":
+			_, _ = io.WriteString(c, answer+stray)
+		case "later": // once the caller has its answer and the connection is pooled
+			_, _ = io.WriteString(c, answer)
+			<-proceed
+			_, _ = io.WriteString(c, stray)
+			close(sent)
+		default:
+			_, _ = io.WriteString(c, answer)
+		}
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+
+	for i, mode := range []string{"with", "later"} {
+		first := fmt.Sprintf("/first-%d", i)
+		if got, err := post(t, client, context.Background(), url+first+"?stray="+mode, ""); err != nil || got != first {
+			t.Fatalf("%s: first answer %q, %v", mode, got, err)
+		}
+		if mode == "later" {
+			close(proceed)
+			<-sent
+		}
+		second := fmt.Sprintf("/second-%d", i)
+		if got, err := post(t, client, context.Background(), url+second, ""); err != nil || got != second {
+			t.Fatalf("%s: second caller got %q, %v; want its own answer", mode, got, err)
+		}
+		// "with" retires the first connection; "later" its first call
+		// reuses the second and retires it.
+		if n, want := conns.Load(), int32(2+i); n != want {
+			t.Errorf("%s: connections = %d, want %d (the one with stray bytes retired)", mode, n, want)
+		}
+	}
+}
+
+// TestDirectTransportRefusesBadAnswers: a response whose headers run past
+// the limit, or one switching protocols nobody asked for, is an error.
+func TestDirectTransportRefusesBadAnswers(t *testing.T) {
+	t.Parallel()
+
+	url, _ := rawServer(t, func(c net.Conn, req *http.Request) {
+		switch req.URL.Path {
+		case "/huge":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 2<<20)+"\r\nContent-Length: 2\r\n\r\nok")
+		case "/switch":
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		}
+	})
+	tr := newDirectTransport()
+	client := &http.Client{Transport: tr}
+	if _, err := post(t, client, context.Background(), url+"/huge", ""); !errors.Is(err, errHeadersTooLarge) {
+		t.Errorf("2 MB of headers: %v, want %v", err, errHeadersTooLarge)
+	}
+	if got, err := post(t, client, context.Background(), url+"/switch", ""); err == nil {
+		t.Errorf("101 answer: %q, want an error", got)
+	}
+}
+
+// TestDirectTransportEmptyBodies: answers without a body (204, HEAD) give
+// their connection back at once.
+func TestDirectTransportEmptyBodies(t *testing.T) {
+	t.Parallel()
+
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4")
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+	for i := range 3 {
+		resp, err := client.Head(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		resp, err = client.Post(srv.URL, "text/plain", strings.NewReader("x"))
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("request %d: %v, %v", i, resp, err)
+		}
+		_ = resp.Body.Close()
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1", n)
+	}
+}
+
+// TestSchemeTransportSendsProxiedThroughTheOther: a plain http request a
+// proxy applies to is not sent directly.
+func TestSchemeTransportSendsProxiedThroughTheOther(t *testing.T) {
+	t.Parallel()
+
+	srv, conns := countingServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "direct")
+	})
+	var viaOther atomic.Int32
+	other := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		viaOther.Add(1)
+		return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("proxied"))}, nil
+	})
+	proxy, _ := neturl.Parse("http://proxy.invalid:3128")
+	client := &http.Client{Transport: schemeTransport{
+		direct: newDirectTransport(), other: other,
+		proxy: func(*http.Request) (*neturl.URL, error) { return proxy, nil },
+	}}
+	if got, err := post(t, client, context.Background(), srv.URL, ""); err != nil || got != "proxied" {
+		t.Errorf("request with a proxy: %q, %v", got, err)
+	}
+	if viaOther.Load() != 1 || conns.Load() != 0 {
+		t.Errorf("other transport used %d times, %d direct connections; want 1 and 0", viaOther.Load(), conns.Load())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
