@@ -40,7 +40,8 @@ func runStreams(ctx context.Context, args []string, out io.Writer) error {
 	return printStreams(ctx, js, out)
 }
 
-// printStreams lists Keel's streams with their subjects and message counts.
+// printStreams lists Keel's streams with their subjects and message
+// counts, then its key-value buckets.
 func printStreams(ctx context.Context, js jetstream.JetStream, out io.Writer) error {
 	for _, cfg := range bus.Streams(1) {
 		s, err := js.Stream(ctx, cfg.Name)
@@ -50,6 +51,18 @@ func printStreams(ctx context.Context, js jetstream.JetStream, out io.Writer) er
 		info := s.CachedInfo()
 		fmt.Fprintf(out, "%-9s %-18s replicas %d, %d messages\n",
 			cfg.Name, cfg.Subjects[0], info.Config.Replicas, info.State.Msgs)
+	}
+	for _, cfg := range bus.Buckets(1) {
+		kv, err := js.KeyValue(ctx, cfg.Bucket)
+		if err != nil {
+			return fmt.Errorf("read bucket %s: %w", cfg.Bucket, err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("read bucket %s: %w", cfg.Bucket, err)
+		}
+		fmt.Fprintf(out, "%-14s (key-value)     replicas %d, %d values\n",
+			cfg.Bucket, st.Config().Replicas, st.Values())
 	}
 	return nil
 }

@@ -39,6 +39,14 @@ func TestStreamsDeclaresEveryStream(t *testing.T) {
 			t.Errorf("output does not list %s:\n%s", cfg.Name, out.String())
 		}
 	}
+	for _, cfg := range bus.Buckets(1) {
+		if _, err := js.KeyValue(context.Background(), cfg.Bucket); err != nil {
+			t.Errorf("bucket %s not declared: %v", cfg.Bucket, err)
+		}
+		if !strings.Contains(out.String(), cfg.Bucket) {
+			t.Errorf("output does not list %s:\n%s", cfg.Bucket, out.String())
+		}
+	}
 	if err := runStreams(context.Background(), []string{"--nats", srv.ClientURL(), "--replicas", "0"}, &out); err == nil {
 		t.Error("--replicas 0 was accepted")
 	}

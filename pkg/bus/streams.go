@@ -75,17 +75,41 @@ func Streams(replicas int) []jetstream.StreamConfig {
 	}
 }
 
-// DeclareStreams creates or updates every Keel stream with one replica.
+// BucketRouterBudgets is the key-value bucket where model routers keep, for
+// each budget, what the USAGE stream adds up to in its current period, and
+// up to which message: a router starting up reads the stream from there
+// rather than from the start of the period.
+const BucketRouterBudgets = "ROUTER_BUDGETS"
+
+// Buckets returns the definition of every Keel key-value bucket with
+// replicas copies of each value.
+func Buckets(replicas int) []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{{
+		Bucket:      BucketRouterBudgets,
+		Description: "budget spend per period, as counted from the USAGE stream",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+	}}
+}
+
+// DeclareStreams creates or updates every Keel stream and key-value bucket
+// with one replica.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream) error {
 	return DeclareStreamsReplicated(ctx, js, 1)
 }
 
-// DeclareStreamsReplicated creates or updates every Keel stream with the
-// given number of replicas.
+// DeclareStreamsReplicated creates or updates every Keel stream and
+// key-value bucket with the given number of replicas.
 func DeclareStreamsReplicated(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	for _, cfg := range Streams(replicas) {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("declare stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, cfg := range Buckets(replicas) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("declare bucket %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil

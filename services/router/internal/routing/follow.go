@@ -17,10 +17,11 @@ import (
 // router's limits and budgets, and after a restart the calls made earlier in
 // the current budget periods. It reads the USAGE stream from the start of
 // the longest budget period the routes file sets (from a minute ago when it
-// sets only rates), then follows the stream until ctx ends. Events whose
-// router_instance is instance were counted by this process when it made
-// them and are skipped; messages whose Keel-Origin header is instance are
-// skipped without decoding them.
+// sets only rates), or from the last budget snapshot (snapshot.go), then
+// follows the stream until ctx ends. Events whose router_instance is
+// instance were counted by this process when it made them and only go into
+// its budget book; with no budgets to keep, messages whose Keel-Origin
+// header is instance are skipped without decoding them.
 //
 // caughtUp, when not nil, is closed once the events already in the stream
 // have been counted, so that a caller can hold back traffic until budgets
@@ -30,9 +31,6 @@ import (
 // Replicas see each other's calls once they are published (the outbox
 // lingers a few milliseconds), so calls made at the same moment on two
 // replicas can together pass a limit by what they reserved.
-//
-// TODO: a restart replays the whole period (a month of events at most);
-// snapshots of the period's totals would bound that.
 func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instance string, caughtUp chan<- struct{}) error {
 	signal := func() {
 		if caughtUp != nil {
@@ -41,10 +39,21 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 		}
 	}
 	defer signal()
-	from, ok := r.usageHorizon(r.now())
+	now := r.now()
+	from, ok := r.usageHorizon(now)
 	if !ok {
 		return nil
 	}
+	book := r.openBudgetBook(ctx, js, now)
+	from = book.resumeFrom(from)
+	// The book is saved once more on the way out, so that the next start
+	// reads as little as it can.
+	defer func() {
+		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		book.save(saveCtx, r)
+	}()
+
 	cons, err := js.OrderedConsumer(ctx, bus.StreamUsage, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"keel." + bus.RootUsage + ".>"},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
@@ -87,15 +96,31 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 			}
 			continue
 		}
-		// This process's own messages need not be decoded to be skipped.
-		if msg.Headers().Get(bus.HeaderOrigin) != instance {
-			counted += r.countUsage(msg.Subject(), msg.Data(), instance)
-		}
-		if caughtUp != nil {
-			if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
-				r.logger.Info("limits caught up with the usage stream", "since", from, "calls_counted", counted)
-				signal()
+		meta, metaErr := msg.Metadata()
+		own := msg.Headers().Get(bus.HeaderOrigin) == instance
+		switch {
+		case book != nil && metaErr == nil:
+			// A message the snapshot holds counts against the rates only.
+			seq := meta.Sequence.Stream
+			inSnapshot := book.counted(seq)
+			if !(own && inSnapshot) {
+				into := book
+				if inSnapshot {
+					into = nil
+				}
+				counted += r.countUsage(msg.Subject(), msg.Data(), instance, !inSnapshot, into)
 			}
+			if !inSnapshot {
+				book.moved(seq, meta.Timestamp)
+				book.maybeSave(ctx, r)
+			}
+		case !own:
+			// This process's own messages need not be decoded to be skipped.
+			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, nil)
+		}
+		if caughtUp != nil && metaErr == nil && meta.NumPending == 0 {
+			r.logger.Info("limits caught up with the usage stream", "since", from, "calls_counted", counted)
+			signal()
 		}
 	}
 }
@@ -132,11 +157,12 @@ func (r *Router) usageHorizon(now time.Time) (time.Time, bool) {
 }
 
 // countUsage counts the events of one USAGE message that another router
-// instance made, and returns how many it counted. Events that took nothing
-// from limits where they were made (not reserved: refused before, answered
-// from the cache, shadow calls) are left out, as are events that do not
-// belong to the tenant of their subject.
-func (r *Router) countUsage(subject string, data []byte, instance string) int {
+// instance made against the limits (their cost too when withCost), and
+// returns how many it counted; every event's cost goes into book when it is
+// not nil. Events that took nothing from limits where they were made (not
+// reserved: refused before, answered from the cache, shadow calls) are left
+// out, as are events that do not belong to the tenant of their subject.
+func (r *Router) countUsage(subject string, data []byte, instance string, withCost bool, book *budgetBook) int {
 	t, err := bus.SubjectTenant(subject)
 	if err != nil {
 		return 0
@@ -149,17 +175,26 @@ func (r *Router) countUsage(subject string, data []byte, instance string) int {
 	now := r.now()
 	n := 0
 	for _, ev := range events {
-		if ev.GetRouterInstance() == instance || !tookFromLimits(ev) ||
-			(ev.GetTenantId() != "" && ev.GetTenantId() != t) {
+		if !tookFromLimits(ev) || (ev.GetTenantId() != "" && ev.GetTenantId() != t) {
 			continue
 		}
-		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
 		// Counts out of bounds (negative ones would hand budget back) are
 		// bounded as a provider's are; no router publishes them.
-		u := provider.Usage{InputTokens: ev.GetInputTokens(), OutputTokens: ev.GetOutputTokens()}.Sane()
 		micros := min(max(ev.GetCostMicros(), 0), maxCostMicros)
+		at := ev.GetOccurredAt().AsTime()
+		if book != nil {
+			book.add(r, t, ev.GetRoute(), micros, at)
+		}
+		if ev.GetRouterInstance() == instance {
+			continue
+		}
+		if !withCost {
+			micros = 0
+		}
+		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
+		u := provider.Usage{InputTokens: ev.GetInputTokens(), OutputTokens: ev.GetOutputTokens()}.Sane()
 		r.limits.AddUse(t, ev.GetRoute(), tenantLimits, routeLimits,
-			u.InputTokens+u.OutputTokens, micros, ev.GetOccurredAt().AsTime(), now)
+			u.InputTokens+u.OutputTokens, micros, at, now)
 		n++
 	}
 	return n

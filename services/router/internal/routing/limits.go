@@ -280,6 +280,24 @@ func (l *limiter) AddUse(
 	}
 }
 
+// addSpent counts micros already spent this period against key's budget:
+// a snapshot's sum, read when a router starts.
+func (l *limiter) addSpent(key limitKey, lim Limits, micros int64, now time.Time) {
+	if lim.BudgetMicros <= 0 || micros <= 0 {
+		return
+	}
+	sh := l.shard(key.tenant)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.state[key]
+	if st == nil {
+		st = &limitState{}
+		sh.state[key] = st
+	}
+	st.rollPeriod(lim.BudgetPeriod, now)
+	st.spent = addSat(st.spent, micros)
+}
+
 func (st *limitState) addUse(lim Limits, tokens, micros int64, at, now time.Time) {
 	if lim.RequestsPerMinute > 0 {
 		st.requests.spend(float64(lim.RequestsPerMinute), 1, at, now)

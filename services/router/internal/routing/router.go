@@ -160,6 +160,8 @@ type Router struct {
 	gates     map[string]*gate // by provider name
 	routeGs   map[string]*gate // by route name
 	tel       *telemetry
+	// snapshotEvery is how often FollowUsage saves its budget book.
+	snapshotEvery time.Duration
 }
 
 // New returns a Router for the routes of file, calling providers by name.
@@ -186,6 +188,8 @@ func New(file File, providers map[string]provider.Provider, opts Options) (*Rout
 		shadows:   make(chan struct{}, maxShadowsInFlight),
 		gates:     make(map[string]*gate),
 		routeGs:   make(map[string]*gate),
+
+		snapshotEvery: DefaultSnapshotEvery,
 	}
 	if r.now == nil {
 		r.now = time.Now
