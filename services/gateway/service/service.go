@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keelhq/keel/services/gateway/internal/h1"
 	"io"
 	"log/slog"
 	"net"
@@ -55,6 +56,10 @@ type Config struct {
 	// bytes once decoded (KEEL_SERVICE_KEY). Empty turns the tokens off:
 	// servers then trust the tenant any caller claims. It is a secret.
 	ServiceKey string `yaml:"service_key" env:"KEEL_SERVICE_KEY"`
+	// HTTPServer is the HTTP/1.1 server implementation: "keel" (the
+	// default, internal/h1: less work per request) or "net/http"
+	// (KEEL_GATEWAY_HTTP_SERVER).
+	HTTPServer string `yaml:"http_server" env:"KEEL_GATEWAY_HTTP_SERVER"`
 }
 
 // LogValue hides the token and service keys when a Config is logged.
@@ -74,6 +79,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("temporal_addr", c.TemporalAddr),
 		slog.String("namespace", c.Namespace),
 		slog.String("nats_url", c.NATSURL),
+		slog.String("http_server", c.HTTPServer),
 	)
 }
 
@@ -204,7 +210,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 		}
 	}
-	return serve(ctx, newServer(handler, logger), lis, logger)
+	srv, err := newServer(cfg.HTTPServer, handler, logger)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, srv, lis, logger)
 }
 
 // openAuditor returns the audit publisher on nc, or on a connection to
@@ -222,21 +232,49 @@ func openAuditor(cfg Config, nc *nats.Conn, logger *slog.Logger) (httpapi.Audito
 	return bus.NewPublisher(js), closeNATS, nil
 }
 
-func newServer(handler http.Handler, logger *slog.Logger) *http.Server {
-	// No WriteTimeout, so that SSE streams can run as long as their route
-	// allows; slow readers are bounded by the route's deadlines.
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+// httpServer is what serve needs of an HTTP server.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// The servers' limits: headers within 10 s and 64 KiB, a whole request
+// within 30 s, an idle connection kept 2 minutes. No write timeout, so
+// that SSE streams can run as long as their route allows; slow readers
+// are bounded by the handlers' write deadlines.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+func newServer(kind string, handler http.Handler, logger *slog.Logger) (httpServer, error) {
+	switch kind {
+	case "", "keel":
+		return &h1.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			Logger:            logger,
+		}, nil
+	case "net/http":
+		return &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}, nil
 	}
+	return nil, fmt.Errorf("http_server %q: want keel or net/http", kind)
 }
 
 // serve runs srv on lis until ctx ends, then shuts it down.
-func serve(ctx context.Context, srv *http.Server, lis net.Listener, logger *slog.Logger) error {
+func serve(ctx context.Context, srv httpServer, lis net.Listener, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	logger.Info("gateway listening", "addr", lis.Addr().String())

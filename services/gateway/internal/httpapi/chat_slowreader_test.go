@@ -12,6 +12,7 @@ import (
 	"time"
 
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/gateway/internal/h1"
 	"github.com/keelhq/keel/services/gateway/internal/httpapi"
 	"github.com/keelhq/keel/services/gateway/internal/temporalfake"
 )
@@ -21,6 +22,10 @@ import (
 // capacity it holds) ends instead of waiting on the client for good.
 func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 	t.Parallel()
+	forEachServer(t, testStreamEndsForAClientThatStopsReading)
+}
+
+func testStreamEndsForAClientThatStopsReading(t *testing.T, serve func(http.Handler) string) {
 
 	sendErr := make(chan error, 1)
 	big := strings.Repeat("x", 64<<10)
@@ -44,10 +49,7 @@ func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-
-	sendAndStopReading(t, srv, `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	sendAndStopReading(t, serve(h), `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 
 	// Nothing is read: the socket buffers fill and a write waits.
 	select {
@@ -66,6 +68,10 @@ func TestStreamEndsForAClientThatStopsReading(t *testing.T) {
 // holding the reply for as long as the client keeps the connection.
 func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
 	t.Parallel()
+	forEachServer(t, testWholeReplyGivenUpForAClientThatStopsReading)
+}
+
+func testWholeReplyGivenUpForAClientThatStopsReading(t *testing.T, serve func(http.Handler) string) {
 
 	big := strings.Repeat("y", 8<<20)
 	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
@@ -80,13 +86,12 @@ func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	returned := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inner.ServeHTTP(w, r)
 		returned <- struct{}{}
 	}))
-	t.Cleanup(srv.Close)
 
-	sendAndStopReading(t, srv, `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`)
+	sendAndStopReading(t, addr, `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`)
 
 	select {
 	case <-returned:
@@ -95,12 +100,38 @@ func TestWholeReplyGivenUpForAClientThatStopsReading(t *testing.T) {
 	}
 }
 
-// sendAndStopReading posts body to srv's chat endpoint on a connection with
-// a small receive buffer that reads nothing back; it is closed at the end
-// of the test.
-func sendAndStopReading(t *testing.T, srv *httptest.Server, body string) {
+// forEachServer runs test with each HTTP server the gateway can use; serve
+// starts one with a handler and returns its address.
+func forEachServer(t *testing.T, test func(t *testing.T, serve func(http.Handler) string)) {
+	t.Run("net/http", func(t *testing.T) {
+		t.Parallel()
+		test(t, func(h http.Handler) string {
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			return srv.Listener.Addr().String()
+		})
+	})
+	t.Run("keel", func(t *testing.T) {
+		t.Parallel()
+		test(t, func(h http.Handler) string {
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &h1.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(lis) }()
+			t.Cleanup(func() { _ = srv.Close() })
+			return lis.Addr().String()
+		})
+	})
+}
+
+// sendAndStopReading posts body to the chat endpoint at addr on a
+// connection with a small receive buffer that reads nothing back; it is
+// closed at the end of the test.
+func sendAndStopReading(t *testing.T, addr, body string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

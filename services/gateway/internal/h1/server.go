@@ -1,0 +1,605 @@
+// Package h1 serves HTTP/1.1 to an http.Handler with less per-request work
+// than net/http's server, for the gateway's hot path, where what the server
+// adds to a call counts in tens of microseconds.
+//
+// Requests are parsed by net/http itself (http.ReadRequest: the request
+// line, headers, Content-Length and chunked framing, with net/http's rules
+// against smuggling); what this package does differently is around that:
+//
+//   - net/http starts a goroutine per request that reads the connection to
+//     notice a client going away, and stops it when the handler returns.
+//     Here a handler that has been running for WatchAfter (1 ms by default)
+//     gets that watch; one that answers sooner never pays for it. A client
+//     that leaves is noticed at most WatchAfter late.
+//   - A response the handler finishes without flushing is sent in one write,
+//     with its Content-Length; one that flushes or outgrows the buffer is
+//     sent chunked, as net/http does.
+//
+// It serves HTTP/1.0 and 1.1 in clear text, no HTTP/2, TLS, Hijack or
+// pipelined request concurrency (pipelined requests are answered in turn).
+// Not checked, unlike net/http: a request with several Host headers
+// (http.ReadRequest keeps the first); Keel routes by path, not host.
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Server serves HTTP/1.x requests on listeners with Handler.
+type Server struct {
+	Handler http.Handler
+	// ReadHeaderTimeout bounds reading a request's headers; ReadTimeout the
+	// whole request, body included; IdleTimeout the wait for the next
+	// request on a kept-alive connection (ReadHeaderTimeout when zero).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
+	// MaxHeaderBytes bounds the request line and headers (1 MiB when zero).
+	MaxHeaderBytes int
+	// WatchAfter is how long a handler runs before the server watches its
+	// connection for the client going away (DefaultWatchAfter when zero).
+	WatchAfter time.Duration
+	// Logger receives handler panics and refused requests.
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutdown  atomic.Bool
+}
+
+// DefaultWatchAfter is how long a handler runs before its connection is
+// watched for the client going away, when Server.WatchAfter is zero.
+const DefaultWatchAfter = time.Millisecond
+
+// maxDrain is how much of a request body the handler left unread is read
+// and dropped to keep the connection; more, and the connection is closed.
+const maxDrain = 256 << 10
+
+// Serve accepts connections on l and serves each on its own goroutine
+// until l fails or the server shuts down, when it returns
+// http.ErrServerClosed. It closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	defer l.Close()
+	if !s.track(l, true) {
+		return http.ErrServerClosed
+	}
+	defer s.track(l, false)
+	var delay time.Duration
+	for {
+		rwc, err := l.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logger().Warn("http accept failed; retrying", "error", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(rwc)
+		if c == nil {
+			_ = rwc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting connections, closes idle ones, and waits until
+// every request in progress has been answered or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+	s.mu.Unlock()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close stops accepting connections and closes every connection at once.
+func (s *Server) Close() error {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+	for c := range s.conns {
+		_ = c.rwc.Close()
+	}
+	return nil
+}
+
+func (s *Server) track(l net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.listeners, l)
+		return true
+	}
+	if s.shutdown.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) newConn(rwc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return nil
+	}
+	c := &conn{srv: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String()}
+	c.in = &connReader{c: c, left: -1}
+	c.br = bufio.NewReaderSize(c.in, 4<<10)
+	c.bw = bufio.NewWriterSize(checkedWriter{c}, 4<<10)
+	c.idle = true
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	return c
+}
+
+// closeIdle closes the connections waiting for a request and returns how
+// many connections remain.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.idle {
+			_ = c.rwc.Close()
+			delete(s.conns, c)
+		}
+	}
+	return len(s.conns)
+}
+
+// setIdle marks c waiting for a request or serving one; false when the
+// server is shutting down, and c is to close. A connection Shutdown closed
+// as idle never starts a request.
+func (s *Server) setIdle(c *conn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	c.idle = idle
+	return true
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// conn is one client connection.
+type conn struct {
+	srv        *Server
+	rwc        net.Conn
+	remoteAddr string
+	in         *connReader
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	// idle is set while the connection waits for a request (under srv.mu).
+	idle bool
+	// werr is the first error writing to the client.
+	werr error
+	// unread is set when the connection closes with a request body not
+	// read to its end.
+	unread bool
+
+	// The watch for a client going away, under wmu.
+	wmu       sync.Mutex
+	gen       uint64 // counts requests, so that a late timer is ignored
+	cancel    context.CancelCauseFunc
+	watchDue  bool // the handler has run for WatchAfter
+	bodyRead  bool // the request body has been read to its end
+	pipelined bool // bytes of another request came with this one's
+	finished  bool // the handler has returned
+	watching  bool
+	aborting  bool
+	watchDone chan struct{}
+}
+
+// errClientGone is the cause of a request's context when its client closed
+// the connection.
+var errClientGone = errors.New("client closed the connection")
+
+func (c *conn) serve() {
+	defer func() {
+		if c.unread {
+			c.closeGently()
+		}
+		_ = c.rwc.Close()
+		c.srv.forget(c)
+	}()
+	for first := true; ; first = false {
+		if !c.waitForRequest(first) || !c.srv.setIdle(c, false) {
+			return
+		}
+		if !c.serveOne() || !c.srv.setIdle(c, true) {
+			return
+		}
+	}
+}
+
+// waitForRequest waits for the first byte of the next request: up to the
+// header timeout on a new connection, the idle timeout on a kept one.
+func (c *conn) waitForRequest(first bool) bool {
+	d := c.srv.IdleTimeout
+	if d == 0 || first {
+		d = c.srv.ReadHeaderTimeout
+	}
+	if d > 0 {
+		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+	} else {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	}
+	// What is read from here to the end of the headers is bounded.
+	maxHeader := c.srv.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = 1 << 20
+	}
+	c.in.left = int64(maxHeader) + 4096 // slack for the request line, as net/http allows
+	_, err := c.br.Peek(1)
+	return err == nil
+}
+
+// serveOne reads one request and answers it; it reports whether the
+// connection can carry another.
+func (c *conn) serveOne() bool {
+	t0 := time.Now()
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		_ = c.rwc.SetReadDeadline(t0.Add(d))
+	} else {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+	}
+	req, err := http.ReadRequest(c.br)
+	tooLarge := c.in.left == 0
+	c.in.left = -1
+	if err != nil {
+		switch {
+		case tooLarge:
+			c.refuse(http.StatusRequestHeaderFieldsTooLarge, "request headers too large")
+		case isNetError(err):
+			// The client went away or was too slow: nothing to answer.
+		default:
+			c.refuse(http.StatusBadRequest, err.Error())
+		}
+		return false
+	}
+	if req.ProtoMajor != 1 {
+		c.refuse(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
+		return false
+	}
+	if msg := invalid(req); msg != "" {
+		c.refuse(http.StatusBadRequest, msg)
+		return false
+	}
+	var deadline time.Time
+	if d := c.srv.ReadTimeout; d > 0 {
+		deadline = t0.Add(d)
+	}
+	_ = c.rwc.SetReadDeadline(deadline)
+
+	w := newResponse(c, req)
+	switch expect := req.Header.Get("Expect"); {
+	case expect == "":
+	case httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") && req.ProtoAtLeast(1, 1):
+		if req.ContentLength != 0 {
+			w.sendContinue = true
+		}
+	default:
+		w.closeAfter = true
+		w.WriteHeader(http.StatusExpectationFailed)
+		_ = w.finish()
+		return false
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c.wmu.Lock()
+	c.gen++
+	gen := c.gen
+	c.cancel, c.watchDue, c.bodyRead, c.pipelined, c.finished = cancel, false, false, false, false
+	c.wmu.Unlock()
+	body := &trackedBody{rc: req.Body, w: w, eof: req.Body == http.NoBody}
+	if body.eof {
+		c.markBodyRead()
+	} else {
+		req.Body = body
+	}
+	req.RemoteAddr = c.remoteAddr
+	req = req.WithContext(ctx)
+	w.req = req
+
+	watchAfter := c.srv.WatchAfter
+	if watchAfter <= 0 {
+		watchAfter = DefaultWatchAfter
+	}
+	timer := time.AfterFunc(watchAfter, func() { c.watchIsDue(gen) })
+
+	ok := c.runHandler(w, req)
+	timer.Stop()
+	c.stopWatch()
+	if ok {
+		if err := w.finish(); err != nil {
+			ok = false
+		}
+	}
+	cancel(context.Canceled)
+	c.unread = !body.eof
+	if !ok || w.closeAfter || c.werr != nil {
+		return false
+	}
+	// What the handler left of the body is read and dropped, up to
+	// maxDrain; a larger remainder closes the connection.
+	if !body.eof {
+		n, err := io.CopyN(io.Discard, body.rc, maxDrain+1)
+		if n > maxDrain || (err != nil && err != io.EOF) {
+			return false
+		}
+		c.unread = false
+	}
+	return true
+}
+
+// lingerTimeout bounds how long a connection closing with a request body
+// still arriving keeps reading it.
+const lingerTimeout = 500 * time.Millisecond
+
+// closeGently ends a connection whose client may still be sending a body:
+// it says it is done writing, then reads and drops what comes for a while,
+// so that closing does not reset the connection before the client has read
+// its answer.
+func (c *conn) closeGently() {
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.rwc, 4<<20))
+}
+
+// runHandler calls the handler, and reports false when it panicked: its
+// response is then cut off and the connection closed.
+func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok = false
+			if p != http.ErrAbortHandler {
+				c.srv.logger().Error("http handler panic", "path", req.URL.Path,
+					"panic", p, "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	c.srv.Handler.ServeHTTP(w, req)
+	return true
+}
+
+// refuse answers a request that could not be read, and closes.
+func (c *conn) refuse(code int, msg string) {
+	c.srv.logger().Debug("http request refused", "status", code, "reason", msg, "remote", c.remoteAddr)
+	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(c.bw, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
+		statusLine(code)+": "+sanitize(msg))
+	_ = c.bw.Flush()
+}
+
+// invalid returns why req's headers are malformed, or "".
+func invalid(req *http.Request) string {
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" {
+		return "missing required Host header"
+	}
+	if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+		return "malformed Host header"
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return "invalid header name"
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return "invalid header value"
+			}
+		}
+	}
+	return ""
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// The watch: once the handler has run for WatchAfter and the request body
+// has been read (before, the handler's own reads would notice), a goroutine
+// reads the connection; an error there means the client has gone, and the
+// request's context is cancelled. A byte there is the start of a pipelined
+// request, kept for the next read.
+
+func (c *conn) watchIsDue(gen uint64) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	c.watchDue = true
+	c.startWatchLocked()
+}
+
+// bodyDone reports whether the request body has been read to its end.
+func (c *conn) bodyDone() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.bodyRead
+}
+
+func (c *conn) markBodyRead() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.bodyRead = true
+	c.pipelined = c.br.Buffered() > 0
+	c.startWatchLocked()
+}
+
+func (c *conn) startWatchLocked() {
+	if !c.watchDue || !c.bodyRead || c.pipelined || c.finished || c.watching || c.in.hasByte {
+		return
+	}
+	c.watching = true
+	c.watchDone = make(chan struct{})
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	go c.watch(c.cancel, c.watchDone)
+}
+
+func (c *conn) watch(cancel context.CancelCauseFunc, done chan struct{}) {
+	defer close(done)
+	n, err := c.rwc.Read(c.in.byteBuf[:])
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.watching = false
+	if n == 1 {
+		c.in.hasByte = true
+	}
+	if err != nil && !c.aborting {
+		cancel(errClientGone)
+	}
+}
+
+// stopWatch ends the watch when the handler returns.
+func (c *conn) stopWatch() {
+	c.wmu.Lock()
+	c.finished = true
+	if !c.watching {
+		c.wmu.Unlock()
+		return
+	}
+	c.aborting = true
+	done := c.watchDone
+	_ = c.rwc.SetReadDeadline(time.Unix(1, 0))
+	c.wmu.Unlock()
+	<-done
+	c.wmu.Lock()
+	c.aborting = false
+	c.wmu.Unlock()
+	_ = c.rwc.SetReadDeadline(time.Time{})
+}
+
+// connReader reads the connection for the bufio.Reader: first a byte the
+// watch took, and within a limit while headers are read.
+type connReader struct {
+	c       *conn
+	left    int64 // bytes allowed; negative: no limit
+	hasByte bool
+	byteBuf [1]byte
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if r.left > 0 && int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	if r.hasByte {
+		r.hasByte = false
+		p[0] = r.byteBuf[0]
+		if r.left > 0 {
+			r.left--
+		}
+		return 1, nil
+	}
+	n, err := r.c.rwc.Read(p)
+	if r.left > 0 {
+		r.left -= int64(n)
+	}
+	return n, err
+}
+
+// checkedWriter writes to the connection and remembers the first failure,
+// which cancels the request: the client cannot get its answer.
+type checkedWriter struct{ c *conn }
+
+func (w checkedWriter) Write(p []byte) (int, error) {
+	n, err := w.c.rwc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+		w.c.wmu.Lock()
+		if w.c.cancel != nil {
+			w.c.cancel(errClientGone)
+		}
+		w.c.wmu.Unlock()
+	}
+	return n, err
+}
+
+// trackedBody is a request body that tells the connection when it has
+// been read to its end, and sends 100 Continue before the first read when
+// the client waits for it.
+type trackedBody struct {
+	rc  io.ReadCloser
+	w   *response
+	eof bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.w.sendContinue {
+		b.w.writeContinue()
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF && !b.eof {
+		b.eof = true
+		b.w.c.markBodyRead()
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return nil }
