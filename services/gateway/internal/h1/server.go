@@ -371,6 +371,8 @@ func (c *conn) serveOne() bool {
 		}
 	}
 	cancel(context.Canceled)
+	// A write deadline the handler set ends with its response.
+	_ = c.rwc.SetWriteDeadline(time.Time{})
 	c.unread = !body.eof
 	if !ok || w.closeAfter || c.werr != nil {
 		return false

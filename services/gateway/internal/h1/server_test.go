@@ -434,6 +434,35 @@ func TestReadHeaderTimeout(t *testing.T) {
 	}
 }
 
+// A write deadline a handler sets ends with its response: the next
+// request on the connection is answered after it has passed.
+func TestWriteDeadlineEndsWithTheResponse(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	var conns atomic.Int32
+	c := client(&conns)
+	for _, path := range []string{"/first", "/second"} {
+		resp, err := c.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if string(body) != path {
+			t.Errorf("%s: got %q", path, body)
+		}
+		time.Sleep(100 * time.Millisecond) // past the first response's deadline
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+}
+
 // http.ResponseController reaches the deadlines and flushes.
 func TestResponseController(t *testing.T) {
 	t.Parallel()
