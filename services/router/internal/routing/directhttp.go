@@ -187,28 +187,6 @@ func (t *directTransport) conn(ctx context.Context, addr string) (*directConn, b
 	return &directConn{Conn: nc, in: in, br: bufio.NewReaderSize(in, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
 }
 
-// quiet reports whether nothing is waiting to be read on c: no bytes and no
-// close from the server. It peeks without blocking and without taking
-// anything.
-func quiet(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	idle := false
-	var b [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		idle = n <= 0 && errors.Is(err, syscall.EAGAIN)
-		return true // never wait for the socket to become readable
-	})
-	return err == nil && idle
-}
-
 // finish settles the connection of a response read to its end: back to the
 // pool when it can carry another request, closed otherwise. stop reports
 // false when cancellation already moved the deadline: the connection is
