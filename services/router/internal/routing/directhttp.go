@@ -20,25 +20,29 @@ import (
 // pooled keep-alive connection, where net/http's Transport hands each
 // request to two goroutines of the connection and back. On loopback and LAN
 // upstreams (a local mock, vLLM, Ollama) those hand-offs are a large part
-// of what a gateway adds to a call. https upstreams, and any request a
-// proxy applies to, go through net/http's Transport (TLS, HTTP/2, proxies).
+// of what a gateway adds to a call. https upstreams, requests a proxy
+// applies to, and request bodies over maxDirectBody or of unknown length go
+// through net/http's Transport (TLS, HTTP/2, proxies, and a reader that
+// sees an early answer while a large body is still being sent).
 //
 // Nothing reads a pooled connection while it waits, so the transport makes
-// sure no byte on it can be taken for the next caller's answer: interim 1xx
-// responses are read past, a connection with bytes left over after its
+// sure no byte that came before a request is taken for its answer: interim
+// 1xx responses are read past, a connection with bytes left over after its
 // response is closed, and before reuse the socket is peeked without
 // blocking: anything there (stray bytes, or the server's close) retires the
-// connection. A connection idle longer than idleTimeout is not reused
-// either, since servers close idle keep-alive connections (uvicorn, behind
-// vLLM, after 5 s).
+// connection. What a server sends unasked after the next request has gone
+// out cannot be told from its answer, here or in any HTTP/1.1 client.
+// Connections idle longer than idleTimeout are closed, since servers close
+// idle keep-alive connections themselves (uvicorn, behind vLLM, after 5 s).
 type directTransport struct {
 	dialer         net.Dialer
 	maxIdle        int
 	idleTimeout    time.Duration
 	maxHeaderBytes int64
 
-	mu   sync.Mutex
-	idle map[string][]*directConn // by host:port, most recent last
+	mu      sync.Mutex
+	idle    map[string][]*directConn // by host:port, most recent last
+	sweeper *time.Timer              // closes connections idle too long
 }
 
 type directConn struct {
@@ -62,14 +66,25 @@ func newDirectTransport() *directTransport {
 // maxInterim bounds the 1xx responses read past before the final one.
 const maxInterim = 8
 
-// errConnReused marks a pooled connection found closed by the server when
-// the request was sent on it: no byte of a response arrived, and a fresh
-// connection may succeed.
-var errConnReused = errors.New("pooled connection closed by the server")
+// maxDirectBody is the largest request body sent directly; a server may
+// answer a larger one early (413) and stop reading it, which only a
+// transport reading while it writes sees.
+const maxDirectBody = 256 << 10
 
-// RoundTrip sends req, which must be plain http. A request that finds its
-// pooled connection closed by the server is sent once more on a new
-// connection when its body can be sent again.
+// direct reports whether req can go through the direct transport.
+func direct(req *http.Request) bool {
+	return req.URL.Scheme == "http" &&
+		(req.Body == nil || req.Body == http.NoBody || (req.ContentLength >= 0 && req.ContentLength <= maxDirectBody))
+}
+
+// errNothingWritten marks a request that could not be written to a pooled
+// connection: the server had closed it, and never saw the request.
+var errNothingWritten = errors.New("pooled connection closed by the server before the request was sent")
+
+// RoundTrip sends req, which must be plain http. A request that could not
+// be written to a pooled connection is sent once more on a new one when its
+// body can be sent again; one that was written is never sent twice, as in
+// net/http: the server may have acted on it.
 func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" {
 		return nil, fmt.Errorf("direct transport: scheme %q", req.URL.Scheme)
@@ -78,8 +93,8 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Port() == "" {
 		addr = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
-	resp, err := t.roundTrip(req, addr)
-	if err == nil || !errors.Is(err, errConnReused) {
+	resp, err := t.roundTrip(req, addr, false)
+	if err == nil || !errors.Is(err, errNothingWritten) {
 		return resp, err
 	}
 	if req.Body != nil && req.Body != http.NoBody {
@@ -93,12 +108,12 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		req.Body = body
 	}
-	return t.roundTrip(req, addr)
+	return t.roundTrip(req, addr, true)
 }
 
-func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Response, error) {
+func (t *directTransport) roundTrip(req *http.Request, addr string, fresh bool) (*http.Response, error) {
 	ctx := req.Context()
-	c, reused, err := t.conn(ctx, addr)
+	c, reused, err := t.conn(ctx, addr, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -111,15 +126,15 @@ func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Respo
 		if ctxErr := context.Cause(ctx); ctxErr != nil {
 			return nil, ctxErr
 		}
-		if reused && closedByPeer(err) {
-			return nil, fmt.Errorf("%w: %w", errConnReused, err)
-		}
 		return nil, err
 	}
 	if err := req.Write(c.bw); err != nil {
 		return fail(err)
 	}
 	if err := c.bw.Flush(); err != nil {
+		if reused && closedByPeer(err) {
+			err = fmt.Errorf("%w: %w", errNothingWritten, err)
+		}
 		return fail(err)
 	}
 	c.in.limit(t.maxHeaderBytes)
@@ -127,10 +142,13 @@ func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Respo
 	for interim := 0; ; interim++ {
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
-			if c.br.Buffered() > 0 || interim > 0 {
-				reused = false // the server answered something: not a stale connection
+			if c.in.left == 0 {
+				err = errHeadersTooLarge
 			}
 			return fail(err)
+		}
+		if resp.StatusCode < 100 {
+			return fail(fmt.Errorf("malformed status %d", resp.StatusCode))
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
@@ -141,6 +159,7 @@ func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Respo
 	}
 	c.in.limit(-1)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The router never asks a provider to switch protocols.
 		return fail(errors.New("server switched protocols unasked"))
 	}
 	keep := !resp.Close && !req.Close
@@ -148,22 +167,21 @@ func (t *directTransport) roundTrip(req *http.Request, addr string) (*http.Respo
 		t.finish(addr, c, keep, stop)
 		return resp, nil
 	}
-	resp.Body = &directBody{body: resp.Body, conn: c, t: t, addr: addr, keep: keep, stop: stop}
+	resp.Body = &directBody{body: resp.Body, ctx: ctx, conn: c, t: t, addr: addr, keep: keep, stop: stop}
 	return resp, nil
 }
 
-// closedByPeer reports whether err is what a write to, or read from, a
-// connection the server has closed returns.
+// closedByPeer reports whether err is what a write to a connection the
+// server has closed returns.
 func closedByPeer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // conn returns an idle connection to addr that nothing has been sent on
-// since its last response, or dials one.
-func (t *directTransport) conn(ctx context.Context, addr string) (*directConn, bool, error) {
+// since its last response, or dials one (always when fresh).
+func (t *directTransport) conn(ctx context.Context, addr string, fresh bool) (*directConn, bool, error) {
 	now := time.Now()
-	for {
+	for !fresh {
 		t.mu.Lock()
 		list := t.idle[addr]
 		if len(list) == 0 {
@@ -207,13 +225,50 @@ func (t *directTransport) finish(addr string, c *directConn, keep bool, stop fun
 		list = list[1:]
 	}
 	t.idle[addr] = append(list, c)
+	if t.sweeper == nil {
+		t.sweeper = time.AfterFunc(t.idleTimeout, t.sweep)
+	}
 	t.mu.Unlock()
+}
+
+// sweep closes the connections idle longer than idleTimeout, which the
+// servers have likely closed (they would sit in CLOSE-WAIT otherwise), and
+// comes back while any are left.
+func (t *directTransport) sweep() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	left := 0
+	for addr, list := range t.idle {
+		keep := list[:0]
+		for _, c := range list {
+			if now.Sub(c.lastUsed) >= t.idleTimeout {
+				_ = c.Close()
+				continue
+			}
+			keep = append(keep, c)
+		}
+		if len(keep) == 0 {
+			delete(t.idle, addr)
+			continue
+		}
+		t.idle[addr] = keep
+		left += len(keep)
+	}
+	t.sweeper = nil
+	if left > 0 {
+		t.sweeper = time.AfterFunc(t.idleTimeout, t.sweep)
+	}
 }
 
 // CloseIdleConnections closes the pooled connections.
 func (t *directTransport) CloseIdleConnections() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.sweeper != nil {
+		t.sweeper.Stop()
+		t.sweeper = nil
+	}
 	for addr, list := range t.idle {
 		for _, c := range list {
 			_ = c.Close()
@@ -227,6 +282,7 @@ func (t *directTransport) CloseIdleConnections() {
 // the rest of the response is still on the wire.
 type directBody struct {
 	body io.ReadCloser
+	ctx  context.Context
 	conn *directConn
 	t    *directTransport
 	addr string
@@ -239,8 +295,12 @@ type directBody struct {
 
 func (b *directBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		b.eof.Store(true)
+	case err != nil && b.ctx.Err() != nil:
+		// The deadline cancellation set is the cause, not the network.
+		err = context.Cause(b.ctx)
 	}
 	return n, err
 }
@@ -286,8 +346,8 @@ func (m *meteredReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// schemeTransport sends plain http requests through direct and the rest,
-// and any request proxy applies to, through other.
+// schemeTransport sends plain http requests with small bodies through
+// direct and the rest, and any request proxy applies to, through other.
 type schemeTransport struct {
 	direct *directTransport
 	other  http.RoundTripper
@@ -295,7 +355,7 @@ type schemeTransport struct {
 }
 
 func (t schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && t.direct != nil && !t.proxied(req) {
+	if t.direct != nil && direct(req) && !t.proxied(req) {
 		return t.direct.RoundTrip(req)
 	}
 	return t.other.RoundTrip(req)

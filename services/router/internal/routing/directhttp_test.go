@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countingServer is an httptest server that counts the connections made
@@ -111,7 +112,7 @@ func TestDirectTransportConcurrent(t *testing.T) {
 
 // TestDirectTransportStaleConnection: a server that closes each connection
 // after one response without saying so; the next request finds the pooled
-// connection dead and is sent again on a new one.
+// connection closed before it is sent, and goes on a new one.
 func TestDirectTransportStaleConnection(t *testing.T) {
 	t.Parallel()
 
@@ -121,6 +122,7 @@ func TestDirectTransportStaleConnection(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = lis.Close() })
 	var served atomic.Int32
+	closed := make(chan struct{}, 1)
 	go func() {
 		for {
 			c, err := lis.Accept()
@@ -128,14 +130,14 @@ func TestDirectTransportStaleConnection(t *testing.T) {
 				return
 			}
 			go func() {
-				defer c.Close()
 				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
+				if err == nil {
+					_, _ = io.Copy(io.Discard, req.Body)
+					served.Add(1)
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				served.Add(1)
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				_ = c.Close()
+				closed <- struct{}{}
 			}()
 		}
 	}()
@@ -145,9 +147,77 @@ func TestDirectTransportStaleConnection(t *testing.T) {
 		if got, err := post(t, client, context.Background(), url, "x"); err != nil || got != "ok" {
 			t.Fatalf("request %d: %q, %v", i, got, err)
 		}
+		<-closed
 	}
 	if n := served.Load(); n != 5 {
 		t.Errorf("server answered %d requests, want 5 (each once)", n)
+	}
+}
+
+// TestDirectTransportNeverSendsTwice: a request written to a connection the
+// server then drops, having started to answer or not, fails; it is not
+// sent again, since the server may have acted on it.
+func TestDirectTransportNeverSendsTwice(t *testing.T) {
+	t.Parallel()
+
+	var served atomic.Int32
+	url, _ := rawServer(t, func(c net.Conn, req *http.Request) {
+		served.Add(1)
+		switch req.URL.Path {
+		case "/partial":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+			_ = c.Close()
+		case "/silent":
+			_ = c.Close()
+		default:
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	client := &http.Client{Transport: newDirectTransport()}
+	for _, path := range []string{"/partial", "/silent"} {
+		if got, err := post(t, client, context.Background(), url+"/warm", "x"); err != nil || got != "ok" {
+			t.Fatalf("warming a connection: %q, %v", got, err)
+		}
+		before := served.Load()
+		if got, err := post(t, client, context.Background(), url+path, "x"); err == nil {
+			t.Errorf("%s: got %q, want an error", path, got)
+		}
+		if n := served.Load() - before; n != 1 {
+			t.Errorf("%s reached the server %d times, want once", path, n)
+		}
+	}
+}
+
+// TestDirectTransportSweepsIdleConnections: connections idle past the idle
+// timeout are closed without waiting for another request.
+func TestDirectTransportSweepsIdleConnections(t *testing.T) {
+	t.Parallel()
+
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := newDirectTransport()
+	tr.idleTimeout = 50 * time.Millisecond
+	if got, err := post(t, &http.Client{Transport: tr}, context.Background(), srv.URL, ""); err != nil || got != "ok" {
+		t.Fatalf("request: %q, %v", got, err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle connection was never closed")
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if len(tr.idle) != 0 {
+		t.Errorf("pool still holds %v", tr.idle)
 	}
 }
 
@@ -182,8 +252,8 @@ func TestDirectTransportCancel(t *testing.T) {
 		done <- err
 	}()
 	cancel()
-	if err := <-done; err == nil {
-		t.Error("reading a hanging body after cancel returned no error")
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("reading a hanging body after cancel: %v, want %v", err, context.Canceled)
 	}
 	_ = resp.Body.Close()
 
@@ -343,6 +413,8 @@ func TestDirectTransportRefusesBadAnswers(t *testing.T) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 2<<20)+"\r\nContent-Length: 2\r\n\r\nok")
 		case "/switch":
 			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		case "/low":
+			_, _ = io.WriteString(c, "HTTP/1.1 050 Low\r\nContent-Length: 2\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
 	tr := newDirectTransport()
@@ -352,6 +424,9 @@ func TestDirectTransportRefusesBadAnswers(t *testing.T) {
 	}
 	if got, err := post(t, client, context.Background(), url+"/switch", ""); err == nil {
 		t.Errorf("101 answer: %q, want an error", got)
+	}
+	if got, err := post(t, client, context.Background(), url+"/low", ""); err == nil {
+		t.Errorf("status 050: %q, want an error", got)
 	}
 }
 
@@ -408,6 +483,19 @@ func TestSchemeTransportSendsProxiedThroughTheOther(t *testing.T) {
 	}
 	if viaOther.Load() != 1 || conns.Load() != 0 {
 		t.Errorf("other transport used %d times, %d direct connections; want 1 and 0", viaOther.Load(), conns.Load())
+	}
+
+	// A body too large to send directly goes through the other transport
+	// too, which reads an early answer while it writes.
+	client = &http.Client{Transport: schemeTransport{direct: newDirectTransport(), other: other}}
+	if got, err := post(t, client, context.Background(), srv.URL, strings.Repeat("b", maxDirectBody+1)); err != nil || got != "proxied" {
+		t.Errorf("large body: %q, %v", got, err)
+	}
+	if got, err := post(t, client, context.Background(), srv.URL, "small"); err != nil || got != "direct" {
+		t.Errorf("small body: %q, %v", got, err)
+	}
+	if viaOther.Load() != 2 || conns.Load() != 1 {
+		t.Errorf("other transport used %d times, %d direct connections; want 2 and 1", viaOther.Load(), conns.Load())
 	}
 }
 

@@ -34,7 +34,13 @@ func NewHTTPClient() *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	direct := schemeTransport{direct: newDirectTransport(), other: base, proxy: http.ProxyFromEnvironment}
-	return &http.Client{Transport: idleTransport{base: direct}}
+	return &http.Client{
+		Transport: idleTransport{base: direct},
+		// A provider API does not redirect; one that does is answered with
+		// its redirect (an error to the provider), and the prompt and the
+		// key go nowhere else.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 type idleKey struct{}

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,5 +302,28 @@ func TestNoAnswerCrossesCallers(t *testing.T) {
 	}
 	if answered == 0 {
 		t.Error("no caller got an answer")
+	}
+}
+
+// A provider's redirect is not followed: the prompt goes nowhere else.
+func TestProviderRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	p := openai.New(openai.Config{Name: "p", BaseURL: srv.URL + "/v1", HTTPClient: NewHTTPClient()})
+	_, err := p.Generate(context.Background(), provider.Request{
+		Model: "m", Messages: []provider.Message{{Role: provider.RoleUser, Content: "hi"}},
+	})
+	if err == nil {
+		t.Error("a redirected call succeeded")
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests", n)
 	}
 }
