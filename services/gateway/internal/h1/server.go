@@ -329,10 +329,9 @@ func (c *conn) serveOne() bool {
 	w := newResponse(c, req)
 	switch expect := req.Header.Get("Expect"); {
 	case expect == "":
-	case httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") && req.ProtoAtLeast(1, 1):
-		if req.ContentLength != 0 {
-			w.sendContinue = true
-		}
+	case httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue"):
+		// An HTTP/1.0 client gets no 100 Continue, as in net/http.
+		w.sendContinue = req.ProtoAtLeast(1, 1) && req.ContentLength != 0
 	default:
 		w.closeAfter = true
 		w.WriteHeader(http.StatusExpectationFailed)
@@ -426,7 +425,8 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 func (c *conn) refuse(code int, msg string) {
 	c.srv.logger().Debug("http request refused", "status", code, "reason", msg, "remote", c.remoteAddr)
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = io.WriteString(c.bw, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
+	_, _ = io.WriteString(c.bw, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"+
 		statusLine(code)+": "+sanitize(msg))
 	_ = c.bw.Flush()
 }
