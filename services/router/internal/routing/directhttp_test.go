@@ -116,35 +116,17 @@ func TestDirectTransportConcurrent(t *testing.T) {
 func TestDirectTransportStaleConnection(t *testing.T) {
 	t.Parallel()
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lis.Close() })
 	var served atomic.Int32
 	closed := make(chan struct{}, 1)
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, req.Body)
-					served.Add(1)
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-				_ = c.Close()
-				closed <- struct{}{}
-			}()
-		}
-	}()
+	url, _ := rawServer(t, func(c net.Conn, _ *http.Request) {
+		served.Add(1)
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.Close()
+		closed <- struct{}{}
+	})
 	client := &http.Client{Transport: newDirectTransport()}
-	url := "http://" + lis.Addr().String() + "/"
 	for i := range 5 {
-		if got, err := post(t, client, context.Background(), url, "x"); err != nil || got != "ok" {
+		if got, err := post(t, client, context.Background(), url+"/", "x"); err != nil || got != "ok" {
 			t.Fatalf("request %d: %q, %v", i, got, err)
 		}
 		<-closed
@@ -298,7 +280,8 @@ func TestSchemeTransportSendsHTTPSThroughTheOther(t *testing.T) {
 }
 
 // rawServer answers each request on a loopback connection with answer,
-// written to the connection as it is; it counts the connections made.
+// which writes to the connection as it is (what it leaves of the body is
+// read after it); it counts the connections made.
 func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request)) (string, *atomic.Int32) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -322,8 +305,8 @@ func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request)) (string
 					if err != nil {
 						return
 					}
-					_, _ = io.Copy(io.Discard, req.Body)
 					answer(c, req)
+					_, _ = io.Copy(io.Discard, req.Body)
 				}
 			}()
 		}

@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -252,40 +251,19 @@ providers:
 func TestNoAnswerCrossesCallers(t *testing.T) {
 	t.Parallel()
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lis.Close() })
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					var body struct {
-						Messages []struct{ Content string } `json:"messages"`
-					}
-					_ = json.NewDecoder(req.Body).Decode(&body)
-					prompt := body.Messages[len(body.Messages)-1].Content
-					answer := fmt.Sprintf(`{"choices":[{"index":0,"message":{"role":"assistant","content":"ECHO:%s"},"finish_reason":"stop"}]}`, prompt)
-					_, _ = fmt.Fprintf(c, "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"+
-						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"+
-						"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY", len(answer), answer)
-				}
-			}()
+	url, _ := rawServer(t, func(c net.Conn, req *http.Request) {
+		var body struct {
+			Messages []struct{ Content string } `json:"messages"`
 		}
-	}()
+		_ = json.NewDecoder(req.Body).Decode(&body)
+		prompt := body.Messages[len(body.Messages)-1].Content
+		answer := fmt.Sprintf(`{"choices":[{"index":0,"message":{"role":"assistant","content":"ECHO:%s"},"finish_reason":"stop"}]}`, prompt)
+		_, _ = fmt.Fprintf(c, "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"+
+			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"+
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY", len(answer), answer)
+	})
 
-	p := openai.New(openai.Config{Name: "p", BaseURL: "http://" + lis.Addr().String() + "/v1", HTTPClient: NewHTTPClient()})
+	p := openai.New(openai.Config{Name: "p", BaseURL: url + "/v1", HTTPClient: NewHTTPClient()})
 	answered := 0
 	for i := range 5 {
 		prompt := fmt.Sprintf("caller-%d", i)
