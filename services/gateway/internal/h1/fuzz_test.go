@@ -35,9 +35,9 @@ func FuzzServe(f *testing.F) {
 			}
 			_, _ = w.Write(body)
 		}),
-		ReadHeaderTimeout: 100 * time.Millisecond,
-		IdleTimeout:       100 * time.Millisecond,
-		ReadTimeout:       300 * time.Millisecond,
+		ReadHeaderTimeout: 20 * time.Millisecond,
+		IdleTimeout:       20 * time.Millisecond,
+		ReadTimeout:       60 * time.Millisecond,
 		MaxHeaderBytes:    4 << 10,
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {

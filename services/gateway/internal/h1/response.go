@@ -229,7 +229,13 @@ func (w *response) finish() error {
 func (w *response) commit(final bool) {
 	w.committed = true
 	h := w.header
-	h.Del("Transfer-Encoding") // the server frames the body
+	// The server frames the body, from what the handler declared when it
+	// set the status; later changes to these headers do not count.
+	h.Del("Transfer-Encoding")
+	h.Del("Content-Length")
+	if w.declared >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(w.declared, 10))
+	}
 	if v := h["Connection"]; len(v) > 0 && strings.EqualFold(strings.TrimSpace(v[0]), "close") {
 		w.closeAfter = true
 	}
@@ -251,7 +257,8 @@ func (w *response) commit(final bool) {
 	case w.declared >= 0:
 	case final && (!w.isHead || w.written > 0):
 		h.Set("Content-Length", strconv.FormatInt(w.written, 10))
-	case final:
+	case final, w.isHead:
+		// A HEAD answer carries no body, so no framing for one.
 	case w.req.ProtoAtLeast(1, 1):
 		w.chunked = true
 		h.Set("Transfer-Encoding", "chunked")

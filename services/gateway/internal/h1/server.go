@@ -84,15 +84,15 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.shutdown.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off, as net/http does.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Warn("http accept failed; retrying", "error", err, "delay", delay)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors and the like: back off and go on, as
+			// net/http does; connections closing free what is missing.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logger().Warn("http accept failed; retrying", "error", err, "delay", delay)
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
 		c := s.newConn(rwc)
@@ -238,7 +238,6 @@ type conn struct {
 	cancel    context.CancelCauseFunc
 	watchDue  bool // the handler has run for WatchAfter
 	bodyRead  bool // the request body has been read to its end
-	pipelined bool // bytes of another request came with this one's
 	finished  bool // the handler has returned
 	watching  bool
 	aborting  bool
@@ -258,24 +257,28 @@ func (c *conn) serve() {
 		c.srv.forget(c)
 	}()
 	for first := true; ; first = false {
-		if !c.waitForRequest(first) || !c.srv.setIdle(c, false) {
+		t0, ok := c.waitForRequest(first)
+		if !ok || !c.srv.setIdle(c, false) {
 			return
 		}
-		if !c.serveOne() || !c.srv.setIdle(c, true) {
+		if !c.serveOne(t0) || !c.srv.setIdle(c, true) {
 			return
 		}
 	}
 }
 
 // waitForRequest waits for the first byte of the next request: up to the
-// header timeout on a new connection, the idle timeout on a kept one.
-func (c *conn) waitForRequest(first bool) bool {
+// header timeout on a new connection, the idle timeout on a kept one. It
+// returns when the request's header time starts: the connection's start
+// for the first request, the first byte for the next ones.
+func (c *conn) waitForRequest(first bool) (time.Time, bool) {
+	start := time.Now()
 	d := c.srv.IdleTimeout
 	if d == 0 || first {
 		d = c.srv.ReadHeaderTimeout
 	}
 	if d > 0 {
-		_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+		_ = c.rwc.SetReadDeadline(start.Add(d))
 	} else {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 	}
@@ -285,14 +288,30 @@ func (c *conn) waitForRequest(first bool) bool {
 		maxHeader = 1 << 20
 	}
 	c.in.left = int64(maxHeader) + 4096 // slack for the request line, as net/http allows
-	_, err := c.br.Peek(1)
-	return err == nil
+	// Up to four CR or LF before a request are dropped, as net/http does
+	// for clients that end a body with one.
+	for range 4 {
+		b, err := c.br.Peek(1)
+		if err != nil {
+			return start, false
+		}
+		if b[0] != '\r' && b[0] != '\n' {
+			break
+		}
+		_, _ = c.br.Discard(1)
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return start, false
+	}
+	if !first {
+		start = time.Now()
+	}
+	return start, true
 }
 
 // serveOne reads one request and answers it; it reports whether the
 // connection can carry another.
-func (c *conn) serveOne() bool {
-	t0 := time.Now()
+func (c *conn) serveOne(t0 time.Time) bool {
 	if d := c.srv.ReadHeaderTimeout; d > 0 {
 		_ = c.rwc.SetReadDeadline(t0.Add(d))
 	} else {
@@ -308,7 +327,9 @@ func (c *conn) serveOne() bool {
 		case isNetError(err):
 			// The client went away or was too slow: nothing to answer.
 		default:
-			c.refuse(http.StatusBadRequest, err.Error())
+			// The parser's message quotes the input: it is logged, not sent.
+			c.srv.logger().Debug("http request unreadable", "error", err, "remote", c.remoteAddr)
+			c.refuse(http.StatusBadRequest, "")
 		}
 		return false
 	}
@@ -336,6 +357,7 @@ func (c *conn) serveOne() bool {
 		w.closeAfter = true
 		w.WriteHeader(http.StatusExpectationFailed)
 		_ = w.finish()
+		c.unread = req.ContentLength != 0
 		return false
 	}
 
@@ -343,7 +365,7 @@ func (c *conn) serveOne() bool {
 	c.wmu.Lock()
 	c.gen++
 	gen := c.gen
-	c.cancel, c.watchDue, c.bodyRead, c.pipelined, c.finished = cancel, false, false, false, false
+	c.cancel, c.watchDue, c.bodyRead, c.finished = cancel, false, false, false
 	c.wmu.Unlock()
 	body := &trackedBody{rc: req.Body, w: w, eof: req.Body == http.NoBody}
 	if body.eof {
@@ -421,14 +443,19 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 	return true
 }
 
-// refuse answers a request that could not be read, and closes.
+// refuse answers a request that could not be read, with msg (the
+// server's own words) when not empty, and closes gently: the rest of the
+// request may still be arriving.
 func (c *conn) refuse(code int, msg string) {
-	c.srv.logger().Debug("http request refused", "status", code, "reason", msg, "remote", c.remoteAddr)
+	body := statusLine(code)
+	if msg != "" {
+		body += ": " + sanitize(msg)
+	}
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = io.WriteString(c.bw, "HTTP/1.1 "+statusLine(code)+"\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-		"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"+
-		statusLine(code)+": "+sanitize(msg))
+		"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"+body)
 	_ = c.bw.Flush()
+	c.unread = true
 }
 
 // invalid returns why req's headers are malformed, or "".
@@ -462,7 +489,7 @@ func isNetError(err error) bool {
 // has been read (before, the handler's own reads would notice), a goroutine
 // reads the connection; an error there means the client has gone, and the
 // request's context is cancelled. A byte there is the start of a pipelined
-// request, kept for the next read.
+// request, kept for the next read after what the bufio.Reader holds.
 
 func (c *conn) watchIsDue(gen uint64) {
 	c.wmu.Lock()
@@ -485,12 +512,11 @@ func (c *conn) markBodyRead() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.bodyRead = true
-	c.pipelined = c.br.Buffered() > 0
 	c.startWatchLocked()
 }
 
 func (c *conn) startWatchLocked() {
-	if !c.watchDue || !c.bodyRead || c.pipelined || c.finished || c.watching || c.in.hasByte {
+	if !c.watchDue || !c.bodyRead || c.finished || c.watching || c.in.hasByte {
 		return
 	}
 	c.watching = true

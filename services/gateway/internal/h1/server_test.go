@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -482,4 +483,128 @@ func TestResponseController(t *testing.T) {
 	if got := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasSuffix(got, "1\r\nx\r\n0\r\n\r\n") {
 		t.Errorf("flushed response:\n%q", got)
 	}
+}
+
+// A CRLF after a body, as old clients send, is not taken for a request.
+func TestCRLFAfterBody(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, _ = w.Write(body)
+	})
+	got := raw(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\n"+
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ndef")
+	if strings.Contains(got, "400") || !strings.HasSuffix(got, "def") || strings.Count(got, "200 OK") != 2 {
+		t.Errorf("two requests with a CRLF between:\n%s", got)
+	}
+}
+
+// A client that leaves while its handler runs is noticed even when bytes
+// of another request came after its own.
+func TestClientGoneWithBytesAfterRequest(t *testing.T) {
+	t.Parallel()
+	cause := make(chan error, 1)
+	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			cause <- context.Cause(r.Context())
+		case <-time.After(20 * time.Second):
+			cause <- nil
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGE")
+	time.Sleep(20 * time.Millisecond)
+	_ = c.Close()
+	if err := <-cause; !errors.Is(err, errClientGone) {
+		t.Errorf("request context ended with %v, want %v", err, errClientGone)
+	}
+}
+
+// A HEAD answer, flushed or not, carries no body and no chunk framing, and
+// the framing headers are the ones declared with the status.
+func TestHeadAndLateHeaders(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/flush":
+			_, _ = io.WriteString(w, "body")
+			w.(http.Flusher).Flush()
+		case "/late":
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("Content-Length", "50")
+			_, _ = io.WriteString(w, "hello")
+		default:
+			_, _ = io.WriteString(w, r.URL.Path)
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, "HEAD /flush HTTP/1.1\r\nHost: x\r\n\r\nGET /late HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	head, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.TransferEncoding) != 0 {
+		t.Errorf("HEAD answer framed %v", head.TransferEncoding)
+	}
+	for _, want := range []string{"hello", "/after"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %q: %v", want, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != want {
+			t.Errorf("answer %q, %v; want %q", body, err, want)
+		}
+	}
+}
+
+// An accept that fails (out of file descriptors, say) does not end Serve.
+func TestAcceptFailureRetried(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(newFailingListener(lis, 2)) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	if got := raw(t, lis.Addr().String(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasSuffix(got, "ok") {
+		t.Errorf("after failed accepts: %q", got)
+	}
+}
+
+// failingListener fails its first accepts as a process out of file
+// descriptors does.
+type failingListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func newFailingListener(lis net.Listener, n int32) *failingListener {
+	l := &failingListener{Listener: lis}
+	l.fails.Store(n)
+	return l
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	return l.Listener.Accept()
 }
