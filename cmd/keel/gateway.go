@@ -40,6 +40,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	tokenTenant := fs.String("print-token", "", "print a bearer token for this tenant (scope models:invoke) and go on")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address")
 	quiet := fs.Bool("quiet", false, "log warnings and errors only, not every request")
+	httpServer := fs.String("http-server", os.Getenv("KEEL_GATEWAY_HTTP_SERVER"), "HTTP server: keel (default) or net/http")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -112,6 +113,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	gcfg := gatewaysvc.DefaultConfig()
 	gcfg.HTTPAddr, gcfg.TokenKey, gcfg.ServiceKey = httpLis.Addr().String(), tokenKey, serviceKey
 	gcfg.RouterAddr, gcfg.NATSURL = routerLis.Addr().String(), ns.ClientURL()
+	gcfg.HTTPServer = *httpServer
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

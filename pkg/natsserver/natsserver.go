@@ -38,6 +38,11 @@ func Start(opts Options) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	// Two servers writing one store lose messages: the second is refused.
+	unlock, err := lockStore(opts.StoreDir)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "keel-dev",
 		Host:       host,
@@ -48,9 +53,14 @@ func Start(opts Options) (*server.Server, error) {
 		NoLog:      true,
 	})
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("create nats server: %w", err)
 	}
 	go srv.Start()
+	go func() {
+		srv.WaitForShutdown()
+		unlock()
+	}()
 	if !srv.ReadyForConnections(15 * time.Second) {
 		srv.Shutdown()
 		return nil, ErrNotReady

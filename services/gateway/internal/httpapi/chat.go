@@ -499,6 +499,17 @@ func (e *chatError) Error() string {
 
 func (e *chatError) Unwrap() error { return e.cause }
 
+// retryable reports whether sending the same request again soon can
+// succeed: not once a budget is spent (it reopens with the next period),
+// nor when the model answered outside the schema twice.
+func (e *chatError) retryable() bool {
+	switch e.code {
+	case "insufficient_quota", "schema_mismatch":
+		return false
+	}
+	return true
+}
+
 func (e *chatError) body() openAIErrorBody {
 	b := openAIErrorBody{Message: e.message, Type: e.kind}
 	if e.param != "" {
@@ -605,6 +616,11 @@ func routerError(err error) *chatError {
 }
 
 func writeOpenAIError(w http.ResponseWriter, e *chatError) {
+	if !e.retryable() {
+		// OpenAI's SDKs retry 429s and 5xx by themselves, waiting out any
+		// Retry-After (hours for a spent budget): this header stops them.
+		w.Header().Set("X-Should-Retry", "false")
+	}
 	if e.retryAfter > 0 {
 		secs := int64(math.Ceil(e.retryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))

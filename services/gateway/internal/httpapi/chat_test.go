@@ -1060,6 +1060,11 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 			status: 429, kind: "rate_limit_error", code: "insufficient_quota",
 		},
 		{
+			name:   "schema missed twice",
+			err:    status.Error(codes.FailedPrecondition, "model call failed: reply does not match the response schema"),
+			status: 502, kind: "server_error", code: "schema_mismatch",
+		},
+		{
 			name: "unavailable",
 			err: withDetails(t, status.New(codes.Unavailable, "model call failed: no healthy candidate"),
 				retry(4*time.Second)).Err(),
@@ -1120,6 +1125,12 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 				}
 				if ra := rec.Header().Get("Retry-After"); ra != tt.retryAfter {
 					t.Errorf("Retry-After = %q, want %q", ra, tt.retryAfter)
+				}
+				// A spent budget or a schema the model keeps missing is not
+				// worth an SDK's automatic retries.
+				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch"
+				if got := rec.Header().Get("X-Should-Retry") == "false"; got != wantNoRetry {
+					t.Errorf("X-Should-Retry: false sent = %v, want %v", got, wantNoRetry)
 				}
 			}
 			router := &fakeRouter{

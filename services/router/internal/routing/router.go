@@ -913,7 +913,10 @@ func (r *Router) RouteInfos() []RouteInfo {
 				ci.Retention = rp.Retention()
 			}
 			if r.file.Providers[c.Provider].Retention == "provider_default" {
-				ci.Retention = "provider default (chosen for this route): " + ci.Retention
+				// What the provider would otherwise be sent (store=false)
+				// is left out: its account's own settings apply.
+				ci.Retention = "provider default (chosen for this provider): Keel sends no retention setting; " +
+					"the provider account's own settings apply"
 			}
 			info.Candidates = append(info.Candidates, ci)
 		}

@@ -494,3 +494,40 @@ func TestRouterConcurrencyGate(t *testing.T) {
 		t.Errorf("provider calls = %d, want 4 (three batch, one interactive)", got)
 	}
 }
+
+type retainingProvider struct {
+	provider.Provider
+	text string
+}
+
+func (p retainingProvider) Retention() string { return p.text }
+
+// The routes list shows each candidate's retention: the provider's own
+// setting, or, where the routes file chose the provider's default, that
+// Keel sends none.
+func TestRouteInfosRetention(t *testing.T) {
+	t.Parallel()
+	file := File{
+		Routes: map[string]Route{"r": {Providers: []Candidate{{Provider: "a", Model: "m"}, {Provider: "b", Model: "m"}}}},
+		Providers: map[string]ProviderConfig{
+			"a": {Type: TypeLocal},
+			"b": {Type: TypeLocal, Retention: "provider_default"},
+		},
+	}
+	base := scripted(&callLog{}, nil, "a", "b")
+	providers := map[string]provider.Provider{
+		"a": retainingProvider{base["a"], "store=false on every request"},
+		"b": retainingProvider{base["b"], "store=false on every request"},
+	}
+	r := newTestRouter(t, file, providers, Options{})
+	infos := r.RouteInfos()
+	if len(infos) != 1 || len(infos[0].Candidates) != 2 {
+		t.Fatalf("route infos %+v", infos)
+	}
+	if got := infos[0].Candidates[0].Retention; got != "store=false on every request" {
+		t.Errorf("a: %q", got)
+	}
+	if got := infos[0].Candidates[1].Retention; strings.Contains(got, "store=false") || !strings.Contains(got, "sends no retention setting") {
+		t.Errorf("b, provider_default: %q", got)
+	}
+}
