@@ -276,28 +276,34 @@ func TestExpectContinue(t *testing.T) {
 }
 
 // A client that closes its connection while the handler runs cancels the
-// request's context.
+// request's context, also when bytes of another request came after its
+// own.
 func TestClientGoneCancelsRequest(t *testing.T) {
 	t.Parallel()
-	cause := make(chan error, 1)
-	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			cause <- context.Cause(r.Context())
-		case <-time.After(20 * time.Second):
-			cause <- nil
-		}
-	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-	time.Sleep(20 * time.Millisecond) // past the watch delay, though any order must work
-	_ = c.Close()
-	if err := <-cause; !errors.Is(err, errClientGone) {
-		t.Errorf("request context ended with %v, want %v", err, errClientGone)
+	for name, after := range map[string]string{"alone": "", "bytes after it": "GE"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cause := make(chan error, 1)
+			_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				select {
+				case <-r.Context().Done():
+					cause <- context.Cause(r.Context())
+				case <-time.After(20 * time.Second):
+					cause <- nil
+				}
+			})
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"+after)
+			time.Sleep(20 * time.Millisecond) // past the watch delay, though any order must work
+			_ = c.Close()
+			if err := <-cause; !errors.Is(err, errClientGone) {
+				t.Errorf("request context ended with %v, want %v", err, errClientGone)
+			}
+		})
 	}
 }
 
@@ -496,32 +502,6 @@ func TestCRLFAfterBody(t *testing.T) {
 		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ndef")
 	if strings.Contains(got, "400") || !strings.HasSuffix(got, "def") || strings.Count(got, "200 OK") != 2 {
 		t.Errorf("two requests with a CRLF between:\n%s", got)
-	}
-}
-
-// A client that leaves while its handler runs is noticed even when bytes
-// of another request came after its own.
-func TestClientGoneWithBytesAfterRequest(t *testing.T) {
-	t.Parallel()
-	cause := make(chan error, 1)
-	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			cause <- context.Cause(r.Context())
-		case <-time.After(20 * time.Second):
-			cause <- nil
-		}
-	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGE")
-	time.Sleep(20 * time.Millisecond)
-	_ = c.Close()
-	if err := <-cause; !errors.Is(err, errClientGone) {
-		t.Errorf("request context ended with %v, want %v", err, errClientGone)
 	}
 }
 
