@@ -209,14 +209,41 @@ func (h *handler) streamCompletion(
 // listModels serves GET /v1/models: one model per route the caller can
 // name, with the providers and retention settings behind it.
 func (h *handler) listModels(w http.ResponseWriter, r *http.Request) error {
+	models, err := h.models(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, modelList{Object: "list", Data: models})
+	return nil
+}
+
+// getModel serves GET /v1/models/{model}: one route, as OpenAI answers
+// for one model.
+func (h *handler) getModel(w http.ResponseWriter, r *http.Request) error {
+	models, err := h.models(r)
+	if err != nil {
+		return err
+	}
+	for _, m := range models {
+		if m.ID == r.PathValue("model") {
+			writeJSON(w, http.StatusOK, m)
+			return nil
+		}
+	}
+	return &chatError{status: http.StatusNotFound, kind: "invalid_request_error", code: "model_not_found",
+		param: "model", message: "the model names no route; GET /v1/models lists them"}
+}
+
+// models returns the router's routes as OpenAI model objects.
+func (h *handler) models(r *http.Request) ([]modelInfo, error) {
 	if h.router == nil {
-		return errNoRouter()
+		return nil, errNoRouter()
 	}
 	routes, err := h.router.ListRoutes(r.Context(), &keelv1.ListRoutesRequest{})
 	if err != nil {
-		return routerError(err)
+		return nil, routerError(err)
 	}
-	list := modelList{Object: "list", Data: []modelInfo{}}
+	out := []modelInfo{}
 	for _, rt := range routes.GetRoutes() {
 		detail := &routeDetail{Default: rt.GetDefault()}
 		for _, c := range rt.GetCandidates() {
@@ -224,12 +251,9 @@ func (h *handler) listModels(w http.ResponseWriter, r *http.Request) error {
 				Provider: c.GetProvider(), Model: c.GetModel(), Retention: c.GetRetention(), Weight: c.GetWeight(),
 			})
 		}
-		list.Data = append(list.Data, modelInfo{
-			ID: rt.GetName(), Object: "model", OwnedBy: "keel", Keel: detail,
-		})
+		out = append(out, modelInfo{ID: rt.GetName(), Object: "model", OwnedBy: "keel", Keel: detail})
 	}
-	writeJSON(w, http.StatusOK, list)
-	return nil
+	return out, nil
 }
 
 // toGenerateRequest converts an OpenAI request into the router's. The model

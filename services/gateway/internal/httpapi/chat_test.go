@@ -1185,6 +1185,7 @@ func TestChatEndpointsAuthenticate(t *testing.T) {
 	endpoints := []struct{ method, path, body string }{
 		{http.MethodPost, "/v1/chat/completions", simpleChat},
 		{http.MethodGet, "/v1/models", ""},
+		{http.MethodGet, "/v1/models/chat", ""},
 	}
 	tests := []struct {
 		name      string
@@ -1348,6 +1349,36 @@ func TestListModels(t *testing.T) {
 	}
 	if tn := router.Tenants(); len(tn) != 1 || tn[0] != "acme" {
 		t.Errorf("ListRoutes tenants = %q, want [acme]", tn)
+	}
+}
+
+// One model is served as OpenAI serves one; a name that is no route is
+// OpenAI's model_not_found.
+func TestGetModel(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{routes: &keelv1.ListRoutesResponse{Routes: []*keelv1.RouteInfo{
+		{Name: "chat", Candidates: []*keelv1.RouteCandidate{{Provider: "local", Model: "keel-local-1"}}},
+		{Name: "support_reply"},
+	}}}
+	h := newChatHandler(t, router)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models/chat", invokeToken(t), ""))
+	got := decodeJSON[struct {
+		ID     string `json:"id"`
+		Object string `json:"object"`
+		Keel   struct {
+			Candidates []struct{ Provider string } `json:"candidates"`
+		} `json:"keel"`
+	}](t, rec, http.StatusOK)
+	if got.ID != "chat" || got.Object != "model" || len(got.Keel.Candidates) != 1 {
+		t.Errorf("model = %+v, want the chat route", got)
+	}
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, newRequest(t, http.MethodGet, "/v1/models/nope", invokeToken(t), ""))
+	if e := checkOpenAIError(t, rec, http.StatusNotFound); e.code() != "model_not_found" {
+		t.Errorf("unknown model: code %q, want model_not_found", e.code())
 	}
 }
 

@@ -146,6 +146,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 func (h *handler) routes() {
 	h.mux.Handle("POST /v1/chat/completions", h.chatAPI(h.chatCompletions))
 	h.mux.Handle("GET /v1/models", h.chatAPI(h.listModels))
+	h.mux.Handle("GET /v1/models/{model}", h.chatAPI(h.getModel))
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.Handle("POST /v1/emails", h.api(auth.ScopeEmailsWrite, h.submitEmail))
 	h.mux.Handle("GET /v1/reviews", h.api(auth.ScopeReviewsRead, h.listReviews))
