@@ -75,6 +75,15 @@ func (h *handler) chatAPI(endpoint apiFunc) http.Handler {
 	})
 }
 
+// methodNotAllowed answers a method an OpenAI path does not serve.
+func methodNotAllowed(allow string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &chatError{status: http.StatusMethodNotAllowed, kind: "invalid_request_error",
+			message: fmt.Sprintf("%s is not served here; use %s", r.Method, allow)}
+	}
+}
+
 // errNoRouter answers the chat endpoints of a gateway without a router.
 func errNoRouter() error {
 	return &chatError{status: http.StatusServiceUnavailable, kind: "server_error",

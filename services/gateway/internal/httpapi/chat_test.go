@@ -1443,3 +1443,23 @@ func TestChatCompletionsRefusesTrailingData(t *testing.T) {
 		t.Errorf("two JSON values: %d %s, want 400", rec.Code, rec.Body)
 	}
 }
+
+// A method the OpenAI paths do not serve is a 405 in OpenAI's format,
+// naming the one they do.
+func TestChatEndpointsMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := newChatHandler(t, &fakeRouter{})
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/v1/chat/completions", "POST"},
+		{http.MethodDelete, "/v1/chat/completions", "POST"},
+		{http.MethodPost, "/v1/models", "GET"},
+		{http.MethodPut, "/v1/models/chat", "GET"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, newRequest(t, tc.method, tc.path, invokeToken(t), ""))
+		checkOpenAIError(t, rec, http.StatusMethodNotAllowed)
+		if got := rec.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+}

@@ -147,6 +147,10 @@ func (h *handler) routes() {
 	h.mux.Handle("POST /v1/chat/completions", h.chatAPI(h.chatCompletions))
 	h.mux.Handle("GET /v1/models", h.chatAPI(h.listModels))
 	h.mux.Handle("GET /v1/models/{model}", h.chatAPI(h.getModel))
+	// Other methods on the OpenAI paths are answered in OpenAI's format.
+	h.mux.Handle("/v1/chat/completions", h.chatAPI(methodNotAllowed(http.MethodPost)))
+	h.mux.Handle("/v1/models", h.chatAPI(methodNotAllowed(http.MethodGet)))
+	h.mux.Handle("/v1/models/{model}", h.chatAPI(methodNotAllowed(http.MethodGet)))
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.Handle("POST /v1/emails", h.api(auth.ScopeEmailsWrite, h.submitEmail))
 	h.mux.Handle("GET /v1/reviews", h.api(auth.ScopeReviewsRead, h.listReviews))
