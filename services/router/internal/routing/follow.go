@@ -99,21 +99,14 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 		meta, metaErr := msg.Metadata()
 		own := msg.Headers().Get(bus.HeaderOrigin) == instance
 		switch {
-		case book != nil && metaErr == nil:
-			// A message the snapshot holds counts against the rates only.
-			seq := meta.Sequence.Stream
-			inSnapshot := book.counted(seq)
-			if !(own && inSnapshot) {
-				into := book
-				if inSnapshot {
-					into = nil
-				}
-				counted += r.countUsage(msg.Subject(), msg.Data(), instance, !inSnapshot, into)
-			}
-			if !inSnapshot {
-				book.moved(seq, meta.Timestamp)
-				book.maybeSave(ctx, r)
-			}
+		case book != nil && metaErr == nil && !book.counted(meta.Sequence.Stream):
+			// Own messages are read too: the book counts every call.
+			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, book)
+			book.moved(meta.Sequence.Stream, meta.Timestamp)
+			book.maybeSave(ctx, r)
+		case book != nil && metaErr == nil && !own:
+			// The snapshot holds this message's cost: only its rates count.
+			counted += r.countUsage(msg.Subject(), msg.Data(), instance, false, nil)
 		case !own:
 			// This process's own messages need not be decoded to be skipped.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, nil)

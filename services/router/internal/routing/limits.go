@@ -195,11 +195,7 @@ func (l *limiter) Reserve(
 		snapshot [2]limitState
 	)
 	for i, s := range res.scopes[:res.n] {
-		st := sh.state[s.key]
-		if st == nil {
-			st = &limitState{}
-			sh.state[s.key] = st
-		}
+		st := sh.stateOf(s.key)
 		states[i], snapshot[i] = st, *st
 	}
 	for i, s := range res.scopes[:res.n] {
@@ -271,12 +267,7 @@ func (l *limiter) AddUse(
 		if s.limits.zero() {
 			continue
 		}
-		st := sh.state[s.key]
-		if st == nil {
-			st = &limitState{}
-			sh.state[s.key] = st
-		}
-		st.addUse(s.limits, tokens, micros, at, now)
+		sh.stateOf(s.key).addUse(s.limits, tokens, micros, at, now)
 	}
 }
 
@@ -289,11 +280,7 @@ func (l *limiter) addSpent(key limitKey, lim Limits, micros int64, now time.Time
 	sh := l.shard(key.tenant)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	st := sh.state[key]
-	if st == nil {
-		st = &limitState{}
-		sh.state[key] = st
-	}
+	st := sh.stateOf(key)
 	st.rollPeriod(lim.BudgetPeriod, now)
 	st.spent = addSat(st.spent, micros)
 }
@@ -356,6 +343,16 @@ func nextPeriod(period string, now time.Time) time.Time {
 		return start.AddDate(0, 1, 0)
 	}
 	return start.AddDate(0, 0, 1)
+}
+
+// stateOf returns key's state, made empty when it has none; sh.mu is held.
+func (sh *limitShard) stateOf(key limitKey) *limitState {
+	st := sh.state[key]
+	if st == nil {
+		st = &limitState{}
+		sh.state[key] = st
+	}
+	return st
 }
 
 func (l *limiter) shard(tenant string) *limitShard {
