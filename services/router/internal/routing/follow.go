@@ -51,7 +51,7 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 	defer func() {
 		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		book.save(saveCtx, r)
+		book.save(saveCtx)
 	}()
 
 	cons, err := js.OrderedConsumer(ctx, bus.StreamUsage, jetstream.OrderedConsumerConfig{
@@ -103,7 +103,7 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 			// Own messages are read too: the book counts every call.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, book)
 			book.moved(meta.Sequence.Stream, meta.Timestamp)
-			book.maybeSave(ctx, r)
+			book.maybeSave(ctx)
 		case book != nil && metaErr == nil && !own:
 			// The snapshot holds this message's cost: only its rates count.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, false, nil)
@@ -176,7 +176,7 @@ func (r *Router) countUsage(subject string, data []byte, instance string, withCo
 		micros := min(max(ev.GetCostMicros(), 0), maxCostMicros)
 		at := ev.GetOccurredAt().AsTime()
 		if book != nil {
-			book.add(r, t, ev.GetRoute(), micros, at)
+			book.add(t, ev.GetRoute(), micros, at)
 		}
 		if ev.GetRouterInstance() == instance {
 			continue

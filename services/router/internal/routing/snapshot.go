@@ -60,9 +60,9 @@ type periodSpend struct {
 }
 
 type budgetBook struct {
+	r       *Router
 	kv      jetstream.KeyValue
 	budgets string
-	every   time.Duration
 
 	seq       uint64
 	at        time.Time
@@ -115,7 +115,7 @@ func (r *Router) openBudgetBook(ctx context.Context, js jetstream.JetStream, now
 			"bucket", bus.BucketRouterBudgets, "error", err)
 		return nil
 	}
-	book := &budgetBook{kv: kv, budgets: budgets, every: r.snapshotEvery, spent: make(map[limitKey]periodSpend)}
+	book := &budgetBook{r: r, kv: kv, budgets: budgets, spent: make(map[limitKey]periodSpend)}
 	snap, err := loadSnapshot(ctx, kv)
 	switch {
 	case err != nil:
@@ -156,7 +156,7 @@ func (b *budgetBook) resumeFrom(from time.Time) time.Time {
 
 // counted reports whether the book's snapshot already holds the cost of
 // stream message seq.
-func (b *budgetBook) counted(seq uint64) bool { return b != nil && seq <= b.seq }
+func (b *budgetBook) counted(seq uint64) bool { return seq <= b.seq }
 
 // budgetLimits returns the limits whose budget key keeps.
 func (r *Router) budgetLimits(key limitKey) Limits {
@@ -168,11 +168,11 @@ func (r *Router) budgetLimits(key limitKey) Limits {
 }
 
 // add counts micros spent by tenant t on route at time at.
-func (b *budgetBook) add(r *Router, t, route string, micros int64, at time.Time) {
+func (b *budgetBook) add(t, route string, micros int64, at time.Time) {
 	if micros <= 0 {
 		return
 	}
-	tenantLimits, routeLimits := r.limitsOf(t, route)
+	tenantLimits, routeLimits := b.r.limitsOf(t, route)
 	b.addTo(limitKey{tenant: t}, tenantLimits, micros, at)
 	b.addTo(limitKey{tenant: t, route: route}, routeLimits, micros, at)
 }
@@ -198,22 +198,23 @@ func (b *budgetBook) addTo(key limitKey, lim Limits, micros int64, at time.Time)
 func (b *budgetBook) moved(seq uint64, at time.Time) { b.seq, b.at = seq, at }
 
 // maybeSave saves the book when it has moved and the last save is older
-// than b.every.
-func (b *budgetBook) maybeSave(ctx context.Context, r *Router) {
-	if b == nil || b.seq == b.savedSeq || time.Since(b.savedAt) < b.every {
+// than the router's snapshotEvery.
+func (b *budgetBook) maybeSave(ctx context.Context) {
+	if b.seq == b.savedSeq || time.Since(b.savedAt) < b.r.snapshotEvery {
 		return
 	}
-	b.save(ctx, r)
+	b.save(ctx)
 }
 
 // save writes the book's current sums to the bucket, unless the snapshot
 // there already reaches further.
-func (b *budgetBook) save(ctx context.Context, r *Router) {
+func (b *budgetBook) save(ctx context.Context) {
 	if b == nil || b.seq == b.savedSeq || b.tooLarge {
 		return
 	}
 	b.savedAt = time.Now()
 	snap := budgetSnapshot{Budgets: b.budgets, Seq: b.seq, At: b.at}
+	r := b.r
 	now := r.now()
 	for key, s := range b.spent {
 		lim := r.budgetLimits(key)

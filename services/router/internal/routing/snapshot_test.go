@@ -192,13 +192,13 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 
 	// A save reaching less far than the bucket's snapshot leaves it.
 	put(budgetSnapshot{Budgets: r.budgetKeys(), Seq: 20, At: time.Now()})
-	book := &budgetBook{kv: kv, budgets: r.budgetKeys(), seq: 15, spent: map[limitKey]periodSpend{}}
-	book.save(ctx, r)
+	book := &budgetBook{r: r, kv: kv, budgets: r.budgetKeys(), seq: 15, spent: map[limitKey]periodSpend{}}
+	book.save(ctx)
 	if snap, err := loadSnapshot(ctx, kv); err != nil || snap.Seq != 20 {
 		t.Errorf("after a save at 15 the snapshot is at %v (%v), want 20", snap, err)
 	}
 	book.seq = 25
-	book.save(ctx, r)
+	book.save(ctx)
 	if snap, err := loadSnapshot(ctx, kv); err != nil || snap.Seq != 25 {
 		t.Errorf("after a save at 25 the snapshot is at %v (%v), want 25", snap, err)
 	}
