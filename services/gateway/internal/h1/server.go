@@ -17,8 +17,10 @@
 //
 // It serves HTTP/1.0 and 1.1 in clear text, no HTTP/2, TLS, Hijack or
 // pipelined request concurrency (pipelined requests are answered in turn).
-// Not checked, unlike net/http: a request with several Host headers
-// (http.ReadRequest keeps the first); Keel routes by path, not host.
+// Differences from net/http that Keel's routes do not meet: a request in
+// absolute form needs no Host header, an empty Host header is refused, an
+// Expect other than 100-continue gets 417, and OPTIONS * reaches the
+// handler.
 package h1
 
 import (

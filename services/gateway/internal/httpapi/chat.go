@@ -239,6 +239,11 @@ func (h *handler) getModel(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	return modelNotFound()
+}
+
+// modelNotFound answers a model that names no route.
+func modelNotFound() *chatError {
 	return &chatError{status: http.StatusNotFound, kind: "invalid_request_error", code: "model_not_found",
 		param: "model", message: "the model names no route; GET /v1/models lists them"}
 }
@@ -610,9 +615,9 @@ func routerError(err error) *chatError {
 			e.code = "context_length_exceeded"
 		}
 	case codes.NotFound:
-		e.status, e.kind, e.code = http.StatusNotFound, "invalid_request_error", "model_not_found"
-		e.param = "model"
-		e.message = "the model names no route; GET /v1/models lists them"
+		nf := modelNotFound()
+		nf.cause = err
+		return nf
 	case codes.ResourceExhausted:
 		e.status, e.kind, e.code = http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded"
 		if strings.Contains(st.Message(), "budget") || strings.Contains(st.Message(), "quota") {
