@@ -2,9 +2,11 @@ package routing
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -31,8 +33,7 @@ func spentOf(r *Router, t string) int64 {
 func TestFollowUsageSharesBudgets(t *testing.T) {
 	t.Parallel()
 	_, js := natstest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	if err := bus.DeclareStreams(ctx, js); err != nil {
 		t.Fatalf("declare streams: %v", err)
 	}
@@ -44,23 +45,7 @@ func TestFollowUsageSharesBudgets(t *testing.T) {
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 6500}}, Limits{})
 	pub := bus.NewPublisher(js)
 	start := func(instance string) *Router {
-		rec := NewBusRecorder(pub.WithOrigin(instance), instance)
-		rec.now = now
-		r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: now, Recorder: rec})
-		caughtUp := make(chan struct{})
-		done := make(chan error, 1)
-		go func() { done <- r.FollowUsage(ctx, js, instance, caughtUp) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("FollowUsage %s: %v", instance, err)
-			}
-		})
-		select {
-		case <-caughtUp:
-		case err := <-done:
-			t.Fatalf("FollowUsage %s ended before catching up: %v", instance, err)
-		}
+		r, _ := followingRouter(t, js, file, instance, now, nil)
 		return r
 	}
 	a, b := start("router-a"), start("router-b")
@@ -103,6 +88,41 @@ func TestFollowUsageSharesBudgets(t *testing.T) {
 	if _, err := c.Generate(call, "r", provider.Request{}); limitErr(t, err).Kind != "budget" {
 		t.Errorf("call on the restarted router: %v, want the budget", err)
 	}
+}
+
+// followingRouter starts a router over file that publishes its usage to js
+// as instance and follows the USAGE stream there, configured by configure
+// when not nil. It returns once the router has caught up, with a stop that
+// ends the following (run at cleanup too).
+func followingRouter(t *testing.T, js jetstream.JetStream, file File, instance string,
+	now func() time.Time, configure func(*Router)) (*Router, func()) {
+	t.Helper()
+	rec := NewBusRecorder(bus.NewPublisher(js).WithOrigin(instance), instance)
+	rec.now = now
+	r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: now, Recorder: rec})
+	if configure != nil {
+		configure(r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	caughtUp := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- r.FollowUsage(ctx, js, instance, caughtUp) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("FollowUsage %s: %v", instance, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case <-caughtUp:
+	case err := <-done:
+		t.Fatalf("FollowUsage %s ended before catching up: %v", instance, err)
+	}
+	return r, stop
 }
 
 // Events that took nothing from limits where they were made are not

@@ -30,33 +30,9 @@ func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 	// Each call costs 3000 micros; 4 requests a minute.
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100_000, RequestsPerMinute: 4}}, Limits{})
 	pub := bus.NewPublisher(js)
-	start := func(instance string) (*Router, context.CancelFunc) {
-		rec := NewBusRecorder(pub.WithOrigin(instance), instance)
-		rec.now = now
-		r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: now, Recorder: rec})
-		r.snapshotEvery = 0 // every message moves the snapshot
-		fctx, cancel := context.WithCancel(ctx)
-		caughtUp := make(chan struct{})
-		done := make(chan error, 1)
-		go func() { done <- r.FollowUsage(fctx, js, instance, caughtUp) }()
-		stopped := false
-		stop := func() {
-			if stopped {
-				return
-			}
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("FollowUsage %s: %v", instance, err)
-			}
-		}
-		t.Cleanup(stop)
-		select {
-		case <-caughtUp:
-		case err := <-done:
-			t.Fatalf("FollowUsage %s ended before catching up: %v", instance, err)
-		}
-		return r, stop
+	start := func(instance string) (*Router, func()) {
+		// Every message moves the snapshot.
+		return followingRouter(t, js, file, instance, now, func(r *Router) { r.snapshotEvery = 0 })
 	}
 	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
 	if err != nil {
