@@ -98,18 +98,21 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 		}
 		meta, metaErr := msg.Metadata()
 		own := msg.Headers().Get(bus.HeaderOrigin) == instance
+		tenant, _ := bus.SubjectTenant(msg.Subject())
 		switch {
-		case book != nil && metaErr == nil && !book.counted(meta.Sequence.Stream):
+		case book != nil && metaErr == nil && !book.counted(tenant, meta.Sequence.Stream):
 			// Own messages are read too: the book counts every call.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, book)
-			book.moved(meta.Sequence.Stream, meta.Timestamp)
-			book.maybeSave(ctx)
 		case book != nil && metaErr == nil && !own:
 			// The snapshot holds this message's cost: only its rates count.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, false, nil)
 		case !own:
 			// This process's own messages need not be decoded to be skipped.
 			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, nil)
+		}
+		if book != nil && metaErr == nil {
+			book.moved(meta.Sequence.Stream, meta.Timestamp)
+			book.maybeSave(ctx)
 		}
 		if caughtUp != nil && metaErr == nil && meta.NumPending == 0 {
 			r.logger.Info("limits caught up with the usage stream", "since", from, "calls_counted", counted)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -25,21 +26,33 @@ import (
 // the same whoever counted them, and a save never replaces a snapshot that
 // reaches further.
 
-// snapshotKey is the one key of the bucket.
-const snapshotKey = "spent"
+// The book is kept under snapshotShards keys, "spent.00" to "spent.31":
+// a tenant's budgets (its own and its routes') in the shard its name hashes
+// to. Each shard is saved with the sequence it reaches and on its own, so a
+// shard too large to save, or one a save missed, costs a longer replay of
+// its tenants only, never a wrong sum.
+const snapshotShards = 32
 
 // DefaultSnapshotEvery is how often a router saves its budget book while
 // the stream moves.
 const DefaultSnapshotEvery = 30 * time.Second
 
-// maxSnapshotBytes keeps a snapshot under NATS's default payload limit. A
-// book larger than that (tens of thousands of budgets) is not saved, and a
-// restart reads the whole period.
-//
-// TODO: shard the snapshot by tenant to lift this bound.
+// maxSnapshotBytes keeps one shard under NATS's default payload limit: the
+// book holds about 300,000 budgets with spend before a shard of it is left
+// unsaved (logged; a restart then reads that shard's tenants from the
+// start of their period).
 const maxSnapshotBytes = 900 << 10
 
-// budgetSnapshot is what the bucket holds.
+func shardKey(i int) string { return fmt.Sprintf("spent.%02d", i) }
+
+// tenantShard returns the shard that keeps tenant t's budgets.
+func tenantShard(t string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(t))
+	return int(h.Sum32() % snapshotShards)
+}
+
+// budgetSnapshot is what one key of the bucket holds.
 type budgetSnapshot struct {
 	// Budgets names the budgets the sums are kept for (budgetKeys): sums
 	// kept under other settings are not used.
@@ -64,12 +77,18 @@ type budgetBook struct {
 	kv      jetstream.KeyValue
 	budgets string
 
-	seq       uint64
-	at        time.Time
-	spent     map[limitKey]periodSpend
+	// seq and at are the last stream message counted.
+	seq   uint64
+	at    time.Time
+	spent map[limitKey]periodSpend
+	// loaded is the sequence each shard's snapshot reached when the book
+	// was opened (0: none), and loadedAt when the earliest of them was
+	// stored; the sums of shard i hold the messages up to loaded[i].
+	loaded    [snapshotShards]uint64
+	loadedAt  time.Time
 	savedSeq  uint64
 	savedAt   time.Time
-	tooLarge  bool
+	tooLarge  [snapshotShards]bool
 	saveFails int
 }
 
@@ -116,47 +135,57 @@ func (r *Router) openBudgetBook(ctx context.Context, js jetstream.JetStream, now
 		return nil
 	}
 	book := &budgetBook{r: r, kv: kv, budgets: budgets, spent: make(map[limitKey]periodSpend)}
-	snap, err := loadSnapshot(ctx, kv)
-	switch {
-	case err != nil:
-		r.logger.Warn("budget snapshot unreadable; reading the whole period", "error", err)
-		return book
-	case snap == nil:
-		return book
-	case snap.Budgets != budgets:
-		r.logger.Info("budget snapshot kept under other budgets; reading the whole period")
-		return book
-	}
-	for _, s := range snap.Spent {
-		key := limitKey{tenant: s.Tenant, route: s.Route}
-		lim := r.budgetLimits(key)
-		if lim.BudgetMicros <= 0 || !periodStart(lim.BudgetPeriod, now).Equal(s.Period) {
-			continue // a period that has ended
+	for i := range snapshotShards {
+		snap, err := loadSnapshot(ctx, kv, i)
+		switch {
+		case err != nil:
+			r.logger.Warn("budget snapshot unreadable; reading its tenants' whole period", "key", shardKey(i), "error", err)
+			continue
+		case snap == nil:
+			continue
+		case snap.Budgets != budgets:
+			r.logger.Info("budget snapshot kept under other budgets; reading its tenants' whole period", "key", shardKey(i))
+			continue
 		}
-		r.limits.addSpent(key, lim, s.Micros, now)
-		book.spent[key] = s
+		for _, s := range snap.Spent {
+			key := limitKey{tenant: s.Tenant, route: s.Route}
+			lim := r.budgetLimits(key)
+			if tenantShard(s.Tenant) != i || lim.BudgetMicros <= 0 || !periodStart(lim.BudgetPeriod, now).Equal(s.Period) {
+				continue // another shard's, or a period that has ended
+			}
+			r.limits.addSpent(key, lim, s.Micros, now)
+			book.spent[key] = s
+		}
+		book.loaded[i] = snap.Seq
+		if book.loadedAt.IsZero() || snap.At.Before(book.loadedAt) {
+			book.loadedAt = snap.At
+		}
 	}
-	book.seq, book.at = snap.Seq, snap.At
-	book.savedSeq, book.savedAt = snap.Seq, time.Now()
+	book.savedAt = time.Now()
 	return book
 }
 
-// resumeFrom is where the stream is read from with the book's snapshot
-// counted: a minute before its last message, so that the rates see the
-// last minute of calls; never before from, the start of the longest period.
+// resumeFrom is where the stream is read from with the book's snapshots
+// counted: a minute before the earliest of them was stored, so that the
+// rates see the last minute of calls; from, the start of the longest
+// period, when a shard has none.
 func (b *budgetBook) resumeFrom(from time.Time) time.Time {
-	if b == nil || b.seq == 0 {
+	if b == nil || slices.Contains(b.loaded[:], 0) {
 		return from
 	}
-	if start := b.at.Add(-time.Minute); start.After(from) {
+	if start := b.loadedAt.Add(-time.Minute); start.After(from) {
 		return start
 	}
 	return from
 }
 
-// counted reports whether the book's snapshot already holds the cost of
-// stream message seq.
-func (b *budgetBook) counted(seq uint64) bool { return seq <= b.seq }
+// counted reports whether the book's snapshot of tenant t already holds
+// the cost of stream message seq.
+func (b *budgetBook) counted(t string, seq uint64) bool { return seq <= b.loaded[tenantShard(t)] }
+
+// ahead reports whether some shard loaded holds messages past the last one
+// counted: saved now, it would claim less than it holds.
+func (b *budgetBook) ahead() bool { return b.seq < slices.Max(b.loaded[:]) }
 
 // budgetLimits returns the limits whose budget key keeps.
 func (r *Router) budgetLimits(key limitKey) Limits {
@@ -206,51 +235,67 @@ func (b *budgetBook) maybeSave(ctx context.Context) {
 	b.save(ctx)
 }
 
-// save writes the book's current sums to the bucket, unless the snapshot
-// there already reaches further.
+// save writes the book's current sums to the bucket, every shard with the
+// sequence the book reaches, but no shard over a snapshot there that
+// reaches further.
 func (b *budgetBook) save(ctx context.Context) {
-	if b == nil || b.seq == b.savedSeq || b.tooLarge {
+	if b == nil || b.seq == b.savedSeq || b.ahead() {
 		return
 	}
 	b.savedAt = time.Now()
-	snap := budgetSnapshot{Budgets: b.budgets, Seq: b.seq, At: b.at}
 	r := b.r
 	now := r.now()
+	var shards [snapshotShards]budgetSnapshot
+	for i := range shards {
+		shards[i] = budgetSnapshot{Budgets: b.budgets, Seq: b.seq, At: b.at, Spent: []periodSpend{}}
+	}
 	for key, s := range b.spent {
 		lim := r.budgetLimits(key)
 		if !periodStart(lim.BudgetPeriod, now).Equal(s.Period) {
 			delete(b.spent, key) // its period has ended
 			continue
 		}
-		snap.Spent = append(snap.Spent, s)
+		i := tenantShard(key.tenant)
+		shards[i].Spent = append(shards[i].Spent, s)
 	}
-	data, err := json.Marshal(snap)
-	if err == nil && len(data) > maxSnapshotBytes {
-		b.tooLarge = true
-		r.logger.Warn("budget snapshot too large to save; restarts read the whole period",
-			"bytes", len(data), "budgets", len(snap.Spent))
-		return
-	}
-	if err == nil {
-		err = storeSnapshot(ctx, b.kv, snap.Seq, data)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return // stopping: the save on the way out tries again
+	var failed error
+	for i := range shards {
+		data, err := json.Marshal(shards[i])
+		if err == nil && len(data) > maxSnapshotBytes {
+			// The shard in the bucket stays, true up to its own sequence.
+			if !b.tooLarge[i] {
+				b.tooLarge[i] = true
+				r.logger.Warn("budget snapshot shard too large to save; restarts read its tenants further back",
+					"key", shardKey(i), "bytes", len(data), "budgets", len(shards[i].Spent))
+			}
+			continue
 		}
+		b.tooLarge[i] = false
+		if err == nil {
+			err = storeSnapshot(ctx, b.kv, shardKey(i), b.seq, data)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return // stopping: the save on the way out tries again
+			}
+			failed = err
+		}
+	}
+	if failed != nil {
 		// The next save tries again; a restart meanwhile reads further back.
 		b.saveFails++
 		if b.saveFails == 1 || b.saveFails%100 == 0 {
-			r.logger.Warn("budget snapshot not saved", "error", err, "failures", b.saveFails)
+			r.logger.Warn("budget snapshot not saved", "error", failed, "failures", b.saveFails)
 		}
 		return
 	}
-	b.savedSeq, b.saveFails = snap.Seq, 0
+	b.savedSeq, b.saveFails = b.seq, 0
 }
 
-// loadSnapshot returns the snapshot in kv, nil when there is none.
-func loadSnapshot(ctx context.Context, kv jetstream.KeyValue) (*budgetSnapshot, error) {
-	entry, err := kv.Get(ctx, snapshotKey)
+// loadSnapshot returns shard i of the snapshot in kv, nil when there is
+// none.
+func loadSnapshot(ctx context.Context, kv jetstream.KeyValue, i int) (*budgetSnapshot, error) {
+	entry, err := kv.Get(ctx, shardKey(i))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -264,13 +309,13 @@ func loadSnapshot(ctx context.Context, kv jetstream.KeyValue) (*budgetSnapshot, 
 	return &snap, nil
 }
 
-// storeSnapshot writes data, a snapshot reaching seq, unless the one in kv
-// reaches as far. A replica that wrote in between wins.
-func storeSnapshot(ctx context.Context, kv jetstream.KeyValue, seq uint64, data []byte) error {
-	entry, err := kv.Get(ctx, snapshotKey)
+// storeSnapshot writes data, a shard reaching seq, under key unless the
+// one in kv reaches as far. A replica that wrote in between wins.
+func storeSnapshot(ctx context.Context, kv jetstream.KeyValue, key string, seq uint64, data []byte) error {
+	entry, err := kv.Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		_, err = kv.Create(ctx, snapshotKey, data)
+		_, err = kv.Create(ctx, key, data)
 	case err != nil:
 		return err
 	default:
@@ -278,7 +323,7 @@ func storeSnapshot(ctx context.Context, kv jetstream.KeyValue, seq uint64, data 
 		if json.Unmarshal(entry.Value(), &cur) == nil && cur.Seq >= seq {
 			return nil
 		}
-		_, err = kv.Update(ctx, snapshotKey, data, entry.Revision())
+		_, err = kv.Update(ctx, key, data, entry.Revision())
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return nil

@@ -3,8 +3,11 @@ package routing
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -40,7 +43,7 @@ func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 	}
 	snapshot := func() budgetSnapshot {
 		t.Helper()
-		snap, err := loadSnapshot(ctx, kv)
+		snap, err := loadSnapshot(ctx, kv, tenantShard("acme"))
 		if err != nil || snap == nil {
 			t.Fatalf("snapshot: %v, %v", snap, err)
 		}
@@ -56,7 +59,7 @@ func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 	}
 	// a's own calls go into its snapshot, though not twice into its limits.
 	waitFor(t, "a's snapshot of its own calls", func() bool {
-		snap, _ := loadSnapshot(ctx, kv)
+		snap, _ := loadSnapshot(ctx, kv, tenantShard("acme"))
 		return snap != nil && len(snap.Spent) == 1 && snap.Spent[0].Micros == 9000
 	})
 	if got := spentOf(a, "acme"); got != 9000 {
@@ -120,15 +123,10 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100_000}}, Limits{BudgetMicros: 50_000, BudgetPeriod: "month"})
 	r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: func() time.Time { return noon }})
 	today, month := periodStart("day", noon), periodStart("month", noon)
+	acme := tenantShard("acme")
 	put := func(snap budgetSnapshot) {
 		t.Helper()
-		data, err := json.Marshal(snap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := kv.Put(ctx, snapshotKey, data); err != nil {
-			t.Fatal(err)
-		}
+		putShard(t, kv, acme, snap)
 	}
 	routeSpent := func(r *Router) int64 {
 		sh := r.limits.shard("acme")
@@ -146,8 +144,14 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 		{Tenant: "acme", Period: today.AddDate(0, 0, -1), Micros: 5000}, // yesterday's
 	}
 	put(budgetSnapshot{Budgets: "route r:month,tenants:day", Seq: 10, At: time.Now(), Spent: sums})
-	if book := r.openBudgetBook(ctx, js, noon); book == nil || book.seq != 10 {
-		t.Fatalf("book = %+v, want one at the snapshot's sequence 10", book)
+	book := r.openBudgetBook(ctx, js, noon)
+	if book == nil || book.loaded[acme] != 10 || !book.counted("acme", 10) || book.counted("acme", 11) {
+		t.Fatalf("book = %+v, want acme's shard loaded at the snapshot's sequence 10", book)
+	}
+	// The other shards have no snapshot: their tenants are read from the
+	// start of the period, and so is the stream.
+	if from := today.Add(-time.Hour); !book.resumeFrom(from).Equal(from) {
+		t.Errorf("with shards missing the stream is read from %v, want %v", book.resumeFrom(from), from)
 	}
 	if got := spentOf(r, "acme"); got != 700 {
 		t.Errorf("tenant spent %d after the snapshot, want 700 (yesterday's sum left out)", got)
@@ -159,7 +163,7 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 	// Other settings: the sums may cover other budgets or periods.
 	put(budgetSnapshot{Budgets: "tenants:month", Seq: 10, At: time.Now(), Spent: sums})
 	other := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: func() time.Time { return noon }})
-	if book := other.openBudgetBook(ctx, js, noon); book == nil || book.seq != 0 {
+	if book := other.openBudgetBook(ctx, js, noon); book == nil || book.loaded[acme] != 0 {
 		t.Errorf("book under other settings starts at %+v, want the whole period", book)
 	}
 	if got := spentOf(other, "acme"); got != 0 {
@@ -168,14 +172,112 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 
 	// A save reaching less far than the bucket's snapshot leaves it.
 	put(budgetSnapshot{Budgets: r.budgetKeys(), Seq: 20, At: time.Now()})
-	book := &budgetBook{r: r, kv: kv, budgets: r.budgetKeys(), seq: 15, spent: map[limitKey]periodSpend{}}
+	book = &budgetBook{r: r, kv: kv, budgets: r.budgetKeys(), seq: 15, spent: map[limitKey]periodSpend{}}
 	book.save(ctx)
-	if snap, err := loadSnapshot(ctx, kv); err != nil || snap.Seq != 20 {
-		t.Errorf("after a save at 15 the snapshot is at %v (%v), want 20", snap, err)
+	if snap, err := loadSnapshot(ctx, kv, acme); err != nil || snap.Seq != 20 {
+		t.Errorf("after a save at 15 acme's shard is at %v (%v), want 20", snap, err)
+	}
+	if snap, err := loadSnapshot(ctx, kv, (acme+1)%snapshotShards); err != nil || snap == nil || snap.Seq != 15 {
+		t.Errorf("after a save at 15 another shard is at %v (%v), want 15", snap, err)
 	}
 	book.seq = 25
 	book.save(ctx)
-	if snap, err := loadSnapshot(ctx, kv); err != nil || snap.Seq != 25 {
+	if snap, err := loadSnapshot(ctx, kv, acme); err != nil || snap.Seq != 25 {
 		t.Errorf("after a save at 25 the snapshot is at %v (%v), want 25", snap, err)
+	}
+}
+
+// A book of more budgets than one key of the bucket can hold is saved in
+// shards and read back whole; shards saved at different sequences each
+// count only what came after them, and a book holding messages past the
+// one it has read is not saved.
+func TestBudgetSnapshotShards(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Start(t)
+	ctx := context.Background()
+	if err := bus.DeclareStreams(ctx, js); err != nil {
+		t.Fatalf("declare streams: %v", err)
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noon := periodStart("day", time.Now()).Add(12 * time.Hour)
+	today := periodStart("day", noon)
+	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100_000}}, Limits{})
+	opts := Options{Now: func() time.Time { return noon }}
+
+	// 40,000 tenants with spend: about 3 MB of sums, over three times what
+	// one value may hold.
+	const tenants = 40_000
+	writer := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), opts)
+	book := &budgetBook{r: writer, kv: kv, budgets: writer.budgetKeys(), spent: map[limitKey]periodSpend{}}
+	for i := range tenants {
+		book.add(fmt.Sprintf("tenant-%05d", i), "r", int64(i+1), noon)
+	}
+	book.moved(500, noon)
+	book.save(ctx)
+	if book.savedSeq != 500 {
+		t.Fatalf("book of %d budgets saved up to %d, want 500", tenants, book.savedSeq)
+	}
+
+	reader := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), opts)
+	got := reader.openBudgetBook(ctx, js, noon)
+	if len(got.spent) != tenants {
+		t.Fatalf("book read back holds %d budgets, want %d", len(got.spent), tenants)
+	}
+	for _, i := range []int{0, 1234, tenants - 1} {
+		name := fmt.Sprintf("tenant-%05d", i)
+		if spent := spentOf(reader, name); spent != int64(i+1) {
+			t.Errorf("%s spent %d after the restart, want %d", name, spent, i+1)
+		}
+	}
+	if from := today; !got.resumeFrom(from).Equal(noon.Add(-time.Minute)) {
+		t.Errorf("stream read from %v, want a minute before the snapshot (%v)", got.resumeFrom(from), noon.Add(-time.Minute))
+	}
+
+	// One shard a replica moved further than the others: its tenants'
+	// messages up to 600 are in it, the others' only up to 500.
+	acme := tenantShard("acme")
+	other := "tenant-00000"
+	if tenantShard(other) == acme {
+		t.Fatal("test tenants share a shard")
+	}
+	putShard(t, kv, acme, budgetSnapshot{Budgets: writer.budgetKeys(), Seq: 600, At: noon.Add(time.Minute),
+		Spent: []periodSpend{{Tenant: "acme", Period: today, Micros: 42}}})
+	later := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), opts)
+	mixed := later.openBudgetBook(ctx, js, noon)
+	if !mixed.counted("acme", 550) || mixed.counted(other, 550) {
+		t.Errorf("message 550 counted for acme %v, for %s %v; want true, false",
+			mixed.counted("acme", 550), other, mixed.counted(other, 550))
+	}
+	if spent := spentOf(later, "acme"); spent != 42 {
+		t.Errorf("acme spent %d, want 42 from its shard", spent)
+	}
+	if want := noon.Add(-time.Minute); !mixed.resumeFrom(today).Equal(want) {
+		t.Errorf("stream read from %v, want a minute before the earliest shard (%v)", mixed.resumeFrom(today), want)
+	}
+	// Until the stream passes 600, saving would claim acme's sums reach
+	// less far than they do.
+	mixed.moved(550, noon)
+	mixed.save(ctx)
+	if snap, _ := loadSnapshot(ctx, kv, tenantShard(other)); snap == nil || snap.Seq != 500 {
+		t.Errorf("a book behind its own shards saved: %s's shard at %v, want 500", other, snap)
+	}
+	mixed.moved(601, noon)
+	mixed.save(ctx)
+	if snap, _ := loadSnapshot(ctx, kv, tenantShard(other)); snap == nil || snap.Seq != 601 {
+		t.Errorf("after the stream passed every shard, %s's shard at %v, want 601", other, snap)
+	}
+}
+
+func putShard(t *testing.T, kv jetstream.KeyValue, i int, snap budgetSnapshot) {
+	t.Helper()
+	data, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), shardKey(i), data); err != nil {
+		t.Fatal(err)
 	}
 }
