@@ -121,7 +121,7 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	}
 	resp, err := h.router.Generate(r.Context(), req)
 	if err != nil {
-		return routerError(err)
+		return routedError(w.Header(), body.Model, err)
 	}
 	setKeelHeaders(w.Header(), resp)
 	// A reply can be megabytes: a client that does not take it within the
@@ -203,7 +203,7 @@ func (h *handler) streamCompletion(
 		return sse.done()
 	}
 	if !sse.started {
-		return routerError(err)
+		return routedError(w.Header(), body.Model, err)
 	}
 	// The client already has part of the reply: end the stream with an
 	// error event, as OpenAI does, and no [DONE].
@@ -240,6 +240,18 @@ func (h *handler) getModel(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return modelNotFound()
+}
+
+// routedError is the answer to a call to route the router did not answer:
+// like a reply, it names the route, unless the model names none.
+func routedError(h http.Header, route string, err error) *chatError {
+	e := routerError(err)
+	if e.status == http.StatusNotFound {
+		h.Del(headerRoute)
+	} else {
+		h.Set(headerRoute, route)
+	}
+	return e
 }
 
 // modelNotFound answers a model that names no route.

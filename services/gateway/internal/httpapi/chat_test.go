@@ -1132,6 +1132,14 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 				if got := rec.Header().Get("X-Should-Retry") == "false"; got != wantNoRetry {
 					t.Errorf("X-Should-Retry: false sent = %v, want %v", got, wantNoRetry)
 				}
+				// The route is named as on a reply, unless there is none.
+				wantRoute := "support"
+				if tt.status == http.StatusNotFound {
+					wantRoute = ""
+				}
+				if got := rec.Header().Get("X-Keel-Route"); got != wantRoute {
+					t.Errorf("X-Keel-Route = %q, want %q", got, wantRoute)
+				}
 			}
 			router := &fakeRouter{
 				generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
