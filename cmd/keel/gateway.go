@@ -121,7 +121,19 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 			Logger: logger.With("service", "router"), NATS: nc, Listener: routerLis, Local: local,
 		})
 	})
+	// The API is served once the router is: a route file that cannot be
+	// served (a key missing) ends the command before anything says it
+	// listens. Connections made meanwhile wait in the listener's queue.
+	defer func() { _ = httpLis.Close() }()
 	g.Go(func() error {
+		select {
+		case <-local.Ready():
+		case <-gctx.Done():
+			return nil
+		}
+		if !local.Serving() {
+			return nil // the router's error ends the group
+		}
 		return gatewaysvc.Run(gctx, gcfg, gatewaysvc.Deps{
 			Logger: logger.With("service", "gateway"), NATS: nc, Listener: httpLis, Temporal: temporal, Router: local,
 		})
