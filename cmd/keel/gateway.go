@@ -16,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keelhq/keel/cmd/keel/internal/keys"
@@ -89,14 +88,6 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	// The reviewer endpoints of the gateway need Temporal; here they are
-	// never used, so its client is lazy and never connects.
-	temporal, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:7233"})
-	if err != nil {
-		return err
-	}
-	defer temporal.Close()
-
 	routerLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -113,7 +104,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	gcfg := gatewaysvc.DefaultConfig()
 	gcfg.HTTPAddr, gcfg.TokenKey, gcfg.ServiceKey = httpLis.Addr().String(), tokenKey, serviceKey
 	gcfg.RouterAddr, gcfg.NATSURL = routerLis.Addr().String(), ns.ClientURL()
-	gcfg.HTTPServer = *httpServer
+	gcfg.HTTPServer, gcfg.ModelAPIOnly = *httpServer, true
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -135,7 +126,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 			return nil // the router's error ends the group
 		}
 		return gatewaysvc.Run(gctx, gcfg, gatewaysvc.Deps{
-			Logger: logger.With("service", "gateway"), NATS: nc, Listener: httpLis, Temporal: temporal, Router: local,
+			Logger: logger.With("service", "gateway"), NATS: nc, Listener: httpLis, Router: local,
 		})
 	})
 	if *pprofAddr != "" {

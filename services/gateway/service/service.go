@@ -60,6 +60,10 @@ type Config struct {
 	// default, internal/h1: less work per request) or "net/http"
 	// (KEEL_GATEWAY_HTTP_SERVER).
 	HTTPServer string `yaml:"http_server" env:"KEEL_GATEWAY_HTTP_SERVER"`
+	// ModelAPIOnly serves the OpenAI-compatible endpoints and health only:
+	// the ingest service and Temporal are not dialled, and the email and
+	// review endpoints answer 404 saying so (KEEL_GATEWAY_MODEL_API_ONLY).
+	ModelAPIOnly bool `yaml:"model_api_only" env:"KEEL_GATEWAY_MODEL_API_ONLY"`
 }
 
 // LogValue hides the token and service keys when a Config is logged.
@@ -80,6 +84,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("namespace", c.Namespace),
 		slog.String("nats_url", c.NATSURL),
 		slog.String("http_server", c.HTTPServer),
+		slog.Bool("model_api_only", c.ModelAPIOnly),
 	)
 }
 
@@ -107,16 +112,16 @@ func (c Config) Validate() error {
 	} else if _, err := auth.DecodeKey(c.TokenKey); err != nil {
 		errs = append(errs, fmt.Errorf("token_key: %w", err))
 	}
-	if c.IngestAddr == "" {
+	if c.IngestAddr == "" && !c.ModelAPIOnly {
 		errs = append(errs, errors.New("ingest_addr is required"))
 	}
 	if c.RouterAddr == "" {
 		errs = append(errs, errors.New("router_addr is required"))
 	}
-	if c.TemporalAddr == "" {
+	if c.TemporalAddr == "" && !c.ModelAPIOnly {
 		errs = append(errs, errors.New("temporal_addr is required"))
 	}
-	if c.Namespace == "" {
+	if c.Namespace == "" && !c.ModelAPIOnly {
 		errs = append(errs, errors.New("namespace is required"))
 	}
 	if _, err := grpcx.NewServiceAuth(c.ServiceKey, "gateway"); err != nil {
@@ -160,11 +165,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("decode token key: %w", err)
 	}
 
-	conn, err := grpcx.Dial(cfg.IngestAddr, serviceAuth.DialOptions()...)
-	if err != nil {
-		return err
+	var ingest keelv1.IngestServiceClient
+	if !cfg.ModelAPIOnly {
+		conn, err := grpcx.Dial(cfg.IngestAddr, serviceAuth.DialOptions()...)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		ingest = keelv1.NewIngestServiceClient(conn)
 	}
-	defer conn.Close()
 
 	router := deps.Router
 	if router == nil {
@@ -177,7 +186,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	temporal := deps.Temporal
-	if temporal == nil {
+	if temporal == nil && !cfg.ModelAPIOnly {
 		temporal, err = temporalx.Dial(cfg.TemporalAddr, cfg.Namespace, logger)
 		if err != nil {
 			return err
@@ -192,12 +201,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer closeNATS()
 
 	handler, err := httpapi.NewHandler(httpapi.Options{
-		TokenKey: key,
-		Ingest:   keelv1.NewIngestServiceClient(conn),
-		Temporal: temporal,
-		Auditor:  auditor,
-		Logger:   logger,
-		Router:   router,
+		TokenKey:     key,
+		Ingest:       ingest,
+		Temporal:     temporal,
+		ModelAPIOnly: cfg.ModelAPIOnly,
+		Auditor:      auditor,
+		Logger:       logger,
+		Router:       router,
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)

@@ -1471,3 +1471,41 @@ func TestChatEndpointsMethodNotAllowed(t *testing.T) {
 		}
 	}
 }
+
+// A gateway serving the model API only needs neither the ingest service
+// nor Temporal: its chat endpoint answers, and the email and review
+// endpoints say where they are served instead of waiting on a service that
+// is not there.
+func TestModelAPIOnly(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{Text: "hi", Route: "support", Provider: "local"}, nil
+	}}
+	h, err := httpapi.NewHandler(httpapi.Options{
+		TokenKey: []byte(testKey), Router: router, Now: testNow, ModelAPIOnly: true,
+	})
+	if err != nil {
+		t.Fatalf("new handler without ingest and Temporal: %v", err)
+	}
+	if _, err := httpapi.NewHandler(httpapi.Options{TokenKey: []byte(testKey), Router: router}); !errors.Is(err, httpapi.ErrClientMissing) {
+		t.Errorf("full handler without ingest and Temporal: %v, want ErrClientMissing", err)
+	}
+
+	if rec := postChat(t, h, invokeToken(t), simpleChat); rec.Code != http.StatusOK {
+		t.Fatalf("chat: %d %s", rec.Code, rec.Body)
+	}
+	tok := mustMint(t, testNow(), auth.ScopeReviewsRead, auth.ScopeReviewsWrite, auth.ScopeEmailsWrite)
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodPost, "/v1/emails"},
+		{http.MethodGet, "/v1/reviews"},
+		{http.MethodGet, "/v1/reviews/evt-1"},
+		{http.MethodPost, "/v1/reviews/evt-1/approve"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, newRequest(t, tt.method, tt.path, tok, "{}"))
+		p := decodeProblem(t, rec, http.StatusNotFound)
+		if !strings.Contains(p.Detail, "model API only") {
+			t.Errorf("%s %s: detail %q, want one saying the gateway serves the model API only", tt.method, tt.path, p.Detail)
+		}
+	}
+}

@@ -75,6 +75,10 @@ type Options struct {
 	// then loses its reply (and a stream's model call, with the capacity it
 	// holds, ends) instead of holding it in memory.
 	WriteTimeout time.Duration
+	// ModelAPIOnly serves the OpenAI-compatible endpoints and health only;
+	// Ingest and Temporal may then be nil, and the email and review
+	// endpoints answer 404 saying where they are served.
+	ModelAPIOnly bool
 }
 
 // DefaultWriteTimeout is the default Options.WriteTimeout.
@@ -102,6 +106,7 @@ type handler struct {
 	router         ModelRouter
 	verifier       *auth.Verifier
 	mux            *http.ServeMux
+	modelAPIOnly   bool
 }
 
 // NewHandler returns the gateway's HTTP handler. It returns
@@ -110,7 +115,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if len(opts.TokenKey) < auth.MinKeyLen {
 		return nil, ErrTokenKeyMissing
 	}
-	if opts.Ingest == nil || opts.Temporal == nil {
+	if (opts.Ingest == nil || opts.Temporal == nil) && !opts.ModelAPIOnly {
 		return nil, ErrClientMissing
 	}
 	h := &handler{
@@ -125,6 +130,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		router:         opts.Router,
 		verifier:       auth.NewVerifier(opts.TokenKey, auth.DefaultVerifierCache),
 		mux:            http.NewServeMux(),
+		modelAPIOnly:   opts.ModelAPIOnly,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -152,6 +158,16 @@ func (h *handler) routes() {
 	h.mux.Handle("/v1/models", h.chatAPI(methodNotAllowed(http.MethodGet)))
 	h.mux.Handle("/v1/models/{model}", h.chatAPI(methodNotAllowed(http.MethodGet)))
 	h.mux.HandleFunc("GET /healthz", h.healthz)
+	if h.modelAPIOnly {
+		notServed := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeProblem(w, notFound("this gateway serves the model API only (/v1/chat/completions, /v1/models); "+
+				"emails and reviews are served by the full stack (keel dev, make demo)"))
+		})
+		h.mux.Handle("/v1/emails", notServed)
+		h.mux.Handle("/v1/reviews", notServed)
+		h.mux.Handle("/v1/reviews/", notServed)
+		return
+	}
 	h.mux.Handle("POST /v1/emails", h.api(auth.ScopeEmailsWrite, h.submitEmail))
 	h.mux.Handle("GET /v1/reviews", h.api(auth.ScopeReviewsRead, h.listReviews))
 	h.mux.Handle("GET /v1/reviews/{event_id}", h.api(auth.ScopeReviewsRead, h.getReview))
