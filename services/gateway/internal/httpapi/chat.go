@@ -594,7 +594,10 @@ func asOpenAIError(err error) *chatError {
 		if ae.status >= 500 {
 			kind = "server_error"
 		}
-		return &chatError{status: ae.status, kind: kind, code: ae.kind, message: ae.detail, cause: ae.cause}
+		// Problem kinds are kebab-case (token-expired); OpenAI's codes are
+		// snake_case (model_not_found), and so are these in its format.
+		code := strings.ReplaceAll(ae.kind, "-", "_")
+		return &chatError{status: ae.status, kind: kind, code: code, message: ae.detail, cause: ae.cause}
 	}
 	return &chatError{status: http.StatusInternalServerError, kind: "server_error", message: "internal error", cause: err}
 }

@@ -1200,19 +1200,23 @@ func TestChatEndpointsAuthenticate(t *testing.T) {
 		token     string
 		status    int
 		kind      string
+		code      string
 		challenge string
 	}{
-		{name: "no token", status: 401, kind: "authentication_error", challenge: `Bearer realm="keel"`},
-		{name: "malformed token", token: "not-a-token", status: 401, kind: "authentication_error", challenge: `error="invalid_token"`},
+		{name: "no token", status: 401, kind: "authentication_error", code: "token_missing", challenge: `Bearer realm="keel"`},
+		{
+			name: "malformed token", token: "not-a-token", status: 401, kind: "authentication_error", code: "token_malformed",
+			challenge: `error="invalid_token"`,
+		},
 		{
 			name:   "expired token",
 			token:  mustMint(t, testNow().Add(-2*time.Hour), auth.ScopeModelsInvoke),
-			status: 401, kind: "authentication_error", challenge: `error="invalid_token"`,
+			status: 401, kind: "authentication_error", code: "token_expired", challenge: `error="invalid_token"`,
 		},
 		{
 			name:   "without models:invoke",
 			token:  mustMint(t, testNow(), auth.ScopeReviewsRead, auth.ScopeEmailsWrite),
-			status: 403, kind: "permission_error", challenge: `error="insufficient_scope"`,
+			status: 403, kind: "permission_error", code: "insufficient_scope", challenge: `error="insufficient_scope"`,
 		},
 	}
 	for _, ep := range endpoints {
@@ -1227,8 +1231,9 @@ func TestChatEndpointsAuthenticate(t *testing.T) {
 				h.ServeHTTP(rec, req)
 
 				e := checkOpenAIError(t, rec, tt.status)
-				if e.Type != tt.kind {
-					t.Errorf("type = %q, want %q (%q)", e.Type, tt.kind, e.Message)
+				// Codes in OpenAI's snake_case, as its own are.
+				if e.Type != tt.kind || e.code() != tt.code {
+					t.Errorf("type, code = %q, %q, want %q, %q (%q)", e.Type, e.code(), tt.kind, tt.code, e.Message)
 				}
 				if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, tt.challenge) {
 					t.Errorf("WWW-Authenticate = %q, want it to contain %q", got, tt.challenge)
