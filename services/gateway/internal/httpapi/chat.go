@@ -98,13 +98,16 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	// Fields Keel does not serve (logprobs, penalties, metadata) are
 	// ignored, as compatible servers do, rather than refused.
 	var body chatRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxChatBody))
+	in, err := requestBody(w, r, maxChatBody)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(in)
 	if err := dec.Decode(&body); err != nil {
 		return bodyError(err)
 	}
 	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if unreadable(err) {
 			return bodyError(err)
 		}
 		return badChat("", "the request body must hold a single JSON object")

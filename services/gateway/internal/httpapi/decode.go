@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,8 +35,77 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 			}
 		}
 	}
-	return decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), dst, allowEmpty)
+	body, err := requestBody(w, r, MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, dst, allowEmpty)
 }
+
+// requestBody returns the body of r, read to at most limit bytes (more is
+// an *http.MaxBytesError), and decompressed when its Content-Encoding is
+// gzip: the limit then holds for the compressed and the decompressed bytes
+// both. Any other encoding is refused with 415.
+func requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.Reader, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, bodyError(gzipError{err})
+		}
+		return &inflated{zr: zr, left: limit, limit: limit}, nil
+	default:
+		return nil, &apiError{
+			status: http.StatusUnsupportedMediaType,
+			kind:   "unsupported-encoding",
+			title:  "Unsupported content encoding",
+			detail: "the request body must be sent as is or gzip-compressed (Content-Encoding: gzip)",
+		}
+	}
+}
+
+// inflated reads a gzip body up to limit decompressed bytes.
+type inflated struct {
+	zr          *gzip.Reader
+	left, limit int64
+}
+
+func (b *inflated) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		// At the limit: one byte more is too much.
+		var one [1]byte
+		n, err := b.zr.Read(one[:])
+		if n > 0 {
+			return 0, &http.MaxBytesError{Limit: b.limit}
+		}
+		return 0, asGzipError(err)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.zr.Read(p)
+	b.left -= int64(n)
+	return n, asGzipError(err)
+}
+
+// asGzipError marks an error of the decompressor as the body's fault; the
+// end of the body and its size limit are left as they are.
+func asGzipError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if err == nil || err == io.EOF || errors.As(err, &tooLarge) {
+		return err
+	}
+	return gzipError{err}
+}
+
+// gzipError is a body that is not valid gzip.
+type gzipError struct{ err error }
+
+func (e gzipError) Error() string { return "gzip: " + e.err.Error() }
+func (e gzipError) Unwrap() error { return e.err }
 
 // decodeBody decodes one JSON object from body into dst; see decodeJSON.
 func decodeBody(body io.Reader, dst any, allowEmpty bool) error {
@@ -51,13 +121,20 @@ func decodeBody(body io.Reader, dst any, allowEmpty bool) error {
 
 	// Anything after the object, even a second object, is refused.
 	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if unreadable(err) {
 			return bodyError(err)
 		}
 		return badRequest("the request body must hold a single JSON object")
 	}
 	return nil
+}
+
+// unreadable reports whether err, met after a body's JSON object, is the
+// body's own fault (too large, or gzip that does not end well) rather than
+// more JSON after the object.
+func unreadable(err error) bool {
+	var tooLarge *http.MaxBytesError
+	return errors.As(err, &tooLarge) || errors.As(err, new(gzipError))
 }
 
 // bodyError describes a JSON decoding error for the client.
@@ -75,6 +152,8 @@ func bodyError(err error) *apiError {
 			title:  "Request body too large",
 			detail: fmt.Sprintf("the request body exceeds %d bytes", tooLarge.Limit),
 		}
+	case errors.As(err, new(gzipError)):
+		return badRequest("the request body is not valid gzip")
 	case errors.Is(err, io.EOF):
 		return badRequest("the request body is empty; a JSON object is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
