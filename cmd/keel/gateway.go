@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/keelhq/keel/cmd/keel/internal/devstack"
 	"github.com/keelhq/keel/cmd/keel/internal/keys"
 	"github.com/keelhq/keel/pkg/auth"
 	"github.com/keelhq/keel/pkg/bus"
@@ -141,6 +142,15 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(os.Stderr, "keel gateway: OpenAI-compatible API on http://%s/v1 (routes: %s; usage events on %s)\n",
 			httpLis.Addr(), cmp.Or(*routes, "embedded local"), ns.ClientURL())
+		// keel streams finds the NATS here while the gateway runs.
+		remove, err := devstack.WriteGatewayInfo(*dataDir, devstack.GatewayInfo{
+			NATSURL: ns.ClientURL(), APIURL: "http://" + httpLis.Addr().String() + "/v1",
+		})
+		if err != nil {
+			logger.Warn("gateway info not recorded; keel streams needs --nats", "error", err)
+		} else {
+			defer remove()
+		}
 	case <-gctx.Done():
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

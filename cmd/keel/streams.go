@@ -16,9 +16,9 @@ import (
 // itself.
 func runStreams(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("streams")
-	natsURL := fs.String("nats", "", "NATS URL (default: the running keel dev)")
+	natsURL := fs.String("nats", "", "NATS URL (default: the running keel dev, else keel gateway)")
 	replicas := fs.Int("replicas", 1, "copies of each message: 1 for one server, 3 for a production cluster")
-	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of keel dev, for its NATS URL")
+	dataDir := fs.String("data-dir", defaultDataDir(), "data directory of keel dev or keel gateway, for its NATS URL")
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -26,7 +26,7 @@ func runStreams(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("--replicas must be between 1 and 5, got %d", *replicas)
 	}
 	if *natsURL == "" {
-		*natsURL = devstack.ReadInfo(*dataDir).NATSURL
+		*natsURL = devstack.NATSURL(*dataDir)
 	}
 
 	js, closeNATS, err := bus.Open(nil, *natsURL, "keel-cli")

@@ -343,3 +343,42 @@ func shutdownNATS(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
 }
+
+// GatewayInfo is what `keel gateway` records in <data dir>/gateway.json
+// while it runs, for the commands that look for its NATS.
+type GatewayInfo struct {
+	NATSURL string `json:"nats_url"`
+	APIURL  string `json:"api_url"`
+}
+
+// WriteGatewayInfo records info in dataDir and returns the function that
+// removes it again.
+func WriteGatewayInfo(dataDir string, info GatewayInfo) (remove func(), err error) {
+	raw, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode gateway info: %w", err)
+	}
+	path := filepath.Join(dataDir, "gateway.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("write gateway info: %w", err)
+	}
+	return func() { _ = os.Remove(path) }, nil
+}
+
+// NATSURL returns the NATS URL of what runs on dataDir: a `keel dev`
+// stack, else a `keel gateway`, else the fixed address of `keel dev`.
+func NATSURL(dataDir string) string {
+	if raw, err := os.ReadFile(filepath.Join(dataDir, "stack.json")); err == nil {
+		var info Info
+		if json.Unmarshal(raw, &info) == nil && info.NATSURL != "" {
+			return info.NATSURL
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(dataDir, "gateway.json")); err == nil {
+		var info GatewayInfo
+		if json.Unmarshal(raw, &info) == nil && info.NATSURL != "" {
+			return info.NATSURL
+		}
+	}
+	return ReadInfo(dataDir).NATSURL
+}
