@@ -267,7 +267,7 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			bad("response_schema.schema_json", "must be a usable JSON Schema: "+
 				strings.TrimPrefix(err.Error(), routing.ErrInvalidSchema.Error()+": "))
 		}
-		out.Schema = &provider.Schema{Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson())}
+		out.Schema = &provider.Schema{Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson()), Strict: sc.GetStrict()}
 	}
 	for i, m := range req.GetMessages() {
 		role := provider.Role(m.GetRole())
@@ -301,7 +301,7 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be valid JSON")
 		}
 		out.Tools = append(out.Tools, provider.Tool{
-			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params),
+			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params), Strict: t.GetStrict(),
 		})
 	}
 	switch tc := req.GetToolChoice(); tc {

@@ -357,6 +357,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		}
 		req.Tools = append(req.Tools, &keelv1.ToolDefinition{
 			Name: t.Function.Name, Description: t.Function.Description, ParametersJson: string(t.Function.Parameters),
+			Strict: t.Function.Strict,
 		})
 	}
 	if rf := body.ResponseFormat; rf != nil {
@@ -369,7 +370,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 				return nil, badChat("response_format.json_schema", "json_schema.schema is required")
 			}
 			req.ResponseSchema = &keelv1.ResponseSchema{
-				Name: rf.JSONSchema.Name, SchemaJson: string(rf.JSONSchema.Schema),
+				Name: rf.JSONSchema.Name, SchemaJson: string(rf.JSONSchema.Schema), Strict: rf.JSONSchema.Strict,
 			}
 		default:
 			return nil, badChat("response_format.type", fmt.Sprintf("unknown response_format type %q", rf.Type))

@@ -330,11 +330,11 @@ func TestChatCompletionsConvertsRequest(t *testing.T) {
 		"stop": ["END", "STOP"],
 		"tools": [{"type": "function", "function": {
 			"name": "lookup", "description": "Find an order",
-			"parameters": {"type":"object","properties":{"id":{"type":"integer"}}}
+			"parameters": {"type":"object","properties":{"id":{"type":"integer"}}}, "strict": true
 		}}],
 		"tool_choice": {"type": "function", "function": {"name": "lookup"}},
 		"parallel_tool_calls": false,
-		"response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type":"object"}}},
+		"response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type":"object"}, "strict": true}},
 		"n": 1,
 		"user": "someone-else",
 		"logprobs": false,
@@ -361,7 +361,7 @@ func TestChatCompletionsConvertsRequest(t *testing.T) {
 		},
 		Tools: []*keelv1.ToolDefinition{{
 			Name: "lookup", Description: "Find an order",
-			ParametersJson: `{"type":"object","properties":{"id":{"type":"integer"}}}`,
+			ParametersJson: `{"type":"object","properties":{"id":{"type":"integer"}}}`, Strict: true,
 		}},
 		MaxOutputTokens:   100,
 		Temperature:       proto.Float64(0.2),
@@ -370,7 +370,7 @@ func TestChatCompletionsConvertsRequest(t *testing.T) {
 		Seed:              proto.Int64(42),
 		ToolChoice:        "lookup",
 		ParallelToolCalls: proto.Bool(false),
-		ResponseSchema:    &keelv1.ResponseSchema{Name: "answer", SchemaJson: `{"type":"object"}`},
+		ResponseSchema:    &keelv1.ResponseSchema{Name: "answer", SchemaJson: `{"type":"object"}`, Strict: true},
 		Conversation:      "conv-9",
 		Priority:          keelv1.Priority_PRIORITY_BATCH,
 		ExactRoute:        true,

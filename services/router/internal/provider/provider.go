@@ -97,6 +97,9 @@ type Tool struct {
 	Description string
 	// Parameters is the JSON Schema of the arguments; empty means none.
 	Parameters json.RawMessage
+	// Strict asks a provider with a strict mode (OpenAI's function strict)
+	// to hold the arguments to Parameters.
+	Strict bool
 }
 
 // ToolCall is a request from the model to run a tool.
@@ -147,6 +150,11 @@ type Schema struct {
 	Name string
 	// JSON is the JSON Schema document.
 	JSON json.RawMessage
+	// Strict asks a provider with a strict mode to hold its output to the
+	// schema (OpenAI's json_schema strict, which takes only schemas that
+	// name every property required and allow no others). The router
+	// validates the reply whether or not it is set.
+	Strict bool
 }
 
 // Request is what the router sends to a provider.

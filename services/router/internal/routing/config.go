@@ -235,7 +235,9 @@ type ProviderConfig struct {
 	// Type is TypeLocal, TypeOpenAI, TypeAnthropic, TypeGemini or TypeXAI.
 	Type string `yaml:"type"`
 	// Flavor, for type openai, is "openai" for OpenAI itself (requests
-	// carry store=false) or empty for any other compatible server.
+	// carry store=false and max_completion_tokens) or empty for any other
+	// compatible server; empty with a base_url on api.openai.com is
+	// "openai".
 	Flavor string `yaml:"flavor"`
 	// BaseURL is the API root: version included for openai and xai
 	// ("http://127.0.0.1:11434/v1"), without it for anthropic (the provider
@@ -585,8 +587,14 @@ func newProvider(name string, cfg ProviderConfig, key string, client *http.Clien
 	case TypeLocal:
 		return local.New(name), nil
 	case TypeOpenAI:
+		flavor := openai.Flavor(cfg.Flavor)
+		if u, err := url.Parse(cfg.BaseURL); flavor == "" && err == nil && strings.EqualFold(u.Hostname(), "api.openai.com") {
+			// OpenAI itself, though the flavor was left out: its settings
+			// (store=false) apply all the same.
+			flavor = openai.FlavorOpenAI
+		}
 		return openai.New(openai.Config{
-			Name: name, Flavor: openai.Flavor(cfg.Flavor), BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client,
+			Name: name, Flavor: flavor, BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client,
 		}), nil
 	case TypeAnthropic:
 		return anthropic.New(anthropic.Config{Name: name, BaseURL: cfg.BaseURL, APIKey: key, HTTPClient: client}), nil

@@ -421,3 +421,28 @@ func TestBuildProvidersKeyFile(t *testing.T) {
 		t.Errorf("unreadable key file: %v", err)
 	}
 }
+
+// A type openai provider on api.openai.com is OpenAI itself, flavor or
+// not: it gets OpenAI's settings (store=false), and says so.
+func TestOpenAIFlavorFromHost(t *testing.T) {
+	t.Parallel()
+	f := File{
+		Routes: map[string]Route{"r": {Providers: []Candidate{
+			{Provider: "official", Model: "gpt-4o-mini"}, {Provider: "proxy", Model: "gpt-4o-mini"},
+		}}},
+		Providers: map[string]ProviderConfig{
+			"official": {Type: TypeOpenAI, BaseURL: "https://API.openai.com/v1"},
+			"proxy":    {Type: TypeOpenAI, BaseURL: "http://127.0.0.1:9/v1"},
+		},
+	}
+	providers, err := f.BuildProviders(func(string) string { return "" }, os.ReadFile, nil)
+	if err != nil {
+		t.Fatalf("BuildProviders: %v", err)
+	}
+	for name, want := range map[string]string{"official": "store=false", "proxy": "server operator's"} {
+		rp, ok := providers[name].(Retentioner)
+		if !ok || !strings.Contains(rp.Retention(), want) {
+			t.Errorf("%s retention %q, want one saying %q", name, rp.Retention(), want)
+		}
+	}
+}

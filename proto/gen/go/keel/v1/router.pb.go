@@ -150,8 +150,11 @@ type ToolDefinition struct {
 	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// JSON Schema of the arguments.
 	ParametersJson string `protobuf:"bytes,3,opt,name=parameters_json,json=parametersJson,proto3" json:"parameters_json,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Asks providers that have a strict mode (OpenAI's function strict) to
+	// hold the arguments to the schema.
+	Strict        bool `protobuf:"varint,4,opt,name=strict,proto3" json:"strict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ToolDefinition) Reset() {
@@ -203,6 +206,13 @@ func (x *ToolDefinition) GetParametersJson() string {
 		return x.ParametersJson
 	}
 	return ""
+}
+
+func (x *ToolDefinition) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
 }
 
 type ToolCall struct {
@@ -355,9 +365,12 @@ func (x *Usage) GetEstimated() bool {
 // ResponseSchema asks for a reply that is one JSON value valid against a
 // JSON Schema.
 type ResponseSchema struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	SchemaJson    string                 `protobuf:"bytes,2,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	SchemaJson string                 `protobuf:"bytes,2,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	// Asks providers that have a strict mode (OpenAI's json_schema strict) to
+	// hold their output to the schema; the reply is validated either way.
+	Strict        bool `protobuf:"varint,3,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +417,13 @@ func (x *ResponseSchema) GetSchemaJson() string {
 		return x.SchemaJson
 	}
 	return ""
+}
+
+func (x *ResponseSchema) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
 }
 
 type GenerateRequest struct {
@@ -1094,11 +1114,12 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\ftool_call_id\x18\x03 \x01(\tR\n" +
 	"toolCallId\x120\n" +
 	"\n" +
-	"tool_calls\x18\x04 \x03(\v2\x11.keel.v1.ToolCallR\ttoolCalls\"o\n" +
+	"tool_calls\x18\x04 \x03(\v2\x11.keel.v1.ToolCallR\ttoolCalls\"\x87\x01\n" +
 	"\x0eToolDefinition\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12'\n" +
-	"\x0fparameters_json\x18\x03 \x01(\tR\x0eparametersJson\"U\n" +
+	"\x0fparameters_json\x18\x03 \x01(\tR\x0eparametersJson\x12\x16\n" +
+	"\x06strict\x18\x04 \x01(\bR\x06strict\"U\n" +
 	"\bToolCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -1110,11 +1131,12 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"costMicros\x12.\n" +
 	"\x13cached_input_tokens\x18\x04 \x01(\x03R\x11cachedInputTokens\x12,\n" +
 	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\x12\x1c\n" +
-	"\testimated\x18\x06 \x01(\bR\testimated\"E\n" +
+	"\testimated\x18\x06 \x01(\bR\testimated\"]\n" +
 	"\x0eResponseSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vschema_json\x18\x02 \x01(\tR\n" +
-	"schemaJson\"\xff\x06\n" +
+	"schemaJson\x12\x16\n" +
+	"\x06strict\x18\x03 \x01(\bR\x06strict\"\xff\x06\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +

@@ -620,3 +620,76 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check against a 503: %v, want ErrOverloaded", err)
 	}
 }
+
+// What goes on the wire depends on the server: OpenAI itself gets
+// max_completion_tokens (its reasoning models refuse max_tokens) and
+// store=false, a compatible server max_tokens and no store. Strict modes
+// are passed on when asked for and left out otherwise; a schema that is
+// any object at all is sent as JSON mode.
+func TestRequestFields(t *testing.T) {
+	t.Parallel()
+	strictReq := testRequest()
+	strictReq.Retention = provider.RetentionNone
+	strictReq.Schema = &provider.Schema{Name: "reply", JSON: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`), Strict: true}
+	strictReq.Tools[0].Strict = true
+	looseReq := testRequest()
+	looseReq.Retention = provider.RetentionNone
+	looseReq.Schema = &provider.Schema{Name: "reply", JSON: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)}
+	objectReq := testRequest()
+	objectReq.Schema = &provider.Schema{Name: "json_object", JSON: json.RawMessage(`{"type": "object"}`)}
+
+	tests := []struct {
+		name   string
+		flavor Flavor
+		req    provider.Request
+		want   map[string]string // top-level field: its JSON, "" for absent
+		format string
+	}{
+		{name: "openai strict", flavor: FlavorOpenAI, req: strictReq,
+			want:   map[string]string{"max_completion_tokens": "300", "max_tokens": "", "store": "false"},
+			format: `{"type":"json_schema","json_schema":{"name":"reply","schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},"strict":true}}`},
+		{name: "compatible loose", flavor: FlavorCompatible, req: looseReq,
+			want:   map[string]string{"max_completion_tokens": "", "max_tokens": "300", "store": ""},
+			format: `{"type":"json_schema","json_schema":{"name":"reply","schema":{"type":"object","properties":{"a":{"type":"string"}}}}}`},
+		{name: "any object", flavor: FlavorCompatible, req: objectReq,
+			want:   map[string]string{"max_tokens": "300"},
+			format: `{"type":"json_object"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeServer{header: http.Header{"Content-Type": {"application/json"}}, body: fixture(t, "completion.json")}
+			srv := httptest.NewServer(f)
+			t.Cleanup(srv.Close)
+			p := New(Config{Name: "p", Flavor: tt.flavor, BaseURL: srv.URL + "/v1"})
+			if _, err := p.Generate(context.Background(), tt.req); err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			var sent map[string]json.RawMessage
+			if err := json.Unmarshal(f.lastRequest(t).bytes, &sent); err != nil {
+				t.Fatal(err)
+			}
+			for field, want := range tt.want {
+				if got := string(sent[field]); got != want {
+					t.Errorf("%s = %q, want %q", field, got, want)
+				}
+			}
+			if got := string(sent["response_format"]); got != tt.format {
+				t.Errorf("response_format = %s\nwant %s", got, tt.format)
+			}
+			var tools []struct {
+				Function map[string]json.RawMessage `json:"function"`
+			}
+			if err := json.Unmarshal(sent["tools"], &tools); err != nil || len(tools) != 1 {
+				t.Fatalf("tools %s: %v", sent["tools"], err)
+			}
+			wantStrict := ""
+			if tt.req.Tools[0].Strict {
+				wantStrict = "true"
+			}
+			if got := string(tools[0].Function["strict"]); got != wantStrict {
+				t.Errorf("tool strict = %q, want %q", got, wantStrict)
+			}
+		})
+	}
+}

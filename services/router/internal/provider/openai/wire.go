@@ -12,17 +12,21 @@ import (
 // format that the router uses.
 
 type chatRequest struct {
-	Model             string          `json:"model"`
-	Messages          []chatMessage   `json:"messages"`
-	Tools             []chatTool      `json:"tools,omitempty"`
-	ToolChoice        any             `json:"tool_choice,omitempty"`
-	ParallelToolCalls *bool           `json:"parallel_tool_calls,omitempty"`
-	MaxTokens         int             `json:"max_tokens,omitempty"`
-	Temperature       *float64        `json:"temperature,omitempty"`
-	TopP              *float64        `json:"top_p,omitempty"`
-	Stop              []string        `json:"stop,omitempty"`
-	Seed              *int64          `json:"seed,omitempty"`
-	ResponseFormat    *responseFormat `json:"response_format,omitempty"`
+	Model             string        `json:"model"`
+	Messages          []chatMessage `json:"messages"`
+	Tools             []chatTool    `json:"tools,omitempty"`
+	ToolChoice        any           `json:"tool_choice,omitempty"`
+	ParallelToolCalls *bool         `json:"parallel_tool_calls,omitempty"`
+	MaxTokens         int           `json:"max_tokens,omitempty"`
+	// MaxCompletionTokens replaces MaxTokens at OpenAI itself, whose
+	// reasoning models refuse max_tokens; compatible servers know only the
+	// older field.
+	MaxCompletionTokens int             `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	Stop                []string        `json:"stop,omitempty"`
+	Seed                *int64          `json:"seed,omitempty"`
+	ResponseFormat      *responseFormat `json:"response_format,omitempty"`
 	// Store is sent only to OpenAI itself, as false, so that completions
 	// are not kept for its dashboards and distillation.
 	Store         *bool          `json:"store,omitempty"`
@@ -38,7 +42,7 @@ type responseFormat struct {
 type jsonSchema struct {
 	Name   string          `json:"name"`
 	Schema json.RawMessage `json:"schema"`
-	Strict bool            `json:"strict"`
+	Strict bool            `json:"strict,omitempty"`
 }
 
 type toolChoiceFunction struct {
@@ -73,6 +77,7 @@ type chatFunction struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	Parameters  json.RawMessage `json:"parameters"`
+	Strict      bool            `json:"strict,omitempty"`
 }
 
 type chatToolCall struct {
@@ -163,12 +168,21 @@ func toChatRequest(req provider.Request, stream bool, flavor Flavor) chatRequest
 	if stream {
 		out.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
-	if flavor == FlavorOpenAI && req.Retention == provider.RetentionNone {
-		out.Store = ptr(false)
+	if flavor == FlavorOpenAI {
+		out.MaxTokens, out.MaxCompletionTokens = 0, req.MaxOutputTokens
+		if req.Retention == provider.RetentionNone {
+			out.Store = ptr(false)
+		}
 	}
-	if req.Schema != nil {
+	switch {
+	case req.Schema == nil:
+	case anyObject(req.Schema.JSON):
+		// Any object at all is JSON mode, which more compatible servers
+		// know than json_schema.
+		out.ResponseFormat = &responseFormat{Type: "json_object"}
+	default:
 		out.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{
-			Name: cmp.Or(req.Schema.Name, "response"), Schema: req.Schema.JSON, Strict: false,
+			Name: cmp.Or(req.Schema.Name, "response"), Schema: req.Schema.JSON, Strict: req.Schema.Strict,
 		}}
 	}
 	switch req.ToolChoice {
@@ -190,7 +204,7 @@ func toChatRequest(req provider.Request, stream bool, flavor Flavor) chatRequest
 		}
 		out.Tools = append(out.Tools, chatTool{
 			Type:     "function",
-			Function: chatFunction{Name: t.Name, Description: t.Description, Parameters: params},
+			Function: chatFunction{Name: t.Name, Description: t.Description, Parameters: params, Strict: t.Strict},
 		})
 	}
 	return out
@@ -226,4 +240,10 @@ func finishReason(s string) provider.FinishReason {
 	default:
 		return provider.FinishReason(s)
 	}
+}
+
+// anyObject reports whether schema is {"type":"object"} and nothing more.
+func anyObject(schema json.RawMessage) bool {
+	var m map[string]any
+	return json.Unmarshal(schema, &m) == nil && len(m) == 1 && m["type"] == "object"
 }
