@@ -150,8 +150,9 @@ func (s *modelRouterServer) generateStream(
 }
 
 // callError logs a failed call and maps it to a gRPC status. The status
-// names the error class, never the provider's own message, which may
-// repeat parts of the prompt.
+// names the error class; the provider's own message, which may repeat
+// parts of the prompt, is added only when the provider refused the
+// caller's request (the caller's to read), and is logged only at debug.
 func (s *modelRouterServer) callError(ctx context.Context, useCase string, err error) error {
 	t, _ := tenant.From(ctx)
 	class := routing.ErrorClass(err)
@@ -193,8 +194,19 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		code, msg = codes.OutOfRange, "structured output cut off by the token limit"
 	case errors.Is(err, routing.ErrSchemaMismatch):
 		code, msg = codes.FailedPrecondition, "model output did not match the response schema after one repair"
+		var sm *routing.SchemaMismatchError
+		if errors.As(err, &sm) {
+			msg += " (" + sm.Where + ")"
+		}
 	case errors.Is(err, provider.ErrRequestRejected), errors.Is(err, provider.ErrContextTooLong):
 		code = codes.InvalidArgument
+		// The provider refused what the caller sent: its reason is the
+		// caller's to read, though it may quote the request (the log
+		// line below keeps to the class).
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.Message != "" {
+			msg += ": " + pe.Message
+		}
 	case errors.Is(err, provider.ErrContentRefused):
 		code = codes.FailedPrecondition
 		msg = "model call refused under the provider's content policy"

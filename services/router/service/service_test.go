@@ -496,3 +496,45 @@ func TestLocalWaitsForStart(t *testing.T) {
 		t.Error("a router that failed to start reports serving")
 	}
 }
+
+// A provider that refuses the request itself (400) gives the caller its
+// reason, which is about what the caller sent; other failures keep to the
+// class, and a refused key never shows what the provider said of it.
+func TestProviderRefusalReasonReachesCaller(t *testing.T) {
+	t.Parallel()
+	answer := func(status int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL + "/v1"
+	}
+	refused := answer(http.StatusBadRequest,
+		`{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}`)
+	badKey := answer(http.StatusUnauthorized,
+		`{"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	client, _ := startRouter(t, `
+routes:
+  refused: {providers: [{provider: refused, model: o3}]}
+  bad_key: {providers: [{provider: bad_key, model: o3}]}
+providers:
+  refused: {type: openai, base_url: "`+refused+`"}
+  bad_key: {type: openai, base_url: "`+badKey+`"}
+`)
+	req := supportRequest()
+	req.UseCase = "refused"
+	_, err := client.Generate(acme(), req)
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "'max_tokens' is not supported") {
+		t.Errorf("refused request: %v %q, want InvalidArgument with the provider's reason", st.Code(), st.Message())
+	}
+
+	req.UseCase = "bad_key"
+	_, err = client.Generate(acme(), req)
+	st = status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || strings.Contains(st.Message(), "sk-abc") {
+		t.Errorf("refused key: %v %q, want FailedPrecondition without the provider's words", st.Code(), st.Message())
+	}
+}

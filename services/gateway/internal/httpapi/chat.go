@@ -607,8 +607,8 @@ func asOpenAIError(err error) *chatError {
 }
 
 // routerError maps the router's gRPC status to an OpenAI error. The
-// status's message is the router's own short one and never holds a
-// provider's text.
+// status's message is the router's own short one; only a request the
+// provider refused carries the provider's reason, which is the caller's.
 func routerError(err error) *chatError {
 	st := status.Convert(err)
 	var wait time.Duration

@@ -126,7 +126,7 @@ func (r *Router) tryStructured(
 	text, passed, err = checkReply(sch, second)
 	if err != nil {
 		if errors.As(err, &invalid) {
-			return out, fmt.Errorf("%w: %s", ErrSchemaMismatch, invalid.where)
+			return out, &SchemaMismatchError{Where: invalid.where}
 		}
 		return out, err
 	}
@@ -143,6 +143,17 @@ type invalidReply struct {
 }
 
 func (e *invalidReply) Error() string { return "reply does not match the response schema: " + e.where }
+
+// SchemaMismatchError is ErrSchemaMismatch with where the repaired reply
+// failed: the schema's keyword locations, never the reply itself.
+type SchemaMismatchError struct {
+	Where string
+}
+
+func (e *SchemaMismatchError) Error() string { return ErrSchemaMismatch.Error() + ": " + e.Where }
+
+// Is makes a SchemaMismatchError match ErrSchemaMismatch.
+func (e *SchemaMismatchError) Is(target error) bool { return target == ErrSchemaMismatch }
 
 // checkReply checks the reply of out against sch. It returns the reply's
 // compact JSON; passed is set, with the text as it is, for a reply that
