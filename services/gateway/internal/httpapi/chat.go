@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -340,8 +341,12 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 			return nil, badChat(fmt.Sprintf("messages[%d].content", i), err.Error())
 		}
 		role := m.Role
-		if role == "developer" {
+		switch role {
+		case "developer":
 			role = "system"
+		case "system", "user", "assistant", "tool":
+		default:
+			return nil, badChat(fmt.Sprintf("messages[%d].role", i), "must be system, developer, user, assistant or tool")
 		}
 		msg := &keelv1.ChatMessage{Role: role, Content: text, ToolCallId: m.ToolCallID}
 		for _, c := range m.ToolCalls {
@@ -606,6 +611,24 @@ func asOpenAIError(err error) *chatError {
 	return &chatError{status: http.StatusInternalServerError, kind: "server_error", message: "internal error", cause: err}
 }
 
+// openAIParams names the router's request fields as a chat request does.
+var openAIParams = strings.NewReplacer(
+	"max_output_tokens", "max_tokens",
+	"response_schema.schema_json", "response_format.json_schema.schema",
+	"response_schema", "response_format",
+	".parameters_json", ".function.parameters",
+	".arguments_json", ".function.arguments",
+)
+
+// openAIParam returns the chat request's name of a router request field:
+// tools[0].parameters_json is tools[0].function.parameters.
+func openAIParam(field string) string {
+	if strings.HasPrefix(field, "tools[") && strings.HasSuffix(field, "].name") {
+		return strings.TrimSuffix(field, "name") + "function.name"
+	}
+	return openAIParams.Replace(field)
+}
+
 // routerError maps the router's gRPC status to an OpenAI error. The
 // status's message is the router's own short one; only a request the
 // provider refused carries the provider's reason, which is the caller's.
@@ -613,20 +636,23 @@ func routerError(err error) *chatError {
 	st := status.Convert(err)
 	var wait time.Duration
 	var fields []string
+	var param string
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.RetryInfo:
 			wait = d.GetRetryDelay().AsDuration()
 		case *errdetails.BadRequest:
 			for _, v := range d.GetFieldViolations() {
-				fields = append(fields, v.GetField()+": "+v.GetDescription())
+				field := openAIParam(v.GetField())
+				param = cmp.Or(param, field)
+				fields = append(fields, field+": "+v.GetDescription())
 			}
 		}
 	}
 	e := &chatError{message: st.Message(), retryAfter: wait, cause: err}
 	switch st.Code() {
 	case codes.InvalidArgument:
-		e.status, e.kind = http.StatusBadRequest, "invalid_request_error"
+		e.status, e.kind, e.param = http.StatusBadRequest, "invalid_request_error", param
 		if len(fields) > 0 {
 			e.message = strings.Join(fields, "; ")
 		}

@@ -1514,3 +1514,37 @@ func TestModelAPIOnly(t *testing.T) {
 		}
 	}
 }
+
+// A request field the router refuses is named as the chat request names
+// it, in the message and in param; a role OpenAI does not have is refused
+// at the gateway, naming the roles it does.
+func TestChatErrorsNameChatFields(t *testing.T) {
+	t.Parallel()
+	st, err := status.New(codes.InvalidArgument, "invalid generate request").WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: "response_schema.schema_json", Description: "must be a usable JSON Schema"},
+			{Field: "tools[1].parameters_json", Description: "must be valid JSON"},
+			{Field: "tools[2].name", Description: "is required"},
+			{Field: "max_output_tokens", Description: "must not be negative"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return nil, st.Err()
+	}}
+	h := newChatHandler(t, router)
+	e := checkOpenAIError(t, postChat(t, h, invokeToken(t), simpleChat), http.StatusBadRequest)
+	want := "response_format.json_schema.schema: must be a usable JSON Schema; tools[1].function.parameters: must be valid JSON; " +
+		"tools[2].function.name: is required; max_tokens: must not be negative"
+	if e.Message != want || e.param() != "response_format.json_schema.schema" {
+		t.Errorf("message %q, param %q\nwant %q, param response_format.json_schema.schema", e.Message, e.param(), want)
+	}
+
+	e = checkOpenAIError(t, postChat(t, h, invokeToken(t), `{"model":"support","messages":[{"role":"robot","content":"hi"}]}`),
+		http.StatusBadRequest)
+	if e.param() != "messages[0].role" || !strings.Contains(e.Message, "system, developer, user, assistant or tool") {
+		t.Errorf("unknown role: param %q, message %q", e.param(), e.Message)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -46,7 +47,7 @@ func (h *handler) observe(mux *http.ServeMux) http.Handler {
 		}()
 
 		if _, pattern := mux.Handler(r); pattern == "" {
-			mux.ServeHTTP(&unmatchedWriter{statusRecorder: rec}, r)
+			mux.ServeHTTP(&unmatchedWriter{statusRecorder: rec, request: r}, r)
 			return
 		}
 		mux.ServeHTTP(rec, r)
@@ -94,15 +95,35 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // unmatchedWriter replaces the plain-text 404 and 405 answers of ServeMux
-// with problem documents; the Allow header of a 405 is kept.
+// with problem documents, the Allow header of a 405 kept; a path under /v1
+// that is none of Keel's own is answered as OpenAI answers an unknown URL,
+// since an OpenAI client sent it (an SDK's embeddings call, say).
 type unmatchedWriter struct {
 	*statusRecorder
+	request  *http.Request
 	replaced bool
 }
 
 func (u *unmatchedWriter) WriteHeader(status int) {
 	u.replaced = true
+	if status == http.StatusNotFound && openAIPath(u.request.URL.Path) {
+		writeOpenAIError(u.statusRecorder, &chatError{status: status, kind: "invalid_request_error", code: "unknown_url",
+			message: fmt.Sprintf("unknown request URL: %s %s; Keel serves POST /v1/chat/completions and GET /v1/models",
+				u.request.Method, u.request.URL.Path)})
+		return
+	}
 	writeProblem(u.statusRecorder, routeError(status))
+}
+
+// openAIPath reports whether path is under /v1 and not one of Keel's own
+// endpoints there (emails, reviews).
+func openAIPath(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return false
+	}
+	first, _, _ := strings.Cut(rest, "/")
+	return first != "emails" && first != "reviews"
 }
 
 func (u *unmatchedWriter) Write(b []byte) (int, error) {

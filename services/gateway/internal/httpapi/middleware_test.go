@@ -92,6 +92,7 @@ func TestUnmatchedRoutesAnswerWithProblems(t *testing.T) {
 	}{
 		{name: "unknown path", method: http.MethodGet, path: "/v2/things", status: http.StatusNotFound},
 		{name: "wrong method", method: http.MethodDelete, path: "/v1/emails", status: http.StatusMethodNotAllowed, allow: "POST"},
+		{name: "unknown review path", method: http.MethodGet, path: "/v1/reviews/a/b/c", status: http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,5 +106,30 @@ func TestUnmatchedRoutesAnswerWithProblems(t *testing.T) {
 				t.Errorf("Allow = %q, want %q", got, tt.allow)
 			}
 		})
+	}
+}
+
+// A path under /v1 that is none of Keel's is what an OpenAI client sends for
+// an endpoint Keel does not serve: it is answered in OpenAI's format, which
+// the SDKs read, rather than as a problem they show as "no body".
+func TestUnknownOpenAIPath(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	for _, path := range []string{"/v1/embeddings", "/v1/completions", "/v1/models/openai/gpt-4o"} {
+		rec := env.do(t, http.MethodPost, path, "", `{}`)
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		var doc struct {
+			Error struct {
+				Message, Type, Code string
+			}
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if doc.Error.Code != "unknown_url" || !strings.Contains(doc.Error.Message, path) {
+			t.Errorf("%s: error %+v, want unknown_url naming the path", path, doc.Error)
+		}
 	}
 }
