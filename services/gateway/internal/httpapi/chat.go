@@ -384,8 +384,8 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 	return req, nil
 }
 
-func responseMessageOf(text string, calls []*keelv1.ToolCall, role string) *responseMessage {
-	m := &responseMessage{Role: role, ToolCalls: toChatToolCalls(calls, -1)}
+func responseMessageOf(text string, calls []*keelv1.ToolCall, role string) *replyMessage {
+	m := &replyMessage{Role: role, ToolCalls: toChatToolCalls(calls, -1)}
 	if text != "" || len(calls) == 0 {
 		m.Content = &text
 	}

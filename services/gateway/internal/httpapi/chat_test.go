@@ -1548,3 +1548,25 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 		t.Errorf("unknown role: param %q, message %q", e.param(), e.Message)
 	}
 }
+
+// A reply that only calls tools says "content": null, as OpenAI's does;
+// clients that check the key find it.
+func TestChatCompletionToolOnlyContentNull(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return &keelv1.GenerateResponse{Route: "support", Provider: "local", FinishReason: "tool_calls",
+			ToolCalls: []*keelv1.ToolCall{{Id: "call_a", Name: "lookup", ArgumentsJson: `{}`}}}, nil
+	}}
+	rec := postChat(t, newChatHandler(t, router), invokeToken(t), simpleChat)
+	var doc struct {
+		Choices []struct {
+			Message map[string]json.RawMessage `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || len(doc.Choices) != 1 {
+		t.Fatalf("reply %s: %v", rec.Body, err)
+	}
+	if content, ok := doc.Choices[0].Message["content"]; !ok || string(content) != "null" {
+		t.Errorf("message %s: want content null", rec.Body)
+	}
+}

@@ -85,11 +85,20 @@ type chatResponse struct {
 
 type chatChoice struct {
 	Index        int              `json:"index"`
-	Message      *responseMessage `json:"message,omitempty"`
+	Message      *replyMessage    `json:"message,omitempty"`
 	Delta        *responseMessage `json:"delta,omitempty"`
 	FinishReason *string          `json:"finish_reason"`
 }
 
+// replyMessage is the message of a reply that is not streamed: content is
+// null, not left out, when the model only called tools, as OpenAI sends it.
+type replyMessage struct {
+	Role      string         `json:"role"`
+	Content   *string        `json:"content"`
+	ToolCalls []chatToolCall `json:"tool_calls,omitempty"`
+}
+
+// responseMessage is the delta of a streamed chunk.
 type responseMessage struct {
 	Role      string         `json:"role,omitempty"`
 	Content   *string        `json:"content,omitempty"`
