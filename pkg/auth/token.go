@@ -85,7 +85,7 @@ func Mint(key []byte, tenantID, subject string, scopes []string, ttl time.Durati
 		return "", err
 	}
 	if ttl <= 0 || ttl > MaxTTL {
-		return "", fmt.Errorf("%w: ttl %s", ErrTokenLifetime, ttl)
+		return "", fmt.Errorf("%w: ttl %s, want more than 0 and at most %s", ErrTokenLifetime, ttl, MaxTTL)
 	}
 	if subject == "" {
 		return "", errors.New("auth: subject is required")
