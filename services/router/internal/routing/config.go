@@ -272,7 +272,8 @@ type Price struct {
 	CacheWritePerMillion  int64 `yaml:"cache_write_per_million"`
 }
 
-// CostMicros returns the cost of usage at price p.
+// CostMicros returns the cost of usage at price p, rounded up to a whole
+// micro-unit.
 func (p Price) CostMicros(u provider.Usage) int64 {
 	u = u.Sane()
 	cached, written := u.CachedInputTokens, u.CacheWriteTokens
@@ -293,7 +294,13 @@ func (p Price) CostMicros(u provider.Usage) int64 {
 		}
 		total = sum
 	}
-	return int64(min(total/1_000_000, maxCostMicros))
+	// Rounded up: a call of less than a micro-unit still costs one, so
+	// that many tiny calls cannot pass a budget uncounted.
+	micros := total / 1_000_000
+	if total%1_000_000 != 0 {
+		micros++
+	}
+	return int64(min(micros, maxCostMicros))
 }
 
 // maxCostMicros is the most one call can cost: costs saturate there.

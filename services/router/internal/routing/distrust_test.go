@@ -87,6 +87,22 @@ func TestCostMicrosSaturates(t *testing.T) {
 	if got := plain.CostMicros(provider.Usage{InputTokens: 1000, CachedInputTokens: 400, OutputTokens: 100}); got != 1800+120+1500 {
 		t.Errorf("cost = %d, want 3420", got)
 	}
+	// Parts of a micro-unit are charged as a whole one: a call of 0.75 µ
+	// costs 1, never 0, and 3.2 µ costs 4.
+	cheap := Price{InputPerMillion: 150_000, OutputPerMillion: 600_000}
+	for _, tt := range []struct {
+		u    provider.Usage
+		want int64
+	}{
+		{provider.Usage{InputTokens: 1, OutputTokens: 1}, 1},
+		{provider.Usage{InputTokens: 4, OutputTokens: 4}, 3},
+		{provider.Usage{InputTokens: 20, OutputTokens: 0}, 3},
+		{provider.Usage{}, 0},
+	} {
+		if got := cheap.CostMicros(tt.u); got != tt.want {
+			t.Errorf("cost of %+v = %d, want %d", tt.u, got, tt.want)
+		}
+	}
 }
 
 // A caller that cannot take a piece of a streamed reply (its connection's
