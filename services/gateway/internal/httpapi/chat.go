@@ -298,6 +298,14 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 	if body.N != nil && *body.N != 1 {
 		return nil, badChat("n", "only n=1 is supported")
 	}
+	switch {
+	case body.Logprobs != nil && *body.Logprobs:
+		return nil, badChat("logprobs", "log probabilities are not served")
+	case body.TopLogprobs != nil && *body.TopLogprobs > 0:
+		return nil, badChat("top_logprobs", "log probabilities are not served")
+	case len(body.LogitBias) > 0:
+		return nil, badChat("logit_bias", "token biases are not served")
+	}
 	req := &keelv1.GenerateRequest{
 		UseCase:           body.Model,
 		Temperature:       body.Temperature,

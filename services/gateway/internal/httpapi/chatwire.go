@@ -28,6 +28,11 @@ type chatRequest struct {
 	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
 	ResponseFormat      *responseFormat `json:"response_format"`
 	User                string          `json:"user"`
+	// Asked for, these would change what the reply holds or which tokens
+	// it may use; Keel serves neither, so they are refused, not ignored.
+	Logprobs    *bool              `json:"logprobs"`
+	TopLogprobs *int               `json:"top_logprobs"`
+	LogitBias   map[string]float64 `json:"logit_bias"`
 	// KeelVariables are the values of the route's prompt template
 	// variables, Keel's own extension of the request: strings, numbers or
 	// booleans, checked by the router against the declared types.
