@@ -216,6 +216,9 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		errors.Is(err, provider.ErrOverloaded), errors.Is(err, routing.ErrNoHealthyCandidate):
 		code = codes.Unavailable
 		msg = "model call failed: " + errorClassName(err)
+		if errors.Is(err, routing.ErrOverran) {
+			msg += ": " + routing.ErrOverran.Error()
+		}
 	default:
 		code = codes.Internal
 		msg = "model call failed"

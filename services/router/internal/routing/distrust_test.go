@@ -142,8 +142,8 @@ func TestStreamPastMaxTokensIsCutOff(t *testing.T) {
 	var got int
 	_, err := r.Stream(context.Background(), "support_reply", provider.Request{MaxOutputTokens: 10},
 		func(provider.Delta) error { got++; return nil })
-	if !errors.Is(err, provider.ErrServerFailed) {
-		t.Fatalf("error = %v, want a server failure", err)
+	if !errors.Is(err, provider.ErrServerFailed) || !errors.Is(err, ErrOverran) {
+		t.Fatalf("error = %v, want a server failure saying the provider overran", err)
 	}
 	if got == 0 || got >= 1000 {
 		t.Errorf("caller got %d pieces, want some but not all", got)

@@ -661,8 +661,7 @@ func (r *Router) attempt(
 				// The provider ignores the cap it was sent; what it
 				// would still send is not given to (or charged to) the
 				// caller.
-				return &provider.Error{Class: provider.ErrServerFailed,
-					Message: "the provider sent far more than max_tokens"}
+				return &provider.Error{Class: provider.ErrServerFailed, Err: ErrOverran}
 			}
 			if err := call.Emit(d); err != nil {
 				return &callerGoneError{err: err}

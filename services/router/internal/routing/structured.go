@@ -26,6 +26,10 @@ import (
 // non-strict mode, prompts for the rest) and the local provider ignores
 // schemas altogether.
 
+// ErrOverran ends a streamed call whose provider went on far past the
+// max_tokens it was sent; its words are Keel's, safe to show the caller.
+var ErrOverran = errors.New("the provider sent far more than max_tokens")
+
 // ErrSchemaMismatch is returned when the model's reply did not match the
 // request's response schema, even after one repair attempt.
 var ErrSchemaMismatch = errors.New("model output did not match the response schema after one repair")
