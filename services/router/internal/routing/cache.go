@@ -136,12 +136,13 @@ func answerSize(r provider.Response) int {
 }
 
 // serveCached answers a call from the cache: streamed calls get the text in
-// one piece and then the tool calls. Nothing is paid; the usage event says
-// it was cached.
+// one piece and then the tool calls. Nothing is paid: the reply's usage is
+// zero, as the usage event's is, and both say it was cached.
 func (r *Router) serveCached(ctx context.Context, call Call, routeName string, hit Result, start time.Time) (Result, error) {
 	hit.Route = routeName
 	hit.Cached = true
 	hit.CostMicros = 0
+	hit.Response.Usage = provider.Usage{}
 	hit.Attempts = 0
 	if call.Emit != nil {
 		if hit.Response.Text != "" {

@@ -54,6 +54,10 @@ func TestResponseCache(t *testing.T) {
 	if !second.Cached || second.CostMicros != 0 || second.Response.Text != first.Response.Text {
 		t.Errorf("second call = %+v, want the first answer from the cache at no cost", second)
 	}
+	// No tokens were used for it: a client billing by usage counts none.
+	if first.Response.Usage == (provider.Usage{}) || second.Response.Usage != (provider.Usage{}) {
+		t.Errorf("usage first %+v, cached %+v; want the cached answer's zero", first.Response.Usage, second.Response.Usage)
+	}
 	if got := len(log.get()); got != 1 {
 		t.Errorf("provider calls = %d, want 1", got)
 	}

@@ -800,6 +800,7 @@ func (r *Router) fallback(routeName string, route Route, key cacheKey, structure
 			hit.Degraded = true
 			hit.DegradedReason = ErrorClass(cause) + "; cached answer"
 			hit.CostMicros = 0
+			hit.Response.Usage = provider.Usage{}
 			hit.Cached = true
 			return hit, true
 		}
