@@ -40,7 +40,7 @@ func Load(env, dir, name string, create bool) (key string, created bool, err err
 		return key, false, err
 	}
 	if !create {
-		return "", false, fmt.Errorf("%w: set %s or run keel dev once to create %s", ErrNoKey, env, filepath.Join(dir, name))
+		return "", false, fmt.Errorf("%w: set %s, or run keel dev or keel gateway once with this --data-dir to create %s", ErrNoKey, env, filepath.Join(dir, name))
 	}
 	key, err = createKey(dir, name)
 	return key, err == nil, err
