@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -209,6 +210,10 @@ func (b *BusRecorder) RecordBatch(ctx context.Context, recs []Record) []Record {
 
 // byTenant groups recs by tenant, keeping their order within a tenant.
 func byTenant(recs []Record) map[string][]Record {
+	if len(recs) > 0 && !slices.ContainsFunc(recs, func(r Record) bool { return r.Tenant != recs[0].Tenant }) {
+		// One tenant, the usual batch: no copies of the records.
+		return map[string][]Record{recs[0].Tenant: recs}
+	}
 	groups := make(map[string][]Record, 1)
 	for _, rec := range recs {
 		groups[rec.Tenant] = append(groups[rec.Tenant], rec)

@@ -36,20 +36,25 @@ func (r *Router) shadow(ctx context.Context, call Call, routeName string, route 
 		return
 	}
 	// The shadow outlives the caller's request but keeps its tenant and
-	// subject.
-	sctx := context.WithoutCancel(ctx)
-	go func() {
-		defer func() { <-r.shadows }()
-		sctx, cancel := context.WithTimeout(sctx, cmp.Or(route.TotalTimeout, DefaultTotalTimeout))
-		defer cancel()
-		start := r.now()
-		c := Candidate{Provider: sh.Provider, Model: sh.Model}
-		shadowCall := Call{UseCase: call.UseCase, Priority: Batch}
-		out, err := r.attempt(sctx, route, c, req, shadowCall)
-		res := out.Result
-		res.Route, res.Provider, res.Attempts, res.Shadow = routeName, sh.Provider, 1, true
-		res.setTemplate(tpl)
-		res.Latency = r.now().Sub(start)
-		r.record(sctx, shadowCall, res, err)
-	}()
+	// subject. Its work is a method of its own, so that the arguments are
+	// copied only when a shadow runs (a closure would move them to the
+	// heap on every call).
+	go r.runShadow(context.WithoutCancel(ctx), call.UseCase, routeName, route, req, tpl)
+}
+
+// runShadow makes one shadow call and records it.
+func (r *Router) runShadow(ctx context.Context, useCase, routeName string, route Route, req provider.Request, tpl *TemplateRef) {
+	defer func() { <-r.shadows }()
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(route.TotalTimeout, DefaultTotalTimeout))
+	defer cancel()
+	sh := route.Shadow
+	start := r.now()
+	c := Candidate{Provider: sh.Provider, Model: sh.Model}
+	shadowCall := Call{UseCase: useCase, Priority: Batch}
+	out, err := r.attempt(ctx, route, c, req, shadowCall)
+	res := out.Result
+	res.Route, res.Provider, res.Attempts, res.Shadow = routeName, sh.Provider, 1, true
+	res.setTemplate(tpl)
+	res.Latency = r.now().Sub(start)
+	r.record(ctx, shadowCall, res, err)
 }
