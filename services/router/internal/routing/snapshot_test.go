@@ -23,11 +23,8 @@ import (
 // nothing twice.
 func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 	t.Parallel()
-	_, js := natstest.Start(t)
+	js, kv := budgetBucket(t)
 	ctx := context.Background()
-	if err := bus.DeclareStreams(ctx, js); err != nil {
-		t.Fatalf("declare streams: %v", err)
-	}
 	noon := periodStart("day", time.Now()).Add(12 * time.Hour)
 	now := func() time.Time { return noon }
 	// Each call costs 3000 micros; 4 requests a minute.
@@ -36,10 +33,6 @@ func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 	start := func(instance string) (*Router, func()) {
 		// Every message moves the snapshot.
 		return followingRouter(t, js, file, instance, now, func(r *Router) { r.snapshotEvery = 0 })
-	}
-	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
-	if err != nil {
-		t.Fatal(err)
 	}
 	snapshot := func() budgetSnapshot {
 		t.Helper()
@@ -110,15 +103,8 @@ func TestBudgetSnapshotBoundsReplay(t *testing.T) {
 // newer one.
 func TestBudgetSnapshotChecks(t *testing.T) {
 	t.Parallel()
-	_, js := natstest.Start(t)
+	js, kv := budgetBucket(t)
 	ctx := context.Background()
-	if err := bus.DeclareStreams(ctx, js); err != nil {
-		t.Fatalf("declare streams: %v", err)
-	}
-	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
-	if err != nil {
-		t.Fatal(err)
-	}
 	noon := periodStart("day", time.Now()).Add(12 * time.Hour)
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100_000}}, Limits{BudgetMicros: 50_000, BudgetPeriod: "month"})
 	r := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), Options{Now: func() time.Time { return noon }})
@@ -193,15 +179,8 @@ func TestBudgetSnapshotChecks(t *testing.T) {
 // one it has read is not saved.
 func TestBudgetSnapshotShards(t *testing.T) {
 	t.Parallel()
-	_, js := natstest.Start(t)
+	js, kv := budgetBucket(t)
 	ctx := context.Background()
-	if err := bus.DeclareStreams(ctx, js); err != nil {
-		t.Fatalf("declare streams: %v", err)
-	}
-	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
-	if err != nil {
-		t.Fatal(err)
-	}
 	noon := periodStart("day", time.Now()).Add(12 * time.Hour)
 	today := periodStart("day", noon)
 	file := limitedFile(TenantLimits{Default: Limits{BudgetMicros: 100_000}}, Limits{})
@@ -280,4 +259,20 @@ func putShard(t *testing.T, kv jetstream.KeyValue, i int, snap budgetSnapshot) {
 	if _, err := kv.Put(context.Background(), shardKey(i), data); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// budgetBucket starts NATS with Keel's streams and returns the budget
+// snapshot bucket.
+func budgetBucket(t *testing.T) (jetstream.JetStream, jetstream.KeyValue) {
+	t.Helper()
+	_, js := natstest.Start(t)
+	ctx := context.Background()
+	if err := bus.DeclareStreams(ctx, js); err != nil {
+		t.Fatalf("declare streams: %v", err)
+	}
+	kv, err := js.KeyValue(ctx, bus.BucketRouterBudgets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, kv
 }
