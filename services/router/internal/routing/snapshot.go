@@ -82,8 +82,9 @@ type budgetBook struct {
 	at    time.Time
 	spent map[limitKey]periodSpend
 	// loaded is the sequence each shard's snapshot reached when the book
-	// was opened (0: none), and loadedAt when the earliest of them was
-	// stored; the sums of shard i hold the messages up to loaded[i].
+	// was opened (0: none), and loadedAt the time of the last message the
+	// furthest behind of them counted; the sums of shard i hold the
+	// messages up to loaded[i].
 	loaded    [snapshotShards]uint64
 	loadedAt  time.Time
 	savedSeq  uint64
@@ -166,9 +167,9 @@ func (r *Router) openBudgetBook(ctx context.Context, js jetstream.JetStream, now
 }
 
 // resumeFrom is where the stream is read from with the book's snapshots
-// counted: a minute before the earliest of them was stored, so that the
-// rates see the last minute of calls; from, the start of the longest
-// period, when a shard has none.
+// counted: a minute before the last message the furthest behind of them
+// counted, so that the rates see the last minute of calls; from, the start
+// of the longest period, when a shard has none.
 func (b *budgetBook) resumeFrom(from time.Time) time.Time {
 	if b == nil || slices.Contains(b.loaded[:], 0) {
 		return from
