@@ -204,13 +204,13 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		// caller's to read, though it may quote the request (the log
 		// line below keeps to the class).
 		var pe *provider.Error
-		if errors.As(err, &pe) && pe.Message != "" {
-			msg += ": " + pe.Message
+		if errors.As(err, &pe) && pe.Reason != "" {
+			msg += ": " + pe.Reason
 		}
 	case errors.Is(err, provider.ErrContentRefused):
 		code = codes.FailedPrecondition
 		msg = "model call refused under the provider's content policy"
-	case errors.Is(err, provider.ErrCredentialsRejected):
+	case errors.Is(err, provider.ErrCredentialsRejected), errors.Is(err, provider.ErrModelUnavailable):
 		code = codes.FailedPrecondition
 	case errors.Is(err, provider.ErrServerFailed), errors.Is(err, provider.ErrUnreachable),
 		errors.Is(err, provider.ErrOverloaded), errors.Is(err, routing.ErrNoHealthyCandidate):

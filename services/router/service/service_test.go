@@ -515,13 +515,22 @@ func TestProviderRefusalReasonReachesCaller(t *testing.T) {
 		`{"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}`)
 	badKey := answer(http.StatusUnauthorized,
 		`{"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","code":"invalid_api_key"}}`)
+	xaiBadKey := answer(http.StatusBadRequest,
+		`{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***zz."}`)
+	noModel := answer(http.StatusNotFound,
+		`{"error":{"message":"The model secret-internal-model does not exist","type":"invalid_request_error","code":"model_not_found"}}`)
 	client, _ := startRouter(t, `
 routes:
   refused: {providers: [{provider: refused, model: o3}]}
   bad_key: {providers: [{provider: bad_key, model: o3}]}
+  xai_then_local: {providers: [{provider: xai_bad_key, model: grok-4}, {provider: local, model: keel-local-1}]}
+  missing_then_local: {providers: [{provider: no_model, model: secret-internal-model}, {provider: local, model: keel-local-1}]}
+  missing: {providers: [{provider: no_model, model: secret-internal-model}]}
 providers:
   refused: {type: openai, base_url: "`+refused+`"}
   bad_key: {type: openai, base_url: "`+badKey+`"}
+  xai_bad_key: {type: openai, base_url: "`+xaiBadKey+`"}
+  no_model: {type: openai, base_url: "`+noModel+`"}
 `)
 	req := supportRequest()
 	req.UseCase = "refused"
@@ -536,5 +545,21 @@ providers:
 	st = status.Convert(err)
 	if st.Code() != codes.FailedPrecondition || strings.Contains(st.Message(), "sk-abc") {
 		t.Errorf("refused key: %v %q, want FailedPrecondition without the provider's words", st.Code(), st.Message())
+	}
+
+	// A key refused with a 400 (xAI) or a model the provider does not have
+	// is the candidate's fault: the next one answers.
+	for _, route := range []string{"xai_then_local", "missing_then_local"} {
+		req.UseCase = route
+		resp, err := client.Generate(acme(), req)
+		if err != nil || resp.GetProvider() != "local" {
+			t.Errorf("%s: %v, %v; want the local candidate's answer", route, resp.GetProvider(), err)
+		}
+	}
+	req.UseCase = "missing"
+	_, err = client.Generate(acme(), req)
+	st = status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || strings.Contains(st.Message(), "secret-internal-model") {
+		t.Errorf("model missing: %v %q, want FailedPrecondition without the provider's words", st.Code(), st.Message())
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keelhq/keel/services/router/internal/provider/sse"
 )
@@ -45,6 +48,10 @@ var (
 	// ErrUnreachable is returned when no connection to the provider could
 	// be made or it closed the connection early.
 	ErrUnreachable = errors.New("provider unreachable")
+	// ErrModelUnavailable is returned when the provider does not serve the
+	// model or endpoint a candidate names (404): the candidate is
+	// misconfigured, not the request, and the next one is tried.
+	ErrModelUnavailable = errors.New("provider does not serve the model")
 )
 
 // Error describes a failed provider call. errors.Is(err, ErrRateLimited) and
@@ -57,8 +64,14 @@ type Error struct {
 	// RetryAfter is how long the provider asked the caller to wait; zero
 	// when it did not say.
 	RetryAfter time.Duration
-	// Message is the provider's own short description of the problem.
+	// Message is the provider's own short description of the problem,
+	// for debug logs only: it may quote the prompt or the key.
 	Message string
+	// Reason is the provider's explanation of a request it refused as
+	// malformed (a 400 or 422 that names no key), decoded from its JSON,
+	// with the key and control characters taken out: the caller who sent
+	// the request may read it. Empty otherwise.
+	Reason string
 	// Err is the underlying cause, if any.
 	Err error
 }
@@ -121,6 +134,8 @@ func ClassName(err error) string {
 		return "content_refused"
 	case errors.Is(err, ErrCredentialsRejected):
 		return "auth"
+	case errors.Is(err, ErrModelUnavailable):
+		return "model_unavailable"
 	case errors.Is(err, ErrContextTooLong):
 		return "context_length"
 	case errors.Is(err, ErrRequestRejected):
@@ -179,4 +194,51 @@ func TransportError(ctx context.Context, err error) error {
 		return &Error{Class: ErrServerFailed, Err: err}
 	}
 	return &Error{Class: ErrUnreachable, Err: err}
+}
+
+// maxReason bounds a Reason.
+const maxReason = 300
+
+// CleanReason makes msg, a provider's explanation of a refused request, fit
+// to show the caller: every occurrence of key taken out, control characters
+// and runs of spaces made one space, invisible formatting characters
+// dropped, cut at a character boundary. It returns ""
+// for a message that speaks of API keys, which a caller has no business
+// reading even masked.
+func CleanReason(msg, key string) string {
+	if key != "" {
+		msg = strings.ReplaceAll(msg, key, "[redacted]")
+	}
+	if MentionsKey(msg) {
+		return ""
+	}
+	var b strings.Builder
+	space := false
+	for _, r := range msg {
+		switch {
+		case r == utf8.RuneError || unicode.IsControl(r) || unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case unicode.Is(unicode.Cf, r):
+			continue // bidirectional overrides and other invisible formatting
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len()+utf8.RuneLen(r) > maxReason {
+			b.WriteString("...")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// MentionsKey reports whether a provider's error message is about an API
+// key ("Incorrect API key provided: sk-...", "API key not valid"): such an
+// answer is a refused credential, whatever its status.
+func MentionsKey(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "api key") || strings.Contains(m, "api_key") || strings.Contains(m, "apikey")
 }

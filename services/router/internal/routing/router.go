@@ -547,8 +547,9 @@ func (r *Router) tryCandidates(
 					tooLong = -1
 				}
 				log.Warn("prompt too long for the model, trying a larger one", "provider", c.Provider, "model", c.Model)
-			case errors.Is(err, provider.ErrCredentialsRejected), errors.Is(err, provider.ErrQuotaExceeded):
-				log.Warn("provider refused the key, trying the next candidate",
+			case errors.Is(err, provider.ErrCredentialsRejected), errors.Is(err, provider.ErrQuotaExceeded),
+				errors.Is(err, provider.ErrModelUnavailable):
+				log.Warn("provider refused the key or model, trying the next candidate",
 					"provider", c.Provider, "model", c.Model, "class", class, "error", provider.LogText(err))
 			case provider.Retryable(err):
 				if try < route.Retries {

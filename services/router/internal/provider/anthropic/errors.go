@@ -66,8 +66,11 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 		pe.RetryAfter = retryAfter
 	case isContextLength(e):
 		pe.Class = provider.ErrContextTooLong
+	case code == http.StatusNotFound:
+		// not_found_error: no such model here; the candidate is wrong.
+		pe.Class = provider.ErrModelUnavailable
 	default:
-		// 404 not_found_error and any other 4xx.
+		// Any other 4xx.
 		pe.Class = provider.ErrRequestRejected
 	}
 	return pe

@@ -116,7 +116,7 @@ func TestHTTPErrors(t *testing.T) {
 			name:   "404 unknown model",
 			status: 404,
 			body:   body("not_found_error", "model: claude-nonexistent"),
-			want:   provider.ErrRequestRejected,
+			want:   provider.ErrModelUnavailable,
 		},
 		{
 			name:   "413",

@@ -157,9 +157,11 @@ func classify(code int, e *apiError, msg string, headerDelay time.Duration) *pro
 		pe.Class = provider.ErrServerFailed
 	case tokenLimit(msg):
 		pe.Class = provider.ErrContextTooLong
+	case code == http.StatusNotFound || status == "NOT_FOUND":
+		// No such model here: the candidate is wrong, not the request.
+		pe.Class = provider.ErrModelUnavailable
 	default:
-		// 400 INVALID_ARGUMENT and FAILED_PRECONDITION, 404 NOT_FOUND and
-		// any other 4xx.
+		// 400 INVALID_ARGUMENT and FAILED_PRECONDITION and any other 4xx.
 		pe.Class = provider.ErrRequestRejected
 	}
 	return pe

@@ -82,7 +82,7 @@ func TestHTTPErrors(t *testing.T) {
 			name:   "404 model not found",
 			status: 404,
 			body:   googleError(404, "NOT_FOUND", "models/gemini-9-ultra is not found for API version v1beta, or is not supported for generateContent.", ""),
-			want:   provider.ErrRequestRejected,
+			want:   provider.ErrModelUnavailable,
 		},
 		{
 			name:           "429 with RetryInfo",

@@ -253,7 +253,7 @@ func (p *Provider) Check(ctx context.Context, _ string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp, p.scrub(body), p.now())
+		return statusError(resp, p.scrub(body), p.now(), p.apiKey)
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func (p *Provider) post(ctx context.Context, body chatRequest) (*http.Response, 
 
 	defer resp.Body.Close()
 	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return nil, statusError(resp, p.scrub(errBody), p.now())
+	return nil, statusError(resp, p.scrub(errBody), p.now(), p.apiKey)
 }
 
 // scrub removes the API key from what a server sent back: some echo the

@@ -378,6 +378,11 @@ func TestStreamErrorEvents(t *testing.T) {
 			body: "data: {\"choices\":[\n\n",
 			want: provider.ErrServerFailed,
 		},
+		{
+			name: "key refused in stream",
+			body: "data: {\"error\":{\"message\":\"Incorrect API key provided: sk-****abcd\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}\n\n",
+			want: provider.ErrCredentialsRejected,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -415,6 +420,7 @@ func TestHTTPErrors(t *testing.T) {
 		want           error
 		wantRetryable  bool
 		wantRetryAfter time.Duration
+		reason         string // what the caller may read
 	}{
 		{
 			name:   "429 with Retry-After seconds",
@@ -495,6 +501,7 @@ func TestHTTPErrors(t *testing.T) {
 			status: http.StatusBadRequest,
 			body:   `{"error":{"message":"Invalid value for 'role'","type":"invalid_request_error","param":"messages","code":null}}`,
 			want:   provider.ErrRequestRejected,
+			reason: "Invalid value for 'role'",
 		},
 		{
 			name:   "400 context length",
@@ -508,6 +515,35 @@ func TestHTTPErrors(t *testing.T) {
 			status: http.StatusBadRequest,
 			body:   `{"error":{"message":"bad","type":"BadRequestError","code":400}}`,
 			want:   provider.ErrRequestRejected,
+			reason: "bad",
+		},
+		{
+			// xAI's answer to a wrong key: a 400, its error a string.
+			name:   "400 naming the key",
+			status: http.StatusBadRequest,
+			body:   `{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***zz. You can obtain an API key from https://console.x.ai."}`,
+			want:   provider.ErrCredentialsRejected,
+		},
+		{
+			name:   "404 no such model",
+			status: http.StatusNotFound,
+			body:   `{"error":{"message":"The model secret-internal-model does not exist","type":"invalid_request_error","code":"model_not_found"}}`,
+			want:   provider.ErrModelUnavailable,
+		},
+		{
+			// The reason shown to the caller: the key out even when escaped,
+			// no control characters, cut whole.
+			name:   "400 with an escaped key and terminal codes",
+			status: http.StatusBadRequest,
+			body:   `{"error":{"message":"bad value \u001b[31mfor\r\n 'x' with sk-\u0074estkey\u0000","type":"invalid_request_error"}}`,
+			want:   provider.ErrRequestRejected,
+			reason: "bad value [31mfor 'x' with [redacted]",
+		},
+		{
+			name:   "400 as a page",
+			status: http.StatusBadRequest,
+			body:   "<html><body>Bad Request</body></html>",
+			want:   provider.ErrRequestRejected,
 		},
 	}
 	for _, tt := range tests {
@@ -516,7 +552,7 @@ func TestHTTPErrors(t *testing.T) {
 
 			srv := httptest.NewServer(&fakeServer{status: tt.status, header: tt.header, body: []byte(tt.body)})
 			t.Cleanup(srv.Close)
-			p := New(Config{Name: "openai", BaseURL: srv.URL + "/v1", Now: func() time.Time { return now }})
+			p := New(Config{Name: "openai", BaseURL: srv.URL + "/v1", APIKey: "sk-testkey", Now: func() time.Time { return now }})
 
 			for _, call := range []func() error{
 				func() error { _, err := p.Generate(context.Background(), testRequest()); return err },
@@ -538,7 +574,13 @@ func TestHTTPErrors(t *testing.T) {
 				}
 				var pe *provider.Error
 				if !errors.As(err, &pe) || pe.StatusCode != tt.status {
-					t.Errorf("status = %+v, want %d", pe, tt.status)
+					t.Fatalf("status = %+v, want %d", pe, tt.status)
+				}
+				if pe.Reason != tt.reason {
+					t.Errorf("reason = %q, want %q", pe.Reason, tt.reason)
+				}
+				if strings.Contains(pe.Message, "sk-testkey") {
+					t.Errorf("message %q holds the key", pe.Message)
 				}
 			}
 		})

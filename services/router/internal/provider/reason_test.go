@@ -1,0 +1,31 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// A provider's reason is cut at a character, never inside one; it loses
+// control and invisible formatting characters, and one that speaks of API
+// keys is not shown at all.
+func TestCleanReason(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 400)
+	got := CleanReason(long, "")
+	if !utf8.ValidString(got) || len(got) > maxReason+3 || !strings.HasSuffix(got, "...") {
+		t.Errorf("long reason cut to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"bad\x1b[2J\x00 value\r\n\tfor x", "bad [2J value for x"},
+		{"rtl \u202eevil\u202c text", "rtl evil text"},
+		{"  spaced   out  ", "spaced out"},
+		{"bad \xff byte", "bad byte"},
+		{"Incorrect API key provided: sk-***", ""},
+		{"echoes sk-live-123 back", "echoes [redacted] back"},
+	} {
+		if got := CleanReason(tt.in, "sk-live-123"); got != tt.want {
+			t.Errorf("CleanReason(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
