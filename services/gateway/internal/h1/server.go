@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -482,6 +483,12 @@ func invalid(req *http.Request) string {
 }
 
 func isNetError(err error) bool {
+	// A request target that is no URL comes back from the parser as a
+	// *url.Error, which is also a net.Error: that one is a bad request.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return false
+	}
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) ||
 		errors.Is(err, net.ErrClosed)

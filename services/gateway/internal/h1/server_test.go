@@ -217,6 +217,11 @@ func TestRefusesMalformedRequests(t *testing.T) {
 		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", "431"},
 		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505"},
 		{"expectation", "POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\na", "417"},
+		// Targets that are no URL (the parser's *url.Error is a net.Error
+		// too, yet the client is still there to be told).
+		{"bad escape in target", "GET %zz HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"control byte in target", "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"unclosed address in target", "GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 	} {
 		got := raw(t, addr, tc.request)
 		if !strings.HasPrefix(got, "HTTP/1.1 "+tc.status) {
