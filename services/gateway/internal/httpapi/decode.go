@@ -48,7 +48,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 // both. Any other encoding is refused with 415.
 func requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.Reader, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	// Two Content-Encoding lines are a list, as "a, b" in one is: neither
+	// is served.
+	switch enc := strings.ToLower(strings.TrimSpace(strings.Join(r.Header.Values("Content-Encoding"), ","))); enc {
 	case "", "identity":
 		return body, nil
 	case "gzip", "x-gzip":

@@ -51,6 +51,10 @@ func TestRequestContentEncoding(t *testing.T) {
 		{name: "brotli", encoding: "br", body: simpleChat, status: http.StatusUnsupportedMediaType, code: "unsupported_encoding"},
 		{name: "twice", encoding: "gzip, gzip", body: gzipped(t, whole), status: http.StatusUnsupportedMediaType,
 			code: "unsupported_encoding"},
+		{name: "twice on two lines", encoding: "gzip|gzip", body: gzipped(t, whole), status: http.StatusUnsupportedMediaType,
+			code: "unsupported_encoding"},
+		{name: "identity then gzip on two lines", encoding: "identity|gzip", body: whole, status: http.StatusUnsupportedMediaType,
+			code: "unsupported_encoding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +62,13 @@ func TestRequestContentEncoding(t *testing.T) {
 			router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
 				return &keelv1.GenerateResponse{Text: "hello", Route: "support", Provider: "local"}, nil
 			}}
-			rec := postChat(t, newChatHandler(t, router), invokeToken(t), tt.body, "Content-Encoding", tt.encoding)
+			req := newRequest(t, http.MethodPost, "/v1/chat/completions", invokeToken(t), tt.body)
+			// Several encodings may come as several header lines.
+			for enc := range strings.SplitSeq(tt.encoding, "|") {
+				req.Header.Add("Content-Encoding", enc)
+			}
+			rec := httptest.NewRecorder()
+			newChatHandler(t, router).ServeHTTP(rec, req)
 			if tt.status == http.StatusOK {
 				if rec.Code != http.StatusOK {
 					t.Fatalf("status %d: %s", rec.Code, rec.Body)
