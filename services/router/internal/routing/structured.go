@@ -329,6 +329,11 @@ func compileUncached(schema json.RawMessage) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, &schemaError{detail: "not valid JSON: " + err.Error()}
 	}
+	if _, ok := doc.(map[string]any); !ok {
+		// true and false are schemas, but no provider takes them, and
+		// false would have every reply fail after a paid repair.
+		return nil, &schemaError{detail: "the schema must be a JSON object"}
+	}
 	if err := checkSchemaShape(doc); err != nil {
 		return nil, err
 	}

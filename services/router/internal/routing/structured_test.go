@@ -336,6 +336,8 @@ func TestStructuredRefusedSchema(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":              `{"type": "object"`,
 		"not a schema":          `"an object please"`,
+		"boolean true":          `true`,
+		"boolean false":         `false`,
 		"bad keyword value":     `{"type": 12}`,
 		"regexp Go cannot run":  `{"type": "string", "pattern": "(?=x)"}`,
 		"reference to a file":   `{"$ref": "file:///etc/passwd"}`,
@@ -360,7 +362,7 @@ func TestStructuredRefusedSchema(t *testing.T) {
 		})
 	}
 
-	for _, ok := range []string{tripSchema, `true`, `{}`, `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "array"}`,
+	for _, ok := range []string{tripSchema, `{}`, `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "array"}`,
 		`{"$defs": {"d": {"type": "integer"}}, "type": "object", "properties": {"n": {"$ref": "#/$defs/d"}}}`} {
 		if err := CheckSchema(json.RawMessage(ok)); err != nil {
 			t.Errorf("CheckSchema(%s) = %v, want nil", ok, err)
