@@ -679,6 +679,10 @@ func TestRequestFields(t *testing.T) {
 	looseReq.Schema = &provider.Schema{Name: "reply", JSON: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)}
 	objectReq := testRequest()
 	objectReq.Schema = &provider.Schema{Name: "json_object", JSON: json.RawMessage(`{"type": "object"}`)}
+	// The same schema under another name stays json_schema: OpenAI's JSON
+	// mode wants "JSON" in the prompt, which its caller need not have.
+	namedReq := testRequest()
+	namedReq.Schema = &provider.Schema{Name: "x", JSON: json.RawMessage(`{"type":"object"}`)}
 
 	tests := []struct {
 		name   string
@@ -693,9 +697,12 @@ func TestRequestFields(t *testing.T) {
 		{name: "compatible loose", flavor: FlavorCompatible, req: looseReq,
 			want:   map[string]string{"max_completion_tokens": "", "max_tokens": "300", "store": ""},
 			format: `{"type":"json_schema","json_schema":{"name":"reply","schema":{"type":"object","properties":{"a":{"type":"string"}}}}}`},
-		{name: "any object", flavor: FlavorCompatible, req: objectReq,
+		{name: "json mode", flavor: FlavorCompatible, req: objectReq,
 			want:   map[string]string{"max_tokens": "300"},
 			format: `{"type":"json_object"}`},
+		{name: "any object by name", flavor: FlavorOpenAI, req: namedReq,
+			want:   map[string]string{"max_completion_tokens": "300"},
+			format: `{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -176,9 +176,12 @@ func toChatRequest(req provider.Request, stream bool, flavor Flavor) chatRequest
 	}
 	switch {
 	case req.Schema == nil:
-	case anyObject(req.Schema.JSON):
-		// Any object at all is JSON mode, which more compatible servers
-		// know than json_schema.
+	case req.Schema.Name == JSONObjectSchema && anyObject(req.Schema.JSON):
+		// The caller asked for JSON mode (the gateway names its
+		// json_object so), which more compatible servers know than
+		// json_schema. Only then: OpenAI's JSON mode wants the word
+		// "JSON" in the messages, which a json_schema caller need not
+		// have written.
 		out.ResponseFormat = &responseFormat{Type: "json_object"}
 	default:
 		out.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{
@@ -241,6 +244,11 @@ func finishReason(s string) provider.FinishReason {
 		return provider.FinishReason(s)
 	}
 }
+
+// JSONObjectSchema is the schema name under which a caller asks for JSON
+// mode: any JSON object, sent to OpenAI-compatible servers as
+// response_format json_object.
+const JSONObjectSchema = "json_object"
 
 // anyObject reports whether schema is {"type":"object"} and nothing more.
 func anyObject(schema json.RawMessage) bool {
