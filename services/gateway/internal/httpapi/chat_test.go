@@ -1505,6 +1505,7 @@ func TestModelAPIOnly(t *testing.T) {
 	tok := mustMint(t, testNow(), auth.ScopeReviewsRead, auth.ScopeReviewsWrite, auth.ScopeEmailsWrite)
 	for _, tt := range []struct{ method, path string }{
 		{http.MethodPost, "/v1/emails"},
+		{http.MethodPost, "/v1/emails/"},
 		{http.MethodGet, "/v1/reviews"},
 		{http.MethodGet, "/v1/reviews/evt-1"},
 		{http.MethodPost, "/v1/reviews/evt-1/approve"},

@@ -164,6 +164,7 @@ func (h *handler) routes() {
 				"emails and reviews are served by the full stack (keel dev, make demo)"))
 		})
 		h.mux.Handle("/v1/emails", notServed)
+		h.mux.Handle("/v1/emails/", notServed)
 		h.mux.Handle("/v1/reviews", notServed)
 		h.mux.Handle("/v1/reviews/", notServed)
 		return

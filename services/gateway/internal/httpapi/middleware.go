@@ -118,6 +118,9 @@ func (u *unmatchedWriter) WriteHeader(status int) {
 // openAIPath reports whether path is under /v1 and not one of Keel's own
 // endpoints there (emails, reviews).
 func openAIPath(path string) bool {
+	if path == "/v1" {
+		return true
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/")
 	if !ok {
 		return false

@@ -115,7 +115,7 @@ func TestUnmatchedRoutesAnswerWithProblems(t *testing.T) {
 func TestUnknownOpenAIPath(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
-	for _, path := range []string{"/v1/embeddings", "/v1/completions", "/v1/models/openai/gpt-4o"} {
+	for _, path := range []string{"/v1/embeddings", "/v1/completions", "/v1/models/openai/gpt-4o", "/v1"} {
 		rec := env.do(t, http.MethodPost, path, "", `{}`)
 		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))

@@ -595,7 +595,7 @@ func newProvider(name string, cfg ProviderConfig, key string, client *http.Clien
 		return local.New(name), nil
 	case TypeOpenAI:
 		flavor := openai.Flavor(cfg.Flavor)
-		if u, err := url.Parse(cfg.BaseURL); flavor == "" && err == nil && strings.EqualFold(u.Hostname(), "api.openai.com") {
+		if u, err := url.Parse(cfg.BaseURL); flavor == "" && err == nil && strings.EqualFold(strings.TrimSuffix(u.Hostname(), "."), "api.openai.com") {
 			// OpenAI itself, though the flavor was left out: its settings
 			// (store=false) apply all the same.
 			flavor = openai.FlavorOpenAI

@@ -431,7 +431,7 @@ func TestOpenAIFlavorFromHost(t *testing.T) {
 			{Provider: "official", Model: "gpt-4o-mini"}, {Provider: "proxy", Model: "gpt-4o-mini"},
 		}}},
 		Providers: map[string]ProviderConfig{
-			"official": {Type: TypeOpenAI, BaseURL: "https://API.openai.com/v1"},
+			"official": {Type: TypeOpenAI, BaseURL: "https://API.openai.com./v1"},
 			"proxy":    {Type: TypeOpenAI, BaseURL: "http://127.0.0.1:9/v1"},
 		},
 	}

@@ -136,6 +136,13 @@ func (r *Router) openBudgetBook(ctx context.Context, js jetstream.JetStream, now
 		return nil
 	}
 	book := &budgetBook{r: r, kv: kv, budgets: budgets, spent: make(map[limitKey]periodSpend)}
+	// A USAGE stream made after a snapshot's last message (deleted and
+	// declared again) numbers its messages from 1 anew: all of them came
+	// after the snapshot, whatever their sequence.
+	var streamCreated time.Time
+	if stream, err := js.Stream(ctx, bus.StreamUsage); err == nil {
+		streamCreated = stream.CachedInfo().Created
+	}
 	for i := range snapshotShards {
 		snap, err := loadSnapshot(ctx, kv, i)
 		switch {
@@ -156,6 +163,10 @@ func (r *Router) openBudgetBook(ctx context.Context, js jetstream.JetStream, now
 			}
 			r.limits.addSpent(key, lim, s.Micros, now)
 			book.spent[key] = s
+		}
+		if streamCreated.After(snap.At) {
+			r.logger.Warn("USAGE stream is newer than the budget snapshot; counting all of it on top", "key", shardKey(i))
+			continue
 		}
 		book.loaded[i] = snap.Seq
 		if book.loadedAt.IsZero() || snap.At.Before(book.loadedAt) {

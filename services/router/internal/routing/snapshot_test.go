@@ -194,7 +194,10 @@ func TestBudgetSnapshotShards(t *testing.T) {
 	for i := range tenants {
 		book.add(fmt.Sprintf("tenant-%05d", i), "r", int64(i+1), noon)
 	}
-	book.moved(500, noon)
+	// Saved now: after the stream was made (a snapshot older than its
+	// stream counts for nothing below).
+	saved := time.Now()
+	book.moved(500, saved)
 	book.save(ctx)
 	if book.savedSeq != 500 {
 		t.Fatalf("book of %d budgets saved up to %d, want 500", tenants, book.savedSeq)
@@ -211,8 +214,8 @@ func TestBudgetSnapshotShards(t *testing.T) {
 			t.Errorf("%s spent %d after the restart, want %d", name, spent, i+1)
 		}
 	}
-	if from := today; !got.resumeFrom(from).Equal(noon.Add(-time.Minute)) {
-		t.Errorf("stream read from %v, want a minute before the snapshot (%v)", got.resumeFrom(from), noon.Add(-time.Minute))
+	if from := today; !got.resumeFrom(from).Equal(saved.Add(-time.Minute)) {
+		t.Errorf("stream read from %v, want a minute before the snapshot (%v)", got.resumeFrom(from), saved.Add(-time.Minute))
 	}
 
 	// One shard a replica moved further than the others: its tenants'
@@ -222,7 +225,7 @@ func TestBudgetSnapshotShards(t *testing.T) {
 	if tenantShard(other) == acme {
 		t.Fatal("test tenants share a shard")
 	}
-	putShard(t, kv, acme, budgetSnapshot{Budgets: writer.budgetKeys(), Seq: 600, At: noon.Add(time.Minute),
+	putShard(t, kv, acme, budgetSnapshot{Budgets: writer.budgetKeys(), Seq: 600, At: saved.Add(time.Minute),
 		Spent: []periodSpend{{Tenant: "acme", Period: today, Micros: 42}}})
 	later := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), opts)
 	mixed := later.openBudgetBook(ctx, js, noon)
@@ -233,20 +236,32 @@ func TestBudgetSnapshotShards(t *testing.T) {
 	if spent := spentOf(later, "acme"); spent != 42 {
 		t.Errorf("acme spent %d, want 42 from its shard", spent)
 	}
-	if want := noon.Add(-time.Minute); !mixed.resumeFrom(today).Equal(want) {
+	if want := saved.Add(-time.Minute); !mixed.resumeFrom(today).Equal(want) {
 		t.Errorf("stream read from %v, want a minute before the earliest shard (%v)", mixed.resumeFrom(today), want)
 	}
 	// Until the stream passes 600, saving would claim acme's sums reach
 	// less far than they do.
-	mixed.moved(550, noon)
+	mixed.moved(550, saved)
 	mixed.save(ctx)
 	if snap, _ := loadSnapshot(ctx, kv, tenantShard(other)); snap == nil || snap.Seq != 500 {
 		t.Errorf("a book behind its own shards saved: %s's shard at %v, want 500", other, snap)
 	}
-	mixed.moved(601, noon)
+	mixed.moved(601, saved)
 	mixed.save(ctx)
 	if snap, _ := loadSnapshot(ctx, kv, tenantShard(other)); snap == nil || snap.Seq != 601 {
 		t.Errorf("after the stream passed every shard, %s's shard at %v, want 601", other, snap)
+	}
+
+	// A shard whose last message is older than the stream (deleted and
+	// made again, numbering from 1): its sums stand, and every message of
+	// the new stream is counted on top.
+	putShard(t, kv, acme, budgetSnapshot{Budgets: writer.budgetKeys(), Seq: 9000, At: time.Now().Add(-time.Hour),
+		Spent: []periodSpend{{Tenant: "acme", Period: today, Micros: 77}}})
+	fresh := newTestRouter(t, file, scripted(&callLog{}, nil, "a"), opts)
+	renewed := fresh.openBudgetBook(ctx, js, noon)
+	if renewed.counted("acme", 5) || spentOf(fresh, "acme") != 77 || !renewed.resumeFrom(today).Equal(today) {
+		t.Errorf("snapshot older than its stream: counted(5) %v, spent %d, read from %v; want false, 77, %v",
+			renewed.counted("acme", 5), spentOf(fresh, "acme"), renewed.resumeFrom(today), today)
 	}
 }
 
