@@ -150,9 +150,10 @@ func (s *modelRouterServer) generateStream(
 }
 
 // callError logs a failed call and maps it to a gRPC status. The status
-// names the error class; the provider's own message, which may repeat
-// parts of the prompt, is added only when the provider refused the
-// caller's request (the caller's to read), and is logged only at debug.
+// names the error class; of the provider's own words, which may repeat the
+// prompt, it carries only the cleaned reason of a request the provider
+// refused (provider.Error.Reason, the caller's to read). The log keeps to
+// the class; the whole error is logged at debug level only.
 func (s *modelRouterServer) callError(ctx context.Context, useCase string, err error) error {
 	t, _ := tenant.From(ctx)
 	class := routing.ErrorClass(err)
