@@ -25,13 +25,18 @@ func runStreams(ctx context.Context, args []string, out io.Writer) error {
 	if *replicas < 1 || *replicas > 5 {
 		return fmt.Errorf("--replicas must be between 1 and 5, got %d", *replicas)
 	}
-	if *natsURL == "" {
+	given := *natsURL != ""
+	if !given {
 		*natsURL = devstack.NATSURL(*dataDir)
 	}
 
 	js, closeNATS, err := bus.Open(nil, *natsURL, "keel-cli")
 	if err != nil {
-		return err
+		if given {
+			return err
+		}
+		return fmt.Errorf("%w (tried %s: is keel dev or keel gateway running on --data-dir %s? or pass --nats)",
+			err, *natsURL, *dataDir)
 	}
 	defer closeNATS()
 	if err := bus.DeclareStreamsReplicated(ctx, js, *replicas); err != nil {

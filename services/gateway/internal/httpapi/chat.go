@@ -96,8 +96,9 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	if h.router == nil {
 		return errNoRouter()
 	}
-	// Fields Keel does not serve (logprobs, penalties, metadata) are
-	// ignored, as compatible servers do, rather than refused.
+	// Fields Keel does not know (penalties, metadata) are ignored, as
+	// compatible servers do; those a client would rely on (logprobs,
+	// logit_bias) are refused by toGenerateRequest.
 	var body chatRequest
 	in, err := requestBody(w, r, maxChatBody)
 	if err != nil {

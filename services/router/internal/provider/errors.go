@@ -209,7 +209,7 @@ func CleanReason(msg, key string) string {
 	if key != "" {
 		msg = strings.ReplaceAll(msg, key, "[redacted]")
 	}
-	if MentionsKey(msg) {
+	if MentionsKey(msg) || mentionsCredential(msg) {
 		return ""
 	}
 	var b strings.Builder
@@ -236,9 +236,31 @@ func CleanReason(msg, key string) string {
 }
 
 // MentionsKey reports whether a provider's error message is about an API
-// key ("Incorrect API key provided: sk-...", "API key not valid"): such an
-// answer is a refused credential, whatever its status.
+// key ("Incorrect API key provided: sk-...", "API key not valid",
+// "x-api-key"), however the words are spaced or joined: such an answer is
+// a refused credential, whatever its status.
 func MentionsKey(msg string) bool {
+	return strings.Contains(letters(msg), "apikey")
+}
+
+// mentionsCredential reports a message that speaks of the Authorization
+// header or holds what looks like a key ("sk-...", "xai-..."): not one to
+// show, though not necessarily a refused key.
+func mentionsCredential(msg string) bool {
+	l := letters(msg)
 	m := strings.ToLower(msg)
-	return strings.Contains(m, "api key") || strings.Contains(m, "api_key") || strings.Contains(m, "apikey")
+	return strings.Contains(l, "authorization") || strings.Contains(l, "bearer") ||
+		strings.Contains(m, "sk-") || strings.Contains(m, "xai-")
+}
+
+// letters returns the letters of s in lower case, nothing else: "API\u00a0Key"
+// and "api-key" are both "apikey".
+func letters(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
 }

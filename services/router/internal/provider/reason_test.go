@@ -8,7 +8,7 @@ import (
 
 // A provider's reason is cut at a character, never inside one; it loses
 // control and invisible formatting characters, and one that speaks of API
-// keys is not shown at all.
+// keys or credentials, however spelled, is not shown at all.
 func TestCleanReason(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", 400)
@@ -22,6 +22,15 @@ func TestCleanReason(t *testing.T) {
 		{"  spaced   out  ", "spaced out"},
 		{"bad \xff byte", "bad byte"},
 		{"Incorrect API key provided: sk-***", ""},
+		{"Incorrect API\tkey provided", ""},
+		{"API  key missing", ""},
+		{"API\u00a0key missing", ""},
+		{"API\u200bkey missing", ""},
+		{"bad API-key", ""},
+		{"Missing x-api-key header", ""},
+		{"Invalid Authorization header: Bearer abc***yz", ""},
+		{"key sk-ab***yz refused", ""},
+		{"echoes live-123 back", "echoes live-123 back"},
 		{"echoes sk-live-123 back", "echoes [redacted] back"},
 	} {
 		if got := CleanReason(tt.in, "sk-live-123"); got != tt.want {

@@ -143,6 +143,7 @@ func (r *Router) serveCached(ctx context.Context, call Call, routeName string, h
 	hit.Cached = true
 	hit.CostMicros = 0
 	hit.Response.Usage = provider.Usage{}
+	hit.reserved = false // the stored call's; a hit takes nothing from the limits
 	hit.Attempts = 0
 	if call.Emit != nil {
 		if hit.Response.Text != "" {

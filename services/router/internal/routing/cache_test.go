@@ -61,8 +61,8 @@ func TestResponseCache(t *testing.T) {
 	if got := len(log.get()); got != 1 {
 		t.Errorf("provider calls = %d, want 1", got)
 	}
-	if len(rec.records) != 2 || !rec.records[1].Cached {
-		t.Errorf("records = %+v, want the second marked cached", rec.records)
+	if len(rec.records) != 2 || !rec.records[1].Cached || rec.records[1].Reserved || !rec.records[0].Reserved {
+		t.Errorf("records = %+v, want the second marked cached and not reserved", rec.records)
 	}
 
 	// Another tenant, another question and an expired entry each miss.

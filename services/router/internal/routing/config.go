@@ -537,13 +537,17 @@ func (f File) BuildProviders(
 	}
 	var (
 		built = make(map[string]provider.Provider)
+		// tried holds each provider once, however many candidates name
+		// it: a missing key is told once.
+		tried = make(map[string]bool)
 		errs  []error
 	)
 	for _, name := range sortedKeys(f.Routes) {
 		for _, c := range f.Routes[name].candidates() {
-			if _, ok := built[c.Provider]; ok {
+			if tried[c.Provider] {
 				continue
 			}
+			tried[c.Provider] = true
 			cfg, _ := f.provider(c.Provider)
 			key, err := cfg.apiKey(getenv, readFile)
 			if err != nil {

@@ -88,8 +88,8 @@ providers:
 	}
 
 	_, err = f.BuildProviders(func(string) string { return "" }, os.ReadFile, nil)
-	if err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY is empty") {
-		t.Errorf("BuildProviders without key: %v, want an empty-variable error", err)
+	if err == nil || strings.Count(err.Error(), "OPENAI_API_KEY is empty") != 1 {
+		t.Errorf("BuildProviders without key: %v, want the empty variable named once", err)
 	}
 	providers, err := f.BuildProviders(func(name string) string { return "sk-" + name }, os.ReadFile, nil)
 	if err != nil {
@@ -444,5 +444,20 @@ func TestOpenAIFlavorFromHost(t *testing.T) {
 		if !ok || !strings.Contains(rp.Retention(), want) {
 			t.Errorf("%s retention %q, want one saying %q", name, rp.Retention(), want)
 		}
+	}
+}
+
+// A provider whose key is missing is named once, however many routes
+// name it.
+func TestMissingKeyToldOnce(t *testing.T) {
+	t.Parallel()
+	cand := []Candidate{{Provider: "hosted", Model: "m"}}
+	f := File{
+		Routes:    map[string]Route{"a": {Providers: cand}, "b": {Providers: cand}, "c": {Providers: cand, Shadow: &Shadow{Provider: "hosted", Model: "m", Share: 0.1}}},
+		Providers: map[string]ProviderConfig{"hosted": {Type: TypeOpenAI, BaseURL: "http://127.0.0.1:9/v1", APIKeyEnv: "KEEL_TEST_NO_KEY"}},
+	}
+	_, err := f.BuildProviders(func(string) string { return "" }, os.ReadFile, nil)
+	if err == nil || strings.Count(err.Error(), "KEEL_TEST_NO_KEY is empty") != 1 {
+		t.Errorf("BuildProviders: %v, want the empty variable named once", err)
 	}
 }
