@@ -133,13 +133,19 @@ func (s *modelRouterServer) generateStream(
 	send func(*keelv1.GenerateStreamResponse) error,
 ) error {
 	ctx = routing.WithSubject(ctx, req.GetSubject())
-	res, err := s.router.Do(ctx, toCall(req, preq, func(d provider.Delta) error {
+	call := toCall(req, preq, func(d provider.Delta) error {
 		msg := &keelv1.GenerateStreamResponse{Delta: d.Text}
 		if c := d.ToolCall; c != nil {
 			msg.ToolCall = &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments}
 		}
 		return send(msg)
-	}))
+	})
+	call.Started = func(st routing.StreamStart) error {
+		return send(&keelv1.GenerateStreamResponse{Start: &keelv1.StreamStart{
+			Provider: st.Provider, Model: st.Model, Cached: st.Cached,
+		}})
+	}
+	res, err := s.router.Do(ctx, call)
 	if err != nil {
 		return s.callError(ctx, req.GetUseCase(), err)
 	}

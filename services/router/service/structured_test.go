@@ -243,6 +243,7 @@ func TestStructuredOutputStatuses(t *testing.T) {
 			t.Fatalf("GenerateStream: %v", err)
 		}
 		var (
+			start  *keelv1.StreamStart
 			deltas []string
 			final  *keelv1.GenerateResponse
 		)
@@ -254,15 +255,24 @@ func TestStructuredOutputStatuses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Recv: %v", err)
 			}
-			if msg.GetFinal() != nil {
+			switch {
+			case msg.GetFinal() != nil:
 				final = msg.GetFinal()
-				continue
+			case msg.GetStart() != nil:
+				if len(deltas) > 0 || start != nil {
+					t.Errorf("start %v after %d pieces", msg.GetStart(), len(deltas))
+				}
+				start = msg.GetStart()
+			default:
+				deltas = append(deltas, msg.GetDelta())
 			}
-			deltas = append(deltas, msg.GetDelta())
 		}
 		want := `{"city":"Oslo","days":2}`
 		if len(deltas) != 1 || deltas[0] != want || final.GetText() != want {
 			t.Errorf("deltas %q, final %q; want one delta %q", deltas, final.GetText(), want)
+		}
+		if start.GetProvider() != "streamed" || start.GetModel() == "" || start.GetCached() {
+			t.Errorf("start = %v, want the streamed provider and its model before the reply", start)
 		}
 		// The reply is buffered for validation anyway, so the provider is
 		// asked without streaming, which keeps failover open until the end.

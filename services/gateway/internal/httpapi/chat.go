@@ -163,18 +163,27 @@ func (h *handler) streamCompletion(
 	// its Unwrap.
 	sse := &sseWriter{w: w, rc: http.NewResponseController(w), id: id, created: created, model: body.Model,
 		writeTimeout: h.writeTimeout}
-	// The route is the model the client named (exact routes): say so before
-	// the first piece; the provider is known only at the end.
+	// The route is the model the client named (exact routes); the router
+	// says who answers just before the first piece, in time for the
+	// headers and for the chunks to name the model.
 	w.Header().Set(headerRoute, body.Model)
 	toolIndex := 0
 
 	err := h.router.GenerateStream(r.Context(), req, func(m *keelv1.GenerateStreamResponse) error {
+		if start := m.GetStart(); start != nil {
+			if !sse.started {
+				w.Header().Set(headerProvider, start.GetProvider())
+				if start.GetCached() {
+					w.Header().Set(headerCache, "hit")
+				}
+				sse.model = cmp.Or(start.GetModel(), sse.model)
+			}
+			return nil
+		}
 		if final := m.GetFinal(); final != nil {
 			if !sse.started {
 				setKeelHeaders(w.Header(), final)
 			}
-			// Every chunk of a stream names the model the client asked
-			// for, as the first ones had to before any provider answered.
 			if !sse.sentContent && final.GetText() != "" {
 				// A degraded fallback arrives whole, never as deltas.
 				text := final.GetText()

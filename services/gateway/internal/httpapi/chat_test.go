@@ -781,6 +781,7 @@ func TestChatCompletionStream(t *testing.T) {
 		Usage: &keelv1.Usage{InputTokens: 10, OutputTokens: 4, CachedInputTokens: 2},
 	}
 	msgs := []*keelv1.GenerateStreamResponse{
+		{Start: &keelv1.StreamStart{Provider: "hosted", Model: "gpt-test"}},
 		{Delta: "Hello"},
 		{Delta: " there"},
 		{ToolCall: final.ToolCalls[0]},
@@ -794,14 +795,17 @@ func TestChatCompletionStream(t *testing.T) {
 			t.Parallel()
 			rec := httptest.NewRecorder()
 			router := &fakeRouter{stream: func(_ context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
-				for i, m := range msgs {
+				for _, m := range msgs {
 					if err := send(m); err != nil {
 						return err
 					}
 					// Every piece reaches the client as it comes, not
 					// when the reply is complete. The handler runs on
 					// this goroutine, so rec is safe to read here.
-					if i == 0 && (!rec.Flushed || !strings.Contains(rec.Body.String(), "Hello")) {
+					if m.GetStart() != nil && rec.Body.Len() != 0 {
+						t.Errorf("the start notice wrote %q", rec.Body)
+					}
+					if m.GetDelta() == "Hello" && (!rec.Flushed || !strings.Contains(rec.Body.String(), "Hello")) {
 						t.Errorf("first delta not flushed to the client: flushed %v, body %q", rec.Flushed, rec.Body)
 					}
 				}
@@ -835,9 +839,17 @@ func TestChatCompletionStream(t *testing.T) {
 				usage      []*usageDoc
 				firstDelta = true
 			)
+			// Every chunk names the model that answers, as the router said
+			// before the first; the headers name the provider.
+			if p := rec.Header().Get("X-Keel-Provider"); p != "hosted" {
+				t.Errorf("X-Keel-Provider = %q, want hosted", p)
+			}
 			for i, c := range chunks {
 				if c.ID != chunks[0].ID || !strings.HasPrefix(c.ID, "chatcmpl-") || c.Created != testNow().Unix() {
 					t.Errorf("chunk %d id, created = %q, %d", i, c.ID, c.Created)
+				}
+				if c.Model != "gpt-test" {
+					t.Errorf("chunk %d model = %q, want gpt-test", i, c.Model)
 				}
 				if c.Usage != nil {
 					usage = append(usage, c.Usage)
@@ -1572,5 +1584,29 @@ func TestChatCompletionToolOnlyContentNull(t *testing.T) {
 	}
 	if content, ok := doc.Choices[0].Message["content"]; !ok || string(content) != "null" {
 		t.Errorf("message %s: want content null", rec.Body)
+	}
+}
+
+// A streamed answer from the cache says so in its headers, which leave
+// with the first piece.
+func TestChatCompletionStreamCacheHit(t *testing.T) {
+	t.Parallel()
+	router := &fakeRouter{stream: func(_ context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
+		for _, m := range []*keelv1.GenerateStreamResponse{
+			{Start: &keelv1.StreamStart{Provider: "hosted", Model: "gpt-test", Cached: true}},
+			{Delta: "Hello"},
+			{Final: &keelv1.GenerateResponse{Text: "Hello", Provider: "hosted", Route: "support", Cached: true, FinishReason: "stop"}},
+		} {
+			if err := send(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	rec := postChat(t, newChatHandler(t, router), invokeToken(t),
+		`{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK || rec.Header().Get("X-Keel-Cache") != "hit" || rec.Header().Get("X-Keel-Provider") != "hosted" {
+		t.Errorf("status %d, X-Keel-Cache %q, X-Keel-Provider %q; want 200, hit, hosted",
+			rec.Code, rec.Header().Get("X-Keel-Cache"), rec.Header().Get("X-Keel-Provider"))
 	}
 }

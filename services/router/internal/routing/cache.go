@@ -146,6 +146,9 @@ func (r *Router) serveCached(ctx context.Context, call Call, routeName string, h
 	hit.reserved = false // the stored call's; a hit takes nothing from the limits
 	hit.Attempts = 0
 	if call.Emit != nil {
+		if err := call.started(StreamStart{Provider: hit.Provider, Model: hit.Model, Cached: true}); err != nil {
+			return Result{}, err
+		}
 		if hit.Response.Text != "" {
 			if err := call.Emit(provider.Delta{Text: hit.Response.Text}); err != nil {
 				return Result{}, err

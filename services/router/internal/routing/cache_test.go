@@ -81,14 +81,25 @@ func TestResponseCache(t *testing.T) {
 		t.Errorf("provider calls = %d, want 4", got)
 	}
 
-	// A streamed call served from the cache gets the text as one piece.
+	// A streamed call served from the cache is told so first, then gets
+	// the text as one piece.
 	var deltas []string
+	var start []StreamStart
 	res, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("hello"), Emit: func(d provider.Delta) error {
 		deltas = append(deltas, d.Text)
+		return nil
+	}, Started: func(s StreamStart) error {
+		if len(deltas) > 0 {
+			t.Error("started after a piece")
+		}
+		start = append(start, s)
 		return nil
 	}})
 	if err != nil || !res.Cached || strings.Join(deltas, "") != res.Response.Text || len(deltas) != 1 {
 		t.Errorf("streamed hit: %+v, deltas %q, %v", res, deltas, err)
+	}
+	if len(start) != 1 || !start[0].Cached || start[0].Provider != res.Provider {
+		t.Errorf("started %+v, want once, cached, naming %s", start, res.Provider)
 	}
 }
 

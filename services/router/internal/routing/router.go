@@ -78,11 +78,29 @@ type Call struct {
 	// Emit, when set, makes the call streamed: it receives text and whole
 	// tool calls as they come.
 	Emit func(provider.Delta) error
+	// Started, when set with Emit, is told who answers before the first
+	// piece goes to Emit.
+	Started func(StreamStart) error
 	// Variables are the values of the route's prompt template variables.
 	Variables map[string]string
 	// ExactRoute refuses a use case without a route of its own instead of
 	// serving it from the default route.
 	ExactRoute bool
+}
+
+// StreamStart says who answers a streamed call.
+type StreamStart struct {
+	Provider, Model string
+	// Cached is set for an answer from the route's response cache.
+	Cached bool
+}
+
+// started tells call who answers, when it asked.
+func (call Call) started(s StreamStart) error {
+	if call.Started == nil {
+		return nil
+	}
+	return call.Started(s)
 }
 
 // Result is a successful call: the reply and where it came from.
@@ -634,6 +652,7 @@ func (r *Router) attempt(
 	var (
 		resp     provider.Response
 		streamed bool
+		told     bool // call.Started, once
 		// sent estimates the reply that reached the caller, for a stream
 		// that breaks before the provider reports its usage.
 		sent provider.ReplyEstimate
@@ -663,6 +682,12 @@ func (r *Router) attempt(
 				// would still send is not given to (or charged to) the
 				// caller.
 				return &provider.Error{Class: provider.ErrServerFailed, Err: ErrOverran}
+			}
+			if !told {
+				told = true
+				if err := call.started(StreamStart{Provider: c.Provider, Model: c.Model}); err != nil {
+					return &callerGoneError{err: err}
+				}
 			}
 			if err := call.Emit(d); err != nil {
 				return &callerGoneError{err: err}

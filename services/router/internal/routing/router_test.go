@@ -3,9 +3,11 @@ package routing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -521,5 +523,28 @@ providers:
 	defer mu.Unlock()
 	if hits != 1 {
 		t.Errorf("hosted provider hit %d times, want 1", hits)
+	}
+}
+
+// A streamed call says who answers once, before the first piece, and only
+// for the candidate that does: one that failed before sending anything is
+// never named.
+func TestStreamStartNamesWhoAnswers(t *testing.T) {
+	t.Parallel()
+	r, _ := threeProviders(t, []step{{err: classErr(provider.ErrServerFailed)}}, []step{{deltas: []string{"Hel", "lo"}}}, nil, Options{})
+	var events []string
+	_, err := r.Do(context.Background(), Call{
+		UseCase: "support_reply",
+		Emit:    func(d provider.Delta) error { events = append(events, "piece "+d.Text); return nil },
+		Started: func(s StreamStart) error {
+			events = append(events, fmt.Sprintf("start %s %s %v", s.Provider, s.Model, s.Cached))
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"start b mb false", "piece Hel", "piece lo"}; !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
 	}
 }

@@ -106,8 +106,10 @@ func (r *Router) tryStructured(
 	if err != nil {
 		return attemptOutcome{}, err
 	}
-	emit := call.Emit
-	call.Emit = nil
+	// The attempts are not streamed: the caller gets the reply once it is
+	// checked.
+	caller := call
+	call.Emit, call.Started = nil, nil
 
 	first, err := r.tryCandidates(ctx, callerCtx, call, routeName, route, t, req)
 	if err != nil {
@@ -115,7 +117,7 @@ func (r *Router) tryStructured(
 	}
 	text, passed, err := checkReply(sch, first)
 	if err == nil {
-		return deliver(first, text, passed, emit)
+		return deliver(first, text, passed, caller)
 	}
 	var invalid *invalidReply
 	if !errors.As(err, &invalid) {
@@ -135,7 +137,7 @@ func (r *Router) tryStructured(
 		return out, err
 	}
 	out.Repaired = true
-	return deliver(out, text, passed, emit)
+	return deliver(out, text, passed, caller)
 }
 
 // invalidReply is a reply that did not match the schema: what to tell the
@@ -267,13 +269,18 @@ func sumOutcomes(first, second attemptOutcome) attemptOutcome {
 }
 
 // deliver sets the checked text as the reply and, for a streamed call,
-// hands it to emit in one piece, then the tool calls.
-func deliver(out attemptOutcome, text string, passed bool, emit func(provider.Delta) error) (attemptOutcome, error) {
+// tells the caller who answered and hands it the text in one piece, then
+// the tool calls.
+func deliver(out attemptOutcome, text string, passed bool, caller Call) (attemptOutcome, error) {
 	out.Response.Text = text
+	emit := caller.Emit
 	if emit == nil {
 		return out, nil
 	}
 	out.streamed = true
+	if err := caller.started(StreamStart{Provider: out.Provider, Model: out.Model}); err != nil {
+		return out, err
+	}
 	if text != "" {
 		if err := emit(provider.Delta{Text: text}); err != nil {
 			return out, err

@@ -833,8 +833,11 @@ type GenerateStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Delta string                 `protobuf:"bytes,1,opt,name=delta,proto3" json:"delta,omitempty"`
 	// Set on the last message only.
-	Final         *GenerateResponse `protobuf:"bytes,2,opt,name=final,proto3" json:"final,omitempty"`
-	ToolCall      *ToolCall         `protobuf:"bytes,3,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
+	Final    *GenerateResponse `protobuf:"bytes,2,opt,name=final,proto3" json:"final,omitempty"`
+	ToolCall *ToolCall         `protobuf:"bytes,3,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
+	// Set on a message of its own before the first piece of the reply: who
+	// answers.
+	Start         *StreamStart `protobuf:"bytes,4,opt,name=start,proto3" json:"start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -890,6 +893,76 @@ func (x *GenerateStreamResponse) GetToolCall() *ToolCall {
 	return nil
 }
 
+func (x *GenerateStreamResponse) GetStart() *StreamStart {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+// StreamStart says who answers a streamed call, before its first piece.
+type StreamStart struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Provider string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The candidate's model as the route names it.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// The reply comes from the route's response cache.
+	Cached        bool `protobuf:"varint,3,opt,name=cached,proto3" json:"cached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStart) Reset() {
+	*x = StreamStart{}
+	mi := &file_keel_v1_router_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStart) ProtoMessage() {}
+
+func (x *StreamStart) ProtoReflect() protoreflect.Message {
+	mi := &file_keel_v1_router_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
+func (*StreamStart) Descriptor() ([]byte, []int) {
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StreamStart) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *StreamStart) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *StreamStart) GetCached() bool {
+	if x != nil {
+		return x.Cached
+	}
+	return false
+}
+
 type ListRoutesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -898,7 +971,7 @@ type ListRoutesRequest struct {
 
 func (x *ListRoutesRequest) Reset() {
 	*x = ListRoutesRequest{}
-	mi := &file_keel_v1_router_proto_msgTypes[9]
+	mi := &file_keel_v1_router_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +983,7 @@ func (x *ListRoutesRequest) String() string {
 func (*ListRoutesRequest) ProtoMessage() {}
 
 func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[9]
+	mi := &file_keel_v1_router_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +996,7 @@ func (x *ListRoutesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesRequest.ProtoReflect.Descriptor instead.
 func (*ListRoutesRequest) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{9}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{10}
 }
 
 // RouteCandidate is one provider and model a route may call.
@@ -942,7 +1015,7 @@ type RouteCandidate struct {
 
 func (x *RouteCandidate) Reset() {
 	*x = RouteCandidate{}
-	mi := &file_keel_v1_router_proto_msgTypes[10]
+	mi := &file_keel_v1_router_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1027,7 @@ func (x *RouteCandidate) String() string {
 func (*RouteCandidate) ProtoMessage() {}
 
 func (x *RouteCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[10]
+	mi := &file_keel_v1_router_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1040,7 @@ func (x *RouteCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteCandidate.ProtoReflect.Descriptor instead.
 func (*RouteCandidate) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{10}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RouteCandidate) GetProvider() string {
@@ -1010,7 +1083,7 @@ type RouteInfo struct {
 
 func (x *RouteInfo) Reset() {
 	*x = RouteInfo{}
-	mi := &file_keel_v1_router_proto_msgTypes[11]
+	mi := &file_keel_v1_router_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1095,7 @@ func (x *RouteInfo) String() string {
 func (*RouteInfo) ProtoMessage() {}
 
 func (x *RouteInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[11]
+	mi := &file_keel_v1_router_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1108,7 @@ func (x *RouteInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteInfo.ProtoReflect.Descriptor instead.
 func (*RouteInfo) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{11}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RouteInfo) GetName() string {
@@ -1068,7 +1141,7 @@ type ListRoutesResponse struct {
 
 func (x *ListRoutesResponse) Reset() {
 	*x = ListRoutesResponse{}
-	mi := &file_keel_v1_router_proto_msgTypes[12]
+	mi := &file_keel_v1_router_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1153,7 @@ func (x *ListRoutesResponse) String() string {
 func (*ListRoutesResponse) ProtoMessage() {}
 
 func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keel_v1_router_proto_msgTypes[12]
+	mi := &file_keel_v1_router_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1166,7 @@ func (x *ListRoutesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoutesResponse.ProtoReflect.Descriptor instead.
 func (*ListRoutesResponse) Descriptor() ([]byte, []int) {
-	return file_keel_v1_router_proto_rawDescGZIP(), []int{12}
+	return file_keel_v1_router_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRoutesResponse) GetRoutes() []*RouteInfo {
@@ -1187,11 +1260,16 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\btemplate\x18\x0e \x01(\tR\btemplate\x12)\n" +
 	"\x10template_version\x18\x0f \x01(\x05R\x0ftemplateVersion\"K\n" +
 	"\x15GenerateStreamRequest\x122\n" +
-	"\arequest\x18\x01 \x01(\v2\x18.keel.v1.GenerateRequestR\arequest\"\x8f\x01\n" +
+	"\arequest\x18\x01 \x01(\v2\x18.keel.v1.GenerateRequestR\arequest\"\xbb\x01\n" +
 	"\x16GenerateStreamResponse\x12\x14\n" +
 	"\x05delta\x18\x01 \x01(\tR\x05delta\x12/\n" +
 	"\x05final\x18\x02 \x01(\v2\x19.keel.v1.GenerateResponseR\x05final\x12.\n" +
-	"\ttool_call\x18\x03 \x01(\v2\x11.keel.v1.ToolCallR\btoolCall\"\x13\n" +
+	"\ttool_call\x18\x03 \x01(\v2\x11.keel.v1.ToolCallR\btoolCall\x12*\n" +
+	"\x05start\x18\x04 \x01(\v2\x14.keel.v1.StreamStartR\x05start\"W\n" +
+	"\vStreamStart\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
+	"\x06cached\x18\x03 \x01(\bR\x06cached\"\x13\n" +
 	"\x11ListRoutesRequest\"x\n" +
 	"\x0eRouteCandidate\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
@@ -1230,7 +1308,7 @@ func file_keel_v1_router_proto_rawDescGZIP() []byte {
 }
 
 var file_keel_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_keel_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keel_v1_router_proto_goTypes = []any{
 	(Priority)(0),                  // 0: keel.v1.Priority
 	(*ChatMessage)(nil),            // 1: keel.v1.ChatMessage
@@ -1242,39 +1320,41 @@ var file_keel_v1_router_proto_goTypes = []any{
 	(*GenerateResponse)(nil),       // 7: keel.v1.GenerateResponse
 	(*GenerateStreamRequest)(nil),  // 8: keel.v1.GenerateStreamRequest
 	(*GenerateStreamResponse)(nil), // 9: keel.v1.GenerateStreamResponse
-	(*ListRoutesRequest)(nil),      // 10: keel.v1.ListRoutesRequest
-	(*RouteCandidate)(nil),         // 11: keel.v1.RouteCandidate
-	(*RouteInfo)(nil),              // 12: keel.v1.RouteInfo
-	(*ListRoutesResponse)(nil),     // 13: keel.v1.ListRoutesResponse
-	nil,                            // 14: keel.v1.GenerateRequest.TemplateVariablesEntry
-	(*Passage)(nil),                // 15: keel.v1.Passage
+	(*StreamStart)(nil),            // 10: keel.v1.StreamStart
+	(*ListRoutesRequest)(nil),      // 11: keel.v1.ListRoutesRequest
+	(*RouteCandidate)(nil),         // 12: keel.v1.RouteCandidate
+	(*RouteInfo)(nil),              // 13: keel.v1.RouteInfo
+	(*ListRoutesResponse)(nil),     // 14: keel.v1.ListRoutesResponse
+	nil,                            // 15: keel.v1.GenerateRequest.TemplateVariablesEntry
+	(*Passage)(nil),                // 16: keel.v1.Passage
 }
 var file_keel_v1_router_proto_depIdxs = []int32{
 	3,  // 0: keel.v1.ChatMessage.tool_calls:type_name -> keel.v1.ToolCall
 	1,  // 1: keel.v1.GenerateRequest.messages:type_name -> keel.v1.ChatMessage
-	15, // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
+	16, // 2: keel.v1.GenerateRequest.passages:type_name -> keel.v1.Passage
 	2,  // 3: keel.v1.GenerateRequest.tools:type_name -> keel.v1.ToolDefinition
 	5,  // 4: keel.v1.GenerateRequest.response_schema:type_name -> keel.v1.ResponseSchema
 	0,  // 5: keel.v1.GenerateRequest.priority:type_name -> keel.v1.Priority
-	14, // 6: keel.v1.GenerateRequest.template_variables:type_name -> keel.v1.GenerateRequest.TemplateVariablesEntry
+	15, // 6: keel.v1.GenerateRequest.template_variables:type_name -> keel.v1.GenerateRequest.TemplateVariablesEntry
 	3,  // 7: keel.v1.GenerateResponse.tool_calls:type_name -> keel.v1.ToolCall
 	4,  // 8: keel.v1.GenerateResponse.usage:type_name -> keel.v1.Usage
 	6,  // 9: keel.v1.GenerateStreamRequest.request:type_name -> keel.v1.GenerateRequest
 	7,  // 10: keel.v1.GenerateStreamResponse.final:type_name -> keel.v1.GenerateResponse
 	3,  // 11: keel.v1.GenerateStreamResponse.tool_call:type_name -> keel.v1.ToolCall
-	11, // 12: keel.v1.RouteInfo.candidates:type_name -> keel.v1.RouteCandidate
-	12, // 13: keel.v1.ListRoutesResponse.routes:type_name -> keel.v1.RouteInfo
-	6,  // 14: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
-	8,  // 15: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
-	10, // 16: keel.v1.ModelRouterService.ListRoutes:input_type -> keel.v1.ListRoutesRequest
-	7,  // 17: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
-	9,  // 18: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
-	13, // 19: keel.v1.ModelRouterService.ListRoutes:output_type -> keel.v1.ListRoutesResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 12: keel.v1.GenerateStreamResponse.start:type_name -> keel.v1.StreamStart
+	12, // 13: keel.v1.RouteInfo.candidates:type_name -> keel.v1.RouteCandidate
+	13, // 14: keel.v1.ListRoutesResponse.routes:type_name -> keel.v1.RouteInfo
+	6,  // 15: keel.v1.ModelRouterService.Generate:input_type -> keel.v1.GenerateRequest
+	8,  // 16: keel.v1.ModelRouterService.GenerateStream:input_type -> keel.v1.GenerateStreamRequest
+	11, // 17: keel.v1.ModelRouterService.ListRoutes:input_type -> keel.v1.ListRoutesRequest
+	7,  // 18: keel.v1.ModelRouterService.Generate:output_type -> keel.v1.GenerateResponse
+	9,  // 19: keel.v1.ModelRouterService.GenerateStream:output_type -> keel.v1.GenerateStreamResponse
+	14, // 20: keel.v1.ModelRouterService.ListRoutes:output_type -> keel.v1.ListRoutesResponse
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_keel_v1_router_proto_init() }
@@ -1290,7 +1370,7 @@ func file_keel_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keel_v1_router_proto_rawDesc), len(file_keel_v1_router_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
