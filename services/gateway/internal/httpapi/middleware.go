@@ -62,6 +62,9 @@ func (h *handler) logRequest(r *http.Request, info *requestInfo, status int, ela
 	if status >= http.StatusInternalServerError {
 		level = slog.LevelError
 	}
+	if !h.logger.Enabled(r.Context(), level) {
+		return // before the arguments are boxed: a quiet gateway pays nothing
+	}
 	h.logger.Log(r.Context(), level, "http request",
 		"method", r.Method,
 		"route", r.Pattern,
