@@ -47,6 +47,9 @@ type Delta struct {
 	// ToolCall is set, and Text empty, when the model finished asking for a
 	// tool; its Arguments are the joined fragments, a complete JSON object.
 	ToolCall *ToolCall
+	// Model is the model the provider says answers, once its stream has
+	// said (as Response.Model); empty before.
+	Model string
 }
 
 // Role is the author of a chat message.

@@ -685,7 +685,7 @@ func (r *Router) attempt(
 			}
 			if !told {
 				told = true
-				if err := call.started(StreamStart{Provider: c.Provider, Model: c.Model}); err != nil {
+				if err := call.started(StreamStart{Provider: c.Provider, Model: cmp.Or(d.Model, c.Model)}); err != nil {
 					return &callerGoneError{err: err}
 				}
 			}

@@ -547,4 +547,31 @@ func TestStreamStartNamesWhoAnswers(t *testing.T) {
 	if want := []string{"start b mb false", "piece Hel", "piece lo"}; !slices.Equal(events, want) {
 		t.Errorf("events %q, want %q", events, want)
 	}
+
+	// A provider that names its model in the stream is taken at its word.
+	named := newTestRouter(t, File{
+		Routes:    map[string]Route{"r": {Providers: []Candidate{{Provider: "n", Model: "gpt-x"}}}},
+		Providers: map[string]ProviderConfig{"n": {Type: TypeLocal}},
+	}, map[string]provider.Provider{"n": namingProvider{}}, Options{})
+	var start StreamStart
+	if _, err := named.Do(context.Background(), Call{UseCase: "r",
+		Emit:    func(provider.Delta) error { return nil },
+		Started: func(s StreamStart) error { start = s; return nil },
+	}); err != nil || start.Model != "gpt-x-2026-01-01" {
+		t.Errorf("start %+v, %v; want the model the provider named", start, err)
+	}
+}
+
+// namingProvider streams one piece naming its model version.
+type namingProvider struct{}
+
+func (namingProvider) Name() string { return "n" }
+func (namingProvider) Generate(context.Context, provider.Request) (provider.Response, error) {
+	return provider.Response{Text: "hi", Model: "gpt-x-2026-01-01", FinishReason: provider.FinishStop}, nil
+}
+func (namingProvider) Stream(_ context.Context, _ provider.Request, emit func(provider.Delta) error) (provider.Response, error) {
+	if err := emit(provider.Delta{Text: "hi", Model: "gpt-x-2026-01-01"}); err != nil {
+		return provider.Response{}, err
+	}
+	return provider.Response{Text: "hi", Model: "gpt-x-2026-01-01", FinishReason: provider.FinishStop}, nil
 }

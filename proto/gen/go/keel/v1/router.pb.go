@@ -904,9 +904,8 @@ func (x *GenerateStreamResponse) GetStart() *StreamStart {
 type StreamStart struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Provider string                 `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// The model that answers: the candidate's model as the route names it,
-	// or the one the provider reported when the reply was whole before it
-	// was sent (structured outputs, the cache).
+	// The model that answers, as the provider reports it; the candidate's
+	// model as the route names it when the provider's stream does not say.
 	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
 	// The reply comes from the route's response cache.
 	Cached        bool `protobuf:"varint,3,opt,name=cached,proto3" json:"cached,omitempty"`

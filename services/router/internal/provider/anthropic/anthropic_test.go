@@ -43,9 +43,13 @@ func testRequest() provider.Request {
 
 func ptr[T any](v T) *T { return &v }
 
-// collect returns an emit function that records the deltas.
+// collect returns an emit function that records the deltas. Every piece
+// must name the model, which message_start says before any content.
 func collect(texts *[]string, calls *[]provider.ToolCall) func(provider.Delta) error {
 	return func(d provider.Delta) error {
+		if d.Model == "" {
+			return errors.New("delta names no model")
+		}
 		if d.ToolCall != nil {
 			if d.Text != "" {
 				return errors.New("delta with both text and a tool call")

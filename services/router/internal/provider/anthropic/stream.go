@@ -270,7 +270,7 @@ func (a *streamAccumulator) finishBlock(b *streamBlock, emit func(provider.Delta
 
 	call := provider.ToolCall{ID: b.id, Name: b.name, Arguments: compactJSON(input)}
 	a.calls = append(a.calls, call)
-	return emit(provider.Delta{ToolCall: &call})
+	return emit(provider.Delta{ToolCall: &call, Model: a.model})
 }
 
 // finishOpenBlocks ends, in index order, the blocks that message_stop found
@@ -317,7 +317,7 @@ func (a *streamAccumulator) emitText(s string, emit func(provider.Delta) error) 
 		return nil
 	}
 	a.text.WriteString(s)
-	return emit(provider.Delta{Text: s})
+	return emit(provider.Delta{Text: s, Model: a.model})
 }
 
 // grow counts n more bytes of reply and fails once the reply is larger than

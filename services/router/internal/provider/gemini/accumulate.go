@@ -101,12 +101,12 @@ func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
 		}
 		a.calls = append(a.calls, call)
 		if emit != nil {
-			return emit(provider.Delta{ToolCall: &call})
+			return emit(provider.Delta{ToolCall: &call, Model: a.model})
 		}
 	case p.Text != "":
 		a.text.WriteString(p.Text)
 		if emit != nil {
-			return emit(provider.Delta{Text: p.Text})
+			return emit(provider.Delta{Text: p.Text, Model: a.model})
 		}
 	}
 	return nil

@@ -431,10 +431,11 @@ func TestStreamToolCalls(t *testing.T) {
 		{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
 		{ID: "call_2", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
 	}
+	// Each piece names the model the stream reported (modelVersion).
 	wantDeltas := []provider.Delta{
-		{Text: "Let me look up both orders."},
-		{ToolCall: &wantCalls[0]},
-		{ToolCall: &wantCalls[1]},
+		{Text: "Let me look up both orders.", Model: "gemini-2.5-flash"},
+		{ToolCall: &wantCalls[0], Model: "gemini-2.5-flash"},
+		{ToolCall: &wantCalls[1], Model: "gemini-2.5-flash"},
 	}
 	if diff := cmp.Diff(wantDeltas, deltas); diff != "" {
 		t.Errorf("deltas (-want +got):\n%s", diff)

@@ -397,7 +397,7 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 				return false, errStreamTooLong()
 			}
 			a.text.WriteString(*c)
-			if err := emit(provider.Delta{Text: *c}); err != nil {
+			if err := emit(provider.Delta{Text: *c, Model: a.model}); err != nil {
 				return false, err
 			}
 		}
@@ -418,7 +418,7 @@ func (a *streamAccumulator) flushToolCalls(emit func(provider.Delta) error) erro
 			return err
 		}
 		a.emitted = append(a.emitted, c)
-		if err := emit(provider.Delta{ToolCall: &c}); err != nil {
+		if err := emit(provider.Delta{ToolCall: &c, Model: a.model}); err != nil {
 			return err
 		}
 	}

@@ -257,6 +257,10 @@ func TestStream(t *testing.T) {
 			var deltas []string
 			resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
 				deltas = append(deltas, d.Text)
+				// Every piece names the model the chunks report.
+				if d.Model != "gpt-4o-mini-2024-07-18" {
+					t.Errorf("delta %q names model %q", d.Text, d.Model)
+				}
 				return nil
 			})
 			if err != nil {
