@@ -52,17 +52,26 @@ func client(conns *atomic.Int32) *http.Client {
 // server sends until it closes the connection or goes quiet for 2 s.
 func raw(t *testing.T, addr, request string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, request); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	out, _ := io.ReadAll(c)
 	return string(out)
+}
+
+// dial connects to addr, closed when the test ends; its reads and writes
+// give up after 10 seconds.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
 
 func TestServesKeptAliveConnections(t *testing.T) {
@@ -168,13 +177,8 @@ func TestFraming(t *testing.T) {
 		t.Errorf("declared length:\n%s", got)
 	}
 	// Fewer bytes than declared: the connection closes after them.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	_, _ = io.WriteString(c, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	short, err := io.ReadAll(c)
 	if err != nil || !strings.HasSuffix(string(short), "abc") {
 		t.Errorf("short body: %q, %v; want it, then the connection closed", short, err)
@@ -251,12 +255,7 @@ func TestExpectContinue(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusUnauthorized)
 	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	_, _ = io.WriteString(c, "POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
 	line, _ := br.ReadString('\n')
@@ -298,10 +297,7 @@ func TestClientGoneCancelsRequest(t *testing.T) {
 					cause <- nil
 				}
 			})
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := dial(t, addr)
 			_, _ = io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"+after)
 			time.Sleep(20 * time.Millisecond) // past the watch delay, though any order must work
 			_ = c.Close()
@@ -325,12 +321,7 @@ func TestPipelinedRequests(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	_, _ = io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
 	_, _ = io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -399,11 +390,7 @@ func TestShutdown(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "done")
 	})
-	idle, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	idle := dial(t, addr)
 	answer := make(chan string, 1)
 	go func() { answer <- raw(t, addr, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n") }()
 	<-entered
@@ -434,13 +421,8 @@ func TestReadHeaderTimeout(t *testing.T) {
 	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {}, func(s *Server) {
 		s.ReadHeaderTimeout = 100 * time.Millisecond
 	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 64)); !errors.Is(err, io.EOF) {
 		t.Errorf("read on a connection with unfinished headers: %v, want the server to close it", err)
 	}
@@ -528,12 +510,7 @@ func TestHeadAndLateHeaders(t *testing.T) {
 			_, _ = io.WriteString(w, r.URL.Path)
 		}
 	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, addr)
 	_, _ = io.WriteString(c, "HEAD /flush HTTP/1.1\r\nHost: x\r\n\r\nGET /late HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
 	head, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
