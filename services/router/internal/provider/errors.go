@@ -202,14 +202,14 @@ const maxReason = 300
 // CleanReason makes msg, a provider's explanation of a refused request, fit
 // to show the caller: every occurrence of key taken out, control characters
 // and runs of spaces made one space, invisible formatting characters
-// dropped, cut at a character boundary. It returns ""
-// for a message that speaks of API keys, which a caller has no business
-// reading even masked.
+// dropped, cut at a character boundary. It returns "" for a message that
+// speaks of credentials, which a caller has no business reading even
+// masked.
 func CleanReason(msg, key string) string {
 	if key != "" {
 		msg = strings.ReplaceAll(msg, key, "[redacted]")
 	}
-	if MentionsKey(msg) || mentionsCredential(msg) {
+	if speaksOfCredentials(msg) {
 		return ""
 	}
 	var b strings.Builder
@@ -243,13 +243,12 @@ func MentionsKey(msg string) bool {
 	return strings.Contains(letters(msg), "apikey")
 }
 
-// mentionsCredential reports a message that speaks of the Authorization
-// header or holds what looks like a key ("sk-...", "xai-..."): not one to
-// show, though not necessarily a refused key.
-func mentionsCredential(msg string) bool {
-	l := letters(msg)
-	m := strings.ToLower(msg)
-	return strings.Contains(l, "authorization") || strings.Contains(l, "bearer") ||
+// speaksOfCredentials reports a message about an API key or the
+// Authorization header, or holding what looks like a key ("sk-...",
+// "xai-..."), however the words are spaced or joined.
+func speaksOfCredentials(msg string) bool {
+	l, m := letters(msg), strings.ToLower(msg)
+	return strings.Contains(l, "apikey") || strings.Contains(l, "authorization") || strings.Contains(l, "bearer") ||
 		strings.Contains(m, "sk-") || strings.Contains(m, "xai-")
 }
 
