@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keelhq/keel/services/gateway/internal/h1"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/keelhq/keel/pkg/logging"
 	"github.com/keelhq/keel/pkg/temporalx"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/gateway/internal/h1"
 	"github.com/keelhq/keel/services/gateway/internal/httpapi"
 )
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	routersvc "github.com/keelhq/keel/services/router/service"
 	"log/slog"
 	"net"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/keelhq/keel/pkg/natsserver"
 	"github.com/keelhq/keel/pkg/pgdb"
 	"github.com/keelhq/keel/pkg/temporalx"
+	routersvc "github.com/keelhq/keel/services/router/service"
 )
 
 // Fixed loopback ports of `keel dev`, so that other keel commands find it.
