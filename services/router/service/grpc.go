@@ -289,7 +289,9 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			bad("response_schema.schema_json", "must be a usable JSON Schema: "+
 				strings.TrimPrefix(err.Error(), routing.ErrInvalidSchema.Error()+": "))
 		}
-		out.Schema = &provider.Schema{Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson()), Strict: sc.GetStrict()}
+		out.Schema = &provider.Schema{
+			Name: sc.GetName(), JSON: json.RawMessage(sc.GetSchemaJson()), Strict: sc.GetStrict(), JSONMode: sc.GetJsonMode(),
+		}
 	}
 	for i, m := range req.GetMessages() {
 		role := provider.Role(m.GetRole())

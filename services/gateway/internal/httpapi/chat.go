@@ -387,7 +387,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		switch rf.Type {
 		case "text":
 		case "json_object":
-			req.ResponseSchema = &keelv1.ResponseSchema{Name: "json_object", SchemaJson: `{"type":"object"}`}
+			req.ResponseSchema = &keelv1.ResponseSchema{Name: "json_object", SchemaJson: `{"type":"object"}`, JsonMode: true}
 		case "json_schema":
 			if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
 				return nil, badChat("response_format.json_schema", "json_schema.schema is required")

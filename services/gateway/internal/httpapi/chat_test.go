@@ -443,8 +443,9 @@ func TestChatCompletionsConvertsFieldForms(t *testing.T) {
 			fields: `"response_format":{"type":"json_object"}`,
 			check: func(t *testing.T, req *keelv1.GenerateRequest) {
 				sc := req.GetResponseSchema()
-				if sc == nil || !json.Valid([]byte(sc.GetSchemaJson())) || !strings.Contains(sc.GetSchemaJson(), `"object"`) {
-					t.Errorf("response schema = %v, want an object schema", sc)
+				if sc == nil || !json.Valid([]byte(sc.GetSchemaJson())) || !strings.Contains(sc.GetSchemaJson(), `"object"`) ||
+					!sc.GetJsonMode() {
+					t.Errorf("response schema = %v, want an object schema in JSON mode", sc)
 				}
 			},
 		},

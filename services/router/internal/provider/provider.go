@@ -158,6 +158,10 @@ type Schema struct {
 	// name every property required and allow no others). The router
 	// validates the reply whether or not it is set.
 	Strict bool
+	// JSONMode asks for any JSON object (OpenAI's json_object), which
+	// OpenAI-compatible servers are asked for as such; JSON is then an
+	// object schema to check the reply against.
+	JSONMode bool
 }
 
 // Request is what the router sends to a provider.

@@ -370,7 +370,11 @@ type ResponseSchema struct {
 	SchemaJson string                 `protobuf:"bytes,2,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
 	// Asks providers that have a strict mode (OpenAI's json_schema strict) to
 	// hold their output to the schema; the reply is validated either way.
-	Strict        bool `protobuf:"varint,3,opt,name=strict,proto3" json:"strict,omitempty"`
+	Strict bool `protobuf:"varint,3,opt,name=strict,proto3" json:"strict,omitempty"`
+	// Asks for any JSON object (OpenAI's response_format json_object):
+	// OpenAI-compatible servers are asked for JSON mode; schema_json is then
+	// {"type":"object"}, what the reply is checked against.
+	JsonMode      bool `protobuf:"varint,4,opt,name=json_mode,json=jsonMode,proto3" json:"json_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,6 +426,13 @@ func (x *ResponseSchema) GetSchemaJson() string {
 func (x *ResponseSchema) GetStrict() bool {
 	if x != nil {
 		return x.Strict
+	}
+	return false
+}
+
+func (x *ResponseSchema) GetJsonMode() bool {
+	if x != nil {
+		return x.JsonMode
 	}
 	return false
 }
@@ -1205,12 +1216,13 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"costMicros\x12.\n" +
 	"\x13cached_input_tokens\x18\x04 \x01(\x03R\x11cachedInputTokens\x12,\n" +
 	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\x12\x1c\n" +
-	"\testimated\x18\x06 \x01(\bR\testimated\"]\n" +
+	"\testimated\x18\x06 \x01(\bR\testimated\"z\n" +
 	"\x0eResponseSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vschema_json\x18\x02 \x01(\tR\n" +
 	"schemaJson\x12\x16\n" +
-	"\x06strict\x18\x03 \x01(\bR\x06strict\"\xff\x06\n" +
+	"\x06strict\x18\x03 \x01(\bR\x06strict\x12\x1b\n" +
+	"\tjson_mode\x18\x04 \x01(\bR\bjsonMode\"\xff\x06\n" +
 	"\x0fGenerateRequest\x12\x19\n" +
 	"\buse_case\x18\x01 \x01(\tR\auseCase\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.keel.v1.ChatMessageR\bmessages\x12,\n" +

@@ -682,11 +682,12 @@ func TestRequestFields(t *testing.T) {
 	looseReq.Retention = provider.RetentionNone
 	looseReq.Schema = &provider.Schema{Name: "reply", JSON: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}}}`)}
 	objectReq := testRequest()
-	objectReq.Schema = &provider.Schema{Name: "json_object", JSON: json.RawMessage(`{"type": "object"}`)}
-	// The same schema under another name stays json_schema: OpenAI's JSON
-	// mode wants "JSON" in the prompt, which its caller need not have.
+	objectReq.Schema = &provider.Schema{Name: "json_object", JSON: json.RawMessage(`{"type": "object"}`), JSONMode: true}
+	// The same schema without JSON mode asked for stays json_schema, whatever
+	// its name: OpenAI's JSON mode wants "JSON" in the prompt, which its
+	// caller need not have.
 	namedReq := testRequest()
-	namedReq.Schema = &provider.Schema{Name: "x", JSON: json.RawMessage(`{"type":"object"}`)}
+	namedReq.Schema = &provider.Schema{Name: "json_object", JSON: json.RawMessage(`{"type":"object"}`)}
 
 	tests := []struct {
 		name   string
@@ -704,9 +705,9 @@ func TestRequestFields(t *testing.T) {
 		{name: "json mode", flavor: FlavorCompatible, req: objectReq,
 			want:   map[string]string{"max_tokens": "300"},
 			format: `{"type":"json_object"}`},
-		{name: "any object by name", flavor: FlavorOpenAI, req: namedReq,
+		{name: "any object without JSON mode", flavor: FlavorOpenAI, req: namedReq,
 			want:   map[string]string{"max_completion_tokens": "300"},
-			format: `{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}`},
+			format: `{"type":"json_schema","json_schema":{"name":"json_object","schema":{"type":"object"}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -176,11 +176,9 @@ func toChatRequest(req provider.Request, stream bool, flavor Flavor) chatRequest
 	}
 	switch {
 	case req.Schema == nil:
-	case req.Schema.Name == JSONObjectSchema && anyObject(req.Schema.JSON):
-		// The caller asked for JSON mode (the gateway names its
-		// json_object so), which more compatible servers know than
-		// json_schema. Only then: OpenAI's JSON mode wants the word
-		// "JSON" in the messages, which a json_schema caller need not
+	case req.Schema.JSONMode:
+		// Only when the caller asked for it: OpenAI's JSON mode wants the
+		// word "JSON" in the messages, which a json_schema caller need not
 		// have written.
 		out.ResponseFormat = &responseFormat{Type: "json_object"}
 	default:
@@ -243,15 +241,4 @@ func finishReason(s string) provider.FinishReason {
 	default:
 		return provider.FinishReason(s)
 	}
-}
-
-// JSONObjectSchema is the schema name under which a caller asks for JSON
-// mode: any JSON object, sent to OpenAI-compatible servers as
-// response_format json_object.
-const JSONObjectSchema = "json_object"
-
-// anyObject reports whether schema is {"type":"object"} and nothing more.
-func anyObject(schema json.RawMessage) bool {
-	var m map[string]any
-	return json.Unmarshal(schema, &m) == nil && len(m) == 1 && m["type"] == "object"
 }
