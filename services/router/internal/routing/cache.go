@@ -135,14 +135,18 @@ func answerSize(r provider.Response) int {
 	return n
 }
 
+// givenAgain is a stored answer given again on route: cached, and nothing
+// paid or used for it.
+func (res Result) givenAgain(route string) Result {
+	res.Route, res.Cached, res.CostMicros, res.Response.Usage = route, true, 0, provider.Usage{}
+	return res
+}
+
 // serveCached answers a call from the cache: streamed calls get the text in
 // one piece and then the tool calls. Nothing is paid: the reply's usage is
 // zero, as the usage event's is, and both say it was cached.
 func (r *Router) serveCached(ctx context.Context, call Call, routeName string, hit Result, start time.Time) (Result, error) {
-	hit.Route = routeName
-	hit.Cached = true
-	hit.CostMicros = 0
-	hit.Response.Usage = provider.Usage{}
+	hit = hit.givenAgain(routeName)
 	hit.reserved = false // the stored call's; a hit takes nothing from the limits
 	hit.Attempts = 0
 	if call.Emit != nil {

@@ -822,12 +822,9 @@ func (r *Router) order(route Route, t, conversation string) []Candidate {
 func (r *Router) fallback(routeName string, route Route, key cacheKey, structured bool, cause error) (Result, bool) {
 	if route.Fallback.Cached {
 		if hit, ok := r.cache.get(key, cmp.Or(route.Fallback.MaxAge, DefaultFallbackMaxAge), r.now()); ok {
-			hit.Route = routeName
+			hit = hit.givenAgain(routeName)
 			hit.Degraded = true
 			hit.DegradedReason = ErrorClass(cause) + "; cached answer"
-			hit.CostMicros = 0
-			hit.Response.Usage = provider.Usage{}
-			hit.Cached = true
 			return hit, true
 		}
 	}
