@@ -143,6 +143,7 @@ func (s *modelRouterServer) generateStream(
 	call.Started = func(st routing.StreamStart) error {
 		return send(&keelv1.GenerateStreamResponse{Start: &keelv1.StreamStart{
 			Provider: st.Provider, Model: st.Model, Cached: st.Cached,
+			Template: st.Template, TemplateVersion: int32(min(st.TemplateVersion, math.MaxInt32)),
 		}})
 	}
 	res, err := s.router.Do(ctx, call)

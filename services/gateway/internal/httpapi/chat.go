@@ -176,6 +176,9 @@ func (h *handler) streamCompletion(
 				if start.GetCached() {
 					w.Header().Set(headerCache, "hit")
 				}
+				if t := start.GetTemplate(); t != "" {
+					w.Header().Set(headerTemplate, templateRef(t, start.GetTemplateVersion()))
+				}
 				sse.model = cmp.Or(start.GetModel(), sse.model)
 			}
 			return nil
@@ -461,13 +464,18 @@ func setKeelHeaders(h http.Header, resp *keelv1.GenerateResponse) {
 		h.Set(headerCache, "hit")
 	}
 	if t := resp.GetTemplate(); t != "" {
-		h.Set(headerTemplate, t+"@"+strconv.Itoa(int(resp.GetTemplateVersion())))
+		h.Set(headerTemplate, templateRef(t, resp.GetTemplateVersion()))
 	}
 	if resp.GetDegraded() {
 		h.Set(headerDegraded, "true; reason="+resp.GetDegradedReason())
 		return
 	}
 	h.Set(headerProvider, resp.GetProvider())
+}
+
+// templateRef is how X-Keel-Template names a template: name@version.
+func templateRef(name string, version int32) string {
+	return name + "@" + strconv.Itoa(int(version))
 }
 
 func completionID() string {

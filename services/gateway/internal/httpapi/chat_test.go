@@ -782,7 +782,7 @@ func TestChatCompletionStream(t *testing.T) {
 		Usage: &keelv1.Usage{InputTokens: 10, OutputTokens: 4, CachedInputTokens: 2},
 	}
 	msgs := []*keelv1.GenerateStreamResponse{
-		{Start: &keelv1.StreamStart{Provider: "hosted", Model: "gpt-test"}},
+		{Start: &keelv1.StreamStart{Provider: "hosted", Model: "gpt-test", Template: "greet", TemplateVersion: 2}},
 		{Delta: "Hello"},
 		{Delta: " there"},
 		{ToolCall: final.ToolCalls[0]},
@@ -844,6 +844,9 @@ func TestChatCompletionStream(t *testing.T) {
 			// before the first; the headers name the provider.
 			if p := rec.Header().Get("X-Keel-Provider"); p != "hosted" {
 				t.Errorf("X-Keel-Provider = %q, want hosted", p)
+			}
+			if tpl := rec.Header().Get("X-Keel-Template"); tpl != "greet@2" {
+				t.Errorf("X-Keel-Template = %q, want greet@2", tpl)
 			}
 			for i, c := range chunks {
 				if c.ID != chunks[0].ID || !strings.HasPrefix(c.ID, "chatcmpl-") || c.Created != testNow().Unix() {

@@ -93,6 +93,10 @@ type StreamStart struct {
 	Provider, Model string
 	// Cached is set for an answer from the route's response cache.
 	Cached bool
+	// Template and TemplateVersion name the route's prompt template, when
+	// it has one.
+	Template        string
+	TemplateVersion int
 }
 
 // started tells call who answers, when it asked.
@@ -297,6 +301,15 @@ func (r *Router) Do(ctx context.Context, call Call) (result Result, callErr erro
 	req, err := r.render(route.Template, prepared, call.Variables)
 	if err != nil {
 		return refuse(err, false)
+	}
+	if ref := route.Template; ref != nil && call.Started != nil {
+		// Whoever answers (a candidate, the cache, a repair), the route's
+		// template rendered the request.
+		started := call.Started
+		call.Started = func(s StreamStart) error {
+			s.Template, s.TemplateVersion = ref.Name, ref.Version
+			return started(s)
+		}
 	}
 	key := r.cacheKey(t, routeName, route, req)
 	if hit, ok := r.cache.get(key, route.Cache.TTL, r.now()); ok {

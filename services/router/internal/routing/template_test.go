@@ -27,8 +27,12 @@ func (p *capturingProvider) Generate(_ context.Context, req provider.Request) (p
 	return provider.Response{Text: "ok", FinishReason: provider.FinishStop}, nil
 }
 
-func (p *capturingProvider) Stream(ctx context.Context, req provider.Request, _ func(provider.Delta) error) (provider.Response, error) {
-	return p.Generate(ctx, req)
+func (p *capturingProvider) Stream(ctx context.Context, req provider.Request, emit func(provider.Delta) error) (provider.Response, error) {
+	resp, err := p.Generate(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	return resp, emit(provider.Delta{Text: resp.Text})
 }
 
 func templateFile() File {
@@ -83,6 +87,20 @@ func TestTemplateRendered(t *testing.T) {
 	if got := rec.records[0]; got.Template != "greet" || got.TemplateVersion != 2 {
 		t.Errorf("record names template %q v%d", got.Template, got.TemplateVersion)
 	}
+	// A stream says which template before its first piece.
+	var starts []StreamStart
+	if _, err := r.Do(ctx, Call{
+		UseCase:   "reply",
+		Request:   userRequest("where is my parcel"),
+		Variables: map[string]string{"name": "Ana", "orders": "3"},
+		Emit:      func(provider.Delta) error { return nil },
+		Started:   func(s StreamStart) error { starts = append(starts, s); return nil },
+	}); err != nil {
+		t.Fatalf("Do streamed: %v", err)
+	}
+	if len(starts) != 1 || starts[0].Template != "greet" || starts[0].TemplateVersion != 2 || starts[0].Provider != "cap" {
+		t.Errorf("stream starts %+v, want one naming greet v2 and cap", starts)
+	}
 
 	// Wrong or missing variables are the caller's error; nobody is called.
 	for _, vars := range []map[string]string{
@@ -99,8 +117,8 @@ func TestTemplateRendered(t *testing.T) {
 	if _, err := r.Do(ctx, Call{UseCase: "plain", Request: userRequest("hi"), Variables: map[string]string{"a": "b"}}); !errors.Is(err, provider.ErrRequestRejected) {
 		t.Errorf("variables on a plain route: %v", err)
 	}
-	if len(p.reqs) != 1 {
-		t.Errorf("provider calls = %d, want 1", len(p.reqs))
+	if len(p.reqs) != 2 {
+		t.Errorf("provider calls = %d, want 2", len(p.reqs))
 	}
 }
 

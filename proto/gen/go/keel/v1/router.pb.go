@@ -919,9 +919,12 @@ type StreamStart struct {
 	// model as the route names it when the provider's stream does not say.
 	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
 	// The reply comes from the route's response cache.
-	Cached        bool `protobuf:"varint,3,opt,name=cached,proto3" json:"cached,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cached bool `protobuf:"varint,3,opt,name=cached,proto3" json:"cached,omitempty"`
+	// The route's prompt template and its version, when it has one.
+	Template        string `protobuf:"bytes,4,opt,name=template,proto3" json:"template,omitempty"`
+	TemplateVersion int32  `protobuf:"varint,5,opt,name=template_version,json=templateVersion,proto3" json:"template_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StreamStart) Reset() {
@@ -973,6 +976,20 @@ func (x *StreamStart) GetCached() bool {
 		return x.Cached
 	}
 	return false
+}
+
+func (x *StreamStart) GetTemplate() string {
+	if x != nil {
+		return x.Template
+	}
+	return ""
+}
+
+func (x *StreamStart) GetTemplateVersion() int32 {
+	if x != nil {
+		return x.TemplateVersion
+	}
+	return 0
 }
 
 type ListRoutesRequest struct {
@@ -1278,11 +1295,13 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x05delta\x18\x01 \x01(\tR\x05delta\x12/\n" +
 	"\x05final\x18\x02 \x01(\v2\x19.keel.v1.GenerateResponseR\x05final\x12.\n" +
 	"\ttool_call\x18\x03 \x01(\v2\x11.keel.v1.ToolCallR\btoolCall\x12*\n" +
-	"\x05start\x18\x04 \x01(\v2\x14.keel.v1.StreamStartR\x05start\"W\n" +
+	"\x05start\x18\x04 \x01(\v2\x14.keel.v1.StreamStartR\x05start\"\x9e\x01\n" +
 	"\vStreamStart\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
-	"\x06cached\x18\x03 \x01(\bR\x06cached\"\x13\n" +
+	"\x06cached\x18\x03 \x01(\bR\x06cached\x12\x1a\n" +
+	"\btemplate\x18\x04 \x01(\tR\btemplate\x12)\n" +
+	"\x10template_version\x18\x05 \x01(\x05R\x0ftemplateVersion\"\x13\n" +
 	"\x11ListRoutesRequest\"x\n" +
 	"\x0eRouteCandidate\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x14\n" +
