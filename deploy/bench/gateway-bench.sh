@@ -7,6 +7,8 @@
 #                                    -routes deploy/bench/routes-mock.yaml
 #                                    -print-token bench -quiet > TOKEN_FILE)
 #   the peer on 127.0.0.1:8787      (optional; see ../shared/bench/README.md)
+#   the relay on 127.0.0.1:8482     (optional: go run deploy/bench/relay/relay.go,
+#                                    the floor of a Go gateway doing nothing)
 # Usage: deploy/bench/gateway-bench.sh TOKEN_FILE [seconds] [rounds]
 set -euo pipefail
 token=$(cat "$1")
@@ -19,6 +21,10 @@ for round in $(seq 1 "$rounds"); do
   for c in 1 16; do
     printf 'round %s c=%-2s mock  ' "$round" "$c"
     "$loadgen" -c "$c" -d "${secs}s"
+    if curl -s -o /dev/null http://127.0.0.1:8482/; then
+      printf 'round %s c=%-2s relay ' "$round" "$c"
+      "$loadgen" -c "$c" -d "${secs}s" -url http://127.0.0.1:8482/v1/chat/completions
+    fi
     printf 'round %s c=%-2s keel  ' "$round" "$c"
     "$loadgen" -c "$c" -d "${secs}s" -url http://127.0.0.1:8481/v1/chat/completions \
       -H "Authorization: Bearer $token"
