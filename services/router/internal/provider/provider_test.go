@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -87,6 +88,44 @@ func TestEstimateTokens(t *testing.T) {
 	}
 	if got := EstimateInputTokens(req); got != 8 {
 		t.Errorf("EstimateInputTokens = %d, want 8", got)
+	}
+
+	// Text that is not spaced into words is not one token: scripts written
+	// without spaces count a token per character, long runs of letters or
+	// digits one per four.
+	for _, tt := range []struct {
+		text string
+		want int64
+	}{
+		{"我的订单在哪里", 7},
+		{"注文はどこですか", 8},
+		{"주문 어디", 4},
+		{strings.Repeat("a", 400), 100},
+		{"ORD-10421 在哪里", 2 + 3},
+		{"", 0},
+	} {
+		if got := EstimateTokens(tt.text); got != tt.want {
+			t.Errorf("EstimateTokens(%.20q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+
+	// Streamed in pieces split anywhere, a reply is estimated as a whole.
+	text := "Votre commande 注文 est partie hier, ORD-10421."
+	for cut := range len(text) + 1 {
+		if !utf8.RuneStart(text[min(cut, len(text)-1)]) {
+			continue
+		}
+		var e ReplyEstimate
+		e.Add(text[:cut])
+		e.Add(text[cut:])
+		if got, want := e.Tokens(), EstimateTokens(text); got != want {
+			t.Errorf("cut at %d: %d tokens, whole %d", cut, got, want)
+		}
+	}
+	// Messages do not run into each other: "ab" and "cd" are two words.
+	joined := EstimateInputTokens(Request{Messages: []Message{{Content: "ab"}, {Content: "cd"}}})
+	if joined != EstimateTokens("ab cd") {
+		t.Errorf("two one-word messages = %d tokens, want %d", joined, EstimateTokens("ab cd"))
 	}
 }
 

@@ -7,58 +7,81 @@ import (
 	"unicode"
 )
 
-// EstimateTokens approximates the token count of text as four tokens for
-// every three words, which is close enough for English prose when a
-// provider reports no usage.
+// EstimateTokens approximates the token count of text when a provider
+// reports none: four tokens for every three words, or one for every four
+// characters when the words are long (code, identifiers, encoded data),
+// and one for every character of a script written without spaces (Chinese,
+// Japanese, Korean, Thai...), where counting words would see a paragraph
+// as one. It errs high rather than low: the estimate is what limits and
+// budgets hold when usage is missing.
 func EstimateTokens(text string) int64 {
-	return wordsToTokens(countWords(text))
+	var e ReplyEstimate
+	e.Add(text)
+	return e.Tokens()
 }
 
-// ReplyEstimate counts the words of a reply as it streams, so that the
-// tokens of a reply cut off before the provider reported its usage can be
-// estimated as EstimateTokens would estimate the whole text. A word split
-// between two deltas counts once.
+// ReplyEstimate counts a reply as it streams, so that the tokens of a
+// reply cut off before the provider reported its usage are estimated as
+// EstimateTokens would estimate the whole text. A word split between two
+// deltas counts once.
 type ReplyEstimate struct {
 	words  int
 	inWord bool
+	// narrow counts the characters of words, wide those of scripts
+	// written without spaces, which are no part of any word.
+	narrow, wide int
 }
 
-// Add counts the words of the next piece of the reply.
+// Add counts the next piece of the reply.
 func (e *ReplyEstimate) Add(text string) {
 	for _, r := range text {
-		space := unicode.IsSpace(r)
-		if !space && !e.inWord {
-			e.words++
+		switch {
+		case unicode.IsSpace(r):
+			e.inWord = false
+		case unspaced(r):
+			e.wide++
+			e.inWord = false
+		default:
+			e.narrow++
+			if !e.inWord {
+				e.words++
+			}
+			e.inWord = true
 		}
-		e.inWord = !space
 	}
 }
 
 // Tokens is the estimate for what was added so far.
-func (e *ReplyEstimate) Tokens() int64 { return wordsToTokens(e.words) }
+func (e *ReplyEstimate) Tokens() int64 {
+	return max(int64(e.words)*4/3, int64(e.narrow)/4) + int64(e.wide)
+}
 
-// wordsToTokens is four tokens for every three words.
-func wordsToTokens(words int) int64 { return int64(words) * 4 / 3 }
+// addSeparate counts text as a piece of its own: its first word is not the
+// last one of what came before.
+func (e *ReplyEstimate) addSeparate(text string) {
+	e.inWord = false
+	e.Add(text)
+}
 
-// countWords counts the runs of non-space characters of s, as
-// len(strings.Fields(s)) would, without building the slice.
-func countWords(s string) int {
-	var e ReplyEstimate
-	e.Add(s)
-	return e.words
+// unspaced reports whether r belongs to a script written without spaces
+// between words, where a tokenizer spends about a token per character.
+func unspaced(r rune) bool {
+	return r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul,
+		unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar)
 }
 
 // EstimateInputTokens approximates the prompt size of req: every message
 // and every passage.
 func EstimateInputTokens(req Request) int64 {
-	var words int
+	var e ReplyEstimate
 	for _, m := range req.Messages {
-		words += countWords(m.Content)
+		e.addSeparate(m.Content)
 	}
 	for _, p := range req.Passages {
-		words += countWords(p.Title) + countWords(p.Text)
+		e.addSeparate(p.Title)
+		e.addSeparate(p.Text)
 	}
-	return wordsToTokens(words)
+	return e.Tokens()
 }
 
 // citationMarker matches [1], [2] and lists such as [1, 3].
