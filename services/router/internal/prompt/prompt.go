@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ const (
 
 // maxValueLen bounds one variable's value.
 const maxValueLen = 64 << 10
+
+// maxErrors is how many of a call's variable errors an error lists.
+const maxErrors = 5
 
 // Version is one version of a template, as the routes file declares it.
 type Version struct {
@@ -90,7 +94,7 @@ func (t *Template) Render(values map[string]string) (string, error) {
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		typ, ok := t.vars[name]
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown variable %s", name))
+			errs = append(errs, fmt.Errorf("unknown variable %.64q", name))
 			continue
 		}
 		v, err := parse(typ, values[name])
@@ -104,6 +108,9 @@ func (t *Template) Render(values map[string]string) (string, error) {
 		if _, ok := values[name]; !ok && !slices.Contains(t.opt, name) {
 			errs = append(errs, fmt.Errorf("variable %s is required", name))
 		}
+	}
+	if len(errs) > maxErrors {
+		errs = append(errs[:maxErrors], fmt.Errorf("and %d more", len(errs)-maxErrors))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", fmt.Errorf("%w: template %s v%d: %w", ErrInvalid, t.Name, t.Version, err)
@@ -147,7 +154,8 @@ func checkType(typ string) error {
 	return fmt.Errorf("unknown type %q (string, integer, number, boolean or enum:a|b)", typ)
 }
 
-// parse reads s as a value of typ.
+// parse reads s as a value of typ. Its errors do not repeat s: a value may
+// be a customer's name or message, and errors reach logs.
 func parse(typ, s string) (any, error) {
 	if len(s) > maxValueLen {
 		return nil, fmt.Errorf("longer than %d bytes", maxValueLen)
@@ -158,25 +166,25 @@ func parse(typ, s string) (any, error) {
 	case TypeInteger:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer", s)
+			return nil, errors.New("not an integer")
 		}
 		return n, nil
 	case TypeNumber:
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", s)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, errors.New("not a finite number")
 		}
 		return f, nil
 	case TypeBoolean:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", s)
+			return nil, errors.New("not true or false")
 		}
 		return b, nil
 	}
 	allowed := strings.Split(strings.TrimPrefix(typ, "enum:"), "|")
 	if !slices.Contains(allowed, s) {
-		return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+		return nil, fmt.Errorf("not one of %s", strings.Join(allowed, ", "))
 	}
 	return s, nil
 }

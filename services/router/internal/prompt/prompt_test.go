@@ -3,6 +3,7 @@ package prompt
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,10 +87,12 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		want   string
 	}{
 		{"missing", map[string]string{"n": "1", "b": "true", "x": "1"}, "variable tone is required"},
-		{"unknown", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "a", "y": "1"}, "unknown variable y"},
+		{"unknown", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "a", "y": "1"}, `unknown variable "y"`},
 		{"not an integer", map[string]string{"n": "1.5", "b": "true", "x": "1", "tone": "a"}, "variable n"},
 		{"not a boolean", map[string]string{"n": "1", "b": "yes!", "x": "1", "tone": "a"}, "variable b"},
 		{"not a number", map[string]string{"n": "1", "b": "true", "x": "one", "tone": "a"}, "variable x"},
+		{"not finite", map[string]string{"n": "1", "b": "true", "x": "NaN", "tone": "a"}, "variable x: not a finite number"},
+		{"infinite", map[string]string{"n": "1", "b": "true", "x": "-Inf", "tone": "a"}, "variable x: not a finite number"},
 		{"not in the enum", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "c"}, "not one of a, b"},
 		{"too long", map[string]string{"n": "1", "b": "true", "x": "1", "tone": strings.Repeat("a", maxValueLen+1)}, "longer than"},
 	} {
@@ -99,6 +102,22 @@ func TestRenderRefusesBadValues(t *testing.T) {
 				t.Errorf("error = %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+
+	// Errors reach logs: they do not repeat a value (it may be a
+	// customer's words), and a call's many errors are not all listed.
+	secret := "Ana Lopez, 3 Elm St"
+	_, err = tpl.Render(map[string]string{"n": secret, "b": secret, "x": secret, "tone": secret})
+	if err == nil || strings.Contains(err.Error(), "Ana") {
+		t.Errorf("error = %v, want one without the values", err)
+	}
+	many := map[string]string{"n": "1", "b": "true", "x": "1", "tone": "a"}
+	for i := range 40 {
+		many[fmt.Sprintf("extra%02d_%s", i, strings.Repeat("v", 1000))] = "1"
+	}
+	_, err = tpl.Render(many)
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "and 35 more") {
+		t.Errorf("error of %d bytes = %.200v..., want a short one ending with how many more", len(fmt.Sprint(err)), err)
 	}
 }
 
