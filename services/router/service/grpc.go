@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -163,6 +164,7 @@ func (s *modelRouterServer) generateStream(
 // the class; the whole error is logged at debug level only.
 func (s *modelRouterServer) callError(ctx context.Context, useCase string, err error) error {
 	t, _ := tenant.From(ctx)
+	useCase = routing.BoundedName(useCase)
 	class := routing.ErrorClass(err)
 
 	var (
@@ -248,6 +250,14 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 	return st.Err()
 }
 
+// maxSubject bounds a call's subject, which every usage event and audit
+// record of the call carries.
+const maxSubject = 512
+
+// toolName is what OpenAI accepts as a function's name; the other
+// providers accept at least as much.
+var toolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
 // toProviderRequest checks req and converts it. It returns an
 // InvalidArgument status naming every bad field.
 func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
@@ -263,11 +273,18 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		bad("max_output_tokens", "must not be negative")
 	}
 
-	if t := req.Temperature; t != nil && (*t < 0 || *t > 2) {
+	// Written so that NaN, which no comparison holds for, is refused too.
+	if t := req.Temperature; t != nil && !(*t >= 0 && *t <= 2) {
 		bad("temperature", "must be between 0 and 2")
 	}
-	if p := req.TopP; p != nil && (*p < 0 || *p > 1) {
+	if p := req.TopP; p != nil && !(*p >= 0 && *p <= 1) {
 		bad("top_p", "must be between 0 and 1")
+	}
+	if _, ok := keelv1.Priority_name[int32(req.GetPriority())]; !ok {
+		bad("priority", "must be unspecified, interactive or batch")
+	}
+	if len(req.GetSubject()) > maxSubject {
+		bad("subject", fmt.Sprintf("at most %d bytes", maxSubject))
 	}
 	if len(req.GetStop()) > 4 {
 		bad("stop", "at most 4 sequences")
@@ -284,6 +301,10 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		PromptCache:       req.GetPromptCache(),
 	}
 	if sc := req.GetResponseSchema(); sc != nil {
+		if sc.GetJsonMode() && sc.GetSchemaJson() == "" {
+			// JSON mode asks for any object.
+			sc = &keelv1.ResponseSchema{Name: sc.GetName(), SchemaJson: `{"type":"object"}`, Strict: sc.GetStrict(), JsonMode: true}
+		}
 		if !json.Valid([]byte(sc.GetSchemaJson())) {
 			bad("response_schema.schema_json", "must be valid JSON")
 		} else if err := routing.CheckSchema(json.RawMessage(sc.GetSchemaJson())); err != nil {
@@ -318,12 +339,31 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		})
 	}
 	for i, t := range req.GetTools() {
-		if t.GetName() == "" {
+		switch name := t.GetName(); {
+		case name == "":
 			bad(fmt.Sprintf("tools[%d].name", i), "is required")
+		case !toolName.MatchString(name):
+			bad(fmt.Sprintf("tools[%d].name", i), "must be 1 to 64 letters, digits, underscores or dashes")
+		case out.HasTool(name):
+			bad(fmt.Sprintf("tools[%d].name", i), "names another tool too")
 		}
 		params := t.GetParametersJson()
-		if params != "" && !json.Valid([]byte(params)) {
+		switch {
+		case params == "":
+		case !json.Valid([]byte(params)):
 			bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be valid JSON")
+		default:
+			var root struct {
+				Type any `json:"type"`
+			}
+			if err := routing.CheckSchema(json.RawMessage(params)); err != nil {
+				bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be a usable JSON Schema: "+
+					strings.TrimPrefix(err.Error(), routing.ErrInvalidSchema.Error()+": "))
+			} else if json.Unmarshal([]byte(params), &root) == nil && root.Type != nil && root.Type != "object" {
+				// A tool takes named arguments: every provider wants an
+				// object schema here.
+				bad(fmt.Sprintf("tools[%d].parameters_json", i), `must describe an object ("type": "object")`)
+			}
 		}
 		out.Tools = append(out.Tools, provider.Tool{
 			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params), Strict: t.GetStrict(),

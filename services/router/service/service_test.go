@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +253,84 @@ routes:
 	}
 	if len(fields) != 1 || fields[0] != "messages" {
 		t.Errorf("field violations = %v, want [messages]", fields)
+	}
+}
+
+// Each bad field is refused by name, before any provider is called.
+func TestGenerateRefusesBadFields(t *testing.T) {
+	t.Parallel()
+	client, _ := startRouter(t, `
+routes:
+  support_reply:
+    providers: [{provider: local, model: keel-local-1}]
+`)
+	base := func(edit func(*keelv1.GenerateRequest)) *keelv1.GenerateRequest {
+		req := supportRequest()
+		edit(req)
+		return req
+	}
+	tool := func(name, params string) *keelv1.ToolDefinition {
+		return &keelv1.ToolDefinition{Name: name, ParametersJson: params}
+	}
+	tests := []struct {
+		name  string
+		req   *keelv1.GenerateRequest
+		field string
+	}{
+		{"temperature NaN", base(func(r *keelv1.GenerateRequest) { r.Temperature = proto.Float64(math.NaN()) }), "temperature"},
+		{"top_p NaN", base(func(r *keelv1.GenerateRequest) { r.TopP = proto.Float64(math.NaN()) }), "top_p"},
+		{"unknown priority", base(func(r *keelv1.GenerateRequest) { r.Priority = 99 }), "priority"},
+		{"subject too long", base(func(r *keelv1.GenerateRequest) { r.Subject = strings.Repeat("s", 513) }), "subject"},
+		{"tool name with a space", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("look up", "")}
+		}), "tools[0].name"},
+		{"tool named twice", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("lookup", ""), tool("lookup", "")}
+		}), "tools[1].name"},
+		{"tool parameters a number", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("lookup", "42")}
+		}), "tools[0].parameters_json"},
+		{"tool parameters of an unknown type", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `{"type":"nonsense","properties":7}`)}
+		}), "tools[0].parameters_json"},
+		{"tool parameters not an object", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `{"type":"array","items":{"type":"string"}}`)}
+		}), "tools[0].parameters_json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := client.Generate(acme(), tt.req)
+			var fields []string
+			for _, d := range status.Convert(err).Details() {
+				if br, ok := d.(*errdetails.BadRequest); ok {
+					for _, v := range br.GetFieldViolations() {
+						fields = append(fields, v.GetField())
+					}
+				}
+			}
+			if status.Code(err) != codes.InvalidArgument || !slices.Equal(fields, []string{tt.field}) {
+				t.Errorf("error %v with fields %q, want InvalidArgument naming %s", err, fields, tt.field)
+			}
+		})
+	}
+
+	// What a caller may send: a subject at the bound, JSON mode with no
+	// schema of its own, a tool without parameters.
+	ok := base(func(r *keelv1.GenerateRequest) {
+		r.Subject = strings.Repeat("s", 512)
+		r.ResponseSchema = &keelv1.ResponseSchema{JsonMode: true}
+		r.Tools = []*keelv1.ToolDefinition{tool("lookup_order", ""), tool("refund-7", `{"type":"object"}`)}
+	})
+	if _, err := client.Generate(acme(), ok); status.Code(err) == codes.InvalidArgument {
+		t.Errorf("a valid request refused: %v", err)
+	}
+
+	// An unknown use case is named back bounded, whatever its length.
+	_, err := client.Generate(acme(), &keelv1.GenerateRequest{UseCase: strings.Repeat("x", 1<<20), ExactRoute: true,
+		Messages: []*keelv1.ChatMessage{{Role: "user", Content: "hi"}}})
+	if status.Code(err) != codes.NotFound || len(status.Convert(err).Message()) > 200 {
+		t.Errorf("unknown use case: %v (%d bytes), want a short NotFound", status.Code(err), len(status.Convert(err).Message()))
 	}
 }
 

@@ -400,10 +400,10 @@ func (f File) validateRoute(name string, r Route) []error {
 	default:
 		fail("sticky must be tenant or conversation, not %q", r.Sticky)
 	}
-	if t := r.Params.Temperature; t != nil && (*t < 0 || *t > 2) {
+	if t := r.Params.Temperature; t != nil && !(*t >= 0 && *t <= 2) {
 		fail("params.temperature must be between 0 and 2")
 	}
-	if p := r.Params.TopP; p != nil && (*p < 0 || *p > 1) {
+	if p := r.Params.TopP; p != nil && !(*p >= 0 && *p <= 1) {
 		fail("params.top_p must be between 0 and 1")
 	}
 	if r.Params.MaxOutputTokens < 0 {

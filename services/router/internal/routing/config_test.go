@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -189,6 +190,16 @@ func TestValidateRules(t *testing.T) {
 			name:   "bad sticky",
 			change: func(f *File) { setRoute(f, func(r *Route) { r.Sticky = "user" }) },
 			want:   `route r: sticky must be tenant or conversation, not "user"`,
+		},
+		{
+			name:   "temperature NaN",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Params.Temperature = ptr(math.NaN()) }) },
+			want:   "route r: params.temperature must be between 0 and 2",
+		},
+		{
+			name:   "top_p above one",
+			change: func(f *File) { setRoute(f, func(r *Route) { r.Params.TopP = ptr(1.5) }) },
+			want:   "route r: params.top_p must be between 0 and 1",
 		},
 		{
 			name:   "negative route limit",

@@ -404,9 +404,10 @@ func plausibleModel(name string) bool {
 // maxNameBytes bounds a use case name taken from a caller into a record.
 const maxNameBytes = 64
 
-// boundedName is name cut to maxNameBytes, on a character boundary, with
-// control characters and invalid UTF-8 replaced.
-func boundedName(name string) string {
+// BoundedName is name cut to maxNameBytes, on a character boundary, with
+// control characters and invalid UTF-8 replaced: a caller's name as a
+// record, a log line or an error message may repeat it.
+func BoundedName(name string) string {
 	name = strings.ToValidUTF8(name, "\uFFFD")
 	if len(name) > maxNameBytes {
 		cut := maxNameBytes
@@ -877,7 +878,7 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 	t, _ := tenant.From(ctx)
 	rec := Record{
 		Tenant:          t,
-		UseCase:         boundedName(call.UseCase),
+		UseCase:         BoundedName(call.UseCase),
 		Route:           res.Route,
 		Provider:        res.Provider,
 		Model:           res.Model,

@@ -174,8 +174,8 @@ func TestExactRoute(t *testing.T) {
 	if got := rec.last(t).UseCase; got != strings.Repeat("é", 32) {
 		t.Errorf("recorded name %q, want the first 64 bytes on a character boundary", got)
 	}
-	if got := boundedName("a\x00b\xffc"); got != "a\uFFFDb\uFFFDc" {
-		t.Errorf("boundedName = %q, want control and invalid bytes replaced", got)
+	if got := BoundedName("a\x00b\xffc"); got != "a\uFFFDb\uFFFDc" {
+		t.Errorf("BoundedName = %q, want control and invalid bytes replaced", got)
 	}
 }
 
