@@ -102,8 +102,12 @@ func (v tokenVerifier) verify(ctx context.Context, method string) error {
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get(authorizationKey)
-	if len(values) != 1 {
+	switch len(values) {
+	case 0:
 		return status.Error(codes.Unauthenticated, "the call carries no service token")
+	case 1:
+	default:
+		return status.Error(codes.Unauthenticated, "the call carries more than one authorization value")
 	}
 	scheme, token, found := strings.Cut(values[0], " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
@@ -117,8 +121,12 @@ func (v tokenVerifier) verify(ctx context.Context, method string) error {
 	if !claims.HasScope(ServiceScope) || !strings.HasPrefix(claims.Subject, ServiceSubjectPrefix) {
 		return status.Error(codes.Unauthenticated, "the token is not a service token")
 	}
-	tenants := md.Get(tenant.MetadataKey)
-	if len(tenants) != 1 || tenants[0] != claims.Tenant {
+	switch tenants := md.Get(tenant.MetadataKey); {
+	case len(tenants) == 0:
+		return status.Errorf(codes.Unauthenticated, "the call names no tenant (%s metadata)", tenant.MetadataKey)
+	case len(tenants) > 1:
+		return status.Errorf(codes.Unauthenticated, "the call names more than one tenant (%s metadata)", tenant.MetadataKey)
+	case tenants[0] != claims.Tenant:
 		return status.Error(codes.Unauthenticated, "the service token is for another tenant")
 	}
 	return nil

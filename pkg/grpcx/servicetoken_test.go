@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,10 +103,15 @@ func TestServerRefusesCallsWithoutValidServiceToken(t *testing.T) {
 		conn          *grpc.ClientConn
 		tenant        string
 		authorization string
+		// message, when set, is a part of the status message: it says
+		// what is wrong.
+		message string
 	}{
-		{name: "no token", conn: plain, tenant: "acme"},
+		{name: "no token", conn: plain, tenant: "acme", message: "carries no service token"},
 		{name: "token of another tenant", conn: plain, tenant: "globex",
-			authorization: "Bearer " + mint("acme", "service:test", internal, now)},
+			authorization: "Bearer " + mint("acme", "service:test", internal, now), message: "for another tenant"},
+		{name: "two tokens", conn: rightKey, tenant: "acme",
+			authorization: "Bearer " + mint("acme", "service:test", internal, now), message: "more than one authorization"},
 		{name: "token signed with another key", conn: wrongKey, tenant: "acme"},
 		{name: "expired token", conn: plain, tenant: "acme",
 			authorization: "Bearer " + mint("acme", "service:test", internal, now.Add(-10*time.Minute))},
@@ -116,7 +122,7 @@ func TestServerRefusesCallsWithoutValidServiceToken(t *testing.T) {
 		{name: "not a bearer token", conn: plain, tenant: "acme",
 			authorization: "Basic " + mint("acme", "service:test", internal, now)},
 		{name: "valid token but no tenant metadata", conn: plain,
-			authorization: "Bearer " + mint("acme", "service:test", internal, now)},
+			authorization: "Bearer " + mint("acme", "service:test", internal, now), message: "names no tenant"},
 		{name: "malformed tenant", conn: rightKey, tenant: "ACME.*"},
 	}
 	for _, tc := range tests {
@@ -128,8 +134,9 @@ func TestServerRefusesCallsWithoutValidServiceToken(t *testing.T) {
 			if tc.authorization != "" {
 				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", tc.authorization)
 			}
-			if got, err := evaluateTenant(ctx, tc.conn); status.Code(err) != codes.Unauthenticated {
-				t.Errorf("unary call: handler saw %q, error %v; want Unauthenticated", got, err)
+			if got, err := evaluateTenant(ctx, tc.conn); status.Code(err) != codes.Unauthenticated ||
+				!strings.Contains(status.Convert(err).Message(), tc.message) {
+				t.Errorf("unary call: handler saw %q, error %v; want Unauthenticated saying %q", got, err, tc.message)
 			}
 			if got, err := streamTenant(ctx, tc.conn); status.Code(err) != codes.Unauthenticated {
 				t.Errorf("stream: handler saw %q, error %v; want Unauthenticated", got, err)
