@@ -124,6 +124,11 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 			Class: provider.ErrServerFailed, Message: "malformed completion", Err: err,
 		}
 	}
+	if cr.Error != nil && len(cr.Choices) == 0 {
+		// Classified as an error event of a stream is: the server answered
+		// 200 and then said what went wrong.
+		return provider.Response{}, streamError(cr.Error)
+	}
 	if len(cr.Choices) == 0 {
 		return provider.Response{}, &provider.Error{
 			Class: provider.ErrServerFailed, Message: "completion without choices",

@@ -401,6 +401,28 @@ func TestStreamErrorEvents(t *testing.T) {
 	}
 }
 
+// A server that answers 200 with an error object, not a completion, has
+// the error classified as it would be in a stream: a rate limit is a rate
+// limit, not a server failure.
+func TestGenerateErrorWithStatusOK(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		body string
+		want error
+	}{
+		{`{"error":{"message":"slow down","type":"rate_limit_error"}}`, provider.ErrRateLimited},
+		{`{"error":{"message":"bad","type":"invalid_request_error"}}`, provider.ErrRequestRejected},
+		{`{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, provider.ErrCredentialsRejected},
+		{`{"error":{"message":"boom","type":"server_error"}}`, provider.ErrServerFailed},
+	} {
+		p := startProvider(t, &fakeServer{body: []byte(tt.body)})
+		if _, err := p.Generate(context.Background(), testRequest()); !errors.Is(err, tt.want) {
+			t.Errorf("%s: error = %v, want %v", tt.body, err, tt.want)
+		}
+	}
+}
+
 func TestStreamCallbackError(t *testing.T) {
 	t.Parallel()
 

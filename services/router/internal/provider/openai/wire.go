@@ -105,6 +105,9 @@ type chatResponse struct {
 	Model   string       `json:"model"`
 	Choices []chatChoice `json:"choices"`
 	Usage   *chatUsage   `json:"usage"`
+	// Error is set by servers (proxies, some compatible servers) that
+	// report a failure with status 200.
+	Error *apiError `json:"error"`
 }
 
 type chatChoice struct {
