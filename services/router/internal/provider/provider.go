@@ -129,9 +129,11 @@ type Usage struct {
 	Estimated bool
 }
 
-// MaxCallTokens bounds each count of a Usage a provider reports: far more
-// than any model's context, small enough that prices cannot overflow.
-const MaxCallTokens = 1 << 32
+// MaxCallTokens bounds each count of a Usage a provider reports: eight
+// times the largest context window a model offers (2M tokens), so that a
+// provider reporting nonsense charges a call no more than a few of the
+// dearest real ones would cost, and prices cannot overflow.
+const MaxCallTokens = 1 << 24
 
 // Sane returns u with every count within [0, MaxCallTokens] and the cached
 // and cache-write counts within the input count, so that a provider
