@@ -551,11 +551,11 @@ func (r *Router) tryCandidates(
 				return out, nil
 			}
 			lastErr = err
-			if out.streamed || callerCtx.Err() != nil {
+			if out.streamed || ended(callerCtx) {
 				r.health.release(key, trial)
 				return out, err
 			}
-			if errors.Is(context.Cause(ctx), errTotal) {
+			if errors.Is(context.Cause(ctx), errTotal) || ended(ctx) {
 				r.health.release(key, trial)
 				return out, fmt.Errorf("%w: %w", errTotal, err)
 			}
@@ -746,6 +746,19 @@ func (r *Router) attempt(
 		Model:      model,
 		CostMicros: price.CostMicros(resp.Usage),
 	}}, nil
+}
+
+// ended reports whether ctx is done or its deadline has passed. A dial or a
+// read given that deadline can fail a moment before the context says it is
+// done: the deadline, not the provider, ended the attempt, and the provider's
+// circuit must not count it (one tenant's tiny deadlines would open it for
+// every tenant).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // classifyAttemptError names the router's own deadlines as timeouts even

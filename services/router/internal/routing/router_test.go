@@ -102,6 +102,42 @@ func (p *scriptedProvider) Stream(
 	}, nil
 }
 
+// laggingContext has a deadline that has passed but does not say it is
+// done yet, as a context is for a moment after its deadline while its timer
+// is still to fire.
+type laggingContext struct{ context.Context }
+
+func (laggingContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A provider failing because the caller's deadline passed is not the
+// provider's failure: however often it happens, its circuit stays closed
+// for the next caller.
+func TestCallerDeadlineLeavesCircuitClosed(t *testing.T) {
+	t.Parallel()
+	timeouts := make([]step, 20)
+	for i := range timeouts {
+		timeouts[i] = step{err: &provider.Error{Class: provider.ErrTimedOut, Err: errors.New("dial tcp: i/o timeout")}}
+	}
+	r, log := threeProviders(t, timeouts, nil, nil, Options{})
+	lagging := laggingContext{context.Background()}
+	for range 10 {
+		if _, err := r.Generate(lagging, "support_reply", provider.Request{}); !errors.Is(err, provider.ErrTimedOut) {
+			t.Fatalf("error = %v, want the timeout", err)
+		}
+	}
+	if got := log.get(); len(got) != 10 || slices.Contains(got, "b") {
+		t.Errorf("calls %v, want a alone, once per call: the caller's deadline ends the call", got)
+	}
+	// Ten timeouts would have opened a's circuit (five do): the next
+	// caller still reaches a.
+	if _, err := r.Generate(context.Background(), "support_reply", provider.Request{}); err != nil {
+		t.Fatalf("error = %v, want b's answer after a's timeout", err)
+	}
+	if got := log.get(); len(got) < 11 || got[10] != "a" {
+		t.Errorf("calls %v: a's circuit opened on the callers' deadlines", got)
+	}
+}
+
 func classErr(class error) error {
 	return &provider.Error{Class: class, StatusCode: 418}
 }
