@@ -31,10 +31,13 @@ type modelRouterServer struct {
 
 	router *routing.Router
 	logger *slog.Logger
+	// stall bounds how long a piece of a streamed reply waits for the
+	// caller to take the one before.
+	stall time.Duration
 }
 
-func newModelRouterServer(router *routing.Router, logger *slog.Logger) *modelRouterServer {
-	return &modelRouterServer{router: router, logger: logger}
+func newModelRouterServer(router *routing.Router, logger *slog.Logger, stall time.Duration) *modelRouterServer {
+	return &modelRouterServer{router: router, logger: logger, stall: cmp.Or(stall, DefaultStreamStall)}
 }
 
 // Generate routes the request and returns the whole reply.
@@ -123,7 +126,92 @@ func (s *modelRouterServer) GenerateStream(
 		return err
 	}
 
-	return s.generateStream(stream.Context(), req, preq, stream.Send)
+	// The pieces are sent from a goroutine of their own: Send blocks while
+	// a caller that stays connected does not read, and the call (its
+	// upstream request, its share of the route's capacity) must end when
+	// the caller stalls, not when it leaves.
+	out := newPacedSender(stream, s.stall)
+	err = s.generateStream(ctx, req, preq, out.send)
+	if cerr := out.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// DefaultStreamStall is how long a streamed piece waits for the caller to
+// take the one before (GRPCConfig.StreamStall): the gateway's write timeout.
+const DefaultStreamStall = 10 * time.Second
+
+// errStalled ends a stream whose caller stopped reading.
+var errStalled = errors.New("the caller did not take the stream's pieces")
+
+// pacedSender hands a stream's messages to one goroutine that sends them in
+// order, so that the caller of send waits for a stalled reader no longer
+// than the stall bound.
+type pacedSender struct {
+	stream grpc.ServerStreamingServer[keelv1.GenerateStreamResponse]
+	queue  chan *keelv1.GenerateStreamResponse
+	stall  time.Duration
+	// done is closed when the goroutine ends; err is why, when a send
+	// failed.
+	done chan struct{}
+	err  error
+}
+
+// pacedQueue is how many messages may wait for the sending goroutine: a
+// burst of small pieces does not wait on each Send.
+const pacedQueue = 16
+
+func newPacedSender(stream grpc.ServerStreamingServer[keelv1.GenerateStreamResponse], stall time.Duration) *pacedSender {
+	p := &pacedSender{
+		stream: stream,
+		queue:  make(chan *keelv1.GenerateStreamResponse, pacedQueue),
+		stall:  stall,
+		done:   make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+func (p *pacedSender) run() {
+	defer close(p.done)
+	for m := range p.queue {
+		if err := p.stream.Send(m); err != nil {
+			p.err = err
+			return
+		}
+	}
+}
+
+// send queues m, waiting up to the stall bound for room.
+func (p *pacedSender) send(m *keelv1.GenerateStreamResponse) error {
+	select {
+	case p.queue <- m:
+		return nil
+	case <-p.done:
+		return p.err
+	default:
+	}
+	t := time.NewTimer(p.stall)
+	defer t.Stop()
+	select {
+	case p.queue <- m:
+		return nil
+	case <-p.done:
+		return p.err
+	case <-t.C:
+		return errStalled
+	}
+}
+
+// close waits for the queued messages to be sent. With a stalled caller
+// that is as long as it stays connected without reading; by then the call
+// has ended and holds nothing of the route. The handler must not return
+// before: gRPC's Send may not run after it.
+func (p *pacedSender) close() error {
+	close(p.queue)
+	<-p.done
+	return p.err
 }
 
 // generateStream routes a streamed call, handing each piece to send.

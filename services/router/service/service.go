@@ -45,6 +45,10 @@ type NATSConfig = config.NATS
 type GRPCConfig struct {
 	// Addr to listen on (KEEL_ROUTER_GRPC_ADDR).
 	Addr string `yaml:"addr" env:"KEEL_ROUTER_GRPC_ADDR"`
+	// StreamStall ends a streamed call whose caller, still connected, has
+	// not taken a piece for this long (KEEL_ROUTER_STREAM_STALL;
+	// DefaultStreamStall when zero).
+	StreamStall time.Duration `yaml:"stream_stall" env:"KEEL_ROUTER_STREAM_STALL"`
 }
 
 // RoutesConfig locates the routes file.
@@ -72,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.GRPC.Addr == "" {
 		errs = append(errs, errors.New("grpc addr is required (KEEL_ROUTER_GRPC_ADDR)"))
+	}
+	if c.GRPC.StreamStall < 0 {
+		errs = append(errs, errors.New("grpc stream_stall must not be negative (KEEL_ROUTER_STREAM_STALL)"))
 	}
 	if _, err := grpcx.NewServiceAuth(c.ServiceKey, Name); err != nil {
 		errs = append(errs, fmt.Errorf("%w (KEEL_SERVICE_KEY)", err))
@@ -158,7 +165,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	server := newModelRouterServer(router, logger)
+	server := newModelRouterServer(router, logger, cfg.GRPC.StreamStall)
 	lis, err := grpcx.Listen(cfg.GRPC.Addr, deps.Listener)
 	if err != nil {
 		return err

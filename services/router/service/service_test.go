@@ -34,9 +34,16 @@ import (
 // a client and the JetStream the service publishes to.
 func startRouter(t *testing.T, routes string) (keelv1.ModelRouterServiceClient, jetstream.JetStream) {
 	t.Helper()
+	return startRouterWith(t, routes, func(*Config) {})
+}
+
+// startRouterWith is startRouter with edit applied to the configuration.
+func startRouterWith(t *testing.T, routes string, edit func(*Config)) (keelv1.ModelRouterServiceClient, jetstream.JetStream) {
+	t.Helper()
 	nc, js := natstest.Start(t)
 
 	cfg := DefaultConfig()
+	edit(&cfg)
 	if routes != "" {
 		cfg.Routes.File = filepath.Join(t.TempDir(), "routes.yaml")
 		if err := os.WriteFile(cfg.Routes.File, []byte(routes), 0o600); err != nil {
@@ -424,8 +431,8 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("default config: %v", err)
 	}
-	err := Config{}.Validate()
-	for _, want := range []string{"KEEL_NATS_URL", "KEEL_ROUTER_GRPC_ADDR"} {
+	err := Config{GRPC: GRPCConfig{StreamStall: -time.Second}}.Validate()
+	for _, want := range []string{"KEEL_NATS_URL", "KEEL_ROUTER_GRPC_ADDR", "KEEL_ROUTER_STREAM_STALL"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
@@ -642,4 +649,72 @@ providers:
 	if st.Code() != codes.FailedPrecondition || strings.Contains(st.Message(), "secret-internal-model") {
 		t.Errorf("model missing: %v %q, want FailedPrecondition without the provider's words", st.Code(), st.Message())
 	}
+}
+
+// A stream whose caller stays connected but stops reading ends after the
+// stall bound: its upstream request is cancelled and the route's only slot
+// of capacity goes to the next caller, who would otherwise wait as long as
+// the stalled one stayed connected.
+func TestStalledStreamReaderFreesCapacity(t *testing.T) {
+	t.Parallel()
+	upstreamDone := make(chan struct{}, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if !strings.Contains(readAll(t, r), `"stream":true`) {
+			_, _ = io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
+			return
+		}
+		piece := `data: {"choices":[{"index":0,"delta":{"content":"` + strings.Repeat("x", 1000) + `"}}]}` + "\n\n"
+		for range 20000 { // 20 MB: far more than gRPC's flow-control windows hold
+			if _, err := io.WriteString(w, piece); err != nil {
+				break
+			}
+			w.(http.Flusher).Flush()
+			if r.Context().Err() != nil {
+				break
+			}
+		}
+		upstreamDone <- struct{}{}
+	}))
+	t.Cleanup(upstream.Close)
+	client, _ := startRouterWith(t, `
+routes:
+  support_reply:
+    providers: [{provider: up, model: m}]
+    concurrency: 1
+    timeout: 1m
+    total_timeout: 2m
+providers:
+  up: {type: openai, base_url: "`+upstream.URL+`/v1"}
+`, func(c *Config) { c.GRPC.StreamStall = 300 * time.Millisecond })
+
+	ctx, cancel := context.WithCancel(acme())
+	defer cancel()
+	stream, err := client.GenerateStream(ctx, &keelv1.GenerateStreamRequest{Request: supportRequest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first piece: %v", err)
+	}
+	// Not another Recv: the caller stalls, connected.
+	select {
+	case <-upstreamDone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the upstream request of the stalled stream was not ended")
+	}
+	next, cancelNext := context.WithTimeout(tenant.With(context.Background(), "globex"), 20*time.Second)
+	defer cancelNext()
+	if _, err := client.Generate(next, supportRequest()); err != nil {
+		t.Fatalf("the next caller: %v; want the route's capacity back", err)
+	}
+}
+
+func readAll(t *testing.T, r *http.Request) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Error(err)
+	}
+	return string(b)
 }
