@@ -248,7 +248,7 @@ func (p *Provider) post(ctx context.Context, body messagesRequest) (*http.Respon
 	defer resp.Body.Close()
 	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	errBody = []byte(scrub(string(errBody), p.apiKey))
-	return nil, statusError(resp, errBody, p.now())
+	return nil, statusError(resp, errBody, p.now(), p.apiKey)
 }
 
 // response builds the Response of a finished reply. Usage the server did not

@@ -23,8 +23,9 @@ const maxErrorMessage = 200
 const statusOverloaded = 529
 
 // statusError classifies an HTTP error response from its status, its
-// Retry-After header and its {"type":"error","error":{...}} body.
-func statusError(resp *http.Response, body []byte, now time.Time) *provider.Error {
+// Retry-After header and its {"type":"error","error":{...}} body; key is the
+// API key, taken out of the reason the caller may read.
+func statusError(resp *http.Response, body []byte, now time.Time, key string) *provider.Error {
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb)
 	e := eb.Error
@@ -72,6 +73,14 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 	default:
 		// Any other 4xx.
 		pe.Class = provider.ErrRequestRejected
+	}
+
+	// The caller who sent a request refused as malformed may read why. The
+	// body was scrubbed as it came; a key written with JSON escapes shows
+	// only once decoded, so the decoded message is cleaned with the key.
+	refused := resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity
+	if pe.Class == provider.ErrRequestRejected && refused && e.Message != "" {
+		pe.Reason = provider.CleanReason(e.Message, key)
 	}
 	return pe
 }

@@ -60,6 +60,9 @@ func TestHTTPErrors(t *testing.T) {
 		wantRetryable  bool
 		wantRetryAfter time.Duration
 		wantMessage    string
+		// wantReason is what the caller may read; empty for every error
+		// that is not a refused request.
+		wantReason string
 	}{
 		{
 			name:        "400 invalid request",
@@ -67,6 +70,36 @@ func TestHTTPErrors(t *testing.T) {
 			body:        body("invalid_request_error", "messages: roles must alternate"),
 			want:        provider.ErrRequestRejected,
 			wantMessage: "messages: roles must alternate",
+			wantReason:  "messages: roles must alternate",
+		},
+		{
+			// The key out even when the JSON escapes it, no control
+			// characters.
+			name:   "400 with an escaped key and terminal codes",
+			status: 400,
+			body: `{"type":"error","error":{"type":"invalid_request_error","message":` +
+				`"bad value \u001b[31mfor\r\n x with sk-ant-api03-keel-test-secret-\u0030123456789"},"request_id":"req_1"}`,
+			want:       provider.ErrRequestRejected,
+			wantReason: "bad value [31mfor x with [redacted]",
+		},
+		{
+			name:       "422",
+			status:     422,
+			body:       body("invalid_request_error", "tools.0.input_schema: type must be object"),
+			want:       provider.ErrRequestRejected,
+			wantReason: "tools.0.input_schema: type must be object",
+		},
+		{
+			name:   "400 as a page",
+			status: 400,
+			body:   "<html><body>Bad Request</body></html>",
+			want:   provider.ErrRequestRejected,
+		},
+		{
+			name:   "409 is no refused request",
+			status: 409,
+			body:   body("invalid_request_error", "conflict"),
+			want:   provider.ErrRequestRejected,
 		},
 		{
 			name:   "400 prompt too long",
@@ -186,6 +219,8 @@ func TestHTTPErrors(t *testing.T) {
 			body:        body("invalid_request_error", strings.Repeat("é", 1000)),
 			want:        provider.ErrRequestRejected,
 			wantMessage: strings.Repeat("é", maxErrorMessage/2) + "...",
+			// CleanReason cuts at 300 bytes.
+			wantReason: strings.Repeat("é", 150) + "...",
 		},
 	}
 	for _, tt := range tests {
@@ -212,6 +247,9 @@ func TestHTTPErrors(t *testing.T) {
 				}
 				if tt.wantMessage != "" && pe.Message != tt.wantMessage {
 					t.Errorf("%s: message = %q, want %q", call, pe.Message, tt.wantMessage)
+				}
+				if pe.Reason != tt.wantReason {
+					t.Errorf("%s: reason = %q, want %q", call, pe.Reason, tt.wantReason)
 				}
 				if strings.Contains(err.Error(), testAPIKey) {
 					t.Errorf("%s: error %q holds the API key", call, err)

@@ -30,7 +30,7 @@ func (p *Provider) Check(ctx context.Context, model string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp, body, p.now())
+		return statusError(resp, body, p.now(), p.apiKey)
 	}
 	return nil
 }

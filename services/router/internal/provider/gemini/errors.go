@@ -75,8 +75,9 @@ var statusForCode = map[string]int{
 }
 
 // statusError classifies an HTTP error response from its status, headers
-// and body (at most maxErrorBody bytes of it).
-func statusError(resp *http.Response, body []byte, now time.Time) *provider.Error {
+// and body (at most maxErrorBody bytes of it); key is the API key, taken out
+// of the reason the caller may read.
+func statusError(resp *http.Response, body []byte, now time.Time, key string) *provider.Error {
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb)
 	e := eb.Error
@@ -86,6 +87,13 @@ func statusError(resp *http.Response, body []byte, now time.Time) *provider.Erro
 	}
 	pe := classify(resp.StatusCode, e, msg, httpretry.After(resp.Header, now))
 	pe.StatusCode = resp.StatusCode
+
+	// The caller who sent a request refused as malformed may read why,
+	// from Google's own message only: a page from a proxy is no reason.
+	refused := resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity
+	if pe.Class == provider.ErrRequestRejected && refused && e != nil && e.Message != "" {
+		pe.Reason = provider.CleanReason(e.Message, key)
+	}
 	return pe
 }
 

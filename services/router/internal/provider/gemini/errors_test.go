@@ -41,17 +41,43 @@ func TestHTTPErrors(t *testing.T) {
 		want           error
 		wantRetryable  bool
 		wantRetryAfter time.Duration
+		// wantReason is what the caller may read; empty for every error
+		// that is not a refused request.
+		wantReason string
 	}{
 		{
-			name:   "400 invalid argument",
+			name:       "400 invalid argument",
+			status:     400,
+			body:       googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name \"foo\": Cannot find field.", ""),
+			want:       provider.ErrRequestRejected,
+			wantReason: "Invalid JSON payload received. Unknown name \"foo\": Cannot find field.",
+		},
+		{
+			name:       "400 failed precondition",
+			status:     400,
+			body:       googleError(400, "FAILED_PRECONDITION", "User location is not supported for the API use.", ""),
+			want:       provider.ErrRequestRejected,
+			wantReason: "User location is not supported for the API use.",
+		},
+		{
+			// The key out, no control characters.
+			name:   "400 echoing the key with terminal codes",
 			status: 400,
-			body:   googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name \"foo\": Cannot find field.", ""),
+			body: `{"error":{"code":400,"status":"INVALID_ARGUMENT","message":` +
+				`"bad value \u001b[31mfor\r\n x in key=` + testAPIKey + `"}}`,
+			want:       provider.ErrRequestRejected,
+			wantReason: "bad value [31mfor x in key=[redacted]",
+		},
+		{
+			name:   "400 as a page",
+			status: 400,
+			body:   "<html><body>Bad Request</body></html>",
 			want:   provider.ErrRequestRejected,
 		},
 		{
-			name:   "400 failed precondition",
-			status: 400,
-			body:   googleError(400, "FAILED_PRECONDITION", "User location is not supported for the API use.", ""),
+			name:   "409 is no refused request",
+			status: 409,
+			body:   googleError(409, "ABORTED", "The operation was aborted.", ""),
 			want:   provider.ErrRequestRejected,
 		},
 		{
@@ -213,6 +239,9 @@ func TestHTTPErrors(t *testing.T) {
 				}
 				if len(pe.Message) > maxErrorMessage+len("...") {
 					t.Errorf("message of %d bytes, want at most %d", len(pe.Message), maxErrorMessage)
+				}
+				if pe.Reason != tt.wantReason {
+					t.Errorf("reason = %q, want %q", pe.Reason, tt.wantReason)
 				}
 				if strings.Contains(err.Error(), testAPIKey) {
 					t.Errorf("the API key leaked into the error: %v", err)

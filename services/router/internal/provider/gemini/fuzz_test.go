@@ -148,14 +148,14 @@ func FuzzStatusError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
 		resp := &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {retryAfter}}}
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		err := scrub(statusError(resp, body, now), testAPIKey)
+		err := scrub(statusError(resp, body, now, testAPIKey), testAPIKey)
 
 		var pe *provider.Error
 		if !errors.As(err, &pe) || pe.Class == nil || provider.ClassName(err) == "unknown" {
 			t.Fatalf("unclassified error %v", err)
 		}
-		if strings.Contains(err.Error(), testAPIKey) {
-			t.Fatalf("the API key leaked: %v", err)
+		if strings.Contains(err.Error(), testAPIKey) || strings.Contains(pe.Reason, testAPIKey) {
+			t.Fatalf("the API key leaked: %v (reason %q)", err, pe.Reason)
 		}
 		if len(pe.Message) > maxErrorMessage+len("...") {
 			t.Fatalf("message of %d bytes", len(pe.Message))

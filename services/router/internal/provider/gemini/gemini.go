@@ -262,7 +262,7 @@ func (p *Provider) post(ctx context.Context, req provider.Request, stream bool) 
 
 	defer resp.Body.Close()
 	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, statusError(resp, errBody, p.now())
+	return nil, statusError(resp, errBody, p.now(), p.apiKey)
 }
 
 // endpoint returns the URL of the generate or stream method of model, which
