@@ -165,7 +165,13 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 				return provider.Response{}, malformed("tool call "+b.ID+" has input that is not a JSON object", nil)
 			}
 			if schemaTool != "" && b.Name == schemaTool {
-				text.WriteString(compactJSON(input))
+				reply := compactJSON(input)
+				if body.schemaWrapped {
+					if reply, err = unwrapValue(input); err != nil {
+						return provider.Response{}, err
+					}
+				}
+				text.WriteString(reply)
 				continue
 			}
 			calls = append(calls, provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: compactJSON(input)})
@@ -207,6 +213,7 @@ func (p *Provider) stream(
 	defer httpResp.Body.Close()
 
 	acc := newStreamAccumulator(schemaToolName(req))
+	acc.schemaWrapped = body.schemaWrapped
 	acc.secret = p.apiKey
 	if err := decodeStream(ctx, httpResp.Body, acc, emit); err != nil {
 		return provider.Response{}, err

@@ -454,6 +454,174 @@ func TestStructuredOutput(t *testing.T) {
 	})
 }
 
+// TestStructuredOutputNotAnObject asks for replies whose schema is not an
+// object schema, which the API refuses as a tool's input_schema: the
+// schema goes wrapped in an object and the reply comes back unwrapped.
+func TestStructuredOutputNotAnObject(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		schema string
+		// input is the schema tool's input as the model writes it.
+		input    string
+		wantText string
+	}{
+		{
+			name:     "array",
+			schema:   `{"type":"array","items":{"type":"string"}}`,
+			input:    `{"value": ["kb-returns#0", "kb-shipping#0"]}`,
+			wantText: `["kb-returns#0","kb-shipping#0"]`,
+		},
+		{
+			name:     "string",
+			schema:   `{"type":"string","enum":["yes","no"]}`,
+			input:    `{"value": "yes"}`,
+			wantText: `"yes"`,
+		},
+		{
+			name:     "no type",
+			schema:   `{"anyOf":[{"type":"integer"},{"type":"null"}]}`,
+			input:    `{"value": 30}`,
+			wantText: `30`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			req := testRequest()
+			req.Schema = &provider.Schema{Name: "answer", JSON: json.RawMessage(tt.schema)}
+			checkWire := func(t *testing.T, got recordedRequest) {
+				t.Helper()
+				if got.problems != nil {
+					t.Fatalf("request problems: %v", got.problems)
+				}
+				var schema, want any
+				_ = json.Unmarshal(got.body.Tools[2].InputSchema, &schema)
+				_ = json.Unmarshal([]byte(`{"type":"object","properties":{"value":`+tt.schema+`},`+
+					`"required":["value"],"additionalProperties":false}`), &want)
+				if diff := cmp.Diff(want, schema); diff != "" {
+					t.Errorf("schema tool input_schema (-want +got):\n%s", diff)
+				}
+			}
+
+			body := `{"type":"message","role":"assistant","model":"m","content":[{"type":"tool_use",` +
+				`"id":"toolu_1","name":"answer","input":` + tt.input + `}],"stop_reason":"tool_use",` +
+				`"usage":{"input_tokens":1,"output_tokens":1}}`
+			f := &fakeAnthropic{body: []byte(body)}
+			p := startFake(t, f)
+			resp, err := p.Generate(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			checkWire(t, f.lastRequest(t))
+			if resp.Text != tt.wantText || resp.ToolCalls != nil || resp.FinishReason != provider.FinishStop {
+				t.Errorf("response = %+v, want text %s", resp, tt.wantText)
+			}
+
+			half := len(tt.input) / 2
+			stream := sseBody("message_start", evMessageStart,
+				"content_block_start", evToolStart(0, "toolu_1", "answer"),
+				"content_block_delta", evJSON(0, tt.input[:half]),
+				"content_block_delta", evJSON(0, tt.input[half:]),
+				"content_block_stop", evStop(0),
+				"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}`,
+				"message_stop", evMessageStop)
+			f = &fakeAnthropic{body: stream, chunkSize: 5}
+			p = startFake(t, f)
+			var (
+				texts []string
+				calls []provider.ToolCall
+			)
+			resp, err = p.Stream(context.Background(), req, collect(&texts, &calls))
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+			checkWire(t, f.lastRequest(t))
+			// The reply is known only once the wrapper is whole: one piece.
+			if diff := cmp.Diff([]string{tt.wantText}, texts); diff != "" {
+				t.Errorf("text deltas (-want +got):\n%s", diff)
+			}
+			if resp.Text != tt.wantText || calls != nil || resp.FinishReason != provider.FinishStop {
+				t.Errorf("streamed response = %+v, calls = %v", resp, calls)
+			}
+		})
+	}
+
+	t.Run("value left out", func(t *testing.T) {
+		t.Parallel()
+
+		req := testRequest()
+		req.Schema = &provider.Schema{Name: "answer", JSON: json.RawMessage(`{"type":"array"}`)}
+		body := `{"type":"message","role":"assistant","model":"m","content":[{"type":"tool_use",` +
+			`"id":"toolu_1","name":"answer","input":{"items":[1]}}],"stop_reason":"tool_use"}`
+		p := startFake(t, &fakeAnthropic{body: []byte(body)})
+		if _, err := p.Generate(context.Background(), req); !errors.Is(err, provider.ErrServerFailed) {
+			t.Errorf("Generate error = %v, want ErrServerFailed", err)
+		}
+		stream := sseBody("message_start", evMessageStart,
+			"content_block_start", evToolStart(0, "toolu_1", "answer"),
+			"content_block_delta", evJSON(0, `{"items":[1]}`),
+			"content_block_stop", evStop(0),
+			"message_delta", evEndTurn, "message_stop", evMessageStop)
+		p = startFake(t, &fakeAnthropic{body: stream})
+		var texts []string
+		_, err := p.Stream(context.Background(), req, func(d provider.Delta) error {
+			texts = append(texts, d.Text)
+			return nil
+		})
+		if !errors.Is(err, provider.ErrServerFailed) || texts != nil {
+			t.Errorf("Stream error = %v, deltas %q; want ErrServerFailed and nothing emitted", err, texts)
+		}
+	})
+}
+
+// TestToolInputSchemas checks that every tool goes with an object schema,
+// as the API wants, whatever form the caller gave its parameters in.
+func TestToolInputSchemas(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		params string
+		want   string
+	}{
+		{name: "none", params: ``, want: `{"type":"object","properties":{}}`},
+		{name: "empty object", params: `{}`, want: `{"type":"object","properties":{}}`},
+		{
+			name:   "no type",
+			params: `{"properties":{"q":{"type":"string"}},"required":["q"]}`,
+			want:   `{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}`,
+		},
+		{
+			name:   "object kept as it is",
+			params: `{"type":"object","properties":{"q":{"type":"string"}}}`,
+			want:   `{"type":"object","properties":{"q":{"type":"string"}}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeAnthropic{body: fixture(t, "message.json")}
+			p := startFake(t, f)
+			req := testRequest()
+			req.Tools = []provider.Tool{{Name: "search", Parameters: json.RawMessage(tt.params)}}
+			if _, err := p.Generate(context.Background(), req); err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			got := f.lastRequest(t)
+			var schema, want any
+			_ = json.Unmarshal(got.body.Tools[0].InputSchema, &schema)
+			_ = json.Unmarshal([]byte(tt.want), &want)
+			if diff := cmp.Diff(want, schema); diff != "" {
+				t.Errorf("input_schema (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestSchemaToolName(t *testing.T) {
 	t.Parallel()
 

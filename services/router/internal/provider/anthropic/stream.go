@@ -49,6 +49,11 @@ type streamAccumulator struct {
 	// schemaTool is the name of the forced tool of a structured-output
 	// request, or empty.
 	schemaTool string
+	// schemaWrapped is set when the schema tool's input holds the reply
+	// under wrappedValueKey. Its fragments are then held back and the
+	// reply emitted whole once the block ends: which bytes of the input
+	// are the reply is known only once it is complete.
+	schemaWrapped bool
 	// secret is removed from every event before it is read, so that an
 	// error event that echoes the API key cannot carry it into an error.
 	secret string
@@ -224,7 +229,7 @@ func (a *streamAccumulator) addDelta(e streamEvent, emit func(provider.Delta) er
 			return err
 		}
 		b.input.WriteString(e.Delta.PartialJSON)
-		if b.kind == kindSchema {
+		if b.kind == kindSchema && !a.schemaWrapped {
 			// The structured reply is the reply's text: it is emitted as
 			// it comes, like text, and checked once the block ends.
 			return a.emitText(e.Delta.PartialJSON, emit)
@@ -251,7 +256,7 @@ func (a *streamAccumulator) finishBlock(b *streamBlock, emit func(provider.Delta
 		if input == "" || input == "null" {
 			input = "{}"
 		}
-		if b.kind == kindSchema {
+		if b.kind == kindSchema && !a.schemaWrapped {
 			// Nothing of the reply was emitted yet.
 			if err := a.emitText(input, emit); err != nil {
 				return err
@@ -265,7 +270,14 @@ func (a *streamAccumulator) finishBlock(b *streamBlock, emit func(provider.Delta
 		}
 	}
 	if b.kind == kindSchema {
-		return nil
+		if !a.schemaWrapped {
+			return nil
+		}
+		reply, err := unwrapValue(input)
+		if err != nil {
+			return err
+		}
+		return a.emitText(reply, emit)
 	}
 
 	call := provider.ToolCall{ID: b.id, Name: b.name, Arguments: compactJSON(input)}

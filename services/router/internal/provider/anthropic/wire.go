@@ -25,6 +25,11 @@ const maxToolName = 64
 // emptyObjectSchema is the input schema of a tool that takes no arguments.
 var emptyObjectSchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
+// wrappedValueKey names the one property of the schema tool's input under
+// which a structured reply travels when its schema is not an object schema;
+// see schemaToolInput.
+const wrappedValueKey = "value"
+
 type messagesRequest struct {
 	Model     string `json:"model"`
 	MaxTokens int    `json:"max_tokens"`
@@ -38,6 +43,10 @@ type messagesRequest struct {
 	TopP          *float64    `json:"top_p,omitempty"`
 	StopSequences []string    `json:"stop_sequences,omitempty"`
 	Stream        bool        `json:"stream,omitempty"`
+
+	// schemaWrapped is set when the schema tool's input holds the reply
+	// under wrappedValueKey rather than being the reply; it is not sent.
+	schemaWrapped bool
 }
 
 type message struct {
@@ -179,20 +188,14 @@ func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, erro
 	}
 
 	for _, t := range req.Tools {
-		schema := t.Parameters
-		if len(bytes.TrimSpace(schema)) == 0 {
-			schema = emptyObjectSchema
-		}
+		schema := toolInputSchema(t.Parameters)
 		out.Tools = append(out.Tools, tool{Name: t.Name, Description: t.Description, InputSchema: schema})
 	}
 	if req.Schema != nil {
-		name := schemaToolName(req)
-		schema := req.Schema.JSON
-		if len(bytes.TrimSpace(schema)) == 0 {
-			schema = emptyObjectSchema
-		}
+		schema, wrapped := schemaToolInput(req.Schema)
+		out.schemaWrapped = wrapped
 		out.Tools = append(out.Tools, tool{
-			Name:        name,
+			Name:        schemaToolName(req),
 			Description: "Give your whole answer as the input of this tool; it must match the input schema.",
 			InputSchema: schema,
 		})
@@ -322,7 +325,8 @@ func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
 //
 // The classic Messages API has no JSON-schema response format. A
 // structured-output request therefore offers one more tool, whose input
-// schema is the requested schema, and forces the model to call it; the
+// schema is the requested schema (wrapped in an object when it is not an
+// object schema, see schemaToolInput), and forces the model to call it; the
 // tool's input is the reply. That tool call is returned as the Text of the
 // Response, not as a ToolCall.
 func schemaToolName(req provider.Request) string {
@@ -342,6 +346,83 @@ func schemaToolName(req provider.Request) string {
 		return defaultSchemaTool
 	}
 	return string(name)
+}
+
+// toolInputSchema returns a tool's parameters as the API wants its
+// input_schema: an object schema. No parameters, or {} as OpenAI callers
+// send for a tool without arguments, is an object without properties; a
+// schema that names no type is given type object, which arguments always
+// are. A schema of another type goes as it is, for the API to refuse with
+// its reason: arguments that are not an object make no tool call.
+func toolInputSchema(params json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(params)) == 0 {
+		return emptyObjectSchema
+	}
+	var root map[string]json.RawMessage
+	if json.Unmarshal(params, &root) != nil {
+		// Not an object, or not JSON: encoding the request fails on it or
+		// the API refuses it, as before.
+		return params
+	}
+	if len(root) == 0 {
+		return emptyObjectSchema
+	}
+	if _, ok := root["type"]; ok {
+		return params
+	}
+	root["type"] = json.RawMessage(`"object"`)
+	b, err := json.Marshal(root)
+	if err != nil {
+		return params
+	}
+	return b
+}
+
+// schemaToolInput returns the input schema of the schema tool for s, and
+// whether it wraps s.
+//
+// The API takes only object schemas as a tool's input_schema, while a
+// structured reply may be an array, a string or any other value. A schema
+// whose root is not of type object is therefore wrapped: the tool's input
+// is an object whose one required property, wrappedValueKey, holds the
+// reply and has s as its schema; unwrapValue takes the reply back out. An
+// empty schema asks for any object.
+func schemaToolInput(s *provider.Schema) (json.RawMessage, bool) {
+	if len(bytes.TrimSpace(s.JSON)) == 0 {
+		return emptyObjectSchema, false
+	}
+	var root struct {
+		Type json.RawMessage `json:"type"`
+	}
+	if json.Unmarshal(s.JSON, &root) == nil && string(bytes.TrimSpace(root.Type)) == `"object"` {
+		return s.JSON, false
+	}
+	wrapper, err := json.Marshal(map[string]any{
+		"type":                 "object",
+		"properties":           map[string]json.RawMessage{wrappedValueKey: s.JSON},
+		"required":             []string{wrappedValueKey},
+		"additionalProperties": false,
+	})
+	if err != nil {
+		// s is not JSON: encoding the request fails on it, as before.
+		return s.JSON, false
+	}
+	return wrapper, true
+}
+
+// unwrapValue returns, as compact JSON, the reply held under
+// wrappedValueKey in the input of a wrapping schema tool. A model that left
+// it out broke the tool's schema, as a server error would.
+func unwrapValue(input string) (string, error) {
+	var wrapper map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(input), &wrapper); err != nil {
+		return "", malformed("structured reply is not a JSON object", err)
+	}
+	value, ok := wrapper[wrappedValueKey]
+	if !ok {
+		return "", malformed("structured reply lacks its "+wrappedValueKey+" property", nil)
+	}
+	return compactJSON(string(value)), nil
 }
 
 // finishReason maps a stop_reason. "refusal" never gets here: it becomes an
