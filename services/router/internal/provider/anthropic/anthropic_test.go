@@ -70,7 +70,6 @@ func TestGenerate(t *testing.T) {
 
 	req := testRequest()
 	req.Temperature = ptr(0.2)
-	req.TopP = ptr(0.9)
 	req.Stop = []string{"\n\nHuman:"}
 	resp, err := p.Generate(context.Background(), req)
 	if err != nil {
@@ -112,8 +111,8 @@ func TestGenerate(t *testing.T) {
 	if body.Model != "claude-sonnet-4-5" || body.Stream || body.MaxTokens != 300 {
 		t.Errorf("request = %+v", body)
 	}
-	if *body.Temperature != 0.2 || *body.TopP != 0.9 || !cmp.Equal(body.StopSequences, []string{"\n\nHuman:"}) {
-		t.Errorf("sampling = %v %v %q", *body.Temperature, *body.TopP, body.StopSequences)
+	if *body.Temperature != 0.2 || body.TopP != nil || !cmp.Equal(body.StopSequences, []string{"\n\nHuman:"}) {
+		t.Errorf("sampling = %v %v %q", *body.Temperature, body.TopP, body.StopSequences)
 	}
 
 	var system string
@@ -163,6 +162,81 @@ func TestGenerateDefaults(t *testing.T) {
 		if _, ok := wire[key]; ok {
 			t.Errorf("request has %q: %s", key, got.raw)
 		}
+	}
+}
+
+// TestSamplingParameters sends OpenAI-style sampling parameters that the
+// Messages API takes otherwise or not at all.
+func TestSamplingParameters(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name        string
+		temperature *float64
+		topP        *float64
+		stop        []string
+		// want* are what goes on the wire; wantReason, when set, is the
+		// reason of the refusal the caller reads.
+		wantTemperature *float64
+		wantTopP        *float64
+		wantStop        []string
+		wantReason      string
+	}{
+		{
+			// Newer models refuse both; temperature is the one kept.
+			name:        "temperature and top_p",
+			temperature: ptr(0.3), topP: ptr(0.9),
+			wantTemperature: ptr(0.3),
+		},
+		{
+			name: "top_p alone",
+			topP: ptr(0.9), wantTopP: ptr(0.9),
+		},
+		{
+			// OpenAI takes up to 2: not clamped, refused with a reason.
+			name:            "temperature above 1",
+			temperature:     ptr(1.5),
+			wantTemperature: ptr(1.5),
+			wantReason:      "temperature: out of range",
+		},
+		{
+			name:     "whitespace stop sequences dropped",
+			stop:     []string{"\n", "END", " ", "", "\t\r\n", "\n\nHuman:"},
+			wantStop: []string{"END", "\n\nHuman:"},
+		},
+		{
+			name: "only a newline stop sequence",
+			stop: []string{"\n"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeAnthropic{body: fixture(t, "message.json")}
+			p := startFake(t, f)
+			req := testRequest()
+			req.Temperature, req.TopP, req.Stop = tt.temperature, tt.topP, tt.stop
+			_, err := p.Generate(context.Background(), req)
+
+			var pe *provider.Error
+			switch {
+			case tt.wantReason == "" && err != nil:
+				t.Fatalf("Generate: %v", err)
+			case tt.wantReason != "" && (!errors.As(err, &pe) || pe.Reason != tt.wantReason):
+				t.Fatalf("error = %v (%+v), want a refusal with reason %q", err, pe, tt.wantReason)
+			}
+			body := f.lastRequest(t).body
+			if diff := cmp.Diff(tt.wantTemperature, body.Temperature); diff != "" {
+				t.Errorf("temperature (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantTopP, body.TopP); diff != "" {
+				t.Errorf("top_p (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantStop, body.StopSequences); diff != "" {
+				t.Errorf("stop_sequences (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

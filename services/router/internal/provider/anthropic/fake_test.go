@@ -183,6 +183,15 @@ func checkRequest(r *http.Request, raw []byte) (wireRequest, []string) {
 			bad("%s: out of range", name)
 		}
 	}
+	// As Claude models from Sonnet 4.5 on do.
+	if body.Temperature != nil && body.TopP != nil {
+		bad("temperature and top_p cannot both be specified for this model. Please use only one.")
+	}
+	for _, s := range body.StopSequences {
+		if strings.TrimSpace(s) == "" {
+			bad("stop_sequences: each stop sequence must contain non-whitespace")
+		}
+	}
 	checkSystem(body.System, bad)
 	checkMessages(body.Messages, bad)
 

@@ -150,21 +150,20 @@ type errorBody struct {
 // user and assistant messages, tool results going into user turns. With
 // req.Schema the reply is requested through a forced tool, see
 // schemaToolName. req.Seed has no counterpart in the Messages API and is not
-// sent; neither is req.Retention (see the package comment). It fails only
-// when an assistant tool call in the history carries arguments that are not
-// a JSON object.
+// sent; neither is req.Retention (see the package comment). Sampling
+// parameters the API refuses in OpenAI's form are adapted, see
+// samplingParameters. It fails only when an assistant tool call in the
+// history carries arguments that are not a JSON object.
 func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, error) {
 	out := messagesRequest{
-		Model:         req.Model,
-		MaxTokens:     req.MaxOutputTokens,
-		Temperature:   req.Temperature,
-		TopP:          req.TopP,
-		StopSequences: req.Stop,
-		Stream:        stream,
+		Model:     req.Model,
+		MaxTokens: req.MaxOutputTokens,
+		Stream:    stream,
 	}
 	if out.MaxTokens <= 0 {
 		out.MaxTokens = defaultMaxTokens
 	}
+	out.Temperature, out.TopP, out.StopSequences = samplingParameters(req)
 	out.System = systemPrompt(req)
 
 	for _, m := range req.Messages {
@@ -202,6 +201,37 @@ func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, erro
 	}
 	out.ToolChoice = toToolChoice(req, len(out.Tools) > 0)
 	return out, nil
+}
+
+// samplingParameters returns the temperature, top_p and stop sequences to
+// send for the OpenAI-style parameters of req.
+//
+// The temperature goes as the caller gave it, even above 1, where OpenAI
+// takes up to 2 and Anthropic refuses: the refusal's reason reaches the
+// caller, which is better than sampling otherwise than asked without a
+// word.
+//
+// With both temperature and top_p set only the temperature goes: Claude
+// models from Sonnet 4.5 on refuse the two together ("temperature and top_p
+// cannot both be specified for this model"), and Anthropic advises
+// altering one or the other on every model. The temperature is the one
+// OpenAI callers usually mean; top_p is often sent only as a default.
+//
+// Stop sequences that are empty or only white space are dropped: OpenAI
+// clients often send "\n", which the API refuses ("each stop sequence must
+// contain non-whitespace") and would fail the whole request for. The reply
+// then runs past such a sequence rather than stopping at it.
+func samplingParameters(req provider.Request) (temperature, topP *float64, stop []string) {
+	temperature, topP = req.Temperature, req.TopP
+	if temperature != nil && topP != nil {
+		topP = nil
+	}
+	for _, s := range req.Stop {
+		if strings.TrimSpace(s) != "" {
+			stop = append(stop, s)
+		}
+	}
+	return temperature, topP, stop
 }
 
 // systemPrompt returns the system parameter: nil when there is no system
