@@ -966,7 +966,8 @@ func TestFinishReasons(t *testing.T) {
 		{"max_tokens", provider.FinishLength},
 		{"model_context_window_exceeded", provider.FinishLength},
 		{"tool_use", provider.FinishToolCalls},
-		{"pause_turn", provider.FinishReason("pause_turn")},
+		{"pause_turn", provider.FinishLength},
+		{"brand_new_reason", provider.FinishStop},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stop, func(t *testing.T) {

@@ -455,21 +455,30 @@ func unwrapValue(input string) (string, error) {
 	return compactJSON(string(value)), nil
 }
 
-// finishReason maps a stop_reason. "refusal" never gets here: it becomes an
+// finishReason maps a stop_reason onto the router's finish reasons, the
+// only ones callers expect. "refusal" never gets here: it becomes an
 // ErrContentRefused error. A tool_use stop that only called the schema tool
 // of a structured-output request is a normal stop.
+//
+// pause_turn (a server tool's loop paused; the turn goes on once the reply
+// is sent back) is an unfinished reply, as length is, so that no caller
+// takes it for whole. A stop_reason added after this was written is a stop,
+// or tool_calls when the reply asks for tools: the reply ended, and nothing
+// more is known of it.
 func finishReason(stopReason string, reportedCalls int, structured bool) provider.FinishReason {
 	switch stopReason {
 	case "", "end_turn", "stop_sequence":
 		return provider.FinishStop
-	case "max_tokens", "model_context_window_exceeded":
+	case "max_tokens", "model_context_window_exceeded", "pause_turn":
 		return provider.FinishLength
 	case "tool_use":
 		if structured && reportedCalls == 0 {
 			return provider.FinishStop
 		}
 		return provider.FinishToolCalls
-	default:
-		return provider.FinishReason(stopReason)
 	}
+	if reportedCalls > 0 {
+		return provider.FinishToolCalls
+	}
+	return provider.FinishStop
 }

@@ -169,19 +169,30 @@ func (a *accumulator) response() provider.Response {
 	return resp
 }
 
-// finish maps Gemini's finish reason. STOP after function calls is
-// FinishToolCalls: Gemini has no finish reason of its own for them. Reasons
-// the router has no name for pass through in lower case.
+// filteredFinish are the finish reasons, other than those of refusedFinish
+// that fail the call, that mean Google cut the output rather than the model
+// finishing it: LANGUAGE (a language the model does not support) and the
+// image policy ones.
+var filteredFinish = map[string]bool{
+	"LANGUAGE":                 true,
+	"IMAGE_PROHIBITED_CONTENT": true,
+	"IMAGE_RECITATION":         true,
+}
+
+// finish maps Gemini's finish reason onto the router's, the only ones
+// callers expect. Gemini has no finish reason of its own for function
+// calls: a reply that holds some is FinishToolCalls. Any reason not named
+// here (OTHER, UNEXPECTED_TOOL_CALL, TOO_MANY_TOOL_CALLS, NO_IMAGE, reasons
+// added later) is FinishStop, or FinishToolCalls: the reply ended, and
+// OpenAI's set has no closer name for why.
 func (a *accumulator) finish() provider.FinishReason {
-	switch a.finishReason {
-	case "", "STOP":
-		if len(a.calls) > 0 {
-			return provider.FinishToolCalls
-		}
-		return provider.FinishStop
-	case "MAX_TOKENS":
+	switch {
+	case a.finishReason == "MAX_TOKENS":
 		return provider.FinishLength
-	default:
-		return provider.FinishReason(strings.ToLower(a.finishReason))
+	case filteredFinish[a.finishReason]:
+		return provider.FinishContentFilter
+	case len(a.calls) > 0:
+		return provider.FinishToolCalls
 	}
+	return provider.FinishStop
 }

@@ -575,6 +575,59 @@ func TestStreamFailures(t *testing.T) {
 	}
 }
 
+// TestFinishReasons checks that every finish reason Gemini gives maps onto
+// the router's own, for replies streamed and not.
+func TestFinishReasons(t *testing.T) {
+	t.Parallel()
+
+	const (
+		text = `{"text":"Done."}`
+		call = `{"functionCall":{"name":"lookup_order","args":{"order_id":"A"}}}`
+	)
+	tests := []struct {
+		finish string
+		part   string
+		want   provider.FinishReason
+	}{
+		{"STOP", text, provider.FinishStop},
+		{"STOP", call, provider.FinishToolCalls},
+		{"MAX_TOKENS", text, provider.FinishLength},
+		{"LANGUAGE", text, provider.FinishContentFilter},
+		{"IMAGE_PROHIBITED_CONTENT", text, provider.FinishContentFilter},
+		{"OTHER", text, provider.FinishStop},
+		{"UNEXPECTED_TOOL_CALL", text, provider.FinishStop},
+		{"TOO_MANY_TOOL_CALLS", call, provider.FinishToolCalls},
+		{"NO_IMAGE", text, provider.FinishStop},
+		{"BRAND_NEW_REASON", text, provider.FinishStop},
+		{"BRAND_NEW_REASON", call, provider.FinishToolCalls},
+	}
+	for _, tt := range tests {
+		t.Run(tt.finish+" "+tt.part[2:6], func(t *testing.T) {
+			t.Parallel()
+
+			body := `{"candidates":[{"content":{"role":"model","parts":[` + tt.part + `]},` +
+				`"finishReason":"` + tt.finish + `","index":0}]}`
+			p := startFake(t, &fakeGemini{body: []byte(body)})
+			resp, err := p.Generate(context.Background(), testRequest())
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if resp.FinishReason != tt.want {
+				t.Errorf("finish reason = %q, want %q", resp.FinishReason, tt.want)
+			}
+
+			p = startFake(t, &fakeGemini{body: sseBody(body)})
+			resp, err = p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil })
+			if err != nil {
+				t.Fatalf("Stream: %v", err)
+			}
+			if resp.FinishReason != tt.want {
+				t.Errorf("streamed finish reason = %q, want %q", resp.FinishReason, tt.want)
+			}
+		})
+	}
+}
+
 // TestGenerateFailures covers replies that arrive whole with status 200.
 func TestGenerateFailures(t *testing.T) {
 	t.Parallel()
