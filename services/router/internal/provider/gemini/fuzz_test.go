@@ -3,6 +3,7 @@ package gemini
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -84,7 +85,32 @@ func runStream(r io.Reader) streamResult {
 		res.Class = provider.ClassName(err)
 		res.After, _ = provider.RetryAfter(err)
 	}
+	nameMadeUpIDs(&res)
 	return res
+}
+
+// nameMadeUpIDs replaces the ids the provider made up, which are random,
+// with names in the order they first appear, the same in the deltas and the
+// reply, so that two runs over the same stream compare.
+func nameMadeUpIDs(res *streamResult) {
+	names := make(map[string]string)
+	rename := func(c *provider.ToolCall) {
+		if !generatedID(c.ID) {
+			return
+		}
+		if _, ok := names[c.ID]; !ok {
+			names[c.ID] = fmt.Sprintf("made-up-%d", len(names)+1)
+		}
+		c.ID = names[c.ID]
+	}
+	for _, d := range res.Deltas {
+		if d.ToolCall != nil {
+			rename(d.ToolCall)
+		}
+	}
+	for i := range res.Response.ToolCalls {
+		rename(&res.Response.ToolCalls[i])
+	}
 }
 
 // FuzzStream feeds arbitrary bytes to the stream decoder and accumulator.

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
 	"github.com/keelhq/keel/services/router/internal/provider/sse"
@@ -83,13 +85,14 @@ func TestGenerateToolCalls(t *testing.T) {
 		t.Fatalf("Generate: %v", err)
 	}
 	want := []provider.ToolCall{
-		{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
-		{ID: "call_2", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
-		{ID: "call_3", Name: "list_orders", Arguments: `{}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
+		{Name: "list_orders", Arguments: `{}`},
 	}
-	if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
+	if diff := cmp.Diff(want, resp.ToolCalls, ignoreID); diff != "" {
 		t.Errorf("tool calls (-want +got):\n%s", diff)
 	}
+	checkMadeUpIDs(t, resp.ToolCalls...)
 	if resp.FinishReason != provider.FinishToolCalls || resp.Text != "" {
 		t.Errorf("finish = %q, text = %q", resp.FinishReason, resp.Text)
 	}
@@ -111,10 +114,85 @@ func TestGenerateKeepsCallIDs(t *testing.T) {
 	}
 	want := []provider.ToolCall{
 		{ID: "7xk2q", Name: "lookup_order", Arguments: `{"order_id":"A"}`},
-		{ID: "call_2", Name: "lookup_order", Arguments: `{"order_id":"B"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"B"}`},
 	}
-	if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
+	if diff := cmp.Diff(want, resp.ToolCalls, ignoreID); diff != "" {
 		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if len(resp.ToolCalls) == 2 {
+		if resp.ToolCalls[0].ID != "7xk2q" {
+			t.Errorf("id Gemini gave = %q, want 7xk2q kept", resp.ToolCalls[0].ID)
+		}
+		checkMadeUpIDs(t, resp.ToolCalls[1])
+	}
+}
+
+// ignoreID leaves the ids of tool calls out of a comparison, for the ones
+// made up at random; checkMadeUpIDs checks those.
+var ignoreID = cmpopts.IgnoreFields(provider.ToolCall{}, "ID")
+
+// madeUpID is the form of the id the provider gives a call that came
+// without one.
+var madeUpID = regexp.MustCompile(`^call_[0-9a-f]{12}$`)
+
+// checkMadeUpIDs checks that each of calls has a made-up id, no two the
+// same, that the provider knows not to send back to Gemini.
+func checkMadeUpIDs(t *testing.T, calls ...provider.ToolCall) {
+	t.Helper()
+	seen := make(map[string]bool)
+	for _, c := range calls {
+		if !madeUpID.MatchString(c.ID) || !generatedID(c.ID) || seen[c.ID] {
+			t.Errorf("call id %q: want call_ and 12 hex digits, unique", c.ID)
+		}
+		seen[c.ID] = true
+	}
+}
+
+// TestMadeUpIDsAcrossTurns has two replies whose calls come without ids,
+// then sends the conversation back: the ids differ from one reply to the
+// next, so each result answers its own call, and none goes to Gemini.
+func TestMadeUpIDsAcrossTurns(t *testing.T) {
+	t.Parallel()
+
+	reply := func(name string) []byte {
+		return []byte(`{"candidates":[{"content":{"role":"model","parts":[` +
+			`{"functionCall":{"name":"` + name + `","args":{"order_id":"A"}}}]},"finishReason":"STOP"}]}`)
+	}
+	req := testRequest()
+	req.Tools = append(req.Tools, provider.Tool{Name: "cancel_order"})
+	var calls []provider.ToolCall
+	for _, name := range []string{"lookup_order", "cancel_order"} {
+		p := startFake(t, &fakeGemini{body: reply(name)})
+		resp, err := p.Generate(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		if len(resp.ToolCalls) != 1 {
+			t.Fatalf("tool calls = %+v, want one", resp.ToolCalls)
+		}
+		calls = append(calls, resp.ToolCalls[0])
+		req.Messages = append(req.Messages,
+			provider.Message{Role: provider.RoleAssistant, ToolCalls: resp.ToolCalls},
+			provider.Message{Role: provider.RoleTool, ToolCallID: resp.ToolCalls[0].ID, Content: `{"done":true}`},
+		)
+	}
+	checkMadeUpIDs(t, calls...)
+
+	f := &fakeGemini{body: fixture(t, "generate.json")}
+	p := startFake(t, f)
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate with the history: %v", err)
+	}
+	contents := f.lastRequest(t).body["contents"]
+	for i, want := range []string{"lookup_order", "cancel_order"} {
+		call := jget(contents, 1+2*i, "parts", 0, "functionCall")
+		result := jget(contents, 2+2*i, "parts", 0, "functionResponse")
+		if jget(call, "name") != want || jget(result, "name") != want {
+			t.Errorf("turn %d: call %v, result %v; want both named %s", i, call, result, want)
+		}
+		if jget(call, "id") != nil || jget(result, "id") != nil {
+			t.Errorf("turn %d: a made-up id was sent to Gemini: call %v, result %v", i, call, result)
+		}
 	}
 }
 
@@ -161,8 +239,8 @@ func TestRequestTurns(t *testing.T) {
 		provider.Message{Role: provider.RoleTool, ToolCallID: "call_1", Content: `{"status":"shipped"}`},
 		provider.Message{Role: provider.RoleTool, ToolCallID: "fc-9a7", Content: "in transit"},
 		provider.Message{Role: provider.RoleUser, Content: "Thanks!"},
-		// Made-up ids repeat from one reply to the next; a result answers
-		// the latest call of its id.
+		// The numbered ids made up before repeat from one reply to the
+		// next; a result answers the latest call of its id.
 		provider.Message{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{
 			{ID: "call_1", Name: "cancel_order", Arguments: `{"order_id":"ORD-2"}`},
 		}},
@@ -427,9 +505,19 @@ func TestStreamToolCalls(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Stream: %v", err)
 	}
+	// The ids are made up; the streamed calls and the reply's agree.
+	checkMadeUpIDs(t, resp.ToolCalls...)
 	wantCalls := []provider.ToolCall{
-		{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
-		{ID: "call_2", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
+	}
+	if diff := cmp.Diff(wantCalls, resp.ToolCalls, ignoreID); diff != "" {
+		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if len(resp.ToolCalls) == len(wantCalls) {
+		for i, c := range resp.ToolCalls {
+			wantCalls[i].ID = c.ID
+		}
 	}
 	// Each piece names the model the stream reported (modelVersion).
 	wantDeltas := []provider.Delta{
@@ -439,9 +527,6 @@ func TestStreamToolCalls(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantDeltas, deltas); diff != "" {
 		t.Errorf("deltas (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(wantCalls, resp.ToolCalls); diff != "" {
-		t.Errorf("tool calls (-want +got):\n%s", diff)
 	}
 	if resp.FinishReason != provider.FinishToolCalls {
 		t.Errorf("finish reason = %q", resp.FinishReason)

@@ -2,6 +2,8 @@ package gemini
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -332,22 +334,36 @@ func isJSONObject(s string) bool {
 }
 
 // generatedIDPrefix starts the ids the provider makes up for function calls
-// that came without one ("call_1", "call_2", ... in the order of the reply).
+// that came without one: the prefix and generatedIDDigits random hex
+// digits. They are random rather than counted so that no two calls of a
+// conversation share one: callers match tool results to calls by id, and
+// "call_1" of one reply would be "call_1" of the next. Histories may still
+// hold the numbered ids ("call_1", "call_2", ...) made before.
 const generatedIDPrefix = "call_"
 
-// generatedID reports whether id is one the provider made up, which Gemini
-// never saw and must not be sent back.
+// generatedIDDigits is the number of hex digits of a made-up id: 48 random
+// bits, far from repeating within a conversation.
+const generatedIDDigits = 12
+
+// newCallID returns a made-up id for a function call that came without one.
+func newCallID() string {
+	var b [generatedIDDigits / 2]byte
+	// crypto/rand.Read never fails; it crashes the program first.
+	_, _ = rand.Read(b[:])
+	return generatedIDPrefix + hex.EncodeToString(b[:])
+}
+
+// generatedID reports whether id is one the provider made up, random or
+// numbered as before, which Gemini never saw and must not be sent back.
 func generatedID(id string) bool {
 	n, ok := strings.CutPrefix(id, generatedIDPrefix)
 	if !ok || n == "" {
 		return false
 	}
+	digits, hexDigits := true, len(n) == generatedIDDigits
 	for _, c := range n {
-		if c < '0' || c > '9' {
-			return false
-		}
+		digits = digits && c >= '0' && c <= '9'
+		hexDigits = hexDigits && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f')
 	}
-	return true
+	return digits || hexDigits
 }
-
-func callID(n int) string { return generatedIDPrefix + strconv.Itoa(n) }
