@@ -185,10 +185,15 @@ func (h *handler) streamCompletion(
 		}
 		if final := m.GetFinal(); final != nil {
 			if !sse.started {
+				// Nothing was streamed (an empty reply, a degraded
+				// answer): the reply names who answered.
 				setKeelHeaders(w.Header(), final)
+				sse.model = responseModel(final, body.Model)
 			}
-			if !sse.sentContent && final.GetText() != "" {
-				// A degraded fallback arrives whole, never as deltas.
+			if !sse.sentContent {
+				// A degraded fallback arrives whole, never as deltas; an
+				// empty reply still opens with the assistant's role, as
+				// OpenAI's streams do.
 				text := final.GetText()
 				if err := sse.chunk(&responseMessage{Role: "assistant", Content: &text}, nil); err != nil {
 					return err

@@ -956,6 +956,36 @@ func TestChatCompletionStreamDegraded(t *testing.T) {
 	}
 }
 
+// An empty reply streams as OpenAI's do: a chunk with the assistant's role
+// and empty content, then the finish, naming the model that answered.
+func TestChatCompletionStreamEmptyReply(t *testing.T) {
+	t.Parallel()
+	router := streamRouter(nil, &keelv1.GenerateStreamResponse{Final: &keelv1.GenerateResponse{
+		Provider: "hosted", Model: "claude-x-2026", Route: "support", FinishReason: "stop",
+	}})
+	rec := postChat(t, newChatHandler(t, router), invokeToken(t),
+		`{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
+	}
+	events := sseEvents(t, rec.Body.String())
+	if len(events) != 3 || events[2] != "[DONE]" {
+		t.Fatalf("events = %q, want the role, finish, [DONE]", events)
+	}
+	chunks := decodeChunks(t, events[:2])
+	if first := chunks[0].Choices[0]; first.Delta.Role != "assistant" || first.Delta.Content == nil || *first.Delta.Content != "" {
+		t.Errorf("first chunk = %+v, want the assistant's role and empty content", first)
+	}
+	for i, c := range chunks {
+		if c.Model != "claude-x-2026" {
+			t.Errorf("chunk %d model = %q, want the model that answered", i, c.Model)
+		}
+	}
+	if p := rec.Header().Get("X-Keel-Provider"); p != "hosted" {
+		t.Errorf("X-Keel-Provider = %q, want hosted", p)
+	}
+}
+
 func TestChatCompletionStreamErrorBeforeFirstDelta(t *testing.T) {
 	t.Parallel()
 	st, err := status.New(codes.ResourceExhausted, "tenant requests limit reached; retry in 29.5s").
