@@ -528,6 +528,8 @@ func (r *Router) tryCandidates(
 		tooLong     = -1
 		soonest     time.Time
 		anyAdmitted bool
+		// last is the candidate that failed last.
+		last Result
 	)
 	for _, c := range r.order(route, t, call.Conversation) {
 		if tooLong >= 0 && c.ContextWindow <= tooLong {
@@ -550,7 +552,7 @@ func (r *Router) tryCandidates(
 				r.health.success(key)
 				return out, nil
 			}
-			lastErr = err
+			lastErr, last = err, out.Result
 			if out.streamed || ended(callerCtx) {
 				r.health.release(key, trial)
 				return out, err
@@ -613,7 +615,7 @@ func (r *Router) tryCandidates(
 		}
 		return attemptOutcome{}, fmt.Errorf("%w: no candidate large enough", provider.ErrContextTooLong)
 	}
-	return attemptOutcome{Result: Result{Attempts: attempts}}, lastErr
+	return attemptOutcome{Result: Result{Attempts: attempts, Provider: last.Provider, Model: last.Model}}, lastErr
 }
 
 // fits reports whether waiting d leaves time before ctx's deadline. A
@@ -712,7 +714,8 @@ func (r *Router) attempt(
 	price := r.file.Providers[c.Provider].Price
 	if err != nil {
 		err = r.classifyAttemptError(ctx, actx, err)
-		out := attemptOutcome{streamed: streamed}
+		// The record of a failed call names the candidate that failed it.
+		out := attemptOutcome{streamed: streamed, Result: Result{Provider: c.Provider, Model: c.Model}}
 		if streamed {
 			// The provider was paid for what it sent: the call is
 			// settled and recorded with an estimate of it.

@@ -102,6 +102,30 @@ func (p *scriptedProvider) Stream(
 	}, nil
 }
 
+// The record of a failed call names the candidate that failed last: the
+// provider was called and may have billed, whatever it answered.
+func TestFailedCallRecordNamesProvider(t *testing.T) {
+	t.Parallel()
+	fail := []step{{err: classErr(provider.ErrServerFailed)}}
+	rec := &recorderFunc{}
+	r, _ := threeProviders(t, fail, fail, fail, Options{Recorder: rec})
+	if _, err := r.Generate(context.Background(), "support_reply", provider.Request{}); err == nil {
+		t.Fatal("want an error")
+	}
+	if last := rec.last(t); last.Provider != "c" || last.Model != "mc" || last.Err == nil || last.CostMicros != 0 {
+		t.Errorf("record names %q %q (error %v, cost %d), want c mc, failed, free", last.Provider, last.Model, last.Err, last.CostMicros)
+	}
+
+	rec = &recorderFunc{}
+	r, _ = threeProviders(t, []step{{err: classErr(provider.ErrRequestRejected)}}, nil, nil, Options{Recorder: rec})
+	if _, err := r.Generate(context.Background(), "support_reply", provider.Request{}); !errors.Is(err, provider.ErrRequestRejected) {
+		t.Fatalf("error = %v, want the refusal", err)
+	}
+	if last := rec.last(t); last.Provider != "a" || last.Model != "ma" {
+		t.Errorf("record of a refused request names %q %q, want a ma", last.Provider, last.Model)
+	}
+}
+
 // laggingContext has a deadline that has passed but does not say it is
 // done yet, as a context is for a moment after its deadline while its timer
 // is still to fire.

@@ -125,6 +125,11 @@ func (r *Router) tryStructured(
 	}
 
 	second, err := r.tryCandidates(ctx, callerCtx, call, routeName, route, t, repairRequest(req, first.Response, invalid))
+	if err != nil {
+		// Nothing of the repair was paid for: the record names the
+		// candidate that was.
+		second.Provider, second.Model = "", ""
+	}
 	out := sumOutcomes(first, second)
 	if err != nil {
 		return out, fmt.Errorf("schema repair: %w", err)
