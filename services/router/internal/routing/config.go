@@ -152,6 +152,10 @@ type Params struct {
 	Temperature     *float64 `yaml:"temperature"`
 	TopP            *float64 `yaml:"top_p"`
 	MaxOutputTokens int      `yaml:"max_output_tokens"`
+	// PromptCache asks providers with explicit cache controls (Anthropic)
+	// to cache the route's tools and system prompt, for every call: an
+	// OpenAI client has no way to ask.
+	PromptCache bool `yaml:"prompt_cache"`
 }
 
 // Fallback configures a route's degraded answer.

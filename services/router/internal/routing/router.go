@@ -443,6 +443,7 @@ func (r *Router) prepare(route Route, req provider.Request) provider.Request {
 	if req.MaxOutputTokens == 0 {
 		req.MaxOutputTokens = route.Params.MaxOutputTokens
 	}
+	req.PromptCache = req.PromptCache || route.Params.PromptCache
 	return req
 }
 

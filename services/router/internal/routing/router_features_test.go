@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -529,5 +530,41 @@ func TestRouteInfosRetention(t *testing.T) {
 	}
 	if got := infos[0].Candidates[1].Retention; strings.Contains(got, "store=false") || !strings.Contains(got, "sends no retention setting") {
 		t.Errorf("b, provider_default: %q", got)
+	}
+}
+
+// A route's prompt_cache asks every call to cache its prompt, whether or
+// not the caller asked; a caller's own wish goes through on other routes.
+func TestRoutePromptCache(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		seen []bool
+	)
+	capture := &funcProvider{name: "a", log: &callLog{}, fn: func(
+		_ context.Context, req provider.Request, _ func(provider.Delta) error,
+	) (provider.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, req.PromptCache)
+		return provider.Response{Text: "ok", FinishReason: provider.FinishStop}, nil
+	}}
+	providers := map[string]provider.Provider{"a": capture, "b": &funcProvider{name: "b", log: &callLog{}}, "c": &funcProvider{name: "c", log: &callLog{}}}
+	for _, tt := range []struct {
+		route, caller, want bool
+	}{{true, false, true}, {false, false, false}, {false, true, true}} {
+		r, err := New(abcFile(Route{Params: Params{PromptCache: tt.route}}), providers, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Do(tenantCtx("acme"), Call{UseCase: "r", Request: provider.Request{PromptCache: tt.caller}}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := seen[len(seen)-1]
+		mu.Unlock()
+		if got != tt.want {
+			t.Errorf("route prompt_cache %v, caller %v: provider asked %v, want %v", tt.route, tt.caller, got, tt.want)
+		}
 	}
 }
