@@ -250,15 +250,7 @@ routes:
 
 	// The field violations name what is wrong.
 	_, err := client.Generate(acme(), &keelv1.GenerateRequest{UseCase: "support_reply"})
-	var fields []string
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	if len(fields) != 1 || fields[0] != "messages" {
+	if fields := violatedFields(err); len(fields) != 1 || fields[0] != "messages" {
 		t.Errorf("field violations = %v, want [messages]", fields)
 	}
 }
@@ -308,14 +300,7 @@ routes:
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := client.Generate(acme(), tt.req)
-			var fields []string
-			for _, d := range status.Convert(err).Details() {
-				if br, ok := d.(*errdetails.BadRequest); ok {
-					for _, v := range br.GetFieldViolations() {
-						fields = append(fields, v.GetField())
-					}
-				}
-			}
+			fields := violatedFields(err)
 			if status.Code(err) != codes.InvalidArgument || !slices.Equal(fields, []string{tt.field}) {
 				t.Errorf("error %v with fields %q, want InvalidArgument naming %s", err, fields, tt.field)
 			}
@@ -339,6 +324,19 @@ routes:
 	if status.Code(err) != codes.NotFound || len(status.Convert(err).Message()) > 200 {
 		t.Errorf("unknown use case: %v (%d bytes), want a short NotFound", status.Code(err), len(status.Convert(err).Message()))
 	}
+}
+
+// violatedFields lists the fields an InvalidArgument status names.
+func violatedFields(err error) []string {
+	var fields []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	return fields
 }
 
 func recvAll(
