@@ -10,8 +10,9 @@
 // citations are read back from the [n] markers of the reply. HTTP and
 // in-stream errors are mapped to the provider error classes.
 //
-// Structured output is asked for with a forced tool, since the classic
-// Messages API has no JSON-schema response format; see schemaToolName.
+// Structured output is asked for through a tool, forced or offered beside
+// the caller's tools, since the classic Messages API has no JSON-schema
+// response format; see schemaToolName.
 //
 // Retention: the Messages API has no per-request setting to keep a call from
 // being stored or trained on. Anthropic does not train on API content by

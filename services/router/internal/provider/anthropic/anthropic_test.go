@@ -469,7 +469,7 @@ func TestStructuredOutput(t *testing.T) {
 	schema := json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"},"confidence":{"type":"number"}},"required":["answer"]}`)
 	req := testRequest()
 	req.Schema = &provider.Schema{Name: "reply draft", JSON: schema}
-	req.ToolChoice = "none" // the schema tool is forced whatever the choice
+	req.ToolChoice = "none" // the caller's tools are off: the schema tool is forced
 	const wantText = `{"answer":"Unused items can be returned within 30 days [2].","confidence":0.9}`
 
 	checkWire := func(t *testing.T, got recordedRequest) {
@@ -649,6 +649,138 @@ func TestStructuredOutputNotAnObject(t *testing.T) {
 			t.Errorf("Stream error = %v, deltas %q; want ErrServerFailed and nothing emitted", err, texts)
 		}
 	})
+}
+
+// TestStructuredOutputBesideTools asks for structured output from callers
+// that offer tools too: the schema tool goes beside their tools under the
+// caller's tool choice, so that the model may call them or answer through
+// it. It stays forced when there are no tools or the choice is "none".
+func TestStructuredOutputBesideTools(t *testing.T) {
+	t.Parallel()
+
+	schema := json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"},"confidence":{"type":"number"}},"required":["answer"]}`)
+	const wantText = `{"answer":"Unused items can be returned within 30 days [2].","confidence":0.9}`
+	forced := map[string]any{"type": "tool", "name": "reply_draft", "disable_parallel_tool_use": true}
+	no := ptr(false)
+	tests := []struct {
+		name       string
+		choice     string
+		parallel   *bool
+		noTools    bool
+		wantChoice map[string]any
+		// wantForced says the schema tool is forced, and described so.
+		wantForced bool
+	}{
+		{name: "default", wantChoice: nil},
+		{name: "default, no parallel", parallel: no, wantChoice: map[string]any{"type": "auto", "disable_parallel_tool_use": true}},
+		{name: "auto", choice: "auto", wantChoice: map[string]any{"type": "auto"}},
+		// The schema tool is one of those the model must pick from: an
+		// answer through it meets "required".
+		{name: "required", choice: "required", wantChoice: map[string]any{"type": "any"}},
+		{name: "the caller's tool", choice: "lookup_order", wantChoice: map[string]any{"type": "tool", "name": "lookup_order"}},
+		{name: "none", choice: "none", wantChoice: forced, wantForced: true},
+		{name: "no tools", choice: "auto", noTools: true, wantChoice: forced, wantForced: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			req := testRequest()
+			req.Schema = &provider.Schema{Name: "reply draft", JSON: schema}
+			req.ToolChoice, req.ParallelToolCalls = tt.choice, tt.parallel
+			if tt.noTools {
+				req.Tools = nil
+			}
+			f := &fakeAnthropic{body: fixture(t, "message_structured.json")}
+			p := startFake(t, f)
+			resp, err := p.Generate(context.Background(), req)
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+
+			got := f.lastRequest(t)
+			if got.problems != nil {
+				t.Fatalf("request problems: %v", got.problems)
+			}
+			if diff := cmp.Diff(tt.wantChoice, got.body.ToolChoice); diff != "" {
+				t.Errorf("tool_choice (-want +got):\n%s", diff)
+			}
+			tools := got.body.Tools
+			if len(tools) != len(req.Tools)+1 || tools[len(tools)-1].Name != "reply_draft" {
+				t.Fatalf("tools = %+v, want the caller's and reply_draft", tools)
+			}
+			beside := strings.HasPrefix(tools[len(tools)-1].Description, "When you answer rather than call another tool")
+			if beside == tt.wantForced {
+				t.Errorf("schema tool description = %q", tools[len(tools)-1].Description)
+			}
+			if resp.Text != wantText || resp.ToolCalls != nil || resp.FinishReason != provider.FinishStop {
+				t.Errorf("response = %+v, want the answer as text", resp)
+			}
+		})
+	}
+}
+
+// TestStructuredOutputBesideToolsCalls has the model call one of the
+// caller's tools rather than answer through the schema tool beside them:
+// the call comes back as a tool call, streamed or not.
+func TestStructuredOutputBesideToolsCalls(t *testing.T) {
+	t.Parallel()
+
+	req := testRequest()
+	req.Schema = &provider.Schema{Name: "answer", JSON: json.RawMessage(`{"type":"array","items":{"type":"string"}}`)}
+	req.ToolChoice = "required"
+	want := []provider.ToolCall{{ID: "toolu_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-1"}`}}
+	checkWire := func(t *testing.T, got recordedRequest) {
+		t.Helper()
+		if got.problems != nil {
+			t.Fatalf("request problems: %v", got.problems)
+		}
+		if diff := cmp.Diff(map[string]any{"type": "any"}, got.body.ToolChoice); diff != "" {
+			t.Errorf("tool_choice (-want +got):\n%s", diff)
+		}
+	}
+
+	body := `{"type":"message","role":"assistant","model":"m","content":[{"type":"tool_use",` +
+		`"id":"toolu_1","name":"lookup_order","input":{"order_id":"ORD-1"}}],"stop_reason":"tool_use",` +
+		`"usage":{"input_tokens":1,"output_tokens":1}}`
+	f := &fakeAnthropic{body: []byte(body)}
+	p := startFake(t, f)
+	resp, err := p.Generate(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	checkWire(t, f.lastRequest(t))
+	if diff := cmp.Diff(want, resp.ToolCalls); diff != "" {
+		t.Errorf("tool calls (-want +got):\n%s", diff)
+	}
+	if resp.Text != "" || resp.FinishReason != provider.FinishToolCalls {
+		t.Errorf("text = %q, finish = %q", resp.Text, resp.FinishReason)
+	}
+
+	stream := sseBody("message_start", evMessageStart,
+		"content_block_start", evToolStart(0, "toolu_1", "lookup_order"),
+		"content_block_delta", evJSON(0, `{"order_id":`),
+		"content_block_delta", evJSON(0, ` "ORD-1"}`),
+		"content_block_stop", evStop(0),
+		"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}`,
+		"message_stop", evMessageStop)
+	f = &fakeAnthropic{body: stream, chunkSize: 7}
+	p = startFake(t, f)
+	var (
+		texts []string
+		calls []provider.ToolCall
+	)
+	resp, err = p.Stream(context.Background(), req, collect(&texts, &calls))
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	checkWire(t, f.lastRequest(t))
+	if diff := cmp.Diff(want, calls); diff != "" {
+		t.Errorf("streamed tool calls (-want +got):\n%s", diff)
+	}
+	if texts != nil || resp.Text != "" || resp.FinishReason != provider.FinishToolCalls {
+		t.Errorf("texts = %q, response = %+v", texts, resp)
+	}
 }
 
 // TestToolInputSchemas checks that every tool goes with an object schema,

@@ -21,7 +21,7 @@ const (
 	kindOther blockKind = iota
 	kindText
 	kindToolUse
-	// kindSchema is the tool_use block of the forced schema tool of a
+	// kindSchema is the tool_use block of the schema tool of a
 	// structured-output request; its input is the reply's text.
 	kindSchema
 )
@@ -46,7 +46,7 @@ type streamBlock struct {
 // text and finished tool calls as they arrive. Its zero value is not ready;
 // use newStreamAccumulator.
 type streamAccumulator struct {
-	// schemaTool is the name of the forced tool of a structured-output
+	// schemaTool is the name of the schema tool of a structured-output
 	// request, or empty.
 	schemaTool string
 	// schemaWrapped is set when the schema tool's input holds the reply

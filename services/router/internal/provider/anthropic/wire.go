@@ -15,9 +15,18 @@ import (
 // Messages API requires max_tokens.
 const defaultMaxTokens = 4096
 
-// defaultSchemaTool names the forced tool of a structured-output request
+// defaultSchemaTool names the schema tool of a structured-output request
 // whose schema has no usable name.
 const defaultSchemaTool = "structured_output"
+
+// Descriptions of the schema tool. The model is told to answer through it
+// whether the tool is forced or offered beside the caller's tools; beside
+// them it must also know that it may call those first.
+const (
+	schemaToolForced = "Give your whole answer as the input of this tool; it must match the input schema."
+	schemaToolBeside = "When you answer rather than call another tool, give your whole answer as the " +
+		"input of this tool; it must match the input schema."
+)
 
 // maxToolName is the longest tool name the API accepts.
 const maxToolName = 64
@@ -148,8 +157,8 @@ type errorBody struct {
 // System messages, after the grounding instructions of a grounded request,
 // become the top-level system prompt; the other turns become alternating
 // user and assistant messages, tool results going into user turns. With
-// req.Schema the reply is requested through a forced tool, see
-// schemaToolName. req.Seed has no counterpart in the Messages API and is not
+// req.Schema the reply is requested through a tool, forced or offered
+// beside the caller's, see schemaToolName. req.Seed has no counterpart in the Messages API and is not
 // sent; neither is req.Retention (see the package comment). Sampling
 // parameters the API refuses in OpenAI's form are adapted, see
 // samplingParameters. It fails only when an assistant tool call in the
@@ -193,9 +202,13 @@ func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, erro
 	if req.Schema != nil {
 		schema, wrapped := schemaToolInput(req.Schema)
 		out.schemaWrapped = wrapped
+		description := schemaToolForced
+		if schemaBesideTools(req) {
+			description = schemaToolBeside
+		}
 		out.Tools = append(out.Tools, tool{
 			Name:        schemaToolName(req),
-			Description: "Give your whole answer as the input of this tool; it must match the input schema.",
+			Description: description,
 			InputSchema: schema,
 		})
 	}
@@ -315,10 +328,13 @@ func appendBlocks(content, blocks []contentBlock) []contentBlock {
 }
 
 // toToolChoice maps the router's tool choice. No tool_choice is sent without
-// tools. A structured-output request forces its schema tool whatever
-// req.ToolChoice says. disable_parallel_tool_use is sent when parallel calls
-// are turned off (the "none" choice has no such field), and always for the
-// schema tool so that the reply is one value.
+// tools. A structured-output request forces its schema tool unless the
+// schema tool goes beside the caller's tools (see schemaBesideTools); then
+// the caller's choice applies to all of them, and "required" (any) is met
+// by an answer through the schema tool too. disable_parallel_tool_use is
+// sent when parallel calls are turned off (the "none" choice has no such
+// field), and always for the forced schema tool so that the reply is one
+// value.
 func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
 	if !haveTools {
 		return nil
@@ -327,7 +343,7 @@ func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
 
 	var tc toolChoice
 	switch {
-	case req.Schema != nil:
+	case req.Schema != nil && !schemaBesideTools(req):
 		return &toolChoice{Type: "tool", Name: schemaToolName(req), DisableParallelToolUse: true}
 	case req.ToolChoice == "":
 		if !noParallel {
@@ -347,8 +363,18 @@ func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
 	return &tc
 }
 
-// schemaToolName returns the name of the forced tool that carries a
-// structured reply: the schema's name with every character the API does not
+// schemaBesideTools reports whether the schema tool of a structured-output
+// request is offered beside the caller's tools rather than forced. A forced
+// schema tool would leave the model no way to call the caller's tools,
+// while OpenAI callers that send tools with a response schema expect either
+// tool calls or the structured answer. With "none" the caller's tools may
+// not be called, so the schema tool stays forced.
+func schemaBesideTools(req provider.Request) bool {
+	return req.Schema != nil && len(req.Tools) > 0 && req.ToolChoice != "none"
+}
+
+// schemaToolName returns the name of the tool that carries a structured
+// reply: the schema's name with every character the API does not
 // allow in tool names replaced by '_', cut to 64 bytes, or
 // "structured_output" when that is empty or is already the name of one of
 // req.Tools.
@@ -356,9 +382,12 @@ func toToolChoice(req provider.Request, haveTools bool) *toolChoice {
 // The classic Messages API has no JSON-schema response format. A
 // structured-output request therefore offers one more tool, whose input
 // schema is the requested schema (wrapped in an object when it is not an
-// object schema, see schemaToolInput), and forces the model to call it; the
-// tool's input is the reply. That tool call is returned as the Text of the
-// Response, not as a ToolCall.
+// object schema, see schemaToolInput), and forces the model to call it, or
+// offers it beside the caller's tools (see schemaBesideTools); the tool's
+// input is the reply. That tool call is returned as the Text of the
+// Response, not as a ToolCall. A model that is not forced may answer in
+// plain text instead, which the router checks against the schema as it
+// checks any reply.
 func schemaToolName(req provider.Request) string {
 	if req.Schema == nil {
 		return ""
