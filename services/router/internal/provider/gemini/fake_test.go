@@ -26,9 +26,11 @@ const testAPIKey = "AIzaSyTEST-keel-0123456789abcdefghijk"
 // x-goog-api-key header and answers 400 INVALID_ARGUMENT for a request body
 // the real API would refuse (roles other than user and model, parts with
 // not exactly one kind of data, function arguments or responses that are
-// not objects). Past those checks it answers with the configured reply,
-// written in pieces of chunkSize bytes with a flush after each, so that
-// lines, JSON and multi-byte characters are split across TCP writes.
+// not objects, function declarations beside responseMimeType
+// application/json as Gemini 2.5 models refuse them). Past those checks it
+// answers with the configured reply, written in pieces of chunkSize bytes
+// with a flush after each, so that lines, JSON and multi-byte characters
+// are split across TCP writes.
 type fakeGemini struct {
 	status    int
 	header    http.Header
@@ -150,6 +152,10 @@ func checkBody(body map[string]any) string {
 				}
 			}
 		}
+	}
+	if jget(body, "generationConfig", "responseMimeType") == "application/json" &&
+		jget(body, "tools", 0, "functionDeclarations") != nil {
+		return "Function calling with a response mime type: 'application/json' is unsupported"
 	}
 	return ""
 }

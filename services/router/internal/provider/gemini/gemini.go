@@ -10,6 +10,9 @@
 // The grounding passages go into the system instruction as numbered
 // sources, and citations are read back from the [n] markers of the reply.
 // HTTP and in-stream errors are mapped to the provider error classes.
+//
+// Structured output is asked for with responseJsonSchema, or in the system
+// instruction when function declarations go with it; see schemaInPrompt.
 package gemini
 
 import (

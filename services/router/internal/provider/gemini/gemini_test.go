@@ -383,6 +383,86 @@ func TestRequestOptions(t *testing.T) {
 	}
 }
 
+// TestStructuredOutputWithTools asks for structured output beside function
+// declarations, which Gemini 2.5 models refuse with responseMimeType
+// application/json: the schema goes in the system instruction instead, after
+// the rest of it. Without tools it stays in the generation config.
+func TestStructuredOutputWithTools(t *testing.T) {
+	t.Parallel()
+
+	const ask = "When you answer rather than call a function, reply with only one JSON value, " +
+		"without code fences or any other text"
+	schema := json.RawMessage(`{
+		"type": "object",
+		"properties": {"answer": {"type": "string"}},
+		"required": ["answer"]
+	}`)
+	const compacted = `{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"]}`
+	grounding := provider.GroundingPrompt(testPassages) + "\n\nAnswer in English."
+	tests := []struct {
+		name       string
+		edit       func(*provider.Request)
+		wantSystem string
+		wantConfig string
+	}{
+		{
+			name:       "tools",
+			edit:       func(r *provider.Request) {},
+			wantSystem: grounding + "\n\n" + ask + ", that matches this JSON Schema:\n" + compacted,
+			wantConfig: `{"maxOutputTokens":300,"seed":42,"stopSequences":["\n\nCustomer:"],"temperature":0.2,"topP":0.9}`,
+		},
+		{
+			name: "tools, nothing else in the system instruction",
+			edit: func(r *provider.Request) {
+				*r = provider.Request{Model: r.Model, Messages: r.Messages[1:], Tools: r.Tools, Schema: r.Schema}
+			},
+			wantSystem: ask + ", that matches this JSON Schema:\n" + compacted,
+			wantConfig: `null`,
+		},
+		{
+			name:       "tools, JSON mode without a schema",
+			edit:       func(r *provider.Request) { r.Schema = &provider.Schema{JSONMode: true} },
+			wantSystem: grounding + "\n\n" + ask + ": a JSON object.",
+			wantConfig: `{"maxOutputTokens":300,"seed":42,"stopSequences":["\n\nCustomer:"],"temperature":0.2,"topP":0.9}`,
+		},
+		{
+			name:       "no tools",
+			edit:       func(r *provider.Request) { r.Tools = nil },
+			wantSystem: grounding,
+			wantConfig: `{"maxOutputTokens":300,"responseJsonSchema":{"properties":{"answer":{"type":"string"}},` +
+				`"required":["answer"],"type":"object"},"responseMimeType":"application/json","seed":42,` +
+				`"stopSequences":["\n\nCustomer:"],"temperature":0.2,"topP":0.9}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeGemini{body: fixture(t, "generate.json")}
+			p := startFake(t, f)
+			req := testRequest()
+			req.Schema = &provider.Schema{Name: "answer", JSON: schema}
+			tt.edit(&req)
+			if _, err := p.Generate(context.Background(), req); err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			got := f.lastRequest(t)
+			if sys := jget(got.body, "systemInstruction", "parts", 0, "text"); sys != tt.wantSystem {
+				t.Errorf("systemInstruction = %q, want %q", sys, tt.wantSystem)
+			}
+			if parts, _ := jget(got.body, "systemInstruction", "parts").([]any); len(parts) != 1 {
+				t.Errorf("systemInstruction parts = %v, want one joined text", parts)
+			}
+			if gc := jsonOf(t, got.body["generationConfig"]); gc != tt.wantConfig {
+				t.Errorf("generationConfig = %s, want %s", gc, tt.wantConfig)
+			}
+			if (req.Tools != nil) != (got.body["tools"] != nil) {
+				t.Errorf("tools = %s, want them sent as given", jsonOf(t, got.body["tools"]))
+			}
+		})
+	}
+}
+
 func TestRequestWithoutModel(t *testing.T) {
 	t.Parallel()
 

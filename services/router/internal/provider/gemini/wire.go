@@ -87,7 +87,8 @@ type functionCallingConfig struct {
 // ResponseJSONSchema is used for structured output rather than
 // responseSchema: responseJsonSchema accepts a JSON Schema document as it
 // is, while responseSchema takes Google's OpenAPI 3.0 subset. Either needs
-// responseMimeType "application/json".
+// responseMimeType "application/json", which is not sent beside function
+// declarations; see schemaInPrompt.
 type generationConfig struct {
 	MaxOutputTokens    int             `json:"maxOutputTokens,omitempty"`
 	Temperature        *float64        `json:"temperature,omitempty"`
@@ -150,6 +151,10 @@ const skipSignature = "skip_thought_signature_validator"
 // toGenerateRequest converts req into the wire format. It returns a
 // *provider.Error of class ErrRequestRejected when a tool result answers no
 // known call.
+//
+// Structured output goes in the generation config, or as the last paragraph
+// of the system instruction when tools are declared too; see
+// schemaInPrompt.
 //
 // The Gemini API has no per-request retention or prompt-cache setting:
 // req.Retention cannot be passed on (see Provider.Retention), and Gemini
@@ -220,6 +225,9 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 			out.Contents = append(out.Contents, content{Role: "user", Parts: []part{{FunctionResponse: fr}}})
 		}
 	}
+	if schemaInPrompt(req) {
+		system = append(system, schemaInstruction(req.Schema))
+	}
 	if len(system) > 0 {
 		out.SystemInstruction = &content{Parts: []part{{Text: strings.Join(system, "\n\n")}}}
 	}
@@ -287,7 +295,7 @@ func toGenerationConfig(req provider.Request) *generationConfig {
 		seed := int32(*req.Seed)
 		cfg.Seed = &seed
 	}
-	if req.Schema != nil {
+	if req.Schema != nil && !schemaInPrompt(req) {
 		cfg.ResponseMIMEType = "application/json"
 		if len(bytes.TrimSpace(req.Schema.JSON)) > 0 {
 			cfg.ResponseJSONSchema = req.Schema.JSON
@@ -298,6 +306,32 @@ func toGenerationConfig(req provider.Request) *generationConfig {
 		return nil
 	}
 	return &cfg
+}
+
+// schemaInPrompt reports whether the structured output req asks for is
+// asked for in the system instruction instead of with responseMimeType and
+// responseJsonSchema: Gemini 2.5 models refuse those beside function
+// declarations ("Function calling with a response mime type:
+// 'application/json' is unsupported"), and a caller that sends tools with a
+// response schema wants either function calls or the structured answer. The
+// model is then free to answer otherwise; the router checks every reply
+// against the schema and asks once for a repair.
+func schemaInPrompt(req provider.Request) bool {
+	return req.Schema != nil && len(req.Tools) > 0
+}
+
+// schemaInstruction asks the model to answer with JSON valid against s,
+// which it is shown compacted. An empty schema asks for a JSON object, as
+// JSON mode does; so does one that is not JSON, which the router refuses
+// before any provider is called.
+func schemaInstruction(s *provider.Schema) string {
+	const ask = "When you answer rather than call a function, reply with only one JSON value, " +
+		"without code fences or any other text"
+	var schema bytes.Buffer
+	if json.Compact(&schema, s.JSON) != nil || schema.Len() == 0 {
+		return ask + ": a JSON object."
+	}
+	return ask + ", that matches this JSON Schema:\n" + schema.String()
 }
 
 // argsObject returns the arguments of a replayed call as a JSON object:
