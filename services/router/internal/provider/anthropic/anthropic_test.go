@@ -833,17 +833,28 @@ func TestSchemaToolName(t *testing.T) {
 
 	tests := []struct {
 		name, schema, want string
+		// tools are offered beside those of testRequest.
+		tools []string
 	}{
 		{name: "plain", schema: "ticket_summary", want: "ticket_summary"},
 		{name: "spaces and dots", schema: "reply v1.2", want: "reply_v1_2"},
 		{name: "empty", schema: "", want: "structured_output"},
 		{name: "taken by a tool", schema: "lookup_order", want: "structured_output"},
+		{
+			name:   "fallback taken too",
+			schema: "lookup_order",
+			tools:  []string{"structured_output", "structured_output_2"},
+			want:   "structured_output_3",
+		},
 		{name: "too long", schema: strings.Repeat("x", 80), want: strings.Repeat("x", 64)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req := testRequest()
+			for _, name := range tt.tools {
+				req.Tools = append(req.Tools, provider.Tool{Name: name})
+			}
 			req.Schema = &provider.Schema{Name: tt.schema, JSON: json.RawMessage(`{"type":"object"}`)}
 			if got := schemaToolName(req); got != tt.want {
 				t.Errorf("schemaToolName(%q) = %q, want %q", tt.schema, got, tt.want)

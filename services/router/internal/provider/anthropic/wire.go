@@ -3,6 +3,7 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
@@ -377,7 +378,9 @@ func schemaBesideTools(req provider.Request) bool {
 // reply: the schema's name with every character the API does not
 // allow in tool names replaced by '_', cut to 64 bytes, or
 // "structured_output" when that is empty or is already the name of one of
-// req.Tools.
+// req.Tools, followed by _2, _3 and so on while that is one of them too:
+// the API refuses two tools of one name, and a call of the caller's tool
+// would be taken for the structured reply.
 //
 // The classic Messages API has no JSON-schema response format. A
 // structured-output request therefore offers one more tool, whose input
@@ -401,10 +404,14 @@ func schemaToolName(req provider.Request) string {
 	if len(name) > maxToolName {
 		name = name[:maxToolName]
 	}
-	if len(name) == 0 || req.HasTool(string(name)) {
-		return defaultSchemaTool
+	if len(name) > 0 && !req.HasTool(string(name)) {
+		return string(name)
 	}
-	return string(name)
+	fallback := defaultSchemaTool
+	for n := 2; req.HasTool(fallback); n++ {
+		fallback = defaultSchemaTool + "_" + strconv.Itoa(n)
+	}
+	return fallback
 }
 
 // toolInputSchema returns a tool's parameters as the API wants its
