@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -280,6 +282,9 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		// Only the caller's own hang-up is a cancellation; the router's
 		// deadlines end attempts with timeouts.
 		return status.Error(codes.Canceled, "call cancelled")
+	case errors.Is(err, errStalled):
+		// The caller's doing, not a failure of Keel's: no error log.
+		return status.Error(codes.DeadlineExceeded, "the stream was ended: its pieces were not read in time")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrTimedOut):
 		code = codes.DeadlineExceeded
 	case errors.Is(err, provider.ErrRateLimited), errors.Is(err, provider.ErrQuotaExceeded):
@@ -342,6 +347,16 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 // record of the call carries.
 const maxSubject = 512
 
+// maxTools is the most tools a call may offer, as OpenAI allows.
+const maxTools = 128
+
+// maxViolations is how many bad fields a refusal names.
+const maxViolations = 20
+
+// invisible reports control and formatting characters (bidi overrides,
+// zero-width marks), which would make a record read otherwise than it is.
+func invisible(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+
 // toolName is what OpenAI accepts as a function's name; the other
 // providers accept at least as much.
 var toolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -349,8 +364,17 @@ var toolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 // toProviderRequest checks req and converts it. It returns an
 // InvalidArgument status naming every bad field.
 func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
-	var violations []*errdetails.BadRequest_FieldViolation
+	var (
+		violations []*errdetails.BadRequest_FieldViolation
+		more       int
+	)
 	bad := func(field, desc string) {
+		// A request of many bad parts is told about the first few: the
+		// status goes back in one trailer, which must stay small.
+		if len(violations) == maxViolations {
+			more++
+			return
+		}
 		violations = append(violations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
 	}
 
@@ -371,8 +395,12 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 	if _, ok := keelv1.Priority_name[int32(req.GetPriority())]; !ok {
 		bad("priority", "must be unspecified, interactive or batch")
 	}
-	if len(req.GetSubject()) > maxSubject {
+	switch subject := req.GetSubject(); {
+	case len(subject) > maxSubject:
 		bad("subject", fmt.Sprintf("at most %d bytes", maxSubject))
+	case !utf8.ValidString(subject) || strings.ContainsFunc(subject, invisible):
+		// The subject is written into the audit chain as it is.
+		bad("subject", "must be UTF-8 without control or formatting characters")
 	}
 	if len(req.GetStop()) > 4 {
 		bad("stop", "at most 4 sequences")
@@ -426,15 +454,20 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			ChunkID: p.GetChunkId(), DocID: p.GetDocId(), Title: p.GetTitle(), Text: p.GetText(),
 		})
 	}
-	for i, t := range req.GetTools() {
+	if len(req.GetTools()) > maxTools {
+		bad("tools", fmt.Sprintf("at most %d tools", maxTools))
+	}
+	named := make(map[string]bool, min(len(req.GetTools()), maxTools))
+	for i, t := range req.GetTools()[:min(len(req.GetTools()), maxTools)] {
 		switch name := t.GetName(); {
 		case name == "":
 			bad(fmt.Sprintf("tools[%d].name", i), "is required")
 		case !toolName.MatchString(name):
 			bad(fmt.Sprintf("tools[%d].name", i), "must be 1 to 64 letters, digits, underscores or dashes")
-		case out.HasTool(name):
+		case named[name]:
 			bad(fmt.Sprintf("tools[%d].name", i), "names another tool too")
 		}
+		named[t.GetName()] = true
 		params := t.GetParametersJson()
 		switch {
 		case params == "":
@@ -465,6 +498,11 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		}
 	}
 
+	if more > 0 {
+		violations = append(violations, &errdetails.BadRequest_FieldViolation{
+			Field: "request", Description: fmt.Sprintf("and %d more problems", more),
+		})
+	}
 	if len(violations) > 0 {
 		st := status.New(codes.InvalidArgument, "invalid generate request")
 		if detailed, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: violations}); err == nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -280,6 +281,13 @@ routes:
 		{"top_p NaN", base(func(r *keelv1.GenerateRequest) { r.TopP = proto.Float64(math.NaN()) }), "top_p"},
 		{"unknown priority", base(func(r *keelv1.GenerateRequest) { r.Priority = 99 }), "priority"},
 		{"subject too long", base(func(r *keelv1.GenerateRequest) { r.Subject = strings.Repeat("s", 513) }), "subject"},
+		{"subject with an escape", base(func(r *keelv1.GenerateRequest) { r.Subject = "case-7\x1b[2J" }), "subject"},
+		{"subject with a bidi override", base(func(r *keelv1.GenerateRequest) { r.Subject = "case-\u202e7" }), "subject"},
+		{"too many tools", base(func(r *keelv1.GenerateRequest) {
+			for i := range 129 {
+				r.Tools = append(r.Tools, tool(fmt.Sprintf("t%d", i), ""))
+			}
+		}), "tools"},
 		{"tool name with a space", base(func(r *keelv1.GenerateRequest) {
 			r.Tools = []*keelv1.ToolDefinition{tool("look up", "")}
 		}), "tools[0].name"},
@@ -318,8 +326,21 @@ routes:
 		t.Errorf("a valid request refused: %v", err)
 	}
 
+	// A request with very many bad parts is refused quickly, naming the
+	// first few: the status must fit a trailer, or the connection, shared
+	// with other callers, breaks.
+	many := base(func(r *keelv1.GenerateRequest) {
+		for range 100000 {
+			r.Messages = append(r.Messages, &keelv1.ChatMessage{Role: "wizard", Content: "x"})
+		}
+	})
+	_, err := client.Generate(acme(), many)
+	if fields := violatedFields(err); status.Code(err) != codes.InvalidArgument || len(fields) != 21 || fields[20] != "request" {
+		t.Errorf("many bad messages: %v with %d fields, want InvalidArgument naming 20 and the rest counted", status.Code(err), len(fields))
+	}
+
 	// An unknown use case is named back bounded, whatever its length.
-	_, err := client.Generate(acme(), &keelv1.GenerateRequest{UseCase: strings.Repeat("x", 1<<20), ExactRoute: true,
+	_, err = client.Generate(acme(), &keelv1.GenerateRequest{UseCase: strings.Repeat("x", 1<<20), ExactRoute: true,
 		Messages: []*keelv1.ChatMessage{{Role: "user", Content: "hi"}}})
 	if status.Code(err) != codes.NotFound || len(status.Convert(err).Message()) > 200 {
 		t.Errorf("unknown use case: %v (%d bytes), want a short NotFound", status.Code(err), len(status.Convert(err).Message()))
