@@ -118,6 +118,11 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Response{}, provider.TransportError(ctx, err)
 	}
+	return p.completion(req, body)
+}
+
+// completion reads a completion that is not streamed.
+func (p *Provider) completion(req provider.Request, body []byte) (provider.Response, error) {
 	var cr chatResponse
 	if err := json.Unmarshal(body, &cr); err != nil {
 		return provider.Response{}, &provider.Error{
@@ -201,6 +206,10 @@ func (p *Provider) Stream(
 	}
 	defer httpResp.Body.Close()
 
+	if mediaType(httpResp.Header.Get("Content-Type")) == "application/json" {
+		return p.unstreamed(ctx, req, httpResp.Body, emit)
+	}
+
 	var acc streamAccumulator
 	dec := sse.NewDecoder(httpResp.Body)
 	for {
@@ -238,6 +247,44 @@ func (p *Provider) Stream(
 		return provider.Response{}, err
 	}
 	return p.response(req, acc.model, acc.text.String(), acc.emitted, acc.finishReason, acc.usage), nil
+}
+
+// unstreamed reads the one JSON document a server sent where a stream was
+// asked for: a whole completion (servers that do not stream), passed on as
+// one piece, or an error object with status 200 (some proxies), classified
+// as an error event of a stream would be.
+func (p *Provider) unstreamed(
+	ctx context.Context,
+	req provider.Request,
+	r io.Reader,
+	emit func(provider.Delta) error,
+) (provider.Response, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxResponseBody))
+	if err != nil {
+		return provider.Response{}, provider.TransportError(ctx, err)
+	}
+	resp, err := p.completion(req, p.scrub(body))
+	if err != nil {
+		return provider.Response{}, err
+	}
+	if resp.Text != "" {
+		if err := emit(provider.Delta{Text: resp.Text, Model: resp.Model}); err != nil {
+			return provider.Response{}, err
+		}
+	}
+	for i := range resp.ToolCalls {
+		if err := emit(provider.Delta{ToolCall: &resp.ToolCalls[i], Model: resp.Model}); err != nil {
+			return provider.Response{}, err
+		}
+	}
+	return resp, nil
+}
+
+// mediaType is the type of a Content-Type header, lower-cased, without
+// its parameters.
+func mediaType(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
 }
 
 // Check asks the server for its model list (GET /models), which costs no

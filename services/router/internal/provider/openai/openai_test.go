@@ -423,6 +423,35 @@ func TestGenerateErrorWithStatusOK(t *testing.T) {
 	}
 }
 
+// A server asked for a stream that answers with one JSON document is read
+// as such: an error object is classified by the error, a whole completion
+// (a server that does not stream) is passed on as one piece.
+func TestStreamAnsweredWithJSON(t *testing.T) {
+	t.Parallel()
+	jsonHeader := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+
+	p := startProvider(t, &fakeServer{header: jsonHeader,
+		body: []byte(`{"error":{"message":"slow down","type":"rate_limit_error"}}`)})
+	if _, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil }); !errors.Is(err, provider.ErrRateLimited) {
+		t.Errorf("error object: %v, want ErrRateLimited", err)
+	}
+
+	p = startProvider(t, &fakeServer{header: jsonHeader, body: []byte(`{"model":"m-1","choices":[{"index":0,` +
+		`"message":{"role":"assistant","content":"Hello","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},` +
+		`"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}`)})
+	var pieces []provider.Delta
+	resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+		pieces = append(pieces, d)
+		return nil
+	})
+	if err != nil || resp.Text != "Hello" || resp.Usage.OutputTokens != 2 || resp.FinishReason != provider.FinishToolCalls {
+		t.Fatalf("completion: %+v, %v", resp, err)
+	}
+	if len(pieces) != 2 || pieces[0].Text != "Hello" || pieces[1].ToolCall == nil || pieces[1].ToolCall.Name != "f" {
+		t.Errorf("pieces %+v, want the text then the tool call", pieces)
+	}
+}
+
 func TestStreamCallbackError(t *testing.T) {
 	t.Parallel()
 
