@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,6 +69,18 @@ func (e *ReplyEstimate) addSeparate(text string) {
 func unspaced(r rune) bool {
 	return r >= 0x0E00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul,
 		unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar)
+}
+
+// ErrOverran is why a reply was cut off: the provider ignored the
+// max_tokens it was sent.
+var ErrOverran = errors.New("the provider sent far more than max_tokens")
+
+// Overran reports whether a reply estimated at tokens is far beyond the cap
+// the provider was asked to keep (twice it, and some slack for the
+// estimate): a provider that ignores max_tokens is cut off rather than
+// allowed to send, and charge, without bound.
+func Overran(maxTokens int, tokens int64) bool {
+	return maxTokens > 0 && tokens > 2*int64(maxTokens)+64
 }
 
 // EstimateInputTokens approximates the prompt size of req: every message

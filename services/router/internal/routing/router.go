@@ -372,14 +372,6 @@ func estimatedUsage(req provider.Request, outputTokens int64) provider.Usage {
 	}
 }
 
-// overrun reports whether a reply estimated at sent tokens is far beyond
-// the cap the provider was asked to keep (twice it, and some slack for
-// the estimate): a provider that ignores max_tokens is cut off rather
-// than allowed to stream, and charge, without bound.
-func overrun(maxTokens int, sent int64) bool {
-	return maxTokens > 0 && sent > 2*int64(maxTokens)+64
-}
-
 // callerGoneError is what a provider's stream returns when the caller
 // could not take a piece of the reply (it hung up or stopped reading).
 type callerGoneError struct{ err error }
@@ -694,7 +686,7 @@ func (r *Router) attempt(
 			if d.ToolCall != nil {
 				sent.Add(" " + d.ToolCall.Name + " " + d.ToolCall.Arguments + " ")
 			}
-			if overrun(req.MaxOutputTokens, sent.Tokens()) {
+			if provider.Overran(req.MaxOutputTokens, sent.Tokens()) {
 				// The provider ignores the cap it was sent; what it
 				// would still send is not given to (or charged to) the
 				// caller.

@@ -28,7 +28,7 @@ import (
 
 // ErrOverran ends a streamed call whose provider went on far past the
 // max_tokens it was sent; its words are Keel's, safe to show the caller.
-var ErrOverran = errors.New("the provider sent far more than max_tokens")
+var ErrOverran = provider.ErrOverran
 
 // ErrSchemaMismatch is returned when the model's reply did not match the
 // request's response schema, even after one repair attempt.

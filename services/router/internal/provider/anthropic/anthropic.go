@@ -213,7 +213,7 @@ func (p *Provider) stream(
 	}
 	defer httpResp.Body.Close()
 
-	acc := newStreamAccumulator(schemaToolName(req))
+	acc := newStreamAccumulator(schemaToolName(req), body.MaxTokens)
 	acc.schemaWrapped = body.schemaWrapped
 	acc.secret = p.apiKey
 	if err := decodeStream(ctx, httpResp.Body, acc, emit); err != nil {

@@ -783,6 +783,31 @@ func TestStructuredOutputBesideToolsCalls(t *testing.T) {
 	}
 }
 
+// Tool input is held back until its block ends, where the router cannot
+// count it: a provider that streams input far past max_tokens is cut off
+// by the stream, not read to its end.
+func TestStreamToolInputPastMaxTokens(t *testing.T) {
+	t.Parallel()
+	pairs := []string{"message_start", evMessageStart, "content_block_start", evToolStart(0, "toolu_1", "lookup_order"),
+		"content_block_delta", evJSON(0, `{"note": "`)}
+	for range 100 {
+		pairs = append(pairs, "content_block_delta", evJSON(0, strings.Repeat("word ", 20)))
+	}
+	pairs = append(pairs, "content_block_delta", evJSON(0, `"}`), "content_block_stop", evStop(0), "message_stop", evMessageStop)
+	p := startFake(t, &fakeAnthropic{body: sseBody(pairs...)})
+	req := testRequest()
+	req.MaxOutputTokens = 10
+	_, err := p.Stream(context.Background(), req, func(provider.Delta) error { return nil })
+	if !errors.Is(err, provider.ErrOverran) || !errors.Is(err, provider.ErrServerFailed) {
+		t.Errorf("error = %v, want ErrOverran as a server failure", err)
+	}
+	// Without a cap of the caller's, the one sent (4096) holds.
+	req.MaxOutputTokens = 0
+	if _, err := p.Stream(context.Background(), req, func(provider.Delta) error { return nil }); err != nil {
+		t.Errorf("2,000 words of input under the default cap: %v", err)
+	}
+}
+
 // TestToolInputSchemas checks that every tool goes with an object schema,
 // as the API wants, whatever form the caller gave its parameters in.
 func TestToolInputSchemas(t *testing.T) {

@@ -31,7 +31,7 @@ type outcome struct {
 // runStream decodes body with a fresh accumulator.
 func runStream(body io.Reader, schemaTool string) outcome {
 	var o outcome
-	acc := newStreamAccumulator(schemaTool)
+	acc := newStreamAccumulator(schemaTool, 0)
 	err := decodeStream(context.Background(), body, acc, func(d provider.Delta) error {
 		if d.ToolCall != nil {
 			o.Calls = append(o.Calls, *d.ToolCall)

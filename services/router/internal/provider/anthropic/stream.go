@@ -68,10 +68,15 @@ type streamAccumulator struct {
 	size int
 	// done is set by message_stop.
 	done bool
+	// maxTokens is the cap the request asked for; held estimates the tool
+	// input held back until its block ends, which the router cannot count
+	// as it arrives.
+	maxTokens int
+	held      provider.ReplyEstimate
 }
 
-func newStreamAccumulator(schemaTool string) *streamAccumulator {
-	return &streamAccumulator{schemaTool: schemaTool, blocks: make(map[int]*streamBlock)}
+func newStreamAccumulator(schemaTool string, maxTokens int) *streamAccumulator {
+	return &streamAccumulator{schemaTool: schemaTool, maxTokens: maxTokens, blocks: make(map[int]*streamBlock)}
 }
 
 // decodeStream reads the events of body into acc until message_stop, the end
@@ -233,6 +238,10 @@ func (a *streamAccumulator) addDelta(e streamEvent, emit func(provider.Delta) er
 			// The structured reply is the reply's text: it is emitted as
 			// it comes, like text, and checked once the block ends.
 			return a.emitText(e.Delta.PartialJSON, emit)
+		}
+		a.held.Add(e.Delta.PartialJSON)
+		if provider.Overran(a.maxTokens, a.held.Tokens()) {
+			return &provider.Error{Class: provider.ErrServerFailed, Err: provider.ErrOverran}
 		}
 	}
 	// thinking, signature, citations and future delta types.

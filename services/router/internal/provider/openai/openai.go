@@ -210,7 +210,7 @@ func (p *Provider) Stream(
 		return p.unstreamed(ctx, req, httpResp.Body, emit)
 	}
 
-	var acc streamAccumulator
+	acc := streamAccumulator{maxTokens: req.MaxOutputTokens}
 	dec := sse.NewDecoder(httpResp.Body)
 	for {
 		ev, err := dec.Next()
@@ -401,6 +401,11 @@ type streamAccumulator struct {
 	finishReason string
 	usage        *chatUsage
 	done         bool
+	// maxTokens is the cap the request asked for; held estimates the tool
+	// call arguments, which are held back until the choice finishes and so
+	// are not counted by the router as they arrive.
+	maxTokens int
+	held      provider.ReplyEstimate
 }
 
 // add takes one event. It reports whether the stream is over ("[DONE]") and
@@ -518,6 +523,10 @@ func (a *streamAccumulator) addToolCalls(fragments []chatToolCall) error {
 		}
 		if !a.grow(len(f.Function.Arguments)) {
 			return errStreamTooLong()
+		}
+		a.held.Add(f.Function.Arguments)
+		if provider.Overran(a.maxTokens, a.held.Tokens()) {
+			return &provider.Error{Class: provider.ErrServerFailed, Err: provider.ErrOverran}
 		}
 		call.args.WriteString(f.Function.Arguments)
 	}

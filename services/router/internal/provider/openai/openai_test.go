@@ -452,6 +452,26 @@ func TestStreamAnsweredWithJSON(t *testing.T) {
 	}
 }
 
+// Tool call arguments are held back until the choice finishes, where the
+// router cannot count them: a provider that streams arguments far past
+// max_tokens is cut off by the stream.
+func TestStreamToolArgumentsPastMaxTokens(t *testing.T) {
+	t.Parallel()
+	var body strings.Builder
+	body.WriteString(`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"lookup_order","arguments":"{\"note\": \""}}]}}]}` + "\n\n")
+	for range 400 {
+		body.WriteString(`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"` + strings.Repeat("word ", 20) + `"}}]}}]}` + "\n\n")
+	}
+	body.WriteString("data: [DONE]\n\n")
+	p := startProvider(t, &fakeServer{body: []byte(body.String())})
+	req := testRequest()
+	req.MaxOutputTokens = 10
+	_, err := p.Stream(context.Background(), req, func(provider.Delta) error { return nil })
+	if !errors.Is(err, provider.ErrOverran) || !errors.Is(err, provider.ErrServerFailed) {
+		t.Errorf("error = %v, want ErrOverran as a server failure", err)
+	}
+}
+
 func TestStreamCallbackError(t *testing.T) {
 	t.Parallel()
 
