@@ -47,7 +47,10 @@ type GRPCConfig struct {
 	Addr string `yaml:"addr" env:"KEEL_ROUTER_GRPC_ADDR"`
 	// StreamStall ends a streamed call whose caller, still connected, has
 	// not taken a piece for this long (KEEL_ROUTER_STREAM_STALL;
-	// DefaultStreamStall when zero).
+	// DefaultStreamStall when zero). gRPC lets a blocked send go on only
+	// once the reader has taken a part of its flow-control window (some
+	// 16-64 KB), so the bound must exceed the time the slowest reader
+	// served takes to read that much.
 	StreamStall time.Duration `yaml:"stream_stall" env:"KEEL_ROUTER_STREAM_STALL"`
 }
 
