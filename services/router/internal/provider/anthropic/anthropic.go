@@ -152,6 +152,12 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 	var (
 		text  strings.Builder
 		calls []provider.ToolCall
+		// answer is the schema tool's input, when the model answered
+		// through it: the reply, without the words it may have written
+		// before (which the router, looking for the JSON, could take for
+		// it: "[2]" is JSON too).
+		answer   string
+		answered bool
 	)
 	for _, b := range mr.Content {
 		switch b.Type {
@@ -172,15 +178,19 @@ func (p *Provider) generate(ctx context.Context, req provider.Request) (provider
 						return provider.Response{}, err
 					}
 				}
-				text.WriteString(reply)
+				answer, answered = answer+reply, true
 				continue
 			}
 			calls = append(calls, provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: compactJSON(input)})
 		}
 	}
+	reply := text.String()
+	if answered {
+		reply = answer
+	}
 	var u usage
 	u.merge(mr.Usage)
-	return p.response(req, mr.Model, text.String(), calls, mr.StopReason, u), nil
+	return p.response(req, mr.Model, reply, calls, mr.StopReason, u), nil
 }
 
 // Stream sends a streamed request and calls emit with every piece of text

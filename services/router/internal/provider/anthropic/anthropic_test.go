@@ -501,6 +501,21 @@ func TestStructuredOutput(t *testing.T) {
 			t.Errorf("response = %+v", resp)
 		}
 	})
+	t.Run("words before the answer", func(t *testing.T) {
+		t.Parallel()
+
+		// Offered beside the caller's tools, the schema tool may follow
+		// some words of the model's; the reply is the answer alone.
+		body := []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",` +
+			`"content":[{"type":"text","text":"Per the policy [2], here is the draft:"},` +
+			`{"type":"tool_use","id":"toolu_1","name":"reply_draft","input":{"answer":"Unused items can be returned within 30 days [2].","confidence":0.9}}],` +
+			`"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":220,"output_tokens":35}}`)
+		p := startFake(t, &fakeAnthropic{body: body})
+		resp, err := p.Generate(context.Background(), req)
+		if err != nil || resp.Text != wantText {
+			t.Errorf("text = %q, %v; want the answer alone", resp.Text, err)
+		}
+	})
 	t.Run("stream", func(t *testing.T) {
 		t.Parallel()
 
