@@ -577,6 +577,11 @@ type chatError struct {
 	// retryAfter, when positive, is sent as the Retry-After header.
 	retryAfter time.Duration
 	cause      error
+	// tried marks a failure after the router's own retries and failover
+	// (the route's policy): an SDK retrying on top would multiply the
+	// provider calls, and wait out a circuit's Retry-After of up to a
+	// minute while the application's user waits.
+	tried bool
 }
 
 func (e *chatError) Error() string {
@@ -597,7 +602,7 @@ func (e *chatError) retryable() bool {
 	case "insufficient_quota", "schema_mismatch":
 		return false
 	}
-	return true
+	return !e.tried
 }
 
 func (e *chatError) body() openAIErrorBody {
@@ -726,6 +731,7 @@ func routerError(err error) *chatError {
 	default:
 		e.status, e.kind, e.message = http.StatusInternalServerError, "server_error", "model call failed"
 	}
+	e.tried = e.status >= 500
 	return e
 }
 

@@ -1175,9 +1175,10 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 				if ra := rec.Header().Get("Retry-After"); ra != tt.retryAfter {
 					t.Errorf("Retry-After = %q, want %q", ra, tt.retryAfter)
 				}
-				// A spent budget or a schema the model keeps missing is not
-				// worth an SDK's automatic retries.
-				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch"
+				// A spent budget, a schema the model keeps missing, and a
+				// failure after the router's own retries and failover are
+				// not worth an SDK's automatic retries.
+				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch" || tt.status >= 500
 				if got := rec.Header().Get("X-Should-Retry") == "false"; got != wantNoRetry {
 					t.Errorf("X-Should-Retry: false sent = %v, want %v", got, wantNoRetry)
 				}
