@@ -22,9 +22,17 @@ type LimitError struct {
 	Kind string
 	// RetryAfter is how long until the call would pass, given no other use.
 	RetryAfter time.Duration
+	// Left and Cost, for a budget not yet spent, are what it has left and
+	// what the call was expected to cost: a smaller max_tokens may fit.
+	Left, Cost int64
 }
 
 func (e *LimitError) Error() string {
+	if e.Left > 0 {
+		return fmt.Sprintf("%s %s has %d micros left, less than this call may cost (%d: its prompt and max_tokens "+
+			"at the dearest candidate's price); lower max_tokens, or retry in %s",
+			e.Scope, e.Kind, e.Left, e.Cost, e.RetryAfter.Round(time.Millisecond))
+	}
 	return fmt.Sprintf("%s %s limit reached; retry in %s", e.Scope, e.Kind, e.RetryAfter.Round(time.Millisecond))
 }
 
@@ -314,8 +322,12 @@ func (st *limitState) reserve(lim Limits, tokens, micros int64, now time.Time) *
 	}
 	if lim.BudgetMicros > 0 {
 		st.rollPeriod(lim.BudgetPeriod, now)
-		if addSat(addSat(st.spent, st.reserved), micros) > lim.BudgetMicros {
-			return &LimitError{Kind: "budget", RetryAfter: nextPeriod(lim.BudgetPeriod, now).Sub(now)}
+		if held := addSat(st.spent, st.reserved); addSat(held, micros) > lim.BudgetMicros {
+			e := &LimitError{Kind: "budget", RetryAfter: nextPeriod(lim.BudgetPeriod, now).Sub(now)}
+			if held < lim.BudgetMicros {
+				e.Left, e.Cost = lim.BudgetMicros-held, micros
+			}
+			return e
 		}
 		st.reserved = addSat(st.reserved, micros)
 	}

@@ -459,11 +459,13 @@ func TestRouterBudget(t *testing.T) {
 			t.Fatalf("cost = %d, want 3000", res.CostMicros)
 		}
 	}
-	// 6000 spent: 512 more would go over.
+	// 6000 spent: 512 more would go over. What is left is said, and that
+	// a smaller max_tokens may fit.
 	_, err := r.Generate(ctx, "r", provider.Request{})
 	le := limitErr(t, err)
-	if le.Kind != "budget" || le.RetryAfter != 12*time.Hour {
-		t.Errorf("refusal = %+v, want budget until the next UTC day, 12h away", le)
+	if le.Kind != "budget" || le.RetryAfter != 12*time.Hour || le.Left != 500 ||
+		!strings.Contains(le.Error(), "500 micros left") || !strings.Contains(le.Error(), "lower max_tokens") {
+		t.Errorf("refusal = %+v (%v), want budget until the next UTC day, 12h away, 500 left", le, le)
 	}
 	// A smaller reply cap reserves less.
 	if _, err := r.Generate(ctx, "r", provider.Request{MaxOutputTokens: 500}); err != nil {
