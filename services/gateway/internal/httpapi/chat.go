@@ -642,7 +642,7 @@ func asOpenAIError(err error) *chatError {
 		// Problem kinds are kebab-case (token-expired); OpenAI's codes are
 		// snake_case (model_not_found), and so are these in its format.
 		code := strings.ReplaceAll(ae.kind, "-", "_")
-		return &chatError{status: ae.status, kind: kind, code: code, message: ae.detail, cause: ae.cause}
+		return &chatError{status: ae.status, kind: kind, code: code, param: ae.param, message: ae.detail, cause: ae.cause}
 	}
 	return &chatError{status: http.StatusInternalServerError, kind: "server_error", message: "internal error", cause: err}
 }

@@ -599,11 +599,22 @@ func TestChatCompletionsRefusesBadBodies(t *testing.T) {
 		name   string
 		body   string
 		status int
+		// param and message, when set, are what the error says.
+		param, message string
 	}{
 		{name: "malformed", body: `{"model":"support","messages":[`, status: http.StatusBadRequest},
 		{name: "syntax error", body: `{"model":}`, status: http.StatusBadRequest},
 		{name: "not an object", body: `[1,2]`, status: http.StatusBadRequest},
-		{name: "wrong field type", body: `{"model":"support","messages":"hi"}`, status: http.StatusBadRequest},
+		{name: "wrong field type", body: `{"model":"support","messages":"hi"}`, status: http.StatusBadRequest, param: "messages"},
+		{
+			name: "number too large", body: `{"model":"support","max_tokens":1000000000000,"messages":[{"role":"user","content":"hi"}]}`,
+			status: http.StatusBadRequest, param: "max_tokens",
+			message: `field "max_tokens" must be a whole number from -2147483648 to 2147483647`,
+		},
+		{
+			name: "fraction for a whole number", body: `{"model":"support","seed":1.5,"messages":[{"role":"user","content":"hi"}]}`,
+			status: http.StatusBadRequest, param: "seed",
+		},
 		{name: "empty", body: ``, status: http.StatusBadRequest},
 		{
 			// Beyond the chat endpoint's 8 MiB.
@@ -623,6 +634,12 @@ func TestChatCompletionsRefusesBadBodies(t *testing.T) {
 			e := checkOpenAIError(t, rec, tt.status)
 			if e.Type != "invalid_request_error" {
 				t.Errorf("type = %q, want invalid_request_error", e.Type)
+			}
+			if tt.param != "" && e.param() != tt.param {
+				t.Errorf("param = %q, want %q", e.param(), tt.param)
+			}
+			if tt.message != "" && e.Message != tt.message {
+				t.Errorf("message = %q, want %q", e.Message, tt.message)
 			}
 			if n := len(router.Requests()); n != 0 {
 				t.Errorf("router was called %d times for a bad body", n)

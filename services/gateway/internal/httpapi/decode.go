@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -166,7 +167,13 @@ func bodyError(err error) *apiError {
 		if typeErr.Field == "" {
 			return badRequest("the request body must be a JSON object")
 		}
-		return badRequest("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		e := badRequest("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		if lo, hi, ok := integerRange(typeErr.Type); ok && strings.HasPrefix(typeErr.Value, "number") {
+			// A number, but a fraction or too large: say which numbers fit.
+			e = badRequest("field %q must be a whole number from %d to %d", typeErr.Field, lo, hi)
+		}
+		e.param = typeErr.Field
+		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for an unknown field.
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
@@ -174,6 +181,18 @@ func bodyError(err error) *apiError {
 	default:
 		return badRequest("the request body is not a valid JSON object")
 	}
+}
+
+// integerRange is the range of an integer type, and whether t is one.
+func integerRange(t reflect.Type) (lo, hi int64, ok bool) {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := t.Bits()
+		return -1 << (bits - 1), 1<<(bits-1) - 1, true
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return 0, 1<<t.Bits() - 1, true
+	}
+	return 0, 0, false
 }
 
 func jsonKind(goKind string) string {

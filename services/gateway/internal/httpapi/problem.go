@@ -39,6 +39,9 @@ type apiError struct {
 	// challenge, when set, is sent as the WWW-Authenticate header.
 	challenge string
 	cause     error
+	// param names the request field at fault, when one is: OpenAI's
+	// error format carries it.
+	param string
 }
 
 func (e *apiError) Error() string {
