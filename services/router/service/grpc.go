@@ -22,6 +22,7 @@ import (
 
 	"github.com/keelhq/keel/pkg/tenant"
 	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
+	"github.com/keelhq/keel/services/router/internal/prompt"
 	"github.com/keelhq/keel/services/router/internal/provider"
 	"github.com/keelhq/keel/services/router/internal/routing"
 )
@@ -273,6 +274,11 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		msg = "invalid call"
 		if errors.As(err, &pe) {
 			msg = cmp.Or(pe.Message, errorText(pe.Err))
+		}
+		msg = strings.ReplaceAll(msg, "\n", "; ")
+		if errors.Is(err, prompt.ErrInvalid) {
+			// The template's variables are what the caller got wrong.
+			return invalidArgument("template_variables", strings.TrimPrefix(msg, prompt.ErrInvalid.Error()+": "))
 		}
 		code = codes.InvalidArgument
 	case errors.As(err, &limit):

@@ -737,3 +737,33 @@ func readAll(t *testing.T, r *http.Request) string {
 	}
 	return string(b)
 }
+
+// Wrong template variables are refused naming template_variables, every
+// problem on one line.
+func TestTemplateVariableErrors(t *testing.T) {
+	t.Parallel()
+	client, _ := startRouter(t, `
+templates:
+  greet:
+    - version: 2
+      variables: {name: string, orders: integer}
+      system: "Greet {{.name}}, who has {{.orders}} orders."
+routes:
+  support_reply:
+    providers: [{provider: local, model: keel-local-1}]
+    template: {name: greet, version: 2}
+`)
+	req := supportRequest()
+	req.TemplateVariables = map[string]string{"orders": "three"}
+	_, err := client.Generate(acme(), req)
+	fields := violatedFields(err)
+	msg := status.Convert(err).Message()
+	if status.Code(err) != codes.InvalidArgument || !slices.Equal(fields, []string{"template_variables"}) ||
+		strings.Contains(msg, "\n") || !strings.Contains(msg, "not an integer; variable name is required") {
+		t.Errorf("error %v naming %q, want InvalidArgument naming template_variables, problems joined by ';'", err, fields)
+	}
+	req.TemplateVariables = map[string]string{"name": "Ana", "orders": "3.0"}
+	if _, err := client.Generate(acme(), req); err != nil {
+		t.Errorf("orders 3.0: %v", err)
+	}
+}

@@ -653,6 +653,7 @@ var openAIParams = strings.NewReplacer(
 	"response_schema.schema_json", "response_format.json_schema.schema",
 	"response_schema", "response_format",
 	".parameters_json", ".function.parameters",
+	"template_variables", "keel_variables",
 	".arguments_json", ".function.arguments",
 )
 

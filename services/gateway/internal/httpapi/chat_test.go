@@ -1594,6 +1594,7 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 			{Field: "tools[1].parameters_json", Description: "must be valid JSON"},
 			{Field: "tools[2].name", Description: "is required"},
 			{Field: "max_output_tokens", Description: "must not be negative"},
+			{Field: "template_variables", Description: "variable orders: not an integer"},
 		},
 	})
 	if err != nil {
@@ -1605,7 +1606,7 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 	h := newChatHandler(t, router)
 	e := checkOpenAIError(t, postChat(t, h, invokeToken(t), simpleChat), http.StatusBadRequest)
 	want := "response_format.json_schema.schema: must be a usable JSON Schema; tools[1].function.parameters: must be valid JSON; " +
-		"tools[2].function.name: is required; max_tokens: must not be negative"
+		"tools[2].function.name: is required; max_tokens: must not be negative; keel_variables: variable orders: not an integer"
 	if e.Message != want || e.param() != "response_format.json_schema.schema" {
 		t.Errorf("message %q, param %q\nwant %q, param response_format.json_schema.schema", e.Message, e.param(), want)
 	}

@@ -166,7 +166,12 @@ func parse(typ, s string) (any, error) {
 	case TypeInteger:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, errors.New("not an integer")
+			// 3.0 is an integer too: JSON encoders write whole floats so.
+			f, ferr := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				return nil, errors.New("not an integer")
+			}
+			n = int64(f)
 		}
 		return n, nil
 	case TypeNumber:

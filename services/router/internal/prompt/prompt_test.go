@@ -89,6 +89,7 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"missing", map[string]string{"n": "1", "b": "true", "x": "1"}, "variable tone is required"},
 		{"unknown", map[string]string{"n": "1", "b": "true", "x": "1", "tone": "a", "y": "1"}, `unknown variable "y"`},
 		{"not an integer", map[string]string{"n": "1.5", "b": "true", "x": "1", "tone": "a"}, "variable n"},
+		{"an integer too large for a float", map[string]string{"n": "1e300", "b": "true", "x": "1", "tone": "a"}, "variable n"},
 		{"not a boolean", map[string]string{"n": "1", "b": "yes!", "x": "1", "tone": "a"}, "variable b"},
 		{"not a number", map[string]string{"n": "1", "b": "true", "x": "one", "tone": "a"}, "variable x"},
 		{"not finite", map[string]string{"n": "1", "b": "true", "x": "NaN", "tone": "a"}, "variable x: not a finite number"},
@@ -118,6 +119,21 @@ func TestRenderRefusesBadValues(t *testing.T) {
 	_, err = tpl.Render(many)
 	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "and 35 more") {
 		t.Errorf("error of %d bytes = %.200v..., want a short one ending with how many more", len(fmt.Sprint(err)), err)
+	}
+}
+
+// A whole number written as a float (3.0, as JSON encoders write whole
+// floats) is an integer, and renders as one.
+func TestRenderIntegerAsFloat(t *testing.T) {
+	t.Parallel()
+	tpl, err := Compile("t", Version{Version: 1, Variables: map[string]string{"n": TypeInteger}, System: "{{.n}} orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"3", "3.0", " 3.00 "} {
+		if got, err := tpl.Render(map[string]string{"n": v}); err != nil || got != "3 orders" {
+			t.Errorf("n = %q: %q, %v; want 3 orders", v, got, err)
+		}
 	}
 }
 
