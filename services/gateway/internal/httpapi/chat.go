@@ -732,7 +732,10 @@ func routerError(err error) *chatError {
 	default:
 		e.status, e.kind, e.message = http.StatusInternalServerError, "server_error", "model call failed"
 	}
-	e.tried = e.status >= 500
+	// The router's own failures after its attempts say "model call
+	// failed"; a transport error on the way to it (a router restarting) or
+	// one still starting is worth an SDK's retry.
+	e.tried = e.status >= 500 && strings.HasPrefix(st.Message(), "model call failed")
 	return e
 }
 

@@ -1147,6 +1147,13 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 			status: 504, kind: "server_error", code: "timeout",
 		},
 		{
+			// Not the router's failure after trying: a restart on the
+			// way, which an SDK's retry may well get past.
+			name:   "router unreachable",
+			err:    status.Error(codes.Unavailable, "connection error: connection refused"),
+			status: 503, kind: "server_error",
+		},
+		{
 			name:   "content policy",
 			err:    status.Error(codes.FailedPrecondition, "model call refused under the provider's content policy"),
 			status: 400, kind: "invalid_request_error", code: "content_policy_violation",
@@ -1195,7 +1202,8 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 				// A spent budget, a schema the model keeps missing, and a
 				// failure after the router's own retries and failover are
 				// not worth an SDK's automatic retries.
-				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch" || tt.status >= 500
+				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch" ||
+					tt.status >= 500 && strings.HasPrefix(status.Convert(tt.err).Message(), "model call failed")
 				if got := rec.Header().Get("X-Should-Retry") == "false"; got != wantNoRetry {
 					t.Errorf("X-Should-Retry: false sent = %v, want %v", got, wantNoRetry)
 				}
