@@ -115,7 +115,7 @@ func (s *modelRouterServer) ListRoutes(
 func (s *modelRouterServer) GenerateStream(
 	in *keelv1.GenerateStreamRequest,
 	stream grpc.ServerStreamingServer[keelv1.GenerateStreamResponse],
-) error {
+) (err error) {
 	ctx := stream.Context()
 	if err := requireTenant(ctx); err != nil {
 		return err
@@ -134,9 +134,17 @@ func (s *modelRouterServer) GenerateStream(
 	// upstream request, its share of the route's capacity) must end when
 	// the caller stalls, not when it leaves.
 	out := newPacedSender(stream, s.stall)
+	defer func() {
+		// Deferred, so that a panic recovered above still waits for the
+		// sender: gRPC's Send may not run after the handler returns.
+		if cerr := out.close(); err == nil {
+			err = cerr
+		}
+	}()
 	err = s.generateStream(ctx, req, preq, out.send)
-	if cerr := out.close(); err == nil {
-		err = cerr
+	if errors.Is(err, errStalled) {
+		// The final message, after the call was recorded, can stall too.
+		err = stalledStatus
 	}
 	return err
 }
@@ -145,8 +153,12 @@ func (s *modelRouterServer) GenerateStream(
 // take the one before (GRPCConfig.StreamStall): the gateway's write timeout.
 const DefaultStreamStall = 10 * time.Second
 
-// errStalled ends a stream whose caller stopped reading.
-var errStalled = errors.New("the caller did not take the stream's pieces")
+// errStalled ends a stream whose caller stopped reading; stalledStatus is
+// what the caller is told, should it read again.
+var (
+	errStalled    = errors.New("the caller did not take the stream's pieces")
+	stalledStatus = status.Error(codes.DeadlineExceeded, "the stream was ended: its pieces were not read in time")
+)
 
 // pacedSender hands a stream's messages to one goroutine that sends them in
 // order, so that the caller of send waits for a stalled reader no longer
@@ -188,11 +200,16 @@ func (p *pacedSender) run() {
 
 // send queues m, waiting up to the stall bound for room.
 func (p *pacedSender) send(m *keelv1.GenerateStreamResponse) error {
+	// A sender that has stopped takes nothing more: checked first, since
+	// a select between its closed done and a queue with room picks either.
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
 	select {
 	case p.queue <- m:
 		return nil
-	case <-p.done:
-		return p.err
 	default:
 	}
 	t := time.NewTimer(p.stall)
@@ -290,7 +307,7 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		return status.Error(codes.Canceled, "call cancelled")
 	case errors.Is(err, errStalled):
 		// The caller's doing, not a failure of Keel's: no error log.
-		return status.Error(codes.DeadlineExceeded, "the stream was ended: its pieces were not read in time")
+		return stalledStatus
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, provider.ErrTimedOut):
 		code = codes.DeadlineExceeded
 	case errors.Is(err, provider.ErrRateLimited), errors.Is(err, provider.ErrQuotaExceeded):

@@ -727,6 +727,18 @@ providers:
 	if _, err := client.Generate(next, supportRequest()); err != nil {
 		t.Fatalf("the next caller: %v; want the route's capacity back", err)
 	}
+	// Reading again, the stalled caller gets what was queued, then is told
+	// why its stream ended.
+	for {
+		_, err := stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("the stalled stream ended with %v, want DeadlineExceeded", err)
+		}
+		break
+	}
 }
 
 func readAll(t *testing.T, r *http.Request) string {
