@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -370,6 +371,25 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 // record of the call carries.
 const maxSubject = 512
 
+// objectSchema reports whether params, valid JSON, is a schema object whose
+// type, when it names one, is "object" or a list holding it.
+func objectSchema(params string) bool {
+	var root map[string]json.RawMessage
+	if json.Unmarshal([]byte(params), &root) != nil {
+		return false
+	}
+	typ, ok := root["type"]
+	if !ok {
+		return true
+	}
+	var one string
+	if json.Unmarshal(typ, &one) == nil {
+		return one == "object"
+	}
+	var many []string
+	return json.Unmarshal(typ, &many) == nil && slices.Contains(many, "object")
+}
+
 // maxTools is the most tools a call may offer, as OpenAI allows.
 const maxTools = 128
 
@@ -496,18 +516,11 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 		case params == "":
 		case !json.Valid([]byte(params)):
 			bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be valid JSON")
-		default:
-			var root struct {
-				Type any `json:"type"`
-			}
-			if err := routing.CheckSchema(json.RawMessage(params)); err != nil {
-				bad(fmt.Sprintf("tools[%d].parameters_json", i), "must be a usable JSON Schema: "+
-					strings.TrimPrefix(err.Error(), routing.ErrInvalidSchema.Error()+": "))
-			} else if json.Unmarshal([]byte(params), &root) == nil && root.Type != nil && root.Type != "object" {
-				// A tool takes named arguments: every provider wants an
-				// object schema here.
-				bad(fmt.Sprintf("tools[%d].parameters_json", i), `must describe an object ("type": "object")`)
-			}
+		case !objectSchema(params):
+			// A tool takes named arguments: every provider wants an object
+			// schema here. The schema itself is the provider's to read
+			// (OpenAI's patterns are ECMAScript, which Go's regexp is not).
+			bad(fmt.Sprintf("tools[%d].parameters_json", i), `must be a JSON Schema object describing an object ("type": "object")`)
 		}
 		out.Tools = append(out.Tools, provider.Tool{
 			Name: t.GetName(), Description: t.GetDescription(), Parameters: json.RawMessage(params), Strict: t.GetStrict(),

@@ -300,6 +300,9 @@ routes:
 		{"tool parameters of an unknown type", base(func(r *keelv1.GenerateRequest) {
 			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `{"type":"nonsense","properties":7}`)}
 		}), "tools[0].parameters_json"},
+		{"tool parameters an array", base(func(r *keelv1.GenerateRequest) {
+			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `[{"type":"object"}]`)}
+		}), "tools[0].parameters_json"},
 		{"tool parameters not an object", base(func(r *keelv1.GenerateRequest) {
 			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `{"type":"array","items":{"type":"string"}}`)}
 		}), "tools[0].parameters_json"},
@@ -320,7 +323,11 @@ routes:
 	ok := base(func(r *keelv1.GenerateRequest) {
 		r.Subject = strings.Repeat("s", 512)
 		r.ResponseSchema = &keelv1.ResponseSchema{JsonMode: true}
-		r.Tools = []*keelv1.ToolDefinition{tool("lookup_order", ""), tool("refund-7", `{"type":"object"}`)}
+		r.Tools = []*keelv1.ToolDefinition{tool("lookup_order", ""), tool("refund-7", `{"type":"object"}`),
+			// Schemas the provider reads, not Keel: an ECMAScript pattern,
+			// a type list.
+			tool("lookahead", `{"type":"object","properties":{"id":{"type":"string","pattern":"^(?!foo).*$"}}}`),
+			tool("typelist", `{"type":["object"],"properties":{}}`)}
 	})
 	if _, err := client.Generate(acme(), ok); status.Code(err) == codes.InvalidArgument {
 		t.Errorf("a valid request refused: %v", err)
