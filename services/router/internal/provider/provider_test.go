@@ -92,7 +92,8 @@ func TestEstimateTokens(t *testing.T) {
 
 	// Text that is not spaced into words is not one token: scripts written
 	// without spaces count a token per character, long runs of letters or
-	// digits one per four.
+	// digits one per four, marks one each, other scripts one per two
+	// letters.
 	for _, tt := range []struct {
 		text string
 		want int64
@@ -101,7 +102,11 @@ func TestEstimateTokens(t *testing.T) {
 		{"注文はどこですか", 8},
 		{"주문 어디", 4},
 		{strings.Repeat("a", 400), 100},
-		{"ORD-10421 在哪里", 2 + 3},
+		{"ORD-10421 在哪里", 2 + 1 + 3},
+		// Punctuation and symbols count one each: JSON is mostly those.
+		{`{"a":1,"b":2}`, 5 + 9},
+		// Other spaced scripts: a token for every two letters.
+		{"Привет, как дела?", 7 + 2},
 		{"", 0},
 	} {
 		if got := EstimateTokens(tt.text); got != tt.want {

@@ -10,11 +10,14 @@ import (
 
 // EstimateTokens approximates the token count of text when a provider
 // reports none: four tokens for every three words, or one for every four
-// characters when the words are long (code, identifiers, encoded data),
-// and one for every character of a script written without spaces (Chinese,
-// Japanese, Korean, Thai...), where counting words would see a paragraph
-// as one. It errs high rather than low: the estimate is what limits and
-// budgets hold when usage is missing.
+// letters and digits when the words are long (identifiers, encoded data);
+// one for every punctuation mark or symbol (JSON and code are mostly
+// those); one for every two letters of other spaced scripts (Cyrillic,
+// Greek, Arabic, Devanagari...), and one for every character of a script
+// written without spaces (Chinese, Japanese, Korean, Thai...), where
+// counting words would see a paragraph as one. It aims high rather than
+// low, as limits and budgets hold it when usage is missing, but it is an
+// estimate: a tokenizer's count can still be higher.
 func EstimateTokens(text string) int64 {
 	var e ReplyEstimate
 	e.Add(text)
@@ -28,9 +31,11 @@ func EstimateTokens(text string) int64 {
 type ReplyEstimate struct {
 	words  int
 	inWord bool
-	// narrow counts the characters of words, wide those of scripts
-	// written without spaces, which are no part of any word.
-	narrow, wide int
+	// narrow counts the letters and digits of words; marks the punctuation
+	// and symbols; other the letters of other spaced scripts; wide the
+	// characters of scripts written without spaces. Only narrow ones make
+	// words.
+	narrow, marks, other, wide int
 }
 
 // Add counts the next piece of the reply.
@@ -41,6 +46,14 @@ func (e *ReplyEstimate) Add(text string) {
 			e.inWord = false
 		case unspaced(r):
 			e.wide++
+			e.inWord = false
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+			e.marks++
+			e.inWord = false
+		case r >= 0x0250:
+			// Past Latin: the letters of Cyrillic, Greek, Arabic and the
+			// like take a token for every few, not per word.
+			e.other++
 			e.inWord = false
 		default:
 			e.narrow++
@@ -54,7 +67,7 @@ func (e *ReplyEstimate) Add(text string) {
 
 // Tokens is the estimate for what was added so far.
 func (e *ReplyEstimate) Tokens() int64 {
-	return max(int64(e.words)*4/3, int64(e.narrow)/4) + int64(e.wide)
+	return max(int64(e.words)*4/3, int64(e.narrow)/4) + int64(e.marks) + int64(e.other+1)/2 + int64(e.wide)
 }
 
 // addSeparate counts text as a piece of its own: its first word is not the

@@ -1130,7 +1130,8 @@ func TestUsageEstimated(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Generate: %v", err)
 		}
-		want := provider.Usage{InputTokens: provider.EstimateInputTokens(req), OutputTokens: 2, Estimated: true}
+		// "Two words." is two words and a full stop.
+		want := provider.Usage{InputTokens: provider.EstimateInputTokens(req), OutputTokens: 3, Estimated: true}
 		if resp.Usage != want {
 			t.Errorf("usage = %+v, want %+v", resp.Usage, want)
 		}
