@@ -461,6 +461,23 @@ func TestPromptCache(t *testing.T) {
 	if diff := cmp.Diff(want, system); diff != "" {
 		t.Errorf("system (-want +got):\n%s", diff)
 	}
+	for _, tl := range got.body.Tools {
+		if tl.CacheControl != nil {
+			t.Errorf("tool %s has a breakpoint beside the system prompt's", tl.Name)
+		}
+	}
+
+	// Without a system prompt, the last tool carries the breakpoint: the
+	// tools are still cached.
+	req.Messages, req.Passages, req.Grounded = req.Messages[1:], nil, false
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	got = f.lastRequest(t)
+	tools := got.body.Tools
+	if len(got.body.System) != 0 || len(tools) == 0 || tools[len(tools)-1].CacheControl["type"] != "ephemeral" {
+		t.Errorf("system %s, tools %+v; want no system and a breakpoint on the last tool", got.body.System, tools)
+	}
 }
 
 func TestStructuredOutput(t *testing.T) {

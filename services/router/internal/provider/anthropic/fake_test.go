@@ -74,9 +74,10 @@ type wireBlock struct {
 }
 
 type wireTool struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	InputSchema json.RawMessage `json:"input_schema"`
+	Name         string          `json:"name"`
+	Description  string          `json:"description"`
+	InputSchema  json.RawMessage `json:"input_schema"`
+	CacheControl map[string]any  `json:"cache_control"`
 }
 
 const testAPIKey = "sk-ant-api03-keel-test-secret-0123456789"

@@ -85,9 +85,10 @@ type cacheControl struct {
 }
 
 type tool struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	InputSchema json.RawMessage `json:"input_schema"`
+	Name         string          `json:"name"`
+	Description  string          `json:"description,omitempty"`
+	InputSchema  json.RawMessage `json:"input_schema"`
+	CacheControl *cacheControl   `json:"cache_control,omitempty"`
 }
 
 type toolChoice struct {
@@ -212,6 +213,11 @@ func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, erro
 			Description: description,
 			InputSchema: schema,
 		})
+	}
+	if req.PromptCache && out.System == nil && len(out.Tools) > 0 {
+		// Without a system prompt to carry the breakpoint, the last tool
+		// does: the tools are the prefix to cache.
+		out.Tools[len(out.Tools)-1].CacheControl = &cacheControl{Type: "ephemeral"}
 	}
 	out.ToolChoice = toToolChoice(req, len(out.Tools) > 0)
 	return out, nil
