@@ -563,6 +563,30 @@ func TestStructuredOutput(t *testing.T) {
 // TestStructuredOutputNotAnObject asks for replies whose schema is not an
 // object schema, which the API refuses as a tool's input_schema: the
 // schema goes wrapped in an object and the reply comes back unwrapped.
+// A wrapped schema keeps its references working: its definitions move to
+// the wrapper's root, and references to its own parts follow it under
+// properties.value.
+func TestWrapSchemaKeepsReferences(t *testing.T) {
+	t.Parallel()
+	got, err := wrapSchema(json.RawMessage(`{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/item"},{"$ref":"#"}]},` +
+		`"$defs":{"item":{"type":"object","properties":{"next":{"$ref":"#/$defs/item"},"all":{"$ref":"#/items"}}}},"maxItems":1e3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"object","required":["value"],"additionalProperties":false,` +
+		`"$defs":{"item":{"type":"object","properties":{"next":{"$ref":"#/$defs/item"},"all":{"$ref":"#/properties/value/items"}}}},` +
+		`"properties":{"value":{"type":"array","maxItems":1e3,"items":{"anyOf":[{"$ref":"#/$defs/item"},{"$ref":"#/properties/value"}]}}}}`
+	var gotV, wantV any
+	_ = json.Unmarshal(got, &gotV)
+	_ = json.Unmarshal([]byte(want), &wantV)
+	if diff := cmp.Diff(wantV, gotV); diff != "" {
+		t.Errorf("wrapped schema (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(got), `"maxItems":1e3`) {
+		t.Errorf("numbers rewritten: %s", got)
+	}
+}
+
 func TestStructuredOutputNotAnObject(t *testing.T) {
 	t.Parallel()
 

@@ -469,17 +469,74 @@ func schemaToolInput(s *provider.Schema) (json.RawMessage, bool) {
 	if json.Unmarshal(s.JSON, &root) == nil && string(bytes.TrimSpace(root.Type)) == `"object"` {
 		return s.JSON, false
 	}
-	wrapper, err := json.Marshal(map[string]any{
-		"type":                 "object",
-		"properties":           map[string]json.RawMessage{wrappedValueKey: s.JSON},
-		"required":             []string{wrappedValueKey},
-		"additionalProperties": false,
-	})
+	wrapper, err := wrapSchema(s.JSON)
 	if err != nil {
 		// s is not JSON: encoding the request fails on it, as before.
 		return s.JSON, false
 	}
 	return wrapper, true
+}
+
+// wrapSchema puts schema under the wrapping object's wrappedValueKey. Its
+// definitions move to the wrapper's root and its local references are
+// rebased on their new place, so that "#/$defs/item" and "#" still point
+// where they did.
+func wrapSchema(schema json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	dec.UseNumber() // numbers go on as written
+	var inner any
+	if err := dec.Decode(&inner); err != nil {
+		return nil, err
+	}
+	wrapper := map[string]any{
+		"type":                 "object",
+		"required":             []string{wrappedValueKey},
+		"additionalProperties": false,
+	}
+	if m, ok := inner.(map[string]any); ok {
+		for _, k := range []string{"$defs", "definitions"} {
+			if defs, ok := m[k]; ok {
+				delete(m, k)
+				wrapper[k] = rebaseRefs(defs)
+			}
+		}
+	}
+	wrapper["properties"] = map[string]any{wrappedValueKey: rebaseRefs(inner)}
+	return json.Marshal(wrapper)
+}
+
+// rebaseRefs rewrites, in place, the local "$ref"s of a schema moved under
+// the wrapper's properties.value: those into the definitions, which moved
+// to the wrapper's root, stay as they are.
+func rebaseRefs(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			if ref, ok := sub.(string); ok && k == "$ref" {
+				v[k] = rebasedRef(ref)
+				continue
+			}
+			rebaseRefs(sub)
+		}
+	case []any:
+		for _, sub := range v {
+			rebaseRefs(sub)
+		}
+	}
+	return v
+}
+
+func rebasedRef(ref string) string {
+	const base = "#/properties/" + wrappedValueKey
+	switch {
+	case ref == "#":
+		return base
+	case strings.HasPrefix(ref, "#/$defs/"), strings.HasPrefix(ref, "#/definitions/"):
+		return ref
+	case strings.HasPrefix(ref, "#/"):
+		return base + ref[1:]
+	}
+	return ref
 }
 
 // unwrapValue returns, as compact JSON, the reply held under
