@@ -609,7 +609,7 @@ func TestChatCompletionsRefusesBadBodies(t *testing.T) {
 		{
 			name: "number too large", body: `{"model":"support","max_tokens":1000000000000,"messages":[{"role":"user","content":"hi"}]}`,
 			status: http.StatusBadRequest, param: "max_tokens",
-			message: `field "max_tokens" must be a whole number from -2147483648 to 2147483647`,
+			message: `field "max_tokens" must be an integer, written without a fraction or exponent, from -2147483648 to 2147483647`,
 		},
 		{
 			name: "fraction for a whole number", body: `{"model":"support","seed":1.5,"messages":[{"role":"user","content":"hi"}]}`,

@@ -169,8 +169,9 @@ func bodyError(err error) *apiError {
 		}
 		e := badRequest("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
 		if lo, hi, ok := integerRange(typeErr.Type); ok && strings.HasPrefix(typeErr.Value, "number") {
-			// A number, but a fraction or too large: say which numbers fit.
-			e = badRequest("field %q must be a whole number from %d to %d", typeErr.Field, lo, hi)
+			// A number, but with a fraction or an exponent (which encoding/json
+			// refuses for integers, 1.0 too) or too large: say what fits.
+			e = badRequest("field %q must be an integer, written without a fraction or exponent, from %d to %d", typeErr.Field, lo, hi)
 		}
 		e.param = typeErr.Field
 		return e

@@ -164,14 +164,12 @@ func parse(typ, s string) (any, error) {
 	case TypeString:
 		return s, nil
 	case TypeInteger:
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
-			// 3.0 is an integer too: JSON encoders write whole floats so.
-			f, ferr := strconv.ParseFloat(strings.TrimSpace(s), 64)
-			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				return nil, errors.New("not an integer")
-			}
-			n = int64(f)
+		// 3.0 is an integer too: JSON encoders write whole floats so. Only
+		// zeros may follow the point; no exponent, no hexadecimal.
+		digits, zeros, _ := strings.Cut(strings.TrimSpace(s), ".")
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || strings.Trim(zeros, "0") != "" {
+			return nil, errors.New("not an integer")
 		}
 		return n, nil
 	case TypeNumber:

@@ -24,14 +24,20 @@ type LimitError struct {
 	RetryAfter time.Duration
 	// Left and Cost, for a budget not yet spent, are what it has left and
 	// what the call was expected to cost: a smaller max_tokens may fit.
-	Left, Cost int64
+	// InFlight is what calls still running hold of it, given back in part
+	// when they finish.
+	Left, Cost, InFlight int64
 }
 
 func (e *LimitError) Error() string {
 	if e.Left > 0 {
-		return fmt.Sprintf("%s %s has %d micros left, less than this call may cost (%d: its prompt and max_tokens "+
-			"at the dearest candidate's price); lower max_tokens, or retry in %s",
-			e.Scope, e.Kind, e.Left, e.Cost, e.RetryAfter.Round(time.Millisecond))
+		held := ""
+		if e.InFlight > 0 {
+			held = fmt.Sprintf(", and calls in flight hold %d more", e.InFlight)
+		}
+		return fmt.Sprintf("%s %s has %d micros left%s, less than this call may cost (up to %d: its prompt "+
+			"and reply at the dearest candidate's price); a smaller max_tokens may fit, or retry in %s",
+			e.Scope, e.Kind, e.Left, held, e.Cost, e.RetryAfter.Round(time.Millisecond))
 	}
 	return fmt.Sprintf("%s %s limit reached; retry in %s", e.Scope, e.Kind, e.RetryAfter.Round(time.Millisecond))
 }
@@ -325,7 +331,7 @@ func (st *limitState) reserve(lim Limits, tokens, micros int64, now time.Time) *
 		if held := addSat(st.spent, st.reserved); addSat(held, micros) > lim.BudgetMicros {
 			e := &LimitError{Kind: "budget", RetryAfter: nextPeriod(lim.BudgetPeriod, now).Sub(now)}
 			if held < lim.BudgetMicros {
-				e.Left, e.Cost = lim.BudgetMicros-held, micros
+				e.Left, e.Cost, e.InFlight = lim.BudgetMicros-held, micros, st.reserved
 			}
 			return e
 		}

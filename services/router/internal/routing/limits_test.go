@@ -464,7 +464,7 @@ func TestRouterBudget(t *testing.T) {
 	_, err := r.Generate(ctx, "r", provider.Request{})
 	le := limitErr(t, err)
 	if le.Kind != "budget" || le.RetryAfter != 12*time.Hour || le.Left != 500 ||
-		!strings.Contains(le.Error(), "500 micros left") || !strings.Contains(le.Error(), "lower max_tokens") {
+		!strings.Contains(le.Error(), "500 micros left,") || !strings.Contains(le.Error(), "smaller max_tokens") {
 		t.Errorf("refusal = %+v (%v), want budget until the next UTC day, 12h away, 500 left", le, le)
 	}
 	// A smaller reply cap reserves less.

@@ -47,7 +47,9 @@ type streamBlock struct {
 // use newStreamAccumulator.
 type streamAccumulator struct {
 	// schemaTool is the name of the schema tool of a structured-output
-	// request, or empty.
+	// request, or empty. Unlike Generate, a stream cannot take back words
+	// the model wrote before answering through it; the router calls
+	// Generate for structured calls, so only a direct caller sees them.
 	schemaTool string
 	// schemaWrapped is set when the schema tool's input holds the reply
 	// under wrappedValueKey. Its fragments are then held back and the

@@ -118,7 +118,8 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Response{}, provider.TransportError(ctx, err)
 	}
-	return p.completion(req, body)
+	// An error object in a 200 may echo the key, as error bodies do.
+	return p.completion(req, p.scrub(body))
 }
 
 // completion reads a completion that is not streamed.
