@@ -333,6 +333,10 @@ func (s *modelRouterServer) callError(ctx context.Context, useCase string, err e
 		var pe *provider.Error
 		if errors.As(err, &pe) && pe.Reason != "" {
 			msg += ": " + pe.Reason
+			if pe.Param != "" {
+				// The field the provider named, in its (OpenAI's) naming.
+				return withViolation(status.New(codes.InvalidArgument, msg), pe.Param, pe.Reason)
+			}
 		}
 	case errors.Is(err, provider.ErrContentRefused):
 		code = codes.FailedPrecondition
@@ -565,7 +569,11 @@ func errorClassName(err error) string {
 }
 
 func invalidArgument(field, desc string) error {
-	st := status.New(codes.InvalidArgument, field+" "+desc)
+	return withViolation(status.New(codes.InvalidArgument, field+" "+desc), field, desc)
+}
+
+// withViolation is st naming field as the one at fault.
+func withViolation(st *status.Status, field, desc string) error {
 	detailed, err := st.WithDetails(&errdetails.BadRequest{
 		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}},
 	})

@@ -652,6 +652,9 @@ providers:
 	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "'max_tokens' is not supported") {
 		t.Errorf("refused request: %v %q, want InvalidArgument with the provider's reason", st.Code(), st.Message())
 	}
+	if fields := violatedFields(err); !slices.Equal(fields, []string{"max_tokens"}) {
+		t.Errorf("refused request names fields %q, want the provider's param max_tokens", fields)
+	}
 
 	req.UseCase = "bad_key"
 	_, err = client.Generate(acme(), req)

@@ -690,7 +690,9 @@ func routerError(err error) *chatError {
 	switch st.Code() {
 	case codes.InvalidArgument:
 		e.status, e.kind, e.param = http.StatusBadRequest, "invalid_request_error", param
-		if len(fields) > 0 {
+		// The router's own checks name their fields in the message; a
+		// provider's refusal keeps its words and names the field it gave.
+		if len(fields) > 0 && !strings.HasPrefix(st.Message(), "model call failed") {
 			e.message = strings.Join(fields, "; ")
 		}
 		if strings.Contains(st.Message(), "context_length") {

@@ -1626,6 +1626,26 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 	}
 }
 
+// A provider's refusal keeps its words and names the field the provider
+// gave, as OpenAI's own errors do.
+func TestChatProviderRefusalNamesParam(t *testing.T) {
+	t.Parallel()
+	st, err := status.New(codes.InvalidArgument, "model call failed: bad_request: 'max_tokens' is not supported with this model.").
+		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: "max_tokens", Description: "'max_tokens' is not supported with this model."},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := &fakeRouter{generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) {
+		return nil, st.Err()
+	}}
+	e := checkOpenAIError(t, postChat(t, newChatHandler(t, router), invokeToken(t), simpleChat), http.StatusBadRequest)
+	if e.param() != "max_tokens" || e.Message != st.Message() {
+		t.Errorf("param %q, message %q; want max_tokens and the router's message", e.param(), e.Message)
+	}
+}
+
 // A reply that only calls tools says "content": null, as OpenAI's does;
 // clients that check the key find it.
 func TestChatCompletionToolOnlyContentNull(t *testing.T) {

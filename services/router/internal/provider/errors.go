@@ -72,6 +72,10 @@ type Error struct {
 	// with the key and control characters taken out: the caller who sent
 	// the request may read it. Empty otherwise.
 	Reason string
+	// Param names the request field the provider refused, as its error
+	// said (OpenAI's "param"), when it is a plausible field name; set only
+	// with Reason.
+	Param string
 	// Err is the underlying cause, if any.
 	Err error
 }
@@ -194,6 +198,21 @@ func TransportError(ctx context.Context, err error) error {
 		return &Error{Class: ErrServerFailed, Err: err}
 	}
 	return &Error{Class: ErrUnreachable, Err: err}
+}
+
+// CleanParam returns param when it reads as a request field's name
+// (messages[0].content, tools[1].function.parameters), else "": it reaches
+// the caller as the field to fix.
+func CleanParam(param string) string {
+	if param == "" || len(param) > 64 {
+		return ""
+	}
+	for _, r := range param {
+		if !(r == '_' || r == '.' || r == '[' || r == ']' || r == '-' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
+			return ""
+		}
+	}
+	return param
 }
 
 // maxReason bounds a Reason.

@@ -214,3 +214,21 @@ func TestTransportError(t *testing.T) {
 		t.Errorf("reset = %v, want ErrUnreachable", err)
 	}
 }
+
+func TestCleanParam(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"max_tokens":                   "max_tokens",
+		"messages[0].content":          "messages[0].content",
+		"tools[1].function.parameters": "tools[1].function.parameters",
+		"":                             "",
+		"messages; DROP":               "",
+		"a\nb":                         "",
+		strings.Repeat("p", 65):        "",
+		"paramètre":                    "",
+	} {
+		if got := CleanParam(in); got != want {
+			t.Errorf("CleanParam(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -51,6 +51,9 @@ func statusError(resp *http.Response, body []byte, now time.Time, key string) *p
 		pe.Class = provider.ErrRequestRejected
 		if decoded && (code == http.StatusBadRequest || code == http.StatusUnprocessableEntity) {
 			pe.Reason = provider.CleanReason(e.Message, key)
+			if pe.Reason != "" {
+				pe.Param = provider.CleanParam(e.Param)
+			}
 		}
 	}
 	return pe

@@ -130,6 +130,8 @@ type chatChunk struct {
 type apiError struct {
 	Message string `json:"message"`
 	Type    string `json:"type"`
+	// Param names the request field at fault, when the server says.
+	Param string `json:"param"`
 	// Code is a string at OpenAI and a number at some compatible servers.
 	Code json.RawMessage `json:"code"`
 }
