@@ -735,9 +735,12 @@ func routerError(err error) *chatError {
 		e.status, e.kind, e.message = http.StatusInternalServerError, "server_error", "model call failed"
 	}
 	// The router's own failures after its attempts say "model call
-	// failed"; a transport error on the way to it (a router restarting) or
-	// one still starting is worth an SDK's retry.
-	e.tried = e.status >= 500 && strings.HasPrefix(st.Message(), "model call failed")
+	// failed" (a provider's rate limit among them, after the route's
+	// retries and failover); a transport error on the way to it (a router
+	// restarting), one still starting, or a tenant's own rate limit is
+	// worth an SDK's retry.
+	e.tried = (e.status >= 500 || e.status == http.StatusTooManyRequests) &&
+		strings.HasPrefix(st.Message(), "model call failed")
 	return e
 }
 

@@ -615,6 +615,10 @@ func TestChatCompletionsRefusesBadBodies(t *testing.T) {
 			name: "fraction for a whole number", body: `{"model":"support","seed":1.5,"messages":[{"role":"user","content":"hi"}]}`,
 			status: http.StatusBadRequest, param: "seed",
 		},
+		{
+			name: "number out of range", body: `{"model":"support","temperature":1e400,"messages":[{"role":"user","content":"hi"}]}`,
+			status: http.StatusBadRequest, param: "temperature", message: `field "temperature" is a number out of range`,
+		},
 		{name: "empty", body: ``, status: http.StatusBadRequest},
 		{
 			// Beyond the chat endpoint's 8 MiB.
@@ -1121,6 +1125,12 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 			status: 429, kind: "rate_limit_error", code: "insufficient_quota", retryAfter: "10800",
 		},
 		{
+			// The provider's rate limit, after the route's own retries.
+			name:   "provider rate limit",
+			err:    status.Error(codes.ResourceExhausted, "model call failed: rate_limited"),
+			status: 429, kind: "rate_limit_error", code: "rate_limit_exceeded",
+		},
+		{
 			name:   "provider quota",
 			err:    status.Error(codes.ResourceExhausted, "model call failed: quota"),
 			status: 429, kind: "rate_limit_error", code: "insufficient_quota",
@@ -1203,7 +1213,7 @@ func TestChatCompletionMapsRouterErrors(t *testing.T) {
 				// failure after the router's own retries and failover are
 				// not worth an SDK's automatic retries.
 				wantNoRetry := tt.code == "insufficient_quota" || tt.code == "schema_mismatch" ||
-					tt.status >= 500 && strings.HasPrefix(status.Convert(tt.err).Message(), "model call failed")
+					(tt.status >= 500 || tt.status == 429) && strings.HasPrefix(status.Convert(tt.err).Message(), "model call failed")
 				if got := rec.Header().Get("X-Should-Retry") == "false"; got != wantNoRetry {
 					t.Errorf("X-Should-Retry: false sent = %v, want %v", got, wantNoRetry)
 				}

@@ -168,6 +168,9 @@ func bodyError(err error) *apiError {
 			return badRequest("the request body must be a JSON object")
 		}
 		e := badRequest("field %q must be a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		if k := typeErr.Type.Kind(); (k == reflect.Float64 || k == reflect.Float32) && strings.HasPrefix(typeErr.Value, "number") {
+			e = badRequest("field %q is a number out of range", typeErr.Field)
+		}
 		if lo, hi, ok := integerRange(typeErr.Type); ok && strings.HasPrefix(typeErr.Value, "number") {
 			// A number, but with a fraction or an exponent (which encoding/json
 			// refuses for integers, 1.0 too) or too large: say what fits.
