@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ const (
 
 // maxValueLen bounds one variable's value.
 const maxValueLen = 64 << 10
+
+// jsonNumber is a number as JSON writes it.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // maxErrors is how many of a call's variable errors an error lists.
 const maxErrors = 5
@@ -166,24 +170,32 @@ func parse(typ, s string) (any, error) {
 	case TypeInteger:
 		// 3.0 is an integer too: JSON encoders write whole floats so. Only
 		// zeros may follow the point; no exponent, no hexadecimal.
-		digits, zeros, _ := strings.Cut(strings.TrimSpace(s), ".")
+		digits, zeros, point := strings.Cut(strings.TrimSpace(s), ".")
 		n, err := strconv.ParseInt(digits, 10, 64)
-		if err != nil || strings.Trim(zeros, "0") != "" {
+		if err != nil || strings.Trim(zeros, "0") != "" || point && zeros == "" {
 			return nil, errors.New("not an integer")
 		}
 		return n, nil
 	case TypeNumber:
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		// A number as JSON writes one: no hexadecimal, no underscores.
+		t := strings.TrimSpace(s)
+		if !jsonNumber.MatchString(t) {
+			return nil, errors.New("not a finite number")
+		}
+		f, err := strconv.ParseFloat(t, 64)
+		if err != nil || math.IsInf(f, 0) {
 			return nil, errors.New("not a finite number")
 		}
 		return f, nil
 	case TypeBoolean:
-		b, err := strconv.ParseBool(strings.TrimSpace(s))
-		if err != nil {
-			return nil, errors.New("not true or false")
+		// true or false, as JSON writes them; not 1, t or F.
+		switch strings.TrimSpace(s) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
 		}
-		return b, nil
+		return nil, errors.New("not true or false")
 	}
 	allowed := strings.Split(strings.TrimPrefix(typ, "enum:"), "|")
 	if !slices.Contains(allowed, s) {

@@ -30,6 +30,10 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
+	wait := e.RetryAfter.Round(time.Millisecond)
+	if wait > time.Minute {
+		wait = e.RetryAfter.Round(time.Second)
+	}
 	if e.Left > 0 {
 		held := ""
 		if e.InFlight > 0 {
@@ -37,9 +41,9 @@ func (e *LimitError) Error() string {
 		}
 		return fmt.Sprintf("%s %s has %d micros left%s, less than this call may cost (up to %d: its prompt "+
 			"and reply at the dearest candidate's price); a smaller max_tokens may fit, or retry in %s",
-			e.Scope, e.Kind, e.Left, held, e.Cost, e.RetryAfter.Round(time.Millisecond))
+			e.Scope, e.Kind, e.Left, held, e.Cost, wait)
 	}
-	return fmt.Sprintf("%s %s limit reached; retry in %s", e.Scope, e.Kind, e.RetryAfter.Round(time.Millisecond))
+	return fmt.Sprintf("%s %s limit reached; retry in %s", e.Scope, e.Kind, wait)
 }
 
 // Unwrap returns ErrLimited.

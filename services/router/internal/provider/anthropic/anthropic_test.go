@@ -568,12 +568,12 @@ func TestStructuredOutput(t *testing.T) {
 // properties.value.
 func TestWrapSchemaKeepsReferences(t *testing.T) {
 	t.Parallel()
-	got, err := wrapSchema(json.RawMessage(`{"type":"array","items":{"anyOf":[{"$ref":"#/$defs/item"},{"$ref":"#"}]},` +
+	got, err := wrapSchema(json.RawMessage(`{"$id":"https://example.com/s","type":"array","items":{"anyOf":[{"$ref":"#/$defs/item"},{"$ref":"#"}]},` +
 		`"$defs":{"item":{"type":"object","properties":{"next":{"$ref":"#/$defs/item"},"all":{"$ref":"#/items"}}}},"maxItems":1e3}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"object","required":["value"],"additionalProperties":false,` +
+	want := `{"$id":"https://example.com/s","type":"object","required":["value"],"additionalProperties":false,` +
 		`"$defs":{"item":{"type":"object","properties":{"next":{"$ref":"#/$defs/item"},"all":{"$ref":"#/properties/value/items"}}}},` +
 		`"properties":{"value":{"type":"array","maxItems":1e3,"items":{"anyOf":[{"$ref":"#/$defs/item"},{"$ref":"#/properties/value"}]}}}}`
 	var gotV, wantV any

@@ -500,6 +500,14 @@ func wrapSchema(schema json.RawMessage) (json.RawMessage, error) {
 				wrapper[k] = rebaseRefs(defs)
 			}
 		}
+		// The document's identity and dialect are the wrapper's now:
+		// references resolve against the root that holds the definitions.
+		for _, k := range []string{"$id", "$schema"} {
+			if v, ok := m[k]; ok {
+				delete(m, k)
+				wrapper[k] = v
+			}
+		}
 	}
 	wrapper["properties"] = map[string]any{wrappedValueKey: rebaseRefs(inner)}
 	return json.Marshal(wrapper)

@@ -52,7 +52,7 @@ func statusError(resp *http.Response, body []byte, now time.Time, key string) *p
 		if decoded && (code == http.StatusBadRequest || code == http.StatusUnprocessableEntity) {
 			pe.Reason = provider.CleanReason(e.Message, key)
 			if pe.Reason != "" {
-				pe.Param = provider.CleanParam(e.Param)
+				pe.Param = provider.CleanParam(e.param())
 			}
 		}
 	}
@@ -79,7 +79,7 @@ func decodeError(body []byte) (e *apiError, decoded bool) {
 
 // streamError classifies an error that arrives inside an event stream,
 // after the server already answered 200.
-func streamError(e *apiError) *provider.Error {
+func streamError(e *apiError, key string) *provider.Error {
 	pe := &provider.Error{Message: shorten(e.messageOr("error event")), Class: provider.ErrServerFailed}
 	switch kind := e.Type + " " + e.code(); {
 	case isAuth(e):
@@ -95,7 +95,12 @@ func streamError(e *apiError) *provider.Error {
 	case isContextLength(e):
 		pe.Class = provider.ErrContextTooLong
 	case strings.Contains(kind, "invalid_request"):
+		// A refusal said in a 200 is a refusal still: its reason is the
+		// caller's to read, as a 400's would be.
 		pe.Class = provider.ErrRequestRejected
+		if pe.Reason = provider.CleanReason(e.Message, key); pe.Reason != "" {
+			pe.Param = provider.CleanParam(e.param())
+		}
 	}
 	return pe
 }

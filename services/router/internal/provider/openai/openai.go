@@ -133,7 +133,7 @@ func (p *Provider) completion(req provider.Request, body []byte) (provider.Respo
 	if cr.Error != nil && len(cr.Choices) == 0 {
 		// Classified as an error event of a stream is: the server answered
 		// 200 and then said what went wrong.
-		return provider.Response{}, streamError(cr.Error)
+		return provider.Response{}, streamError(cr.Error, p.apiKey)
 	}
 	if len(cr.Choices) == 0 {
 		return provider.Response{}, &provider.Error{
@@ -211,7 +211,7 @@ func (p *Provider) Stream(
 		return p.unstreamed(ctx, req, httpResp.Body, emit)
 	}
 
-	acc := streamAccumulator{maxTokens: req.MaxOutputTokens}
+	acc := streamAccumulator{maxTokens: req.MaxOutputTokens, key: p.apiKey}
 	dec := sse.NewDecoder(httpResp.Body)
 	for {
 		ev, err := dec.Next()
@@ -407,6 +407,8 @@ type streamAccumulator struct {
 	// are not counted by the router as they arrive.
 	maxTokens int
 	held      provider.ReplyEstimate
+	// key is the API key, kept out of the reasons of error events.
+	key string
 }
 
 // add takes one event. It reports whether the stream is over ("[DONE]") and
@@ -422,14 +424,14 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 	err := json.Unmarshal([]byte(data), &chunk)
 	switch {
 	case err == nil && chunk.Error != nil:
-		return false, streamError(chunk.Error)
+		return false, streamError(chunk.Error, a.key)
 	case ev.Event == "error":
 		// Some servers send the error object itself, without a wrapper.
 		var bare apiError
 		if json.Unmarshal([]byte(data), &bare) != nil || bare.Message == "" {
 			bare.Message = data
 		}
-		return false, streamError(&bare)
+		return false, streamError(&bare, a.key)
 	case err != nil:
 		return false, &provider.Error{Class: provider.ErrServerFailed, Message: "malformed stream chunk", Err: err}
 	}

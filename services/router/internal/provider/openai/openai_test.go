@@ -423,6 +423,30 @@ func TestGenerateErrorWithStatusOK(t *testing.T) {
 	}
 }
 
+// A refusal is read the same in a 200 as in a 400: its reason and param
+// reach the caller; a param that is no string is left out, not the reason.
+func TestRefusalReasonAndParam(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		status    int
+		body      string
+		wantParam string
+	}{
+		{200, `{"error":{"message":"max_tokens too big","type":"invalid_request_error","param":"max_tokens"}}`, "max_tokens"},
+		{400, `{"error":{"message":"max_tokens too big","type":"invalid_request_error","param":"max_tokens"}}`, "max_tokens"},
+		{400, `{"error":{"message":"max_tokens too big","type":"invalid_request_error","param":7}}`, ""},
+		{400, `{"error":{"message":"max_tokens too big","type":"invalid_request_error","param":{"a":1}}}`, ""},
+	} {
+		p := startProvider(t, &fakeServer{status: tt.status, header: http.Header{"Content-Type": {"application/json"}},
+			body: []byte(tt.body)})
+		_, err := p.Generate(context.Background(), testRequest())
+		pe := &provider.Error{}
+		if !errors.As(err, &pe) || !errors.Is(err, provider.ErrRequestRejected) || pe.Reason != "max_tokens too big" || pe.Param != tt.wantParam {
+			t.Errorf("%d %s: %v (reason %q, param %q), want the reason and param %q", tt.status, tt.body, err, pe.Reason, pe.Param, tt.wantParam)
+		}
+	}
+}
+
 // A server asked for a stream that answers with one JSON document is read
 // as such: an error object is classified by the error, a whole completion
 // (a server that does not stream) is passed on as one piece.

@@ -130,10 +130,20 @@ type chatChunk struct {
 type apiError struct {
 	Message string `json:"message"`
 	Type    string `json:"type"`
-	// Param names the request field at fault, when the server says.
-	Param string `json:"param"`
+	// Param names the request field at fault, when the server says (a
+	// string at OpenAI; anything at some compatible servers).
+	Param json.RawMessage `json:"param"`
 	// Code is a string at OpenAI and a number at some compatible servers.
 	Code json.RawMessage `json:"code"`
+}
+
+// param is the field Param names, when it is a string.
+func (e *apiError) param() string {
+	var s string
+	if e == nil || json.Unmarshal(e.Param, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 func (e *apiError) code() string {
