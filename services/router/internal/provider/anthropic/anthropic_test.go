@@ -864,6 +864,72 @@ func TestStreamToolInputPastMaxTokens(t *testing.T) {
 	}
 }
 
+// Tool call ids from other servers' histories are sent as the API takes
+// them: only letters, digits, _ and -, each tool_use id once; every result
+// keeps answering its own call. White-space text makes no block.
+func TestHistoryToolIDs(t *testing.T) {
+	t.Parallel()
+	f := &fakeAnthropic{body: fixture(t, "message.json")}
+	p := startFake(t, f)
+	req := provider.Request{Model: "claude-sonnet-4-5", Messages: []provider.Message{
+		{Role: provider.RoleUser, Content: "Weather in Paris and London?"},
+		{Role: provider.RoleAssistant, Content: "\n\n", ToolCalls: []provider.ToolCall{
+			{ID: "functions.get_weather:0", Name: "get_weather", Arguments: `{"city":"Paris"}`},
+			{ID: "call_0", Name: "get_weather", Arguments: `{"city":"London"}`},
+		}},
+		{Role: provider.RoleTool, ToolCallID: "call_0", Content: "rain"},
+		{Role: provider.RoleTool, ToolCallID: "functions.get_weather:0", Content: "sun"},
+		{Role: provider.RoleUser, Content: "  "},
+		{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{{ID: "call_0", Name: "get_weather", Arguments: `{"city":"Rome"}`}}},
+		{Role: provider.RoleTool, ToolCallID: "call_0", Content: "cloud"},
+	}}
+	if _, err := p.Generate(context.Background(), req); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	type pair struct{ id, text string }
+	var calls, results []pair
+	seen := map[string]bool{}
+	for _, m := range f.lastRequest(t).body.Messages {
+		for _, b := range m.Content {
+			switch b.Type {
+			case "tool_use":
+				if seen[b.ID] || strings.Trim(b.ID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+					t.Errorf("tool_use id %q: repeated or not as the API takes it", b.ID)
+				}
+				seen[b.ID] = true
+				calls = append(calls, pair{b.ID, string(b.Input)})
+			case "tool_result":
+				results = append(results, pair{b.ToolUseID, string(b.Content)})
+			case "text":
+				if strings.TrimSpace(*b.Text) == "" {
+					t.Errorf("a white-space text block was sent")
+				}
+			}
+		}
+	}
+	answered := map[string]string{}
+	for _, r := range results {
+		answered[r.id] = r.text
+	}
+	want := map[string]string{`{"city":"Paris"}`: `"sun"`, `{"city":"London"}`: `"rain"`, `{"city":"Rome"}`: `"cloud"`}
+	for _, c := range calls {
+		if got := answered[c.id]; got != want[c.text] {
+			t.Errorf("call %s (%s) answered %s, want %s", c.id, c.text, got, want[c.text])
+		}
+	}
+	if len(calls) != 3 || len(results) != 3 {
+		t.Errorf("calls %v, results %v", calls, results)
+	}
+
+	// Arguments that are no object are refused with Keel's reason.
+	req.Messages[1].ToolCalls[0].Arguments = `{"city": "Par`
+	_, err := p.Generate(context.Background(), req)
+	var pe *provider.Error
+	if !errors.As(err, &pe) || !errors.Is(err, provider.ErrRequestRejected) || !strings.Contains(pe.Reason, "not a JSON object") {
+		t.Errorf("broken arguments: %v, want a refusal with a reason", err)
+	}
+}
+
 // TestToolInputSchemas checks that every tool goes with an object schema,
 // as the API wants, whatever form the caller gave its parameters in.
 func TestToolInputSchemas(t *testing.T) {

@@ -3,8 +3,10 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
 )
@@ -177,11 +179,12 @@ func toMessagesRequest(req provider.Request, stream bool) (messagesRequest, erro
 	out.Temperature, out.TopP, out.StopSequences = samplingParameters(req)
 	out.System = systemPrompt(req)
 
+	var ids toolIDs
 	for _, m := range req.Messages {
 		if m.Role == provider.RoleSystem {
 			continue
 		}
-		role, blocks, err := toBlocks(m)
+		role, blocks, err := toBlocks(m, &ids)
 		if err != nil {
 			return messagesRequest{}, err
 		}
@@ -283,15 +286,16 @@ func systemPrompt(req provider.Request) any {
 }
 
 // toBlocks returns the wire role and content blocks of a user, assistant or
-// tool message. Empty text makes no block, since the API rejects empty text
-// blocks.
-func toBlocks(m provider.Message) (string, []contentBlock, error) {
+// tool message. Text that is empty or only white space makes no block,
+// since the API rejects such text blocks. ids gives tool calls and their
+// results the ids the API takes.
+func toBlocks(m provider.Message, ids *toolIDs) (string, []contentBlock, error) {
 	switch m.Role {
 	case provider.RoleTool:
-		return "user", []contentBlock{{Type: "tool_result", ToolUseID: m.ToolCallID, Content: m.Content}}, nil
+		return "user", []contentBlock{{Type: "tool_result", ToolUseID: ids.result(m.ToolCallID), Content: m.Content}}, nil
 	case provider.RoleAssistant:
 		var blocks []contentBlock
-		if m.Content != "" {
+		if strings.TrimSpace(m.Content) != "" {
 			blocks = append(blocks, contentBlock{Type: "text", Text: m.Content})
 		}
 		for _, c := range m.ToolCalls {
@@ -300,20 +304,68 @@ func toBlocks(m provider.Message) (string, []contentBlock, error) {
 				input = json.RawMessage("{}")
 			}
 			if !isJSONObject(string(input)) {
-				return "", nil, &provider.Error{
-					Class:   provider.ErrRequestRejected,
-					Message: "arguments of tool call " + c.ID + " are not a JSON object",
-				}
+				// Keel's own words about the caller's history: the caller
+				// may read them.
+				msg := fmt.Sprintf("the arguments of tool call %.64q are not a JSON object, which Anthropic requires", c.ID)
+				return "", nil, &provider.Error{Class: provider.ErrRequestRejected, Message: msg, Reason: msg}
 			}
-			blocks = append(blocks, contentBlock{Type: "tool_use", ID: c.ID, Name: c.Name, Input: input})
+			blocks = append(blocks, contentBlock{Type: "tool_use", ID: ids.call(c.ID), Name: c.Name, Input: input})
 		}
 		return "assistant", blocks, nil
 	default:
-		if m.Content == "" {
+		if strings.TrimSpace(m.Content) == "" {
 			return "user", nil, nil
 		}
 		return "user", []contentBlock{{Type: "text", Text: m.Content}}, nil
 	}
+}
+
+// toolIDs maps the ids of a history's tool calls to ids the API takes:
+// only letters, digits, _ and -, and each tool_use id once in a request.
+// Histories from other servers break both rules (ids like
+// "functions.get_weather:0", or call_0 again in every turn). A result takes
+// the id its call was last given, which is the call it answers: results
+// follow their calls.
+type toolIDs struct {
+	given map[string]string // a history's id: the id sent for it
+	used  map[string]bool   // ids sent
+}
+
+// call returns the id to send for a tool call with the history's id.
+func (t *toolIDs) call(id string) string {
+	if t.given == nil {
+		t.given, t.used = make(map[string]string), make(map[string]bool)
+	}
+	sent := sanitizeID(id)
+	for n := 2; t.used[sent]; n++ {
+		sent = fmt.Sprintf("%s_%d", sanitizeID(id), n)
+	}
+	t.given[id], t.used[sent] = sent, true
+	return sent
+}
+
+// result returns the id to send for the result of the call with the
+// history's id.
+func (t *toolIDs) result(id string) string {
+	if sent, ok := t.given[id]; ok {
+		return sent
+	}
+	// A result for a call the history does not hold: the API refuses it,
+	// with its own words, under an id it can read.
+	return sanitizeID(id)
+}
+
+// sanitizeID replaces what the API does not take in an id with _.
+func sanitizeID(id string) string {
+	if id == "" {
+		return "call"
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, id)
 }
 
 // appendBlocks adds blocks to the content of a merged turn, keeping every
