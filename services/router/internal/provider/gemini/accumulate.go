@@ -93,7 +93,7 @@ func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
 	case p.FunctionCall != nil:
 		call := provider.ToolCall{
 			ID:        p.FunctionCall.ID,
-			Name:      p.FunctionCall.Name,
+			Name:      toolName(a.req, p.FunctionCall.Name),
 			Arguments: compactArgs(p.FunctionCall.Args),
 		}
 		if call.ID == "" {

@@ -196,6 +196,56 @@ func TestMadeUpIDsAcrossTurns(t *testing.T) {
 	}
 }
 
+// A history from another provider goes as Gemini takes it: two assistant
+// turns in a row are one model turn; the results of parallel calls without
+// ids (Keel made them up) come back in the order of the calls, since Gemini
+// pairs them by name and place; a name starting with a digit gets a _ in
+// front, and a call of it comes back under the caller's name.
+func TestHistoryAsGeminiTakesIt(t *testing.T) {
+	t.Parallel()
+	reply := []byte(`{"candidates":[{"content":{"role":"model","parts":[` +
+		`{"functionCall":{"name":"_2fa_verify","args":{"code":"1"}}}]},"finishReason":"STOP"}]}`)
+	f := &fakeGemini{body: reply}
+	p := startFake(t, f)
+	req := provider.Request{Model: "gemini-2.5-flash",
+		Tools: []provider.Tool{{Name: "get_weather"}, {Name: "2fa_verify"}},
+		Messages: []provider.Message{
+			{Role: provider.RoleUser, Content: "Weather in Paris and London?"},
+			{Role: provider.RoleAssistant, Content: "Sure, one moment."},
+			{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{
+				{ID: "call_0a1b2c3d4e5f", Name: "get_weather", Arguments: `{"city":"Paris"}`},
+				{ID: "call_9f8e7d6c5b4a", Name: "get_weather", Arguments: `{"city":"London"}`},
+			}},
+			{Role: provider.RoleTool, ToolCallID: "call_9f8e7d6c5b4a", Content: `{"city":"London","sky":"rain"}`},
+			{Role: provider.RoleTool, ToolCallID: "call_0a1b2c3d4e5f", Content: `{"city":"Paris","sky":"sun"}`},
+		}}
+	resp, err := p.Generate(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if len(resp.ToolCalls) != 1 || resp.ToolCalls[0].Name != "2fa_verify" {
+		t.Errorf("tool calls %+v, want 2fa_verify under the caller's name", resp.ToolCalls)
+	}
+	body := f.lastRequest(t).body
+	contents, _ := body["contents"].([]any)
+	if len(contents) != 3 || jget(contents, 1, "role") != "model" || jget(contents, 2, "role") != "user" {
+		t.Fatalf("contents %v, want user, one model turn, the results", contents)
+	}
+	if jget(contents, 1, "parts", 0, "text") != "Sure, one moment." ||
+		jget(contents, 1, "parts", 1, "functionCall", "args", "city") != "Paris" {
+		t.Errorf("model turn %v, want the text then the calls", jget(contents, 1))
+	}
+	for i, city := range []string{"Paris", "London"} {
+		if got := jget(contents, 2, "parts", i, "functionResponse", "response", "city"); got != city {
+			t.Errorf("result %d answers %v, want %s (the order of the calls)", i, got, city)
+		}
+	}
+	decls := jget(body["tools"], 0, "functionDeclarations")
+	if jget(decls, 1, "name") != "_2fa_verify" {
+		t.Errorf("declarations %v, want 2fa_verify sent as _2fa_verify", decls)
+	}
+}
+
 // TestGenerateEstimatesUsage checks a reply without usageMetadata and
 // without modelVersion.
 func TestGenerateEstimatesUsage(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -169,8 +170,12 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 	}
 
 	// callNames finds the tool name of a RoleTool message, which carries
-	// only the call's id.
+	// only the call's id; callOrder the call's place in the history, and
+	// resultOrder the places of the calls a results turn answers.
 	callNames := make(map[string]string)
+	callOrder := make(map[string]int)
+	resultOrder := make(map[int][]int)
+	calls := 0
 	for _, m := range req.Messages {
 		switch m.Role {
 		case provider.RoleSystem:
@@ -185,44 +190,61 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 			}
 			out.Contents = append(out.Contents, content{Role: "user", Parts: []part{{Text: m.Content}}})
 		case provider.RoleAssistant:
-			c := content{Role: "model"}
+			// Two assistant turns in a row are one model turn: Gemini wants
+			// a function call right after a user or function-response turn.
+			var c *content
+			if n := len(out.Contents); n > 0 && out.Contents[n-1].Role == "model" {
+				c = &out.Contents[n-1]
+			} else {
+				out.Contents = append(out.Contents, content{Role: "model"})
+				c = &out.Contents[len(out.Contents)-1]
+			}
 			if m.Content != "" {
 				c.Parts = append(c.Parts, part{Text: m.Content})
 			}
-			for i, call := range m.ToolCalls {
+			for _, call := range m.ToolCalls {
 				callNames[call.ID] = call.Name
-				fc := &functionCall{Name: call.Name, Args: argsObject(call.Arguments)}
+				callOrder[call.ID] = calls
+				calls++
+				fc := &functionCall{Name: functionName(call.Name), Args: argsObject(call.Arguments)}
 				if !generatedID(call.ID) {
 					fc.ID = call.ID
 				}
 				p := part{FunctionCall: fc}
-				if i == 0 {
+				if !hasSignature(*c) {
 					// Parallel calls carry one signature, on the first.
 					p.ThoughtSignature = skipSignature
 				}
 				c.Parts = append(c.Parts, p)
 			}
-			if len(c.Parts) > 0 {
-				out.Contents = append(out.Contents, c)
+			if len(c.Parts) == 0 {
+				out.Contents = out.Contents[:len(out.Contents)-1]
 			}
 		case provider.RoleTool:
 			name, ok := callNames[m.ToolCallID]
 			if !ok {
-				return generateRequest{}, &provider.Error{
-					Class:   provider.ErrRequestRejected,
-					Message: "tool result answers no earlier tool call: " + strconv.Quote(shorten(m.ToolCallID)),
-				}
+				// Keel's own words about the caller's history.
+				msg := "tool result answers no earlier tool call: " + strconv.Quote(shorten(m.ToolCallID))
+				return generateRequest{}, &provider.Error{Class: provider.ErrRequestRejected, Message: msg, Reason: msg}
 			}
-			fr := &functionResponse{Name: name, Response: responseObject(m.Content)}
+			fr := &functionResponse{Name: functionName(name), Response: responseObject(m.Content)}
 			if !generatedID(m.ToolCallID) {
 				fr.ID = m.ToolCallID
 			}
-			// The results of parallel calls go back together in one turn.
+			rp := part{FunctionResponse: fr}
+			// The results of parallel calls go back together in one turn,
+			// in the order of the calls: without ids (Keel made them up)
+			// Gemini pairs calls and results by name and position.
 			if n := len(out.Contents); n > 0 && isToolResults(out.Contents[n-1]) {
-				out.Contents[n-1].Parts = append(out.Contents[n-1].Parts, part{FunctionResponse: fr})
+				last := &out.Contents[n-1]
+				order := resultOrder[n-1]
+				at, _ := slices.BinarySearch(order, callOrder[m.ToolCallID])
+				last.Parts = slices.Insert(last.Parts, at, rp)
+				resultOrder[n-1] = slices.Insert(order, at, callOrder[m.ToolCallID])
 				continue
 			}
-			out.Contents = append(out.Contents, content{Role: "user", Parts: []part{{FunctionResponse: fr}}})
+			out.Contents = append(out.Contents, content{Role: "user", Parts: []part{rp}})
+			resultOrder[len(out.Contents)-1] = []int{callOrder[m.ToolCallID]}
 		}
 	}
 	if schemaInPrompt(req) {
@@ -236,7 +258,7 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 		decls := make([]functionDeclaration, 0, len(req.Tools))
 		for _, t := range req.Tools {
 			decls = append(decls, functionDeclaration{
-				Name:                 t.Name,
+				Name:                 functionName(t.Name),
 				Description:          t.Description,
 				ParametersJSONSchema: t.Parameters,
 			})
@@ -246,6 +268,36 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 	out.ToolConfig = toToolConfig(req.ToolChoice)
 	out.GenerationConfig = toGenerationConfig(req)
 	return out, nil
+}
+
+// hasSignature reports whether a model turn already has a function call
+// carrying the thought signature.
+func hasSignature(c content) bool {
+	for _, p := range c.Parts {
+		if p.FunctionCall != nil && p.ThoughtSignature != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// functionName is a tool's name as Gemini takes it: a name must start with
+// a letter or _, where OpenAI's may start with a digit or -; those get a _
+// in front, which toolName takes off the calls that come back.
+func functionName(name string) string {
+	if name != "" && (name[0] == '-' || name[0] >= '0' && name[0] <= '9') {
+		return "_" + name
+	}
+	return name
+}
+
+// toolName is the caller's name of a function Gemini called: the one
+// functionName gave it, or the name as it came.
+func toolName(req provider.Request, called string) string {
+	if strings.HasPrefix(called, "_") && !req.HasTool(called) && req.HasTool(called[1:]) && functionName(called[1:]) == called {
+		return called[1:]
+	}
+	return called
 }
 
 func isToolResults(c content) bool {
@@ -275,7 +327,7 @@ func toToolConfig(choice string) *toolConfig {
 		cfg.Mode = "NONE"
 	default:
 		cfg.Mode = "ANY"
-		cfg.AllowedFunctionNames = []string{choice}
+		cfg.AllowedFunctionNames = []string{functionName(choice)}
 	}
 	return &toolConfig{FunctionCallingConfig: cfg}
 }
