@@ -24,6 +24,19 @@ func EstimateTokens(text string) int64 {
 	return e.Tokens()
 }
 
+// EstimateReplyTokens approximates the tokens of a reply: its text and its
+// tool calls, names and arguments (a reply that only calls tools is not
+// free).
+func EstimateReplyTokens(text string, calls []ToolCall) int64 {
+	var e ReplyEstimate
+	e.Add(text)
+	for _, c := range calls {
+		e.addSeparate(c.Name)
+		e.addSeparate(c.Arguments)
+	}
+	return e.Tokens()
+}
+
 // ReplyEstimate counts a reply as it streams, so that the tokens of a
 // reply cut off before the provider reported its usage are estimated as
 // EstimateTokens would estimate the whole text. A word split between two

@@ -309,11 +309,7 @@ func toUsage(u usage, req provider.Request, text string, calls []provider.ToolCa
 	if u.OutputTokens != nil {
 		out.OutputTokens = *u.OutputTokens
 	} else {
-		words := []string{text}
-		for _, c := range calls {
-			words = append(words, c.Name, c.Arguments)
-		}
-		out.OutputTokens = provider.EstimateTokens(strings.Join(words, " "))
+		out.OutputTokens = provider.EstimateReplyTokens(text, calls)
 		out.Estimated = true
 	}
 	return out

@@ -162,7 +162,7 @@ func (a *accumulator) response() provider.Response {
 	} else {
 		resp.Usage = provider.Usage{
 			InputTokens:  provider.EstimateInputTokens(a.req),
-			OutputTokens: provider.EstimateTokens(text),
+			OutputTokens: provider.EstimateReplyTokens(text, a.calls),
 			Estimated:    true,
 		}
 	}

@@ -10,6 +10,8 @@ package openai
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -176,9 +178,27 @@ func refusal(msg *string, finish string) error {
 	return nil
 }
 
+// maxRefusal bounds the refusal text kept from a stream.
+const maxRefusal = 4 << 10
+
+// newCallID makes an id for a tool call that came without one.
+func newCallID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "call_" + hex.EncodeToString(b[:])
+}
+
 // completeArguments checks that a tool call's joined arguments are one JSON
 // value, reading an empty string as the empty object.
 func completeArguments(c *provider.ToolCall) error {
+	if c.Name == "" {
+		// Nothing could run it: the server's reply is broken.
+		return &provider.Error{Class: provider.ErrServerFailed, Message: "tool call without a name"}
+	}
+	if c.ID == "" {
+		// The caller answers a call by its id; some servers send none.
+		c.ID = newCallID()
+	}
 	if strings.TrimSpace(c.Arguments) == "" {
 		c.Arguments = "{}"
 		return nil
@@ -361,6 +381,11 @@ func (p *Provider) response(
 	if model == "" {
 		model = req.Model
 	}
+	if len(calls) > 0 && (reason == "" || reason == "stop") {
+		// The reply calls tools: agent loops look for tool_calls, which
+		// some servers do not say (or say stop).
+		reason = "tool_calls"
+	}
 	resp := provider.Response{
 		Text:         text,
 		ToolCalls:    calls,
@@ -382,7 +407,7 @@ func (p *Provider) response(
 	default:
 		resp.Usage = provider.Usage{
 			InputTokens:  provider.EstimateInputTokens(req),
-			OutputTokens: provider.EstimateTokens(text),
+			OutputTokens: provider.EstimateReplyTokens(text, calls),
 			Estimated:    true,
 		}
 	}
@@ -441,6 +466,11 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 	}
 	if chunk.Usage != nil {
 		a.usage = chunk.Usage
+		if a.finishReason != "" && len(chunk.Choices) == 0 {
+			// The usage chunk Keel asks for (include_usage) comes after the
+			// finish: the completion is whole even if [DONE] never does.
+			return true, nil
+		}
 	}
 	for _, choice := range chunk.Choices {
 		if choice.Index != 0 {
@@ -450,7 +480,14 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 			return false, err
 		}
 		if r := choice.Delta.Refusal; r != nil {
-			a.refusal += *r
+			if !a.grow(len(*r)) {
+				return false, errStreamTooLong()
+			}
+			// Only its start is ever shown: a refusal streamed without end
+			// is not kept whole (it was joined at quadratic cost).
+			if len(a.refusal) < maxRefusal {
+				a.refusal += *r
+			}
 		}
 		if c := choice.Delta.Content; c != nil && *c != "" {
 			if !a.grow(len(*c)) {

@@ -496,6 +496,52 @@ func TestStreamToolArgumentsPastMaxTokens(t *testing.T) {
 	}
 }
 
+// Tool calls from a sloppy server are made whole: a call without an id
+// gets one, a reply of calls says tool_calls though the server did not, and
+// the calls count in the estimate when the server reports no usage.
+func TestStreamToolCallsFromSloppyServer(t *testing.T) {
+	t.Parallel()
+	body := `data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"lookup_order","arguments":"{\"id\": \"ORD-1 and a long note about it\"}"}}]}}]}` + "\n\n" +
+		"data: [DONE]\n\n"
+	p := startProvider(t, &fakeServer{body: []byte(body)})
+	resp, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.ToolCalls) != 1 || !strings.HasPrefix(resp.ToolCalls[0].ID, "call_") || resp.FinishReason != provider.FinishToolCalls {
+		t.Errorf("calls %+v, finish %q; want one call with an id, tool_calls", resp.ToolCalls, resp.FinishReason)
+	}
+	if !resp.Usage.Estimated || resp.Usage.OutputTokens < 10 {
+		t.Errorf("usage %+v, want an estimate counting the call", resp.Usage)
+	}
+
+	noName := `data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"arguments":"{}"}}]},"finish_reason":"tool_calls"}]}` + "\n\n"
+	p = startProvider(t, &fakeServer{body: []byte(noName)})
+	if _, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil }); !errors.Is(err, provider.ErrServerFailed) {
+		t.Errorf("a call without a name: %v, want a server failure", err)
+	}
+}
+
+// A stream whose usage chunk has come after the finish is whole, though the
+// server never sends [DONE] nor closes.
+func TestStreamEndsAtUsageAfterFinish(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}`+"\n\n"+
+			`data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}}`+"\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	p := New(Config{Name: "hosted", BaseURL: srv.URL + "/v1/"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := p.Stream(ctx, testRequest(), func(provider.Delta) error { return nil })
+	if err != nil || resp.Text != "hi" || resp.Usage.OutputTokens != 1 || resp.Usage.Estimated {
+		t.Errorf("%+v, %v; want hi with the server's usage, before the deadline", resp, err)
+	}
+}
+
 func TestStreamCallbackError(t *testing.T) {
 	t.Parallel()
 
