@@ -41,7 +41,10 @@ type HealthChecker interface {
 	Check(ctx context.Context, model string) error
 }
 
-// Delta is one piece of a streamed reply: text, or one whole tool call.
+// Delta is one piece of a streamed reply: text, or one whole tool call. A
+// Delta with neither says the reply has begun while its pieces are held
+// back (the fragments of a tool call, emitted once whole): the router stops
+// waiting for a first token.
 type Delta struct {
 	Text string
 	// ToolCall is set, and Text empty, when the model finished asking for a

@@ -45,19 +45,81 @@ func NewHTTPClient() *http.Client {
 
 type idleKey struct{}
 
-// idleWatch is what an attempt's context carries for the idle watchdog.
+// idleWatch is what an attempt's context carries for the idle watchdog: a
+// timer that ends the attempt, with cancel(errSilent), when its response
+// stays silent for timeout. It is paused while the attempt hands a piece to
+// a caller who is slow to take it: that wait is not the provider's silence.
 type idleWatch struct {
 	timeout time.Duration
 	cancel  context.CancelCauseFunc
+
+	mu      sync.Mutex
+	timer   *time.Timer // nil until the request goes out
+	paused  bool
+	stopped bool
 }
 
 // withIdleTimeout makes requests sent with the returned context end, with
-// cancel(errSilent), when their response stays silent for d.
-func withIdleTimeout(ctx context.Context, d time.Duration, cancel context.CancelCauseFunc) context.Context {
+// cancel(errSilent), when their response stays silent for d. The watch is
+// nil when d is not positive.
+func withIdleTimeout(ctx context.Context, d time.Duration, cancel context.CancelCauseFunc) (context.Context, *idleWatch) {
 	if d <= 0 {
-		return ctx
+		return ctx, nil
 	}
-	return context.WithValue(ctx, idleKey{}, &idleWatch{timeout: d, cancel: cancel})
+	w := &idleWatch{timeout: d, cancel: cancel}
+	return context.WithValue(ctx, idleKey{}, w), w
+}
+
+// start arms the watchdog as the request goes out.
+func (w *idleWatch) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(w.timeout, func() { w.cancel(errSilent) })
+}
+
+// touch pushes the watchdog back: bytes arrived.
+func (w *idleWatch) touch() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil && !w.paused && !w.stopped {
+		w.timer.Reset(w.timeout)
+	}
+}
+
+// pause stops the watchdog until resume.
+func (w *idleWatch) pause() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.paused = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// resume restarts a paused watchdog with a whole timeout.
+func (w *idleWatch) resume() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.paused = false
+	if w.timer != nil && !w.stopped {
+		w.timer.Reset(w.timeout)
+	}
+}
+
+// stop disarms the watchdog for good.
+func (w *idleWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.stopped = true
 }
 
 // idleTransport arms the idle watchdog of a request whose context asks for
@@ -78,39 +140,32 @@ func (t idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if w == nil {
 		return t.base.RoundTrip(req)
 	}
-	timer := time.AfterFunc(w.timeout, func() { w.cancel(errSilent) })
+	w.start()
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
-		timer.Stop()
+		w.stop()
 		return nil, err
 	}
-	timer.Reset(w.timeout)
-	resp.Body = &idleBody{ReadCloser: resp.Body, timer: timer, timeout: w.timeout}
+	w.touch()
+	resp.Body = &idleBody{ReadCloser: resp.Body, watch: w}
 	return resp, nil
 }
 
 // idleBody pushes the watchdog back whenever bytes arrive.
 type idleBody struct {
 	io.ReadCloser
-	timeout time.Duration
-
-	mu    sync.Mutex
-	timer *time.Timer
+	watch *idleWatch
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		b.mu.Lock()
-		b.timer.Reset(b.timeout)
-		b.mu.Unlock()
+		b.watch.touch()
 	}
 	return n, err
 }
 
 func (b *idleBody) Close() error {
-	b.mu.Lock()
-	b.timer.Stop()
-	b.mu.Unlock()
+	b.watch.stop()
 	return b.ReadCloser.Close()
 }

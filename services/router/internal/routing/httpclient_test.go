@@ -45,7 +45,8 @@ func idleRequest(t *testing.T, url string) (context.Context, *http.Response, err
 	t.Cleanup(cancelOuter)
 	ctx, cancel := context.WithCancelCause(outer)
 	t.Cleanup(func() { cancel(nil) })
-	req, err := http.NewRequestWithContext(withIdleTimeout(ctx, idleTimeout, cancel), http.MethodGet, url, nil)
+	ictx, _ := withIdleTimeout(ctx, idleTimeout, cancel)
+	req, err := http.NewRequestWithContext(ictx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestIdleTimeoutWithoutWatch(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})
 	parent := context.Background()
-	if got := withIdleTimeout(parent, 0, func(error) {}); got != parent {
+	if got, w := withIdleTimeout(parent, 0, func(error) {}); got != parent || w != nil {
 		t.Error("withIdleTimeout(0) changed the context")
 	}
 	client := NewHTTPClient()

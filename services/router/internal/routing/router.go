@@ -651,7 +651,7 @@ func (r *Router) attempt(
 	defer cancel(nil)
 	actx, cancelTimeout := context.WithTimeoutCause(actx, timeout, errAttemptTimeout)
 	defer cancelTimeout()
-	actx = withIdleTimeout(actx, route.IdleTimeout, cancel)
+	actx, idle := withIdleTimeout(actx, route.IdleTimeout, cancel)
 
 	p := r.providers[c.Provider]
 	req.Model = c.Model
@@ -675,12 +675,18 @@ func (r *Router) attempt(
 			defer first.Stop()
 		}
 		resp, err = p.Stream(actx, req, func(d provider.Delta) error {
+			if first != nil {
+				// Any piece, a sign of a tool call still held back too,
+				// is the reply begun.
+				first.Stop()
+			}
 			if d.Text == "" && d.ToolCall == nil {
 				return nil
 			}
-			if !streamed && first != nil {
-				first.Stop()
-			}
+			// Waiting for a slow caller to take the piece is not the
+			// provider's silence.
+			idle.pause()
+			defer idle.resume()
 			streamed = true
 			sent.Add(d.Text)
 			if d.ToolCall != nil {

@@ -3,6 +3,9 @@ package routing
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keelhq/keel/services/router/internal/provider"
+	"github.com/keelhq/keel/services/router/internal/provider/openai"
 )
 
 // abcFile is one route, "r", over candidates a, b and c (models ma, mb, mc)
@@ -566,5 +570,74 @@ func TestRoutePromptCache(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("route prompt_cache %v, caller %v: provider asked %v, want %v", tt.route, tt.caller, got, tt.want)
 		}
+	}
+}
+
+// A provider holding a tool call back until it is whole says the reply has
+// begun with an empty piece: the first-token timeout no longer applies.
+func TestFirstTokenTimeoutStoppedByHeldToolCall(t *testing.T) {
+	t.Parallel()
+	const first = 20 * time.Millisecond
+	slow := &funcProvider{name: "a", log: &callLog{}, fn: func(ctx context.Context, _ provider.Request, emit func(provider.Delta) error) (provider.Response, error) {
+		if err := emit(provider.Delta{}); err != nil {
+			return provider.Response{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return provider.Response{}, &provider.Error{Class: provider.ErrTimedOut, Err: context.Cause(ctx)}
+		case <-time.After(5 * first):
+		}
+		call := provider.ToolCall{ID: "c1", Name: "lookup", Arguments: "{}"}
+		if err := emit(provider.Delta{ToolCall: &call}); err != nil {
+			return provider.Response{}, err
+		}
+		return provider.Response{ToolCalls: []provider.ToolCall{call}, FinishReason: provider.FinishToolCalls}, nil
+	}}
+	r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+		Providers: []Candidate{{Provider: "a"}}, FirstTokenTimeout: first, Timeout: time.Minute,
+	}}}, map[string]provider.Provider{"a": slow}, Options{})
+	var got []provider.Delta
+	res, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+		got = append(got, d)
+		return nil
+	})
+	if err != nil || len(res.Response.ToolCalls) != 1 {
+		t.Fatalf("Stream: %+v, %v; want the tool call", res, err)
+	}
+	if len(got) != 1 || got[0].ToolCall == nil {
+		t.Errorf("caller got %+v, want the tool call alone (the sign of its start is the router's)", got)
+	}
+}
+
+// The idle timeout watches the provider, not the caller: while a slow
+// caller takes a piece, the provider's quiet does not count.
+func TestIdleTimeoutPausedForSlowCaller(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		// Pieces 10 ms apart: the provider is never silent for the 50 ms.
+		for _, piece := range []string{
+			`data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}`,
+			`data: {"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}`,
+			"data: [DONE]",
+		} {
+			_, _ = io.WriteString(w, piece+"\n\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	r := newTestRouter(t, File{
+		Routes:    map[string]Route{"r": {Providers: []Candidate{{Provider: "p", Model: "m"}}, IdleTimeout: 50 * time.Millisecond}},
+		Providers: map[string]ProviderConfig{"p": {Type: TypeLocal}},
+	}, map[string]provider.Provider{"p": openai.New(openai.Config{Name: "p", BaseURL: srv.URL + "/v1", HTTPClient: NewHTTPClient()})}, Options{})
+	var text strings.Builder
+	_, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(d provider.Delta) error {
+		time.Sleep(200 * time.Millisecond) // a caller slow to take each piece
+		text.WriteString(d.Text)
+		return nil
+	})
+	if err != nil || text.String() != "Hello" {
+		t.Errorf("Stream: %q, %v; want Hello, the slow caller's wait not counted as the provider's silence", text.String(), err)
 	}
 }

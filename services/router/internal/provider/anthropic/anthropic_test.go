@@ -57,6 +57,10 @@ func collect(texts *[]string, calls *[]provider.ToolCall) func(provider.Delta) e
 			*calls = append(*calls, *d.ToolCall)
 			return nil
 		}
+		if d.Text == "" {
+			// A tool call has begun; it comes whole later.
+			return nil
+		}
 		*texts = append(*texts, d.Text)
 		return nil
 	}
@@ -698,7 +702,9 @@ func TestStructuredOutputNotAnObject(t *testing.T) {
 		p = startFake(t, &fakeAnthropic{body: stream})
 		var texts []string
 		_, err := p.Stream(context.Background(), req, func(d provider.Delta) error {
-			texts = append(texts, d.Text)
+			if d.Text != "" || d.ToolCall != nil { // not the sign that the reply began
+				texts = append(texts, d.Text)
+			}
 			return nil
 		})
 		if !errors.Is(err, provider.ErrServerFailed) || texts != nil {

@@ -75,6 +75,9 @@ type streamAccumulator struct {
 	// as it arrives.
 	maxTokens int
 	held      provider.ReplyEstimate
+	// begun is set once an empty emit said a held-back tool call had
+	// begun the reply.
+	begun bool
 }
 
 func newStreamAccumulator(schemaTool string, maxTokens int) *streamAccumulator {
@@ -244,6 +247,11 @@ func (a *streamAccumulator) addDelta(e streamEvent, emit func(provider.Delta) er
 		a.held.Add(e.Delta.PartialJSON)
 		if provider.Overran(a.maxTokens, a.held.Tokens()) {
 			return &provider.Error{Class: provider.ErrServerFailed, Err: provider.ErrOverran}
+		}
+		if !a.begun {
+			// The call is emitted once whole; the reply has begun.
+			a.begun = true
+			return emit(provider.Delta{Model: a.model})
 		}
 	}
 	// thinking, signature, citations and future delta types.

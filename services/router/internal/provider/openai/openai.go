@@ -434,6 +434,9 @@ type streamAccumulator struct {
 	held      provider.ReplyEstimate
 	// key is the API key, kept out of the reasons of error events.
 	key string
+	// begun is set once the emit of a held-back tool call said the reply
+	// had begun.
+	begun bool
 }
 
 // add takes one event. It reports whether the stream is over ("[DONE]") and
@@ -478,6 +481,13 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 		}
 		if err := a.addToolCalls(choice.Delta.ToolCalls); err != nil {
 			return false, err
+		}
+		if len(choice.Delta.ToolCalls) > 0 && !a.begun {
+			// The calls are emitted once whole; the reply has begun.
+			a.begun = true
+			if err := emit(provider.Delta{Model: a.model}); err != nil {
+				return false, err
+			}
 		}
 		if r := choice.Delta.Refusal; r != nil {
 			if !a.grow(len(*r)) {

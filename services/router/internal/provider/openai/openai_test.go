@@ -297,8 +297,18 @@ func TestStreamToolCalls(t *testing.T) {
 	f := &fakeServer{body: fixture(t, "stream_tool_calls.sse"), chunkSize: 5}
 	p := startProvider(t, f)
 
-	var streamed []provider.ToolCall
+	var (
+		streamed []provider.ToolCall
+		begun    int
+	)
 	resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+		if d.ToolCall == nil && d.Text == "" {
+			// The calls' first fragment: the reply has begun.
+			if begun++; len(streamed) > 0 {
+				t.Errorf("the reply began after a call was emitted")
+			}
+			return nil
+		}
 		if d.ToolCall == nil {
 			t.Errorf("unexpected delta %+v", d)
 			return nil
