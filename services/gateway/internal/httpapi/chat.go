@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -233,7 +234,12 @@ func (h *handler) streamCompletion(
 	if werr := sse.event(openAIError{Error: e.body()}); werr != nil {
 		return nil //nolint:nilerr // the client is gone; nothing more to tell it
 	}
-	h.logger.WarnContext(r.Context(), "stream ended by an error", "status", e.status, "error", err)
+	level := slog.LevelWarn
+	if e.status == 499 {
+		// The client left: its own doing, which needs no one's attention.
+		level = slog.LevelDebug
+	}
+	h.logger.Log(r.Context(), level, "stream ended by an error", "status", e.status, "error", err)
 	return nil
 }
 
