@@ -482,8 +482,9 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 		if err := a.addToolCalls(choice.Delta.ToolCalls); err != nil {
 			return false, err
 		}
-		if len(choice.Delta.ToolCalls) > 0 && !a.begun {
-			// The calls are emitted once whole; the reply has begun.
+		if (len(choice.Delta.ToolCalls) > 0 || choice.Delta.ReasoningContent != "") && !a.begun {
+			// The calls are emitted once whole, the reasoning never; the
+			// reply has begun.
 			a.begun = true
 			if err := emit(provider.Delta{Model: a.model}); err != nil {
 				return false, err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,6 +530,25 @@ func TestStreamToolCallsFromSloppyServer(t *testing.T) {
 	p = startProvider(t, &fakeServer{body: []byte(noName)})
 	if _, err := p.Stream(context.Background(), testRequest(), func(provider.Delta) error { return nil }); !errors.Is(err, provider.ErrServerFailed) {
 		t.Errorf("a call without a name: %v, want a server failure", err)
+	}
+}
+
+// Reasoning a server streams before the reply is not the reply, but says
+// it has begun (one empty piece), so that a first-token timeout does not cut
+// a model that thinks first.
+func TestStreamReasoningBeginsTheReply(t *testing.T) {
+	t.Parallel()
+	body := `data: {"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"}}]}` + "\n\n" +
+		`data: {"choices":[{"index":0,"delta":{"reasoning_content":" more"}}]}` + "\n\n" +
+		`data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}` + "\n\n" + "data: [DONE]\n\n"
+	p := startProvider(t, &fakeServer{body: []byte(body)})
+	var pieces []string
+	resp, err := p.Stream(context.Background(), testRequest(), func(d provider.Delta) error {
+		pieces = append(pieces, d.Text)
+		return nil
+	})
+	if err != nil || resp.Text != "Hi" || !slices.Equal(pieces, []string{"", "Hi"}) {
+		t.Errorf("%q, pieces %q, %v; want Hi after one sign that the reply began", resp.Text, pieces, err)
 	}
 }
 

@@ -66,6 +66,10 @@ type chatMessage struct {
 	// Refusal is set instead of content when the model declined under its
 	// content policy.
 	Refusal *string `json:"refusal,omitempty"`
+	// ReasoningContent is the thinking some compatible servers stream
+	// before the reply (DeepSeek, vLLM): not part of the reply, but a sign
+	// that it has begun. Never sent.
+	ReasoningContent string `json:"reasoning_content,omitempty"`
 }
 
 type chatTool struct {
