@@ -645,12 +645,15 @@ func (r *Router) attempt(
 	defer release()
 
 	// Every way the router ends an attempt is a cause of actx: its own
-	// timeout, the first-token timer and the idle watchdog.
+	// timeout, the first-token timer and the idle watchdog. The attempt's
+	// timeout is a timer, not a deadline, so that a stream can outlive it:
+	// once the reply streams, the idle watchdog and the call's total
+	// timeout bound it (a long, healthy reply was cut at 30 s).
 	timeout := cmp.Or(c.Timeout, route.Timeout, DefaultAttemptTimeout)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	actx, cancelTimeout := context.WithTimeoutCause(actx, timeout, errAttemptTimeout)
-	defer cancelTimeout()
+	attemptTimer := time.AfterFunc(timeout, func() { cancel(errAttemptTimeout) })
+	defer attemptTimer.Stop()
 	actx, idle := withIdleTimeout(actx, route.IdleTimeout, cancel)
 
 	p := r.providers[c.Provider]
@@ -675,11 +678,12 @@ func (r *Router) attempt(
 			defer first.Stop()
 		}
 		resp, err = p.Stream(actx, req, func(d provider.Delta) error {
+			// Any piece, a sign of a tool call still held back too, is
+			// the reply begun.
 			if first != nil {
-				// Any piece, a sign of a tool call still held back too,
-				// is the reply begun.
 				first.Stop()
 			}
+			attemptTimer.Stop()
 			if d.Text == "" && d.ToolCall == nil {
 				return nil
 			}

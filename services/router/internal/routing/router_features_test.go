@@ -641,3 +641,35 @@ func TestIdleTimeoutPausedForSlowCaller(t *testing.T) {
 		t.Errorf("Stream: %q, %v; want Hello, the slow caller's wait not counted as the provider's silence", text.String(), err)
 	}
 }
+
+// A stream may outlive its attempt's timeout once it has begun: a long,
+// healthy reply is bounded by the idle and total timeouts, not cut.
+func TestStreamOutlivesAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	const attempt = 50 * time.Millisecond
+	long := &funcProvider{name: "a", log: &callLog{}, fn: func(ctx context.Context, _ provider.Request, emit func(provider.Delta) error) (provider.Response, error) {
+		for range 10 { // 200 ms of pieces, four attempt timeouts
+			if err := emit(provider.Delta{Text: "x"}); err != nil {
+				return provider.Response{}, err
+			}
+			select {
+			case <-ctx.Done():
+				return provider.Response{}, &provider.Error{Class: provider.ErrTimedOut, Err: context.Cause(ctx)}
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return provider.Response{Text: "xxxxxxxxxx", FinishReason: provider.FinishStop}, nil
+	}}
+	r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+		Providers: []Candidate{{Provider: "a"}}, Timeout: attempt, IdleTimeout: time.Second,
+	}}}, map[string]provider.Provider{"a": long}, Options{})
+	res, err := r.Stream(tenantCtx("acme"), "r", provider.Request{}, func(provider.Delta) error { return nil })
+	if err != nil || res.Response.Text != "xxxxxxxxxx" {
+		t.Errorf("Stream: %q, %v; want the whole reply", res.Response.Text, err)
+	}
+	// Not streamed, the same reply is cut at the attempt's timeout.
+	_, err = r.Generate(tenantCtx("acme"), "r", provider.Request{})
+	if !errors.Is(err, provider.ErrTimedOut) {
+		t.Errorf("Generate: %v, want the attempt's timeout", err)
+	}
+}
