@@ -8,6 +8,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 )
 
@@ -266,4 +268,23 @@ func (r Request) HasTool(name string) bool {
 		}
 	}
 	return false
+}
+
+// MadeUpIDPrefix starts the ids Keel makes up for tool calls a provider
+// sent without one: the prefix and MadeUpIDDigits random hex digits. They
+// are random rather than counted so that no two calls of a conversation
+// share one: callers match tool results to calls by id, and "call_1" of
+// one reply would be "call_1" of the next.
+const MadeUpIDPrefix = "call_"
+
+// MadeUpIDDigits is the number of hex digits of a made-up id: 48 random
+// bits, far from repeating within a conversation.
+const MadeUpIDDigits = 12
+
+// NewCallID returns a made-up id for a tool call that came without one.
+func NewCallID() string {
+	var b [MadeUpIDDigits / 2]byte
+	// crypto/rand.Read never fails; it crashes the program first.
+	_, _ = rand.Read(b[:])
+	return MadeUpIDPrefix + hex.EncodeToString(b[:])
 }

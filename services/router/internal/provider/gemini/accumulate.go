@@ -97,7 +97,7 @@ func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
 			Arguments: compactArgs(p.FunctionCall.Args),
 		}
 		if call.ID == "" {
-			call.ID = newCallID()
+			call.ID = provider.NewCallID()
 		}
 		a.calls = append(a.calls, call)
 		if emit != nil {

@@ -2,8 +2,6 @@ package gemini
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -419,34 +417,15 @@ func isJSONObject(s string) bool {
 	return strings.HasPrefix(s, "{") && json.Valid([]byte(s))
 }
 
-// generatedIDPrefix starts the ids the provider makes up for function calls
-// that came without one: the prefix and generatedIDDigits random hex
-// digits. They are random rather than counted so that no two calls of a
-// conversation share one: callers match tool results to calls by id, and
-// "call_1" of one reply would be "call_1" of the next. Histories may still
-// hold the numbered ids ("call_1", "call_2", ...) made before.
-const generatedIDPrefix = "call_"
-
-// generatedIDDigits is the number of hex digits of a made-up id: 48 random
-// bits, far from repeating within a conversation.
-const generatedIDDigits = 12
-
-// newCallID returns a made-up id for a function call that came without one.
-func newCallID() string {
-	var b [generatedIDDigits / 2]byte
-	// crypto/rand.Read never fails; it crashes the program first.
-	_, _ = rand.Read(b[:])
-	return generatedIDPrefix + hex.EncodeToString(b[:])
-}
-
-// generatedID reports whether id is one the provider made up, random or
-// numbered as before, which Gemini never saw and must not be sent back.
+// generatedID reports whether id is one Keel made up (provider.NewCallID),
+// or numbered as this provider did before ("call_1", "call_2", ... still
+// in histories), which Gemini never saw and must not be sent back.
 func generatedID(id string) bool {
-	n, ok := strings.CutPrefix(id, generatedIDPrefix)
+	n, ok := strings.CutPrefix(id, provider.MadeUpIDPrefix)
 	if !ok || n == "" {
 		return false
 	}
-	digits, hexDigits := true, len(n) == generatedIDDigits
+	digits, hexDigits := true, len(n) == provider.MadeUpIDDigits
 	for _, c := range n {
 		digits = digits && c >= '0' && c <= '9'
 		hexDigits = hexDigits && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f')

@@ -10,8 +10,6 @@ package openai
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -181,13 +179,6 @@ func refusal(msg *string, finish string) error {
 // maxRefusal bounds the refusal text kept from a stream.
 const maxRefusal = 4 << 10
 
-// newCallID makes an id for a tool call that came without one.
-func newCallID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return "call_" + hex.EncodeToString(b[:])
-}
-
 // completeArguments checks that a tool call's joined arguments are one JSON
 // value, reading an empty string as the empty object.
 func completeArguments(c *provider.ToolCall) error {
@@ -197,7 +188,7 @@ func completeArguments(c *provider.ToolCall) error {
 	}
 	if c.ID == "" {
 		// The caller answers a call by its id; some servers send none.
-		c.ID = newCallID()
+		c.ID = provider.NewCallID()
 	}
 	if strings.TrimSpace(c.Arguments) == "" {
 		c.Arguments = "{}"
