@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"sort"
 	"strings"
@@ -218,7 +219,7 @@ func (p *Provider) Stream(
 	}
 	defer httpResp.Body.Close()
 
-	if mediaType(httpResp.Header.Get("Content-Type")) == "application/json" {
+	if mt, _, _ := mime.ParseMediaType(httpResp.Header.Get("Content-Type")); mt == "application/json" {
 		return p.unstreamed(ctx, req, httpResp.Body, emit)
 	}
 
@@ -290,13 +291,6 @@ func (p *Provider) unstreamed(
 		}
 	}
 	return resp, nil
-}
-
-// mediaType is the type of a Content-Type header, lower-cased, without
-// its parameters.
-func mediaType(contentType string) string {
-	t, _, _ := strings.Cut(contentType, ";")
-	return strings.ToLower(strings.TrimSpace(t))
 }
 
 // Check asks the server for its model list (GET /models), which costs no
