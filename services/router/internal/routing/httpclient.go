@@ -49,13 +49,14 @@ type idleKey struct{}
 // timer that ends the attempt, with cancel(errSilent), when its response
 // stays silent for timeout. It is paused while the attempt hands a piece to
 // a caller who is slow to take it: that wait is not the provider's silence.
+// The response is read, and its pieces handed on, by one goroutine, so no
+// read rearms it while it is paused.
 type idleWatch struct {
 	timeout time.Duration
 	cancel  context.CancelCauseFunc
 
 	mu      sync.Mutex
 	timer   *time.Timer // nil until the request goes out
-	paused  bool
 	stopped bool
 }
 
@@ -77,38 +78,28 @@ func (w *idleWatch) start() {
 	w.timer = time.AfterFunc(w.timeout, func() { w.cancel(errSilent) })
 }
 
-// touch pushes the watchdog back: bytes arrived.
-func (w *idleWatch) touch() {
+// rearm gives the response a whole timeout again: bytes arrived, or a
+// paused watchdog goes on.
+func (w *idleWatch) rearm() {
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer != nil && !w.paused && !w.stopped {
+	if w.timer != nil && !w.stopped {
 		w.timer.Reset(w.timeout)
 	}
 }
 
-// pause stops the watchdog until resume.
+// pause stops the watchdog until rearm.
 func (w *idleWatch) pause() {
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.paused = true
 	if w.timer != nil {
 		w.timer.Stop()
-	}
-}
-
-// resume restarts a paused watchdog with a whole timeout.
-func (w *idleWatch) resume() {
-	if w == nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.paused = false
-	if w.timer != nil && !w.stopped {
-		w.timer.Reset(w.timeout)
 	}
 }
 
@@ -146,7 +137,7 @@ func (t idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.stop()
 		return nil, err
 	}
-	w.touch()
+	w.rearm()
 	resp.Body = &idleBody{ReadCloser: resp.Body, watch: w}
 	return resp, nil
 }
@@ -160,7 +151,7 @@ type idleBody struct {
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		b.watch.touch()
+		b.watch.rearm()
 	}
 	return n, err
 }

@@ -690,7 +690,7 @@ func (r *Router) attempt(
 			// Waiting for a slow caller to take the piece is not the
 			// provider's silence.
 			idle.pause()
-			defer idle.resume()
+			defer idle.rearm()
 			streamed = true
 			sent.Add(d.Text)
 			if d.ToolCall != nil {

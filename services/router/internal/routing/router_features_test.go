@@ -615,7 +615,7 @@ func TestIdleTimeoutPausedForSlowCaller(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		// Pieces 10 ms apart: the provider is never silent for the 50 ms.
+		// Pieces 10 ms apart: the provider is never silent for the 100 ms.
 		for _, piece := range []string{
 			`data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}`,
 			`data: {"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}`,
@@ -628,7 +628,7 @@ func TestIdleTimeoutPausedForSlowCaller(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	r := newTestRouter(t, File{
-		Routes:    map[string]Route{"r": {Providers: []Candidate{{Provider: "p", Model: "m"}}, IdleTimeout: 50 * time.Millisecond}},
+		Routes:    map[string]Route{"r": {Providers: []Candidate{{Provider: "p", Model: "m"}}, IdleTimeout: 100 * time.Millisecond}},
 		Providers: map[string]ProviderConfig{"p": {Type: TypeLocal}},
 	}, map[string]provider.Provider{"p": openai.New(openai.Config{Name: "p", BaseURL: srv.URL + "/v1", HTTPClient: NewHTTPClient()})}, Options{})
 	var text strings.Builder
