@@ -655,13 +655,7 @@ func TestStructuredOutputNotAnObject(t *testing.T) {
 			}
 
 			half := len(tt.input) / 2
-			stream := sseBody("message_start", evMessageStart,
-				"content_block_start", evToolStart(0, "toolu_1", "answer"),
-				"content_block_delta", evJSON(0, tt.input[:half]),
-				"content_block_delta", evJSON(0, tt.input[half:]),
-				"content_block_stop", evStop(0),
-				"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}`,
-				"message_stop", evMessageStop)
+			stream := toolUseStream("answer", tt.input[:half], tt.input[half:])
 			f = &fakeAnthropic{body: stream, chunkSize: 5}
 			p = startFake(t, f)
 			var (
@@ -694,11 +688,7 @@ func TestStructuredOutputNotAnObject(t *testing.T) {
 		if _, err := p.Generate(context.Background(), req); !errors.Is(err, provider.ErrServerFailed) {
 			t.Errorf("Generate error = %v, want ErrServerFailed", err)
 		}
-		stream := sseBody("message_start", evMessageStart,
-			"content_block_start", evToolStart(0, "toolu_1", "answer"),
-			"content_block_delta", evJSON(0, `{"items":[1]}`),
-			"content_block_stop", evStop(0),
-			"message_delta", evEndTurn, "message_stop", evMessageStop)
+		stream := toolUseStream("answer", `{"items":[1]}`)
 		p = startFake(t, &fakeAnthropic{body: stream})
 		var texts []string
 		_, err := p.Stream(context.Background(), req, func(d provider.Delta) error {
@@ -819,13 +809,7 @@ func TestStructuredOutputBesideToolsCalls(t *testing.T) {
 		t.Errorf("text = %q, finish = %q", resp.Text, resp.FinishReason)
 	}
 
-	stream := sseBody("message_start", evMessageStart,
-		"content_block_start", evToolStart(0, "toolu_1", "lookup_order"),
-		"content_block_delta", evJSON(0, `{"order_id":`),
-		"content_block_delta", evJSON(0, ` "ORD-1"}`),
-		"content_block_stop", evStop(0),
-		"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}`,
-		"message_stop", evMessageStop)
+	stream := toolUseStream("lookup_order", `{"order_id":`, ` "ORD-1"}`)
 	f = &fakeAnthropic{body: stream, chunkSize: 7}
 	p = startFake(t, f)
 	var (
@@ -850,13 +834,11 @@ func TestStructuredOutputBesideToolsCalls(t *testing.T) {
 // by the stream, not read to its end.
 func TestStreamToolInputPastMaxTokens(t *testing.T) {
 	t.Parallel()
-	pairs := []string{"message_start", evMessageStart, "content_block_start", evToolStart(0, "toolu_1", "lookup_order"),
-		"content_block_delta", evJSON(0, `{"note": "`)}
+	fragments := []string{`{"note": "`}
 	for range 100 {
-		pairs = append(pairs, "content_block_delta", evJSON(0, strings.Repeat("word ", 20)))
+		fragments = append(fragments, strings.Repeat("word ", 20))
 	}
-	pairs = append(pairs, "content_block_delta", evJSON(0, `"}`), "content_block_stop", evStop(0), "message_stop", evMessageStop)
-	p := startFake(t, &fakeAnthropic{body: sseBody(pairs...)})
+	p := startFake(t, &fakeAnthropic{body: toolUseStream("lookup_order", append(fragments, `"}`)...)})
 	req := testRequest()
 	req.MaxOutputTokens = 10
 	_, err := p.Stream(context.Background(), req, func(provider.Delta) error { return nil })

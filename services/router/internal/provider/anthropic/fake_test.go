@@ -371,6 +371,20 @@ func evText(index int, text string) string {
 	return string(b)
 }
 
+// evToolUseStop ends a message that called a tool.
+const evToolUseStop = `{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}`
+
+// toolUseStream is a stream of one tool_use block, toolu_1 calling name,
+// its input sent in the given fragments, ending as a tool call does.
+func toolUseStream(name string, fragments ...string) []byte {
+	pairs := []string{"message_start", evMessageStart, "content_block_start", evToolStart(0, "toolu_1", name)}
+	for _, f := range fragments {
+		pairs = append(pairs, "content_block_delta", evJSON(0, f))
+	}
+	pairs = append(pairs, "content_block_stop", evStop(0), "message_delta", evToolUseStop, "message_stop", evMessageStop)
+	return sseBody(pairs...)
+}
+
 func evToolStart(index int, id, name string) string {
 	b, _ := json.Marshal(map[string]any{
 		"type": "content_block_start", "index": index,
