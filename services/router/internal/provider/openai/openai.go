@@ -126,7 +126,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 // completion reads a completion that is not streamed.
 func (p *Provider) completion(req provider.Request, body []byte) (provider.Response, error) {
 	var cr chatResponse
-	if err := json.Unmarshal(body, &cr); err != nil {
+	if err := decodeReply(body, &cr); err != nil {
 		return provider.Response{}, &provider.Error{
 			Class: provider.ErrServerFailed, Message: "malformed completion", Err: err,
 		}
@@ -434,7 +434,7 @@ func (a *streamAccumulator) add(ev sse.Event, emit func(provider.Delta) error) (
 	}
 
 	var chunk chatChunk
-	err := json.Unmarshal([]byte(data), &chunk)
+	err := decodeReply([]byte(data), &chunk)
 	switch {
 	case err == nil && chunk.Error != nil:
 		return false, streamError(chunk.Error, a.key)

@@ -121,14 +121,10 @@ type chatChoice struct {
 	FinishReason *string     `json:"finish_reason"`
 }
 
-// chatChunk is one event of a streamed completion. Error is set when a
+// chatChunk is one event of a streamed completion, read like a completion:
+// its choices carry a delta instead of a message, and Error is set when a
 // server reports a failure in the middle of the stream.
-type chatChunk struct {
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   *chatUsage   `json:"usage"`
-	Error   *apiError    `json:"error"`
-}
+type chatChunk = chatResponse
 
 // apiError is the body of an error response: {"error": {...}}.
 type apiError struct {
