@@ -105,15 +105,8 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(in)
-	if err := dec.Decode(&body); err != nil {
-		return bodyError(err)
-	}
-	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
-		if unreadable(err) {
-			return bodyError(err)
-		}
-		return badChat("", "the request body must hold a single JSON object")
+	if err := decodeChatRequest(in, &body); err != nil {
+		return err
 	}
 	req, err := toGenerateRequest(&body, r.Header)
 	if err != nil {

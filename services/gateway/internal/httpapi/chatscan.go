@@ -1,0 +1,386 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/keelhq/keel/pkg/jsonscan"
+)
+
+// decodeChatRequest reads the body of a chat completion into body as one
+// json.Decoder.Decode would, and checks that nothing but whitespace
+// follows. The common shape is read without reflection; anything else,
+// every error included, goes through encoding/json, over the same bytes
+// and the same read error, so errors stay as they were. FuzzDecodeChat
+// holds the two to the same result.
+func decodeChatRequest(in io.Reader, body *chatRequest) error {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	_, readErr := buf.ReadFrom(in)
+	if readErr == nil && scanChatRequest(buf.Bytes(), body) {
+		return nil
+	}
+	*body = chatRequest{}
+	src := io.Reader(bytes.NewReader(buf.Bytes()))
+	if readErr != nil {
+		src = io.MultiReader(src, failingReader{readErr})
+	}
+	return decodeChatStream(src, body)
+}
+
+// decodeChatStream reads the body with encoding/json.
+func decodeChatStream(src io.Reader, body *chatRequest) error {
+	dec := json.NewDecoder(src)
+	if err := dec.Decode(body); err != nil {
+		return bodyError(err)
+	}
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		if unreadable(err) {
+			return bodyError(err)
+		}
+		return badChat("", "the request body must hold a single JSON object")
+	}
+	return nil
+}
+
+// maxPooledBody bounds the buffers kept for the next request.
+const maxPooledBody = 256 << 10
+
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// failingReader returns err, after the bytes read before it.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// The fields each reader knows, for jsonscan.Scanner.Unknown.
+var (
+	requestFields = []string{"model", "messages", "stream", "stream_options", "temperature", "top_p",
+		"max_tokens", "max_completion_tokens", "stop", "seed", "n", "tools", "tool_choice",
+		"parallel_tool_calls", "response_format", "user", "logprobs", "top_logprobs", "logit_bias", "keel_variables"}
+	streamOptionFields   = []string{"include_usage"}
+	messageFields        = []string{"role", "content", "tool_call_id", "tool_calls"}
+	toolFields           = []string{"type", "function"}
+	toolFunctionFields   = []string{"name", "description", "parameters", "strict"}
+	toolCallFields       = []string{"index", "id", "type", "function"}
+	callFunctionFields   = []string{"name", "arguments"}
+	responseFormatFields = []string{"type", "json_schema"}
+	jsonSchemaFields     = []string{"name", "schema", "strict"}
+)
+
+// once reports whether bit is not yet in seen, and adds it. encoding/json
+// merges a repeated object or array member into what the first decoded,
+// which the readers below do not copy: such a document is encoding/json's.
+func once(s *jsonscan.Scanner, seen *uint32, bit uint32) bool {
+	if *seen&bit != 0 {
+		s.Fail()
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+// raw copies a raw value out of the pooled buffer.
+func raw(s *jsonscan.Scanner) json.RawMessage {
+	return bytes.Clone(s.Raw())
+}
+
+func scanChatRequest(data []byte, b *chatRequest) bool {
+	s := jsonscan.New(data)
+	var seen uint32
+	s.Object(func(key []byte) {
+		switch string(key) {
+		case "model":
+			if !s.Null() {
+				b.Model = s.String()
+			}
+		case "messages":
+			if once(s, &seen, 1<<0) && !s.Null() {
+				b.Messages = make([]chatMessage, 0, 4)
+				s.Array(func() {
+					b.Messages = append(b.Messages, chatMessage{})
+					scanMessage(s, &b.Messages[len(b.Messages)-1])
+				})
+			}
+		case "stream":
+			if !s.Null() {
+				b.Stream = s.Bool()
+			}
+		case "stream_options":
+			if once(s, &seen, 1<<1) && !s.Null() {
+				b.StreamOptions = &streamOptions{}
+				s.Object(func(key []byte) {
+					if string(key) != "include_usage" {
+						s.Unknown(key, streamOptionFields...)
+					} else if !s.Null() {
+						b.StreamOptions.IncludeUsage = s.Bool()
+					}
+				})
+			}
+		case "temperature":
+			b.Temperature = scanFloat(s)
+		case "top_p":
+			b.TopP = scanFloat(s)
+		case "max_tokens":
+			b.MaxTokens = scanInt32(s)
+		case "max_completion_tokens":
+			b.MaxCompletionTokens = scanInt32(s)
+		case "stop":
+			b.Stop = raw(s)
+		case "seed":
+			if s.Null() {
+				b.Seed = nil
+			} else {
+				v := s.Int64()
+				b.Seed = &v
+			}
+		case "n":
+			b.N = scanInt(s)
+		case "tools":
+			if once(s, &seen, 1<<2) && !s.Null() {
+				b.Tools = make([]chatTool, 0, 2)
+				s.Array(func() {
+					b.Tools = append(b.Tools, chatTool{})
+					scanTool(s, &b.Tools[len(b.Tools)-1])
+				})
+			}
+		case "tool_choice":
+			b.ToolChoice = raw(s)
+		case "parallel_tool_calls":
+			if s.Null() {
+				b.ParallelToolCalls = nil
+			} else {
+				v := s.Bool()
+				b.ParallelToolCalls = &v
+			}
+		case "response_format":
+			if once(s, &seen, 1<<3) && !s.Null() {
+				b.ResponseFormat = &responseFormat{}
+				scanResponseFormat(s, b.ResponseFormat)
+			}
+		case "user":
+			if !s.Null() {
+				b.User = s.String()
+			}
+		case "logprobs":
+			if s.Null() {
+				b.Logprobs = nil
+			} else {
+				v := s.Bool()
+				b.Logprobs = &v
+			}
+		case "top_logprobs":
+			b.TopLogprobs = scanInt(s)
+		case "logit_bias", "keel_variables":
+			// Maps are rare here, and encoding/json's to read.
+			if !s.Null() {
+				s.Fail()
+			}
+			if string(key) == "logit_bias" {
+				b.LogitBias = nil
+			} else {
+				b.KeelVariables = nil
+			}
+		default:
+			s.Unknown(key, requestFields...)
+		}
+	})
+	s.End()
+	return s.OK()
+}
+
+// scanFloat reads a number that may be null.
+func scanFloat(s *jsonscan.Scanner) *float64 {
+	if s.Null() {
+		return nil
+	}
+	v := s.Float64()
+	return &v
+}
+
+// scanInt32 reads an integer that may be null; one out of range is
+// encoding/json's to refuse.
+func scanInt32(s *jsonscan.Scanner) *int32 {
+	if s.Null() {
+		return nil
+	}
+	v := s.Int64()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		s.Fail()
+		return nil
+	}
+	n := int32(v)
+	return &n
+}
+
+func scanInt(s *jsonscan.Scanner) *int {
+	if s.Null() {
+		return nil
+	}
+	v := int(s.Int64())
+	return &v
+}
+
+func scanMessage(s *jsonscan.Scanner, m *chatMessage) {
+	if s.Null() {
+		return
+	}
+	var seen uint32
+	s.Object(func(key []byte) {
+		switch string(key) {
+		case "role":
+			if !s.Null() {
+				m.Role = s.String()
+			}
+		case "content":
+			m.Content = raw(s)
+		case "tool_call_id":
+			if !s.Null() {
+				m.ToolCallID = s.String()
+			}
+		case "tool_calls":
+			if once(s, &seen, 1) && !s.Null() {
+				m.ToolCalls = make([]chatToolCall, 0, 1)
+				s.Array(func() {
+					m.ToolCalls = append(m.ToolCalls, chatToolCall{})
+					scanToolCall(s, &m.ToolCalls[len(m.ToolCalls)-1])
+				})
+			}
+		default:
+			s.Unknown(key, messageFields...)
+		}
+	})
+}
+
+func scanToolCall(s *jsonscan.Scanner, c *chatToolCall) {
+	if s.Null() {
+		return
+	}
+	var seen uint32
+	s.Object(func(key []byte) {
+		switch string(key) {
+		case "index":
+			c.Index = scanInt(s)
+		case "id":
+			if !s.Null() {
+				c.ID = s.String()
+			}
+		case "type":
+			if !s.Null() {
+				c.Type = s.String()
+			}
+		case "function":
+			if once(s, &seen, 1) && !s.Null() {
+				s.Object(func(key []byte) {
+					switch string(key) {
+					case "name":
+						if !s.Null() {
+							c.Function.Name = s.String()
+						}
+					case "arguments":
+						if !s.Null() {
+							c.Function.Arguments = s.String()
+						}
+					default:
+						s.Unknown(key, callFunctionFields...)
+					}
+				})
+			}
+		default:
+			s.Unknown(key, toolCallFields...)
+		}
+	})
+}
+
+func scanTool(s *jsonscan.Scanner, t *chatTool) {
+	if s.Null() {
+		return
+	}
+	var seen uint32
+	s.Object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			if !s.Null() {
+				t.Type = s.String()
+			}
+		case "function":
+			if once(s, &seen, 1) && !s.Null() {
+				s.Object(func(key []byte) {
+					switch string(key) {
+					case "name":
+						if !s.Null() {
+							t.Function.Name = s.String()
+						}
+					case "description":
+						if !s.Null() {
+							t.Function.Description = s.String()
+						}
+					case "parameters":
+						t.Function.Parameters = raw(s)
+					case "strict":
+						if !s.Null() {
+							t.Function.Strict = s.Bool()
+						}
+					default:
+						s.Unknown(key, toolFunctionFields...)
+					}
+				})
+			}
+		default:
+			s.Unknown(key, toolFields...)
+		}
+	})
+}
+
+func scanResponseFormat(s *jsonscan.Scanner, f *responseFormat) {
+	var seen uint32
+	s.Object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			if !s.Null() {
+				f.Type = s.String()
+			}
+		case "json_schema":
+			if !once(s, &seen, 1) {
+				return
+			}
+			if s.Null() {
+				f.JSONSchema = nil
+				return
+			}
+			js := &struct {
+				Name   string          `json:"name"`
+				Schema json.RawMessage `json:"schema"`
+				Strict bool            `json:"strict"`
+			}{}
+			f.JSONSchema = js
+			s.Object(func(key []byte) {
+				switch string(key) {
+				case "name":
+					if !s.Null() {
+						js.Name = s.String()
+					}
+				case "schema":
+					js.Schema = raw(s)
+				case "strict":
+					if !s.Null() {
+						js.Strict = s.Bool()
+					}
+				default:
+					s.Unknown(key, jsonSchemaFields...)
+				}
+			})
+		default:
+			s.Unknown(key, responseFormatFields...)
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// chatBodies are requests as OpenAI clients send them.
+var chatBodies = []string{
+	`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}`,
+	`{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"caf\u00e9 \"x\""}]}],` +
+		`"temperature":0.2,"top_p":1,"max_tokens":256,"max_completion_tokens":null,"stop":["\n\n"],"seed":7,"n":1,"user":"u-1",` +
+		`"stream":true,"stream_options":{"include_usage":true},"logprobs":false,"top_logprobs":null,"logit_bias":null,"keel_variables":null,` +
+		`"frequency_penalty":0,"metadata":{"k":"v"}}`,
+	`{"model":"m","messages":[{"role":"user","content":"weather?"},` +
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},` +
+		`{"role":"tool","tool_call_id":"call_1","content":"sunny"}],` +
+		`"tools":[{"type":"function","function":{"name":"weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}},"strict":true}}],` +
+		`"tool_choice":{"type":"function","function":{"name":"weather"}},"parallel_tool_calls":false}`,
+	`{"model":"m","messages":[{"role":"user","content":"json"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object"},"strict":true}}}` + "\n",
+}
+
+// TestScanChatReadsCommonShapes checks that the requests clients send take
+// the fast path and decode as encoding/json decodes them: a scanner that
+// gave up on everything would pass FuzzDecodeChat.
+func TestScanChatReadsCommonShapes(t *testing.T) {
+	for _, doc := range chatBodies {
+		var fast, std chatRequest
+		if !scanChatRequest([]byte(doc), &fast) {
+			t.Errorf("scanChatRequest gave up on %s", doc)
+			continue
+		}
+		if err := decodeChatStream(strings.NewReader(doc), &std); err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Errorf("scanChatRequest(%s) =\n%+v\nencoding/json:\n%+v", doc, fast, std)
+		}
+	}
+}
+
+// TestDecodeChatKeepsErrors checks that what the fast path leaves, and the
+// errors of reading the body, give encoding/json's answers.
+func TestDecodeChatKeepsErrors(t *testing.T) {
+	for _, doc := range []string{
+		`{"model":"m","logit_bias":{"50256":-100}}`,
+		`{"model":"m","keel_variables":{"name":"Ada"}}`,
+		`{"Model":"m"}`,
+		`{"model":"m","max_tokens":4294967296}`,
+		`{"model":"m","max_tokens":1.5}`,
+		`{"model":"m","temperature":"hot"}`,
+		`{"model":"m","temperature":1e999}`,
+		`{"model":"m","messages":[{"role":"user"},{"role":"user","role":7}]}`,
+		`{"model":"m"} {"model":"n"}`,
+		`{"model":"m"`,
+		``,
+		`[]`,
+	} {
+		var got, want chatRequest
+		gotErr := decodeChatRequest(strings.NewReader(doc), &got)
+		wantErr := decodeChatStream(strings.NewReader(doc), &want)
+		if !reflect.DeepEqual(gotErr, wantErr) || !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeChatRequest(%s) = %+v, %v; encoding/json: %+v, %v", doc, got, gotErr, want, wantErr)
+		}
+	}
+
+	// A body over the limit: the same 413 as when encoding/json read it.
+	big := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("a", 100) + `"}]}`
+	limited := func() io.Reader {
+		return http.MaxBytesReader(nil, io.NopCloser(strings.NewReader(big)), 50)
+	}
+	var got, want chatRequest
+	gotErr, wantErr := decodeChatRequest(limited(), &got), decodeChatStream(limited(), &want)
+	var ae *apiError
+	if !errors.As(gotErr, &ae) || ae.status != http.StatusRequestEntityTooLarge || !reflect.DeepEqual(gotErr, wantErr) {
+		t.Errorf("over the limit: %v; encoding/json: %v", gotErr, wantErr)
+	}
+}
+
+// TestScanChatKnowsEveryField checks the field lists of the scanners against
+// the wire types: a field added to a type and not to its scanner would be
+// dropped from every common request.
+func TestScanChatKnowsEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		typ    reflect.Type
+		fields []string
+	}{
+		{reflect.TypeFor[chatRequest](), requestFields},
+		{reflect.TypeFor[streamOptions](), streamOptionFields},
+		{reflect.TypeFor[chatMessage](), messageFields},
+		{reflect.TypeFor[chatTool](), toolFields},
+		{reflect.TypeOf(chatTool{}.Function), toolFunctionFields},
+		{reflect.TypeFor[chatToolCall](), toolCallFields},
+		{reflect.TypeOf(chatToolCall{}.Function), callFunctionFields},
+		{reflect.TypeFor[responseFormat](), responseFormatFields},
+		{reflect.TypeOf(responseFormat{}.JSONSchema).Elem(), jsonSchemaFields},
+	} {
+		var names []string
+		for f := range tc.typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+		if !slices.Equal(names, tc.fields) {
+			t.Errorf("%s has fields %q; its scanner knows %q", tc.typ, names, tc.fields)
+		}
+	}
+}
+
+// FuzzDecodeChat holds decodeChatRequest to encoding/json: the same request
+// and the same error.
+func FuzzDecodeChat(f *testing.F) {
+	for _, doc := range chatBodies {
+		f.Add([]byte(doc))
+	}
+	f.Add([]byte(`{"messages":[null,{"content":null,"tool_calls":[null,{"index":null,"function":null}]}],"tools":[null,{"function":null}],"response_format":{"json_schema":null},"seed":null,"parallel_tool_calls":null,"stream_options":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got, want chatRequest
+		gotErr := decodeChatRequest(bytes.NewReader(data), &got)
+		wantErr := decodeChatStream(bytes.NewReader(data), &want)
+		if !reflect.DeepEqual(gotErr, wantErr) {
+			t.Fatalf("decodeChatRequest(%q) error %v; encoding/json %v", data, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeChatRequest(%q) =\n%+v\nencoding/json:\n%+v", data, got, want)
+		}
+	})
+}
