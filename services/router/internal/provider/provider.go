@@ -116,6 +116,11 @@ type ToolCall struct {
 	Name string
 	// Arguments is a JSON object.
 	Arguments string
+	// Signature is opaque state the provider that made the call attached
+	// to it (Gemini's thought signature), to be handed back with the call
+	// when the conversation goes on; empty when there is none. Only the
+	// provider of its kind reads it: the others never send it upstream.
+	Signature string
 }
 
 // Usage counts the tokens of one call.

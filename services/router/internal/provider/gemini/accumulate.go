@@ -95,6 +95,9 @@ func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
 			ID:        p.FunctionCall.ID,
 			Name:      toolName(a.req, p.FunctionCall.Name),
 			Arguments: compactArgs(p.FunctionCall.Args),
+			// A part comes whole, in one chunk of a stream: the signature
+			// is on the call's own part.
+			Signature: p.ThoughtSignature,
 		}
 		if call.ID == "" {
 			call.ID = provider.NewCallID()

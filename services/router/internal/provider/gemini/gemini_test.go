@@ -84,8 +84,9 @@ func TestGenerateToolCalls(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
+	// Parallel calls carry one thought signature, on the first.
 	want := []provider.ToolCall{
-		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`, Signature: fixtureSignature},
 		{Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
 		{Name: "list_orders", Arguments: `{}`},
 	}
@@ -124,6 +125,162 @@ func TestGenerateKeepsCallIDs(t *testing.T) {
 			t.Errorf("id Gemini gave = %q, want 7xk2q kept", resp.ToolCalls[0].ID)
 		}
 		checkMadeUpIDs(t, resp.ToolCalls[1])
+	}
+}
+
+// fixtureSignature is the thought signature on the first call of the tool
+// call fixtures.
+const fixtureSignature = "CiQBVKhc7qH0aW5rIHNpZ25hdHVyZQ=="
+
+// TestSignaturesRoundTrip has Gemini call tools, whole and streamed, and
+// sends the calls back in the history: each thought signature goes back on
+// its call's part, and no turn with one gets skipSignature.
+func TestSignaturesRoundTrip(t *testing.T) {
+	t.Parallel()
+
+	// In the stream, the second call comes in a chunk of its own.
+	streamed := sseBody(
+		`{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup_order","args":{"order_id":"A"}},`+
+			`"thoughtSignature":"c2lnbmVkIHN0cmVhbQ=="}]},"index":0}]}`,
+		`{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup_order","args":{"order_id":"B"}}}]},`+
+			`"finishReason":"STOP","index":0}]}`,
+	)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		stream bool
+		want   string
+	}{
+		{name: "whole", body: fixture(t, "generate_tool_calls.json"), want: fixtureSignature},
+		{name: "streamed", body: fixture(t, "stream_tool_calls.sse"), stream: true, want: fixtureSignature},
+		{name: "streamed call by call", body: streamed, stream: true, want: "c2lnbmVkIHN0cmVhbQ=="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			p := startFake(t, &fakeGemini{body: tc.body, chunkSize: 5})
+			req := testRequest()
+			var (
+				resp    provider.Response
+				emitted []provider.ToolCall
+				err     error
+			)
+			if tc.stream {
+				resp, err = p.Stream(context.Background(), req, func(d provider.Delta) error {
+					if d.ToolCall != nil {
+						emitted = append(emitted, *d.ToolCall)
+					}
+					return nil
+				})
+			} else {
+				resp, err = p.Generate(context.Background(), req)
+			}
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if len(resp.ToolCalls) < 2 || resp.ToolCalls[0].Signature != tc.want || resp.ToolCalls[1].Signature != "" {
+				t.Fatalf("tool calls %+v, want the signature %q on the first only", resp.ToolCalls, tc.want)
+			}
+			if tc.stream {
+				if diff := cmp.Diff(resp.ToolCalls, emitted); diff != "" {
+					t.Errorf("emitted calls differ from the reply's (-reply +emitted):\n%s", diff)
+				}
+			}
+
+			req.Messages = append(req.Messages, provider.Message{Role: provider.RoleAssistant, ToolCalls: resp.ToolCalls})
+			for _, c := range resp.ToolCalls {
+				req.Messages = append(req.Messages, provider.Message{Role: provider.RoleTool, ToolCallID: c.ID, Content: `{"ok":true}`})
+			}
+			f := &fakeGemini{body: fixture(t, "generate.json")}
+			if _, err := startFake(t, f).Generate(context.Background(), req); err != nil {
+				t.Fatalf("Generate with the history: %v", err)
+			}
+			turn := jget(f.lastRequest(t).body, "contents", 1)
+			if jget(turn, "role") != "model" {
+				t.Fatalf("contents[1] = %v, want the model turn", turn)
+			}
+			parts, _ := jget(turn, "parts").([]any)
+			for i, part := range parts {
+				want := any(nil)
+				if i == 0 {
+					want = tc.want
+				}
+				if got := jget(part, "thoughtSignature"); got != want {
+					t.Errorf("part %d: thoughtSignature %v, want %v", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestReplayedSignatures checks which parts of a model turn carry a thought
+// signature: the calls' own where they have one, skipSignature on the first
+// call only of a turn without any.
+func TestReplayedSignatures(t *testing.T) {
+	t.Parallel()
+
+	const sig = "cmVhbCBzaWduYXR1cmU="
+	tests := []struct {
+		name  string
+		calls []provider.ToolCall
+		// want is the thoughtSignature of each part; "" for none.
+		want []string
+	}{
+		{
+			name:  "on the first",
+			calls: []provider.ToolCall{{ID: "a", Name: "lookup_order", Signature: sig}, {ID: "b", Name: "lookup_order"}},
+			want:  []string{sig, ""},
+		},
+		{
+			// A history a client reordered: the signature stays where
+			// it came, and no made-up one goes beside it.
+			name:  "on a later call",
+			calls: []provider.ToolCall{{ID: "a", Name: "lookup_order"}, {ID: "b", Name: "lookup_order", Signature: sig}},
+			want:  []string{"", sig},
+		},
+		{
+			name:  "none",
+			calls: []provider.ToolCall{{ID: "a", Name: "lookup_order"}, {ID: "b", Name: "lookup_order"}},
+			want:  []string{skipSignature, ""},
+		},
+		{
+			name: "two assistant messages as one turn, the second signed",
+			calls: []provider.ToolCall{{ID: "a", Name: "lookup_order"}, {ID: "b", Name: "lookup_order", Signature: sig},
+				{ID: "c", Name: "lookup_order"}},
+			want: []string{"", sig, ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			f := &fakeGemini{body: fixture(t, "generate.json")}
+			p := startFake(t, f)
+			req := testRequest()
+			if len(tt.calls) == 3 {
+				req.Messages = append(req.Messages,
+					provider.Message{Role: provider.RoleAssistant, ToolCalls: tt.calls[:1]},
+					provider.Message{Role: provider.RoleAssistant, ToolCalls: tt.calls[1:]})
+			} else {
+				req.Messages = append(req.Messages, provider.Message{Role: provider.RoleAssistant, ToolCalls: tt.calls})
+			}
+			for _, c := range tt.calls {
+				req.Messages = append(req.Messages, provider.Message{Role: provider.RoleTool, ToolCallID: c.ID, Content: "{}"})
+			}
+			if _, err := p.Generate(context.Background(), req); err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			parts, _ := jget(f.lastRequest(t).body, "contents", 1, "parts").([]any)
+			if len(parts) != len(tt.want) {
+				t.Fatalf("model turn parts %s, want %d calls", jsonOf(t, parts), len(tt.want))
+			}
+			for i, want := range tt.want {
+				got, _ := jget(parts[i], "thoughtSignature").(string)
+				if got != want {
+					t.Errorf("part %d: thoughtSignature %q, want %q", i, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -638,7 +795,7 @@ func TestStreamToolCalls(t *testing.T) {
 	// The ids are made up; the streamed calls and the reply's agree.
 	checkMadeUpIDs(t, resp.ToolCalls...)
 	wantCalls := []provider.ToolCall{
-		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`},
+		{Name: "lookup_order", Arguments: `{"order_id":"ORD-12345"}`, Signature: fixtureSignature},
 		{Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
 	}
 	if diff := cmp.Diff(wantCalls, resp.ToolCalls, ignoreID); diff != "" {

@@ -141,10 +141,10 @@ func (u *usageMetadata) counted() bool {
 }
 
 // skipSignature is the value Google documents for a function call part whose
-// real thought signature is not at hand (history from another model or
-// client). provider.ToolCall has no field to carry Gemini's signature, so
-// every replayed call gets this one; the model then lacks its earlier
-// reasoning but Gemini 3 models accept the request instead of answering 400.
+// real thought signature is not at hand (history from another provider or
+// client, or one that dropped it): the model then lacks its earlier
+// reasoning, but Gemini 3 models accept the request instead of answering
+// 400.
 const skipSignature = "skip_thought_signature_validator"
 
 // toGenerateRequest converts req into the wire format. It returns a
@@ -208,12 +208,7 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 				if !generatedID(call.ID) {
 					fc.ID = call.ID
 				}
-				p := part{FunctionCall: fc}
-				if !hasSignature(*c) {
-					// Parallel calls carry one signature, on the first.
-					p.ThoughtSignature = skipSignature
-				}
-				c.Parts = append(c.Parts, p)
+				c.Parts = append(c.Parts, part{FunctionCall: fc, ThoughtSignature: call.Signature})
 			}
 			if len(c.Parts) == 0 {
 				out.Contents = out.Contents[:len(out.Contents)-1]
@@ -245,6 +240,9 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 			resultOrder[len(out.Contents)-1] = []int{callOrder[m.ToolCallID]}
 		}
 	}
+	for i := range out.Contents {
+		skipMissingSignature(&out.Contents[i])
+	}
 	if schemaInPrompt(req) {
 		system = append(system, schemaInstruction(req.Schema))
 	}
@@ -268,15 +266,30 @@ func toGenerateRequest(req provider.Request) (generateRequest, error) {
 	return out, nil
 }
 
-// hasSignature reports whether a model turn already has a function call
-// carrying the thought signature.
-func hasSignature(c content) bool {
-	for _, p := range c.Parts {
-		if p.FunctionCall != nil && p.ThoughtSignature != "" {
-			return true
+// skipMissingSignature gives the first function call of a model turn
+// skipSignature when no call of the turn carries a signature. Parallel
+// calls carry one signature, on the first; a turn with one elsewhere (a
+// history a client reordered) keeps it where it came and gets no
+// skipSignature beside it, since the turn's reasoning is at hand.
+func skipMissingSignature(c *content) {
+	if c.Role != "model" {
+		return
+	}
+	first := -1
+	for i, p := range c.Parts {
+		if p.FunctionCall == nil {
+			continue
+		}
+		if p.ThoughtSignature != "" {
+			return
+		}
+		if first < 0 {
+			first = i
 		}
 	}
-	return false
+	if first >= 0 {
+		c.Parts[first].ThoughtSignature = skipSignature
+	}
 }
 
 // functionName is a tool's name as Gemini takes it: a name must start with
