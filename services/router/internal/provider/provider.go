@@ -123,6 +123,24 @@ type ToolCall struct {
 	Signature string
 }
 
+// MaxSignature bounds a ToolCall's Signature.
+const MaxSignature = 64 << 10
+
+// ValidSignature reports whether s is a signature the router's API takes
+// back: at most MaxSignature bytes of printable ASCII without spaces. A
+// provider keeps no other, so that every call it returns can be sent back.
+func ValidSignature(s string) bool {
+	if len(s) > MaxSignature {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // Usage counts the tokens of one call.
 type Usage struct {
 	// InputTokens counts every input token, cached ones included.

@@ -232,3 +232,24 @@ func TestCleanParam(t *testing.T) {
 		}
 	}
 }
+
+func TestValidSignature(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"":                                  true,
+		"CiQBVKhc7qH0aW5rIHNpZ25hdHVyZQ==":  true,
+		"skip_thought_signature_validator":  true,
+		strings.Repeat("A", MaxSignature):   true,
+		strings.Repeat("A", MaxSignature+1): false,
+		"two words":                         false,
+		"line\nbreak":                       false,
+		"tab\t":                             false,
+		"del\x7f":                           false,
+		"é":                                 false,
+		"\u200bzero-width":                  false,
+	} {
+		if got := ValidSignature(in); got != want {
+			t.Errorf("ValidSignature(%.40q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -95,9 +95,13 @@ func (a *accumulator) addPart(p part, emit func(provider.Delta) error) error {
 			ID:        p.FunctionCall.ID,
 			Name:      toolName(a.req, p.FunctionCall.Name),
 			Arguments: compactArgs(p.FunctionCall.Args),
-			// A part comes whole, in one chunk of a stream: the signature
-			// is on the call's own part.
-			Signature: p.ThoughtSignature,
+		}
+		// A part comes whole, in one chunk of a stream: the signature is
+		// on the call's own part. One the router's API would refuse back
+		// is dropped; the call then goes back with skipSignature rather
+		// than failing the next turn.
+		if provider.ValidSignature(p.ThoughtSignature) {
+			call.Signature = p.ThoughtSignature
 		}
 		if call.ID == "" {
 			call.ID = provider.NewCallID()

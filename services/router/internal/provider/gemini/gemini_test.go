@@ -213,6 +213,26 @@ func TestSignaturesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestUnsendableSignatureDropped has Gemini sign a call with what the
+// router's API would refuse back: the call is kept without it, so that
+// the next turn goes with skipSignature instead of failing.
+func TestUnsendableSignatureDropped(t *testing.T) {
+	t.Parallel()
+
+	for _, sig := range []string{strings.Repeat("A", provider.MaxSignature+1), "not base64"} {
+		body := `{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup_order","args":{}},` +
+			`"thoughtSignature":"` + sig + `"}]},"finishReason":"STOP","index":0}]}`
+		p := startFake(t, &fakeGemini{body: []byte(body)})
+		resp, err := p.Generate(context.Background(), testRequest())
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		if len(resp.ToolCalls) != 1 || resp.ToolCalls[0].Signature != "" {
+			t.Errorf("tool calls %.200v, want one without a signature", resp.ToolCalls)
+		}
+	}
+}
+
 // TestReplayedSignatures checks which parts of a model turn carry a thought
 // signature: the calls' own where they have one, skipSignature on the first
 // call only of a turn without any.
