@@ -246,7 +246,7 @@ func (s *modelRouterServer) generateStream(
 	call := toCall(req, preq, func(d provider.Delta) error {
 		msg := &keelv1.GenerateStreamResponse{Delta: d.Text}
 		if c := d.ToolCall; c != nil {
-			msg.ToolCall = &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments}
+			msg.ToolCall = toProtoToolCall(*c)
 		}
 		return send(msg)
 	})
@@ -489,9 +489,17 @@ func toProviderRequest(req *keelv1.GenerateRequest) (provider.Request, error) {
 			bad(fmt.Sprintf("messages[%d].tool_call_id", i), "is required for a tool message")
 		}
 		msg := provider.Message{Role: role, Content: m.GetContent(), ToolCallID: m.GetToolCallId()}
-		for _, c := range m.GetToolCalls() {
+		for j, c := range m.GetToolCalls() {
+			switch sig := c.GetSignature(); {
+			case len(sig) > provider.MaxSignature:
+				bad(fmt.Sprintf("messages[%d].tool_calls[%d].signature", i, j), fmt.Sprintf("at most %d bytes", provider.MaxSignature))
+			case !provider.ValidSignature(sig):
+				// Providers make them of base64 text; anything else was
+				// not one of theirs.
+				bad(fmt.Sprintf("messages[%d].tool_calls[%d].signature", i, j), "must be printable ASCII without spaces")
+			}
 			msg.ToolCalls = append(msg.ToolCalls, provider.ToolCall{
-				ID: c.GetId(), Name: c.GetName(), Arguments: c.GetArgumentsJson(),
+				ID: c.GetId(), Name: c.GetName(), Arguments: c.GetArgumentsJson(), Signature: c.GetSignature(),
 			})
 		}
 		out.Messages = append(out.Messages, msg)
@@ -609,7 +617,11 @@ func toGenerateResponse(res routing.Result) *keelv1.GenerateResponse {
 		Attempts:        int32(min(res.Attempts, math.MaxInt32)),
 	}
 	for _, c := range resp.ToolCalls {
-		out.ToolCalls = append(out.ToolCalls, &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments})
+		out.ToolCalls = append(out.ToolCalls, toProtoToolCall(c))
 	}
 	return out
+}
+
+func toProtoToolCall(c provider.ToolCall) *keelv1.ToolCall {
+	return &keelv1.ToolCall{Id: c.ID, Name: c.Name, ArgumentsJson: c.Arguments, Signature: c.Signature}
 }

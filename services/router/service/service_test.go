@@ -306,6 +306,18 @@ routes:
 		{"tool parameters not an object", base(func(r *keelv1.GenerateRequest) {
 			r.Tools = []*keelv1.ToolDefinition{tool("lookup", `{"type":"array","items":{"type":"string"}}`)}
 		}), "tools[0].parameters_json"},
+		{"tool call signature past 64 KiB", base(func(r *keelv1.GenerateRequest) {
+			r.Messages = append(r.Messages, signedCall(strings.Repeat("A", 64<<10+1)))
+		}), "messages[1].tool_calls[0].signature"},
+		{"tool call signature with a space", base(func(r *keelv1.GenerateRequest) {
+			r.Messages = append(r.Messages, signedCall("c2ln bmVk"))
+		}), "messages[1].tool_calls[0].signature"},
+		{"tool call signature with a line break", base(func(r *keelv1.GenerateRequest) {
+			r.Messages = append(r.Messages, signedCall("c2ln\nbmVk"))
+		}), "messages[1].tool_calls[0].signature"},
+		{"tool call signature not ASCII", base(func(r *keelv1.GenerateRequest) {
+			r.Messages = append(r.Messages, signedCall("c2lnbmVk\u00e9"))
+		}), "messages[1].tool_calls[0].signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,9 +331,12 @@ routes:
 	}
 
 	// What a caller may send: a subject at the bound, JSON mode with no
-	// schema of its own, a tool without parameters.
+	// schema of its own, a tool without parameters, a tool call's
+	// signature at the bound.
 	ok := base(func(r *keelv1.GenerateRequest) {
 		r.Subject = strings.Repeat("s", 512)
+		r.Messages = append(r.Messages, signedCall(strings.Repeat("A", 64<<10)),
+			&keelv1.ChatMessage{Role: "tool", ToolCallId: "call_1", Content: "{}"})
 		r.ResponseSchema = &keelv1.ResponseSchema{JsonMode: true}
 		r.Tools = []*keelv1.ToolDefinition{tool("lookup_order", ""), tool("refund-7", `{"type":"object"}`),
 			// Schemas the provider reads, not Keel: an ECMAScript pattern,
@@ -351,6 +366,90 @@ routes:
 		Messages: []*keelv1.ChatMessage{{Role: "user", Content: "hi"}}})
 	if status.Code(err) != codes.NotFound || len(status.Convert(err).Message()) > 200 {
 		t.Errorf("unknown use case: %v (%d bytes), want a short NotFound", status.Code(err), len(status.Convert(err).Message()))
+	}
+}
+
+// signedCall is an assistant message with one tool call signed sig.
+func signedCall(sig string) *keelv1.ChatMessage {
+	return &keelv1.ChatMessage{Role: "assistant", ToolCalls: []*keelv1.ToolCall{
+		{Id: "call_1", Name: "lookup_order", ArgumentsJson: `{}`, Signature: sig},
+	}}
+}
+
+// A tool call's signature goes to the caller with the call, whole and
+// streamed, and back to the provider with the call in the history.
+func TestToolCallSignatureRoundTrip(t *testing.T) {
+	t.Parallel()
+	const (
+		sig   = "CiQBVKhc7qH0c2lnbmVk+/=="
+		reply = `{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup_order","args":{"order_id":"A"}},` +
+			`"thoughtSignature":"` + sig + `"}]},"finishReason":"STOP","index":0}],"modelVersion":"gemini-3-flash"}`
+	)
+	bodies := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bodies <- readAll(t, r)
+		if strings.HasSuffix(r.URL.Path, ":streamGenerateContent") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = w.Write([]byte("data: " + reply + "\r\n\r\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(reply))
+	}))
+	t.Cleanup(srv.Close)
+	client, _ := startRouter(t, `
+routes:
+  support_reply: {providers: [{provider: gem, model: gemini-3-flash}]}
+providers:
+  gem: {type: gemini, base_url: "`+srv.URL+`/v1beta"}
+`)
+	req := &keelv1.GenerateRequest{UseCase: "support_reply",
+		Messages: []*keelv1.ChatMessage{{Role: "user", Content: "Where is order A?"}},
+		Tools:    []*keelv1.ToolDefinition{{Name: "lookup_order"}}}
+
+	resp, err := client.Generate(acme(), req)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	<-bodies
+	if calls := resp.GetToolCalls(); len(calls) != 1 || calls[0].GetSignature() != sig {
+		t.Fatalf("tool calls %v, want one signed %s", calls, sig)
+	}
+
+	stream, err := client.GenerateStream(acme(), &keelv1.GenerateStreamRequest{Request: req})
+	if err != nil {
+		t.Fatalf("GenerateStream: %v", err)
+	}
+	var streamed, final []*keelv1.ToolCall
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		if c := msg.GetToolCall(); c != nil {
+			streamed = append(streamed, c)
+		}
+		if f := msg.GetFinal(); f != nil {
+			final = f.GetToolCalls()
+		}
+	}
+	<-bodies
+	if len(streamed) != 1 || streamed[0].GetSignature() != sig || len(final) != 1 || final[0].GetSignature() != sig {
+		t.Errorf("streamed calls %v, final %v; want each signed %s", streamed, final, sig)
+	}
+
+	req.Messages = append(req.Messages,
+		&keelv1.ChatMessage{Role: "assistant", ToolCalls: resp.GetToolCalls()},
+		&keelv1.ChatMessage{Role: "tool", ToolCallId: resp.GetToolCalls()[0].GetId(), Content: `{"status":"shipped"}`})
+	if _, err := client.Generate(acme(), req); err != nil {
+		t.Fatalf("Generate with the history: %v", err)
+	}
+	if body := <-bodies; !strings.Contains(body, `"thoughtSignature":"`+sig+`"`) ||
+		strings.Contains(body, "skip_thought_signature_validator") {
+		t.Errorf("request to Gemini %s, want the call's own signature back", body)
 	}
 }
 

@@ -220,6 +220,12 @@ type ToolCall struct {
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	ArgumentsJson string                 `protobuf:"bytes,3,opt,name=arguments_json,json=argumentsJson,proto3" json:"arguments_json,omitempty"`
+	// Opaque state the provider attached to the call (Gemini's thought
+	// signature); empty when there is none. Send it back as it came with the
+	// call in later turns, so that the model keeps its earlier reasoning;
+	// providers of other kinds ignore it. Printable ASCII without spaces, at
+	// most 64 KiB.
+	Signature     string `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +277,13 @@ func (x *ToolCall) GetName() string {
 func (x *ToolCall) GetArgumentsJson() string {
 	if x != nil {
 		return x.ArgumentsJson
+	}
+	return ""
+}
+
+func (x *ToolCall) GetSignature() string {
+	if x != nil {
+		return x.Signature
 	}
 	return ""
 }
@@ -1221,11 +1234,12 @@ const file_keel_v1_router_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12'\n" +
 	"\x0fparameters_json\x18\x03 \x01(\tR\x0eparametersJson\x12\x16\n" +
-	"\x06strict\x18\x04 \x01(\bR\x06strict\"U\n" +
+	"\x06strict\x18\x04 \x01(\bR\x06strict\"s\n" +
 	"\bToolCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
-	"\x0earguments_json\x18\x03 \x01(\tR\rargumentsJson\"\xec\x01\n" +
+	"\x0earguments_json\x18\x03 \x01(\tR\rargumentsJson\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\tR\tsignature\"\xec\x01\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12\x1f\n" +
