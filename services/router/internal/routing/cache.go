@@ -127,7 +127,7 @@ func (c *responseCache) put(k cacheKey, res Result, now time.Time) {
 func answerSize(r provider.Response) int {
 	n := len(r.Text) + len(r.Model)
 	for _, c := range r.ToolCalls {
-		n += len(c.ID) + len(c.Name) + len(c.Arguments)
+		n += len(c.ID) + len(c.Name) + len(c.Arguments) + len(c.Signature)
 	}
 	for _, c := range r.Citations {
 		n += len(c)

@@ -239,9 +239,50 @@ func TestCacheKeepsNoLargeAnswers(t *testing.T) {
 	if _, ok := c.get(cacheKey{1}, time.Minute, now); ok {
 		t.Error("a tool call larger than the bound was cached")
 	}
+	signed := Result{Response: provider.Response{ToolCalls: []provider.ToolCall{{Name: "f", Signature: strings.Repeat("s", cacheMaxAnswer)}}}}
+	c.put(cacheKey{3}, signed, now)
+	if _, ok := c.get(cacheKey{3}, time.Minute, now); ok {
+		t.Error("a tool call with a signature larger than the bound was cached")
+	}
 	small := Result{Response: provider.Response{Text: "ok"}}
 	c.put(cacheKey{2}, small, now)
 	if _, ok := c.get(cacheKey{2}, time.Minute, now); !ok {
 		t.Error("a small answer was not cached")
+	}
+}
+
+// A cached answer's tool calls keep their signatures, whole and streamed:
+// the caller sends them back with the next turn.
+func TestCacheKeepsSignatures(t *testing.T) {
+	t.Parallel()
+
+	call := provider.ToolCall{ID: "c1", Name: "lookup", Arguments: "{}", Signature: "c2lnbmVk"}
+	p := &funcProvider{name: "a", log: &callLog{}, fn: func(context.Context, provider.Request, func(provider.Delta) error) (provider.Response, error) {
+		return provider.Response{ToolCalls: []provider.ToolCall{call}, FinishReason: provider.FinishToolCalls}, nil
+	}}
+	r := newTestRouter(t, File{Routes: map[string]Route{"r": {
+		Providers: []Candidate{{Provider: "a"}}, Cache: Cache{TTL: time.Minute},
+	}}}, map[string]provider.Provider{"a": p}, Options{})
+	acme := tenantCtx("acme")
+
+	if _, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("look it up")}); err != nil {
+		t.Fatal(err)
+	}
+	hit, err := r.Do(acme, Call{UseCase: "r", Request: userRequest("look it up")})
+	if err != nil || !hit.Cached || len(hit.Response.ToolCalls) != 1 || hit.Response.ToolCalls[0] != call {
+		t.Errorf("hit %+v, %v; want the cached call with its signature", hit, err)
+	}
+	var emitted []provider.ToolCall
+	hit, err = r.Do(acme, Call{UseCase: "r", Request: userRequest("look it up"), Emit: func(d provider.Delta) error {
+		if d.ToolCall != nil {
+			emitted = append(emitted, *d.ToolCall)
+		}
+		return nil
+	}})
+	if err != nil || !hit.Cached || len(emitted) != 1 || emitted[0] != call {
+		t.Errorf("streamed hit %v, %v, emitted %+v; want the cached call with its signature", hit.Cached, err, emitted)
+	}
+	if got := len(p.log.get()); got != 1 {
+		t.Errorf("provider calls = %d, want 1", got)
 	}
 }
