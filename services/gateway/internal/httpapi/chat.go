@@ -376,7 +376,7 @@ func toGenerateRequest(body *chatRequest, header http.Header) (*keelv1.GenerateR
 		msg := &keelv1.ChatMessage{Role: role, Content: text, ToolCallId: m.ToolCallID}
 		for _, c := range m.ToolCalls {
 			msg.ToolCalls = append(msg.ToolCalls, &keelv1.ToolCall{
-				Id: c.ID, Name: c.Function.Name, ArgumentsJson: c.Function.Arguments,
+				Id: c.ID, Name: c.Function.Name, ArgumentsJson: c.Function.Arguments, Signature: c.signature(),
 			})
 		}
 		req.Messages = append(req.Messages, msg)
@@ -425,6 +425,9 @@ func toChatToolCalls(calls []*keelv1.ToolCall, index int) []chatToolCall {
 		tc := chatToolCall{ID: c.GetId(), Type: "function"}
 		tc.Function.Name = c.GetName()
 		tc.Function.Arguments = c.GetArgumentsJson()
+		if sig := c.GetSignature(); sig != "" {
+			tc.ExtraContent = &extraContent{Google: &googleContent{ThoughtSignature: sig}}
+		}
 		if index >= 0 {
 			n := index + i
 			tc.Index = &n
@@ -654,6 +657,7 @@ var openAIParams = strings.NewReplacer(
 	".parameters_json", ".function.parameters",
 	"template_variables", "keel_variables",
 	".arguments_json", ".function.arguments",
+	".signature", ".extra_content.google.thought_signature",
 )
 
 // openAIParam returns the chat request's name of a router request field:

@@ -218,6 +218,7 @@ type (
 			Name      string `json:"name"`
 			Arguments string `json:"arguments"`
 		} `json:"function"`
+		ExtraContent json.RawMessage `json:"extra_content"`
 	}
 	messageDoc struct {
 		Role      string        `json:"role"`
@@ -619,6 +620,14 @@ func TestChatCompletionsRefusesBadBodies(t *testing.T) {
 			name: "number out of range", body: `{"model":"support","temperature":1e400,"messages":[{"role":"user","content":"hi"}]}`,
 			status: http.StatusBadRequest, param: "temperature", message: `field "temperature" is a number out of range`,
 		},
+		{
+			name: "thought signature not a string",
+			body: `{"model":"support","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[` +
+				`{"id":"call_a","type":"function","function":{"name":"lookup","arguments":"{}"},` +
+				`"extra_content":{"google":{"thought_signature":{"value":"c2ln"}}}}]}]}`,
+			status: http.StatusBadRequest, param: "messages.tool_calls.extra_content.google.thought_signature",
+			message: `field "messages.tool_calls.extra_content.google.thought_signature" must be a JSON string`,
+		},
 		{name: "empty", body: ``, status: http.StatusBadRequest},
 		{
 			// Beyond the chat endpoint's 8 MiB.
@@ -721,6 +730,93 @@ func TestChatCompletionResponse(t *testing.T) {
 	}
 	if d := rec.Header().Get("X-Keel-Degraded"); d != "" {
 		t.Errorf("X-Keel-Degraded = %q on a model's answer", d)
+	}
+}
+
+// A tool call's signature goes to the client where Google's OpenAI
+// compatibility puts it, extra_content.google.thought_signature, on the
+// whole message and in the chunk that announces the call; a client that
+// appends the message as it came sends it back to the router.
+func TestChatToolCallSignatures(t *testing.T) {
+	t.Parallel()
+	const sig = "CiQBVKhc7qH0c2lnbmVk+/=="
+	final := &keelv1.GenerateResponse{
+		Provider: "gem", Model: "gemini-3-flash", Route: "support", FinishReason: "tool_calls",
+		ToolCalls: []*keelv1.ToolCall{
+			{Id: "call_a", Name: "lookup", ArgumentsJson: `{"id":7}`, Signature: sig},
+			{Id: "call_b", Name: "refund", ArgumentsJson: `{}`},
+		},
+	}
+	router := &fakeRouter{
+		generate: func(context.Context, *keelv1.GenerateRequest) (*keelv1.GenerateResponse, error) { return final, nil },
+		stream: func(_ context.Context, _ *keelv1.GenerateRequest, send func(*keelv1.GenerateStreamResponse) error) error {
+			for _, c := range final.ToolCalls {
+				if err := send(&keelv1.GenerateStreamResponse{ToolCall: c}); err != nil {
+					return err
+				}
+			}
+			return send(&keelv1.GenerateStreamResponse{Final: final})
+		},
+	}
+	h := newChatHandler(t, router)
+	checkCalls := func(t *testing.T, calls []toolCallDoc) {
+		t.Helper()
+		if len(calls) != 2 {
+			t.Fatalf("tool calls %+v, want two", calls)
+		}
+		if got, want := string(calls[0].ExtraContent), `{"google":{"thought_signature":"`+sig+`"}}`; got != want {
+			t.Errorf("first call's extra_content %s, want %s", got, want)
+		}
+		if calls[1].ExtraContent != nil {
+			t.Errorf("unsigned call has extra_content %s", calls[1].ExtraContent)
+		}
+	}
+
+	rec := postChat(t, h, invokeToken(t), simpleChat)
+	wholeBody := rec.Body.Bytes()
+	whole := decodeJSON[completionDoc](t, rec, http.StatusOK)
+	checkCalls(t, whole.Choices[0].Message.ToolCalls)
+
+	rec = postChat(t, h, invokeToken(t), `{"model":"support","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("stream status = %d; body %s", rec.Code, rec.Body)
+	}
+	events := sseEvents(t, rec.Body.String())
+	var streamed []toolCallDoc
+	for _, c := range decodeChunks(t, events[:len(events)-1]) {
+		if len(c.Choices) == 1 && c.Choices[0].Delta != nil {
+			streamed = append(streamed, c.Choices[0].Delta.ToolCalls...)
+		}
+	}
+	checkCalls(t, streamed)
+
+	// The reply's message goes back as it came; keys Keel does not know
+	// are ignored.
+	var reply struct {
+		Choices []struct {
+			Message json.RawMessage `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(wholeBody, &reply); err != nil || len(reply.Choices) != 1 {
+		t.Fatalf("reply %+v: %v", reply, err)
+	}
+	for _, assistant := range []string{
+		string(reply.Choices[0].Message),
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"call_a","type":"function",` +
+			`"function":{"name":"lookup","arguments":"{\"id\":7}"},` +
+			`"extra_content":{"google":{"thought_signature":"` + sig + `","later":[1]},"acme":{"state":"x"}}},` +
+			`{"id":"call_b","type":"function","function":{"name":"refund","arguments":"{}"},"extra_content":{"acme":7}}]}`,
+	} {
+		body := `{"model":"support","messages":[{"role":"user","content":"hi"},` + assistant + `,` +
+			`{"role":"tool","tool_call_id":"call_a","content":"shipped"},{"role":"tool","tool_call_id":"call_b","content":"done"}]}`
+		if rec := postChat(t, h, invokeToken(t), body); rec.Code != http.StatusOK {
+			t.Fatalf("history: status %d; body %s", rec.Code, rec.Body)
+		}
+		reqs := router.Requests()
+		calls := reqs[len(reqs)-1].GetMessages()[1].GetToolCalls()
+		if len(calls) != 2 || calls[0].GetSignature() != sig || calls[1].GetSignature() != "" {
+			t.Errorf("router's tool calls %v, want the first signed %s", calls, sig)
+		}
 	}
 }
 
@@ -1613,6 +1709,7 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 			{Field: "tools[2].name", Description: "is required"},
 			{Field: "max_output_tokens", Description: "must not be negative"},
 			{Field: "template_variables", Description: "variable orders: not an integer"},
+			{Field: "messages[1].tool_calls[0].signature", Description: "at most 65536 bytes"},
 		},
 	})
 	if err != nil {
@@ -1624,7 +1721,8 @@ func TestChatErrorsNameChatFields(t *testing.T) {
 	h := newChatHandler(t, router)
 	e := checkOpenAIError(t, postChat(t, h, invokeToken(t), simpleChat), http.StatusBadRequest)
 	want := "response_format.json_schema.schema: must be a usable JSON Schema; tools[1].function.parameters: must be valid JSON; " +
-		"tools[2].function.name: is required; max_tokens: must not be negative; keel_variables: variable orders: not an integer"
+		"tools[2].function.name: is required; max_tokens: must not be negative; keel_variables: variable orders: not an integer; " +
+		"messages[1].tool_calls[0].extra_content.google.thought_signature: at most 65536 bytes"
 	if e.Message != want || e.param() != "response_format.json_schema.schema" {
 		t.Errorf("message %q, param %q\nwant %q, param response_format.json_schema.schema", e.Message, e.param(), want)
 	}

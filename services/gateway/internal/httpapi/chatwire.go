@@ -68,6 +68,27 @@ type chatToolCall struct {
 		Name      string `json:"name"`
 		Arguments string `json:"arguments"`
 	} `json:"function"`
+	ExtraContent *extraContent `json:"extra_content,omitempty"`
+}
+
+// extraContent carries a provider's opaque state of a tool call where
+// Google's OpenAI compatibility puts it: OpenAI's SDKs keep the field when
+// a client appends the reply's message to the conversation as it is, and
+// so send it back with the call. Keys of other providers are ignored.
+type extraContent struct {
+	Google *googleContent `json:"google,omitempty"`
+}
+
+type googleContent struct {
+	ThoughtSignature string `json:"thought_signature,omitempty"`
+}
+
+// signature is the call's opaque provider state, "" when it has none.
+func (c *chatToolCall) signature() string {
+	if c.ExtraContent == nil || c.ExtraContent.Google == nil {
+		return ""
+	}
+	return c.ExtraContent.Google.ThoughtSignature
 }
 
 type responseFormat struct {
