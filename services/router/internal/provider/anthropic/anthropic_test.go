@@ -302,7 +302,8 @@ func TestConversationShape(t *testing.T) {
 		{Role: provider.RoleUser, Content: "ORD-1 and ORD-2."},
 		{Role: provider.RoleSystem, Content: "Be brief."},
 		{Role: provider.RoleAssistant, Content: "Checking both.", ToolCalls: []provider.ToolCall{
-			{ID: "toolu_1", Name: "lookup_order", Arguments: `{"order_id": "ORD-1"}`},
+			// Another provider's signature is not Anthropic's to see.
+			{ID: "toolu_1", Name: "lookup_order", Arguments: `{"order_id": "ORD-1"}`, Signature: "Z2VtaW5pJ3M="},
 			{ID: "toolu_2", Name: "lookup_order", Arguments: `{"order_id":"ORD-2"}`},
 		}},
 		{Role: provider.RoleTool, ToolCallID: "toolu_1", Content: `{"status":"shipped"}`},
@@ -362,6 +363,9 @@ func TestConversationShape(t *testing.T) {
 	}
 	if len(wire.Messages) != len(want) {
 		t.Fatalf("got %d messages, want %d: %s", len(wire.Messages), len(want), got.raw)
+	}
+	if strings.Contains(string(got.raw), "Z2VtaW5pJ3M=") {
+		t.Errorf("a tool call's signature was sent: %s", got.raw)
 	}
 	for i, w := range want {
 		m := wire.Messages[i]

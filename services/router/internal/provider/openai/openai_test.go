@@ -197,12 +197,16 @@ func TestGenerateSendsToolTurns(t *testing.T) {
 	req := testRequest()
 	req.Messages = append(req.Messages,
 		provider.Message{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{
-			{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-1"}`},
+			// Another provider's signature is not this server's to see.
+			{ID: "call_1", Name: "lookup_order", Arguments: `{"order_id":"ORD-1"}`, Signature: "Z2VtaW5pJ3M="},
 		}},
 		provider.Message{Role: provider.RoleTool, ToolCallID: "call_1", Content: `{"status":"shipped"}`},
 	)
 	if _, err := p.Generate(context.Background(), req); err != nil {
 		t.Fatalf("Generate: %v", err)
+	}
+	if raw := f.lastRequest(t).bytes; strings.Contains(string(raw), "Z2VtaW5pJ3M=") {
+		t.Errorf("a tool call's signature was sent: %s", raw)
 	}
 
 	var wire struct {
