@@ -71,7 +71,9 @@ var (
 	messageFields        = []string{"role", "content", "tool_call_id", "tool_calls"}
 	toolFields           = []string{"type", "function"}
 	toolFunctionFields   = []string{"name", "description", "parameters", "strict"}
-	toolCallFields       = []string{"index", "id", "type", "function"}
+	toolCallFields       = []string{"index", "id", "type", "function", "extra_content"}
+	extraContentFields   = []string{"google"}
+	googleContentFields  = []string{"thought_signature"}
 	callFunctionFields   = []string{"name", "arguments"}
 	responseFormatFields = []string{"type", "json_schema"}
 	jsonSchemaFields     = []string{"name", "schema", "strict"}
@@ -295,9 +297,45 @@ func scanToolCall(s *jsonscan.Scanner, c *chatToolCall) {
 					}
 				})
 			}
+		case "extra_content":
+			if !once(s, &seen, 2) {
+				return
+			}
+			if s.Null() {
+				c.ExtraContent = nil
+				return
+			}
+			c.ExtraContent = &extraContent{}
+			scanExtraContent(s, c.ExtraContent)
 		default:
 			s.Unknown(key, toolCallFields...)
 		}
+	})
+}
+
+func scanExtraContent(s *jsonscan.Scanner, e *extraContent) {
+	var seen uint32
+	s.Object(func(key []byte) {
+		if string(key) != "google" {
+			s.Unknown(key, extraContentFields...)
+			return
+		}
+		if !once(s, &seen, 1) {
+			return
+		}
+		if s.Null() {
+			e.Google = nil
+			return
+		}
+		g := &googleContent{}
+		e.Google = g
+		s.Object(func(key []byte) {
+			if string(key) != "thought_signature" {
+				s.Unknown(key, googleContentFields...)
+			} else if !s.Null() {
+				g.ThoughtSignature = s.String()
+			}
+		})
 	})
 }
 

@@ -19,7 +19,7 @@ var chatBodies = []string{
 		`"stream":true,"stream_options":{"include_usage":true},"logprobs":false,"top_logprobs":null,"logit_bias":null,"keel_variables":null,` +
 		`"frequency_penalty":0,"metadata":{"k":"v"}}`,
 	`{"model":"m","messages":[{"role":"user","content":"weather?"},` +
-		`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},` +
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"},"extra_content":{"google":{"thought_signature":"c2ln"},"other":1}}]},` +
 		`{"role":"tool","tool_call_id":"call_1","content":"sunny"}],` +
 		`"tools":[{"type":"function","function":{"name":"weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}},"strict":true}}],` +
 		`"tool_choice":{"type":"function","function":{"name":"weather"}},"parallel_tool_calls":false}`,
@@ -98,6 +98,8 @@ func TestScanChatKnowsEveryField(t *testing.T) {
 		{reflect.TypeOf(chatTool{}.Function), toolFunctionFields},
 		{reflect.TypeFor[chatToolCall](), toolCallFields},
 		{reflect.TypeOf(chatToolCall{}.Function), callFunctionFields},
+		{reflect.TypeFor[extraContent](), extraContentFields},
+		{reflect.TypeFor[googleContent](), googleContentFields},
 		{reflect.TypeFor[responseFormat](), responseFormatFields},
 		{reflect.TypeOf(responseFormat{}.JSONSchema).Elem(), jsonSchemaFields},
 	} {
@@ -118,7 +120,7 @@ func FuzzDecodeChat(f *testing.F) {
 	for _, doc := range chatBodies {
 		f.Add([]byte(doc))
 	}
-	f.Add([]byte(`{"messages":[null,{"content":null,"tool_calls":[null,{"index":null,"function":null}]}],"tools":[null,{"function":null}],"response_format":{"json_schema":null},"seed":null,"parallel_tool_calls":null,"stream_options":null}`))
+	f.Add([]byte(`{"messages":[null,{"content":null,"tool_calls":[null,{"index":null,"function":null,"extra_content":{"google":null}},{"extra_content":null}]}],"tools":[null,{"function":null}],"response_format":{"json_schema":null},"seed":null,"parallel_tool_calls":null,"stream_options":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got, want chatRequest
 		gotErr := decodeChatRequest(bytes.NewReader(data), &got)
