@@ -10,6 +10,9 @@
 // value or error. A document therefore decodes to the same value either
 // way; only the time differs.
 //
+// AppendString is the writing half: the strings of a document written
+// without reflection, byte for byte as json.Marshal writes them.
+//
 // Readers report failure through the Scanner: once it has failed, every
 // method returns zero values and consumes nothing, so a reader can run to
 // its end and check OK once.

@@ -214,3 +214,19 @@ func TestScalars(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendString holds AppendString to json.Marshal, byte for byte.
+func FuzzAppendString(f *testing.F) {
+	for _, seed := range []string{"plain", "", "a\"b\\c\n\r\t\b\f\x00\x1f", "<script>&", "caf\u00e9 \u2028\u2029 😀", "bad \xff\xc3 utf-8"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s; json.Marshal: %s", s, got, want)
+		}
+	})
+}

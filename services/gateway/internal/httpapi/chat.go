@@ -126,7 +126,7 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	// A reply can be megabytes: a client that does not take it within the
 	// write timeout loses it, rather than holding it in memory for good.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout))
-	writeJSON(w, http.StatusOK, chatResponse{
+	reply := chatResponse{
 		ID:      id,
 		Object:  "chat.completion",
 		Created: created,
@@ -136,7 +136,9 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 			FinishReason: finishReason(resp.GetFinishReason()),
 		}},
 		Usage: usageOf(resp.GetUsage()),
-	})
+	}
+	doc := appendChat(make([]byte, 0, 256+len(resp.GetText())), &reply)
+	writeRaw(w, http.StatusOK, contentTypeJSON, doc)
 	return nil
 }
 
@@ -224,7 +226,7 @@ func (h *handler) streamCompletion(
 	// The client already has part of the reply: end the stream with an
 	// error event, as OpenAI does, and no [DONE].
 	e := asOpenAIError(routerError(err))
-	if werr := sse.event(openAIError{Error: e.body()}); werr != nil {
+	if werr := sse.errorEvent(e.body()); werr != nil {
 		return nil //nolint:nilerr // the client is gone; nothing more to tell it
 	}
 	level := slog.LevelWarn
@@ -501,7 +503,12 @@ type sseWriter struct {
 	sentContent bool
 	// writeTimeout bounds each write (zero: no bound).
 	writeTimeout time.Duration
+	// buf holds the event being written, kept for the next unless large.
+	buf []byte
 }
+
+// maxKeptChunk bounds the event buffer an sseWriter keeps between events.
+const maxKeptChunk = 64 << 10
 
 func (s *sseWriter) start() {
 	if s.started {
@@ -516,29 +523,42 @@ func (s *sseWriter) start() {
 }
 
 func (s *sseWriter) chunk(delta *responseMessage, finish *string) error {
-	return s.event(chatResponse{
+	return s.event(&chatResponse{
 		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
 		Choices: []chatChoice{{Delta: delta, FinishReason: finish}},
 	})
 }
 
 func (s *sseWriter) usage(u *chatUsage) error {
-	return s.event(chatResponse{
+	return s.event(&chatResponse{
 		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
 		Choices: []chatChoice{}, Usage: u,
 	})
 }
 
-func (s *sseWriter) event(v any) error {
-	data, err := json.Marshal(v)
+func (s *sseWriter) event(r *chatResponse) error {
+	s.buf = appendChat(append(s.buf[:0], "data: "...), r)
+	return s.send()
+}
+
+// errorEvent sends the last event of a stream that failed after it began.
+func (s *sseWriter) errorEvent(e openAIErrorBody) error {
+	data, err := json.Marshal(openAIError{Error: e})
 	if err != nil {
 		return err
 	}
+	s.buf = append(append(s.buf[:0], "data: "...), data...)
+	return s.send()
+}
+
+// send writes the event in buf.
+func (s *sseWriter) send() error {
 	s.start()
-	buf := make([]byte, 0, len(data)+8)
-	buf = append(buf, "data: "...)
-	buf = append(buf, data...)
-	buf = append(buf, '\n', '\n')
+	s.buf = append(s.buf, '\n', '\n')
+	buf := s.buf
+	if cap(s.buf) > maxKeptChunk {
+		s.buf = nil
+	}
 	s.deadline()
 	if _, err := s.w.Write(buf); err != nil {
 		return err

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// filled returns a value of type t with every field set, recursively: a
+// field added to the reply types and not to appendChat shows up against
+// json.Marshal.
+func filled(t reflect.Type, s string, n int64) reflect.Value {
+	v := reflect.New(t).Elem()
+	switch t.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(n)
+	case reflect.Pointer:
+		v.Set(filled(t.Elem(), s, n).Addr())
+	case reflect.Slice:
+		v.Set(reflect.Append(reflect.MakeSlice(t, 0, 2), filled(t.Elem(), s, n), filled(t.Elem(), s+"2", n+1)))
+	case reflect.Struct:
+		for i := range t.NumField() {
+			v.Field(i).Set(filled(t.Field(i).Type, s, n))
+		}
+	default:
+		panic("filled: no value for " + t.String())
+	}
+	return v
+}
+
+func TestAppendChat(t *testing.T) {
+	text, stop, empty := "Hi <b>&</b> caf\u00e9\n\u2028", "stop", ""
+	index := 3
+	full := filled(reflect.TypeFor[chatResponse](), "s\"\\\x01", 7).Interface().(chatResponse)
+	for _, r := range []chatResponse{
+		full,
+		{},
+		{ID: "chatcmpl-1", Object: "chat.completion", Created: 1796460000, Model: "gpt-4o-mini",
+			Choices: []chatChoice{{Message: &replyMessage{Role: "assistant", Content: &text}, FinishReason: &stop}},
+			Usage:   &chatUsage{PromptTokens: 12, CompletionTokens: 3, TotalTokens: 15}},
+		{Choices: []chatChoice{{Message: &replyMessage{Role: "assistant", ToolCalls: []chatToolCall{{ID: "c", Type: "function"}}}}},
+			Usage: &chatUsage{PromptTokensDetails: &promptTokenDetails{CachedTokens: 8}}},
+		{Object: "chat.completion.chunk", Choices: []chatChoice{{Delta: &responseMessage{}}}},
+		{Choices: []chatChoice{{Delta: &responseMessage{Content: &empty}}}},
+		{Choices: []chatChoice{{Delta: &responseMessage{Role: "assistant"}}, {Index: 1, Delta: &responseMessage{
+			ToolCalls: []chatToolCall{{Index: &index, ExtraContent: &extraContent{}}, {ExtraContent: &extraContent{Google: &googleContent{}}}}}}}},
+		{Choices: []chatChoice{}, Usage: &chatUsage{PromptTokens: -1}},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendChat(nil, &r); string(got) != string(want) {
+			t.Errorf("appendChat =\n%s\njson.Marshal:\n%s", got, want)
+		}
+	}
+}
+
+// FuzzAppendChat holds appendChat to json.Marshal over the values a reply
+// or a chunk holds.
+func FuzzAppendChat(f *testing.F) {
+	f.Add("chatcmpl-1", "Hello", "weather", `{"city":"Paris"}`, "c2ln", int64(1796460000), uint8(0))
+	f.Add("", "\xff<&>\u2029", "", "", "", int64(-1), uint8(255))
+	f.Fuzz(func(t *testing.T, id, text, name, args, sig string, n int64, shape uint8) {
+		r := chatResponse{ID: id, Object: "chat.completion.chunk", Created: n, Model: name}
+		call := chatToolCall{ID: id, Type: "function"}
+		call.Function.Name, call.Function.Arguments = name, args
+		if shape&1 != 0 {
+			call.ExtraContent = &extraContent{Google: &googleContent{ThoughtSignature: sig}}
+		}
+		var calls []chatToolCall
+		if shape&2 != 0 {
+			calls = []chatToolCall{call, call}
+		}
+		var content *string
+		if shape&4 != 0 {
+			content = &text
+		}
+		switch {
+		case shape&8 != 0:
+			r.Choices = []chatChoice{{Message: &replyMessage{Role: "assistant", Content: content, ToolCalls: calls}, FinishReason: content}}
+		case shape&16 != 0:
+			r.Choices = []chatChoice{{Index: int(n), Delta: &responseMessage{Role: text, Content: content, ToolCalls: calls}}}
+		case shape&32 != 0:
+			r.Choices = []chatChoice{}
+		}
+		if shape&64 != 0 {
+			r.Usage = &chatUsage{PromptTokens: n, CompletionTokens: -n, TotalTokens: 0}
+			if shape&128 != 0 {
+				r.Usage.PromptTokensDetails = &promptTokenDetails{CachedTokens: n / 2}
+			}
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendChat(nil, &r); string(got) != string(want) {
+			t.Fatalf("appendChat =\n%s\njson.Marshal:\n%s", got, want)
+		}
+	})
+}
