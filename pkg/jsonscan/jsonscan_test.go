@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -227,6 +228,25 @@ func FuzzAppendString(f *testing.F) {
 		}
 		if got := AppendString(nil, s); string(got) != string(want) {
 			t.Fatalf("AppendString(%q) = %s; json.Marshal: %s", s, got, want)
+		}
+	})
+}
+
+// FuzzAppendFloat holds AppendFloat to json.Marshal, byte for byte.
+func FuzzAppendFloat(f *testing.F) {
+	for _, seed := range []float64{0, 0.7, -1.5, 1e-7, 1e-6, 9.99e-7, 1e20, 1e21, 123456789e15, -2.5e-300, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendFloat(nil, v); string(got) != string(want) {
+			t.Fatalf("AppendFloat(%v) = %s; json.Marshal: %s", v, got, want)
 		}
 	})
 }

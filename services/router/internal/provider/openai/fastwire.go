@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/keelhq/keel/pkg/jsonscan"
 )
@@ -235,4 +236,150 @@ func scanUsage(s *jsonscan.Scanner, u *chatUsage) {
 			s.Unknown(key, usageFields...)
 		}
 	})
+}
+
+// encodeRequest writes body as json.Marshal does. A request without tools,
+// tool choice or response format, the common one, is written without
+// reflection; the rest carry raw JSON schemas that json.Marshal compacts
+// and escapes, and go to it.
+func encodeRequest(body *chatRequest) ([]byte, error) {
+	if len(body.Tools) > 0 || body.ToolChoice != nil || body.ResponseFormat != nil {
+		return json.Marshal(body)
+	}
+	n := 128
+	for i := range body.Messages {
+		m := &body.Messages[i]
+		n += 64 + len(m.ToolCallID)
+		if m.Content != nil {
+			n += len(*m.Content)
+		}
+		for _, c := range m.ToolCalls {
+			n += 64 + len(c.ID) + len(c.Function.Name) + len(c.Function.Arguments)
+		}
+	}
+	return appendRequest(make([]byte, 0, n+n/8), body), nil
+}
+
+func appendRequest(dst []byte, b *chatRequest) []byte {
+	dst = append(dst, `{"model":`...)
+	dst = jsonscan.AppendString(dst, b.Model)
+	dst = append(dst, `,"messages":`...)
+	if b.Messages == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for i := range b.Messages {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendMessage(dst, &b.Messages[i])
+		}
+		dst = append(dst, ']')
+	}
+	if b.ParallelToolCalls != nil {
+		dst = append(dst, `,"parallel_tool_calls":`...)
+		dst = strconv.AppendBool(dst, *b.ParallelToolCalls)
+	}
+	if b.MaxTokens != 0 {
+		dst = append(dst, `,"max_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(b.MaxTokens), 10)
+	}
+	if b.MaxCompletionTokens != 0 {
+		dst = append(dst, `,"max_completion_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(b.MaxCompletionTokens), 10)
+	}
+	if b.Temperature != nil {
+		dst = append(dst, `,"temperature":`...)
+		dst = jsonscan.AppendFloat(dst, *b.Temperature)
+	}
+	if b.TopP != nil {
+		dst = append(dst, `,"top_p":`...)
+		dst = jsonscan.AppendFloat(dst, *b.TopP)
+	}
+	if len(b.Stop) > 0 {
+		dst = append(dst, `,"stop":[`...)
+		for i, s := range b.Stop {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonscan.AppendString(dst, s)
+		}
+		dst = append(dst, ']')
+	}
+	if b.Seed != nil {
+		dst = append(dst, `,"seed":`...)
+		dst = strconv.AppendInt(dst, *b.Seed, 10)
+	}
+	if b.Store != nil {
+		dst = append(dst, `,"store":`...)
+		dst = strconv.AppendBool(dst, *b.Store)
+	}
+	if b.Stream {
+		dst = append(dst, `,"stream":true`...)
+	}
+	if b.StreamOptions != nil {
+		dst = append(dst, `,"stream_options":{"include_usage":`...)
+		dst = strconv.AppendBool(dst, b.StreamOptions.IncludeUsage)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func appendMessage(dst []byte, m *chatMessage) []byte {
+	dst = append(dst, `{"role":`...)
+	dst = jsonscan.AppendString(dst, m.Role)
+	dst = append(dst, `,"content":`...)
+	if m.Content == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = jsonscan.AppendString(dst, *m.Content)
+	}
+	if m.ToolCallID != "" {
+		dst = append(dst, `,"tool_call_id":`...)
+		dst = jsonscan.AppendString(dst, m.ToolCallID)
+	}
+	if len(m.ToolCalls) > 0 {
+		dst = append(dst, `,"tool_calls":[`...)
+		for i := range m.ToolCalls {
+			c := &m.ToolCalls[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '{')
+			if c.Index != nil {
+				dst = append(dst, `"index":`...)
+				dst = strconv.AppendInt(dst, int64(*c.Index), 10)
+				dst = append(dst, ',')
+			}
+			if c.ID != "" {
+				dst = append(dst, `"id":`...)
+				dst = jsonscan.AppendString(dst, c.ID)
+				dst = append(dst, ',')
+			}
+			if c.Type != "" {
+				dst = append(dst, `"type":`...)
+				dst = jsonscan.AppendString(dst, c.Type)
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"function":{`...)
+			if c.Function.Name != "" {
+				dst = append(dst, `"name":`...)
+				dst = jsonscan.AppendString(dst, c.Function.Name)
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"arguments":`...)
+			dst = jsonscan.AppendString(dst, c.Function.Arguments)
+			dst = append(dst, "}}"...)
+		}
+		dst = append(dst, ']')
+	}
+	if m.Refusal != nil {
+		dst = append(dst, `,"refusal":`...)
+		dst = jsonscan.AppendString(dst, *m.Refusal)
+	}
+	if m.ReasoningContent != "" {
+		dst = append(dst, `,"reasoning_content":`...)
+		dst = jsonscan.AppendString(dst, m.ReasoningContent)
+	}
+	return append(dst, '}')
 }

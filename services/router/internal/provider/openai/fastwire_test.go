@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
 // replyDocuments are the completions and stream chunks of testdata, the
@@ -163,6 +166,104 @@ func BenchmarkDecodeReply(b *testing.B) {
 			if err := json.Unmarshal(doc, &r); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// filled returns a value of type t with every field set, recursively
+// (interfaces left nil): a field added to the request types and not to
+// appendRequest shows up against json.Marshal.
+func filled(t reflect.Type, s string, n int64) reflect.Value {
+	v := reflect.New(t).Elem()
+	switch t.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(n)
+	case reflect.Float64:
+		v.SetFloat(float64(n) / 8)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Uint8:
+		v.SetUint('1')
+	case reflect.Interface:
+	case reflect.Pointer:
+		v.Set(filled(t.Elem(), s, n).Addr())
+	case reflect.Slice:
+		v.Set(reflect.Append(reflect.MakeSlice(t, 0, 2), filled(t.Elem(), s, n), filled(t.Elem(), s+"2", n+1)))
+	case reflect.Struct:
+		for i := range t.NumField() {
+			v.Field(i).Set(filled(t.Field(i).Type, s, n))
+		}
+	default:
+		panic("filled: no value for " + t.String())
+	}
+	return v
+}
+
+func TestEncodeRequest(t *testing.T) {
+	full := filled(reflect.TypeFor[chatRequest](), "s<\"\\\x01\u2028", 7).Interface().(chatRequest)
+	full.Tools, full.ResponseFormat = nil, nil
+	temp, zero := 0.2, 0.0
+	plain := toChatRequest(provider.Request{
+		Model: "gpt-4o-mini", MaxOutputTokens: 256, Temperature: &temp, TopP: &zero, Stop: []string{"\n\n"},
+		Messages: []provider.Message{
+			{Role: provider.RoleSystem, Content: "Be brief."},
+			{Role: provider.RoleUser, Content: "caf\u00e9 <b>"},
+			{Role: provider.RoleAssistant, ToolCalls: []provider.ToolCall{{ID: "c1", Name: "weather", Arguments: `{"city":"Paris"}`}}},
+			{Role: provider.RoleTool, ToolCallID: "c1", Content: "sunny"},
+		},
+	}, true, FlavorOpenAI)
+	withTools := plain
+	withTools.Tools = []chatTool{{Type: "function", Function: chatFunction{Name: "weather", Parameters: json.RawMessage(`{ "type" : "object" }`)}}}
+	for _, body := range []chatRequest{full, {}, plain, withTools} {
+		want, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeRequest(&body)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("encodeRequest =\n%s (%v)\njson.Marshal:\n%s", got, err, want)
+		}
+	}
+}
+
+// FuzzEncodeRequest holds encodeRequest to json.Marshal.
+func FuzzEncodeRequest(f *testing.F) {
+	f.Add("gpt-4o-mini", "Hello", "c1", `{"a":1}`, 0.7, int64(256), uint8(0))
+	f.Add("", "\xff<&>\u2029", "", "", 1e-7, int64(-1), uint8(255))
+	f.Fuzz(func(t *testing.T, model, text, id, args string, temp float64, n int64, shape uint8) {
+		if math.IsNaN(temp) || math.IsInf(temp, 0) {
+			return
+		}
+		b := chatRequest{Model: model, MaxTokens: int(n), Stream: shape&1 != 0}
+		m := chatMessage{Role: text, ToolCallID: id}
+		if shape&2 != 0 {
+			m.Content = &text
+		}
+		if shape&4 != 0 {
+			idx := int(n)
+			m.ToolCalls = []chatToolCall{{Index: &idx, ID: id, Function: chatFunctionCall{Name: text, Arguments: args}}, {Type: "function"}}
+		}
+		if shape&8 != 0 {
+			b.Messages = []chatMessage{m, {Role: "user", Refusal: &args, ReasoningContent: args}}
+		}
+		if shape&16 != 0 {
+			b.Temperature, b.TopP, b.Seed = &temp, &temp, &n
+		}
+		if shape&32 != 0 {
+			b.Stop = []string{text, args}
+			b.StreamOptions = &streamOptions{IncludeUsage: shape&64 != 0}
+		}
+		if shape&128 != 0 {
+			b.Store, b.ParallelToolCalls, b.MaxCompletionTokens = new(bool), new(bool), int(-n)
+		}
+		want, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := encodeRequest(&b); err != nil || string(got) != string(want) {
+			t.Fatalf("encodeRequest =\n%s (%v)\njson.Marshal:\n%s", got, err, want)
 		}
 	})
 }

@@ -318,7 +318,7 @@ func (p *Provider) Check(ctx context.Context, _ string) error {
 
 // post sends body and returns the response when its status is 200.
 func (p *Provider) post(ctx context.Context, body chatRequest) (*http.Response, error) {
-	payload, err := json.Marshal(body)
+	payload, err := encodeRequest(&body)
 	if err != nil {
 		return nil, fmt.Errorf("encode completion request: %w", err)
 	}
