@@ -111,6 +111,20 @@ func NewOutbox(next Recorder, cfg OutboxConfig) *Outbox {
 // Record queues rec. It fails only when the outbox stays full until ctx
 // ends.
 func (o *Outbox) Record(ctx context.Context, rec Record) error {
+	return o.put(ctx, rec)
+}
+
+// TryRecord queues rec if there is room now, and reports whether it did.
+func (o *Outbox) TryRecord(rec Record) bool {
+	return o.put(nil, rec) == nil
+}
+
+// errOutboxFull is put's answer when it was not to wait for room.
+var errOutboxFull = errors.New("outbox full")
+
+// put queues rec, waiting for room until ctx ends; with ctx nil it does
+// not wait.
+func (o *Outbox) put(ctx context.Context, rec Record) error {
 	if rec.ID == "" {
 		// Fixed now, so that every try publishes under the same id.
 		rec.ID = bus.NewID()
@@ -124,6 +138,9 @@ func (o *Outbox) Record(ctx context.Context, rec Record) error {
 	case o.queue <- rec:
 		return nil
 	default:
+	}
+	if ctx == nil {
+		return errOutboxFull
 	}
 	select {
 	case o.queue <- rec:

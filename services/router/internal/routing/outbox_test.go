@@ -108,6 +108,33 @@ func TestOutboxFullWaits(t *testing.T) {
 	}
 }
 
+// TestOutboxTryRecord checks that TryRecord queues while there is room and
+// never waits: a full or closed outbox says no at once.
+func TestOutboxTryRecord(t *testing.T) {
+	t.Parallel()
+
+	next := &blockingRecorder{entered: make(chan string, 4), release: make(chan struct{})}
+	o := NewOutbox(next, OutboxConfig{Size: 1, Workers: 1})
+	if !o.TryRecord(Record{Tenant: "first"}) {
+		t.Fatal("TryRecord on an empty outbox failed")
+	}
+	<-next.entered // the worker holds the first
+	if !o.TryRecord(Record{Tenant: "second"}) {
+		t.Fatal("TryRecord with room failed")
+	}
+	if o.TryRecord(Record{Tenant: "third"}) {
+		t.Error("TryRecord on a full outbox queued the record")
+	}
+	close(next.release)
+	o.Close()
+	if o.TryRecord(Record{Tenant: "fourth"}) {
+		t.Error("TryRecord after Close queued the record")
+	}
+	if got := next.recorded(); !slices.Equal(got, []string{"first", "second"}) {
+		t.Errorf("recorded %v, want first and second only", got)
+	}
+}
+
 func TestOutboxRetriesFailures(t *testing.T) {
 	t.Parallel()
 

@@ -73,6 +73,13 @@ type Recorder interface {
 	Record(ctx context.Context, rec Record) error
 }
 
+// queuer is a Recorder that can take a record without waiting (an Outbox
+// with room): most calls are then recorded without a context and timer of
+// their own.
+type queuer interface {
+	TryRecord(rec Record) bool
+}
+
 // Publisher is the part of bus.Publisher a BusRecorder needs.
 type Publisher interface {
 	Publish(ctx context.Context, subject, msgID, tenantID string, m proto.Message) (bool, error)

@@ -918,6 +918,9 @@ func (r *Router) record(ctx context.Context, call Call, res Result, callErr erro
 		At:              r.now(),
 		Reserved:        res.reserved,
 	}
+	if q, ok := r.recorder.(queuer); ok && q.TryRecord(rec) {
+		return
+	}
 	// Recording must not be cut short because the caller hung up after the
 	// reply was paid for.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
