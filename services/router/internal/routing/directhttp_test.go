@@ -2,6 +2,7 @@ package routing
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -485,3 +487,79 @@ func TestSchemeTransportSendsProxiedThroughTheOther(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// cannedServer answers every request on a loopback connection with the
+// same response, parsing no more of the request than its Content-Length,
+// so that what a benchmark counts is the client's work.
+func cannedServer(tb testing.TB, answer string) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = lis.Close() })
+	serve := func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			length := 0
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(line) <= 2 {
+					break
+				}
+				if name, value, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(name), "Content-Length") {
+					length, _ = strconv.Atoi(string(bytes.TrimSpace(value)))
+				}
+			}
+			if _, err := br.Discard(length); err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return "http://" + lis.Addr().String()
+}
+
+// BenchmarkDirectRoundTrip measures a model call's request as the providers
+// build it (POST, a JSON body, Content-Type, Accept, Authorization) through
+// the direct transport to a loopback server, its answer read to the end.
+func BenchmarkDirectRoundTrip(b *testing.B) {
+	url := cannedServer(b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	payload := []byte(`{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("hello ", 100) + `"}],"stream":false}`)
+	client := &http.Client{Transport: newDirectTransport()}
+	defer client.CloseIdleConnections()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions", bytes.NewReader(payload))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Authorization", "Bearer sk-test")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			b.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+}
