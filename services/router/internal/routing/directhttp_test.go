@@ -11,12 +11,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // countingServer is an httptest server that counts the connections made
@@ -498,6 +502,7 @@ func cannedServer(tb testing.TB, answer string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = lis.Close() })
+	out := []byte(answer)
 	serve := func(c net.Conn) {
 		defer c.Close()
 		br := bufio.NewReader(c)
@@ -518,7 +523,7 @@ func cannedServer(tb testing.TB, answer string) string {
 			if _, err := br.Discard(length); err != nil {
 				return
 			}
-			if _, err := io.WriteString(c, answer); err != nil {
+			if _, err := c.Write(out); err != nil {
 				return
 			}
 		}
@@ -561,5 +566,475 @@ func BenchmarkDirectRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = resp.Body.Close()
+	}
+}
+
+// recordingServer answers every request with an empty 200 and sends the
+// bytes it came in, head and body, on the returned channel; it counts the
+// connections made.
+func recordingServer(t *testing.T) (string, <-chan []byte, *atomic.Int32) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lis.Close() })
+	raw := make(chan []byte, 64)
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				rec := &recorder{r: c}
+				br := bufio.NewReader(rec)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					// The client waits for the answer: nothing of a next
+					// request is in the buffer.
+					raw <- rec.take(br.Buffered())
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"); err != nil || req.Close {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + lis.Addr().String(), raw, &conns
+}
+
+// recorder keeps what is read through it.
+type recorder struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.buf = append(r.buf, p[:n]...)
+	return n, err
+}
+
+// take returns what was read but the last unread bytes, and forgets it.
+func (r *recorder) take(unread int) []byte {
+	n := len(r.buf) - unread
+	out := bytes.Clone(r.buf[:n])
+	r.buf = append(r.buf[:0], r.buf[n:]...)
+	return out
+}
+
+// nextRaw is the next request the recording server got.
+func nextRaw(t *testing.T, raw <-chan []byte) []byte {
+	t.Helper()
+	select {
+	case b := <-raw:
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server got no request")
+		return nil
+	}
+}
+
+// roundTrip sends req through tr and reads its answer to the end.
+func roundTrip(tr http.RoundTripper, req *http.Request) error {
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return err
+}
+
+// sameOnTheWire reports how two raw requests differ as HTTP: request line,
+// header lines taken as a set, and what http.ReadRequest makes of them.
+func sameOnTheWire(got, want []byte) error {
+	parse := func(b []byte) (*http.Request, []string, string, error) {
+		head, _, ok := bytes.Cut(b, []byte("\r\n\r\n"))
+		if !ok {
+			return nil, nil, "", fmt.Errorf("no end of head in %q", b)
+		}
+		lines := strings.Split(string(head), "\r\n")
+		slices.Sort(lines[1:])
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("%w in %q", err, b)
+		}
+		body, err := io.ReadAll(req.Body)
+		return req, lines, string(body), err
+	}
+	g, gLines, gBody, err := parse(got)
+	if err != nil {
+		return err
+	}
+	w, wLines, wBody, err := parse(want)
+	if err != nil {
+		return err
+	}
+	if diff := cmp.Diff(wLines, gLines); diff != "" {
+		return fmt.Errorf("head lines (-req.Write +direct):\n%s", diff)
+	}
+	if g.Method != w.Method || g.RequestURI != w.RequestURI || g.Host != w.Host || g.Close != w.Close ||
+		g.ContentLength != w.ContentLength || gBody != wBody || !reflect.DeepEqual(g.Header, w.Header) {
+		return fmt.Errorf("parsed as %s %s host %q close %v length %d %v %q, want %s %s host %q close %v length %d %v %q",
+			g.Method, g.RequestURI, g.Host, g.Close, g.ContentLength, g.Header, gBody,
+			w.Method, w.RequestURI, w.Host, w.Close, w.ContentLength, w.Header, wBody)
+	}
+	return nil
+}
+
+// TestDirectTransportWritesWhatNetHTTPWrites: the requests the providers
+// make, and the corners of the request head, reach the server as
+// req.Write writes them; the unusual ones are written by req.Write.
+func TestDirectTransportWritesWhatNetHTTPWrites(t *testing.T) {
+	t.Parallel()
+
+	url, raw, _ := recordingServer(t)
+	payload := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	newReq := func(method, path string, body io.Reader) *http.Request {
+		req, err := http.NewRequestWithContext(context.Background(), method, url+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	jsonPost := func(path string) *http.Request {
+		req := newReq(http.MethodPost, path, bytes.NewReader([]byte(payload)))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	cases := []struct {
+		name  string
+		plain bool
+		build func() *http.Request
+	}{
+		{"openai chat", true, func() *http.Request {
+			req := jsonPost("/v1/chat/completions")
+			req.Header.Set("Accept", "text/event-stream")
+			req.Header.Set("Authorization", "Bearer sk-test")
+			return req
+		}},
+		{"anthropic messages", true, func() *http.Request {
+			req := jsonPost("/v1/messages")
+			req.Header.Set("anthropic-version", "2023-06-01")
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("x-api-key", "sk-ant")
+			return req
+		}},
+		{"gemini stream", true, func() *http.Request {
+			req := jsonPost("/v1beta/models/m:streamGenerateContent?alt=sse")
+			req.Header.Set("x-goog-api-key", "g")
+			return req
+		}},
+		{"models check", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/v1/models", nil)
+			req.Header.Set("Authorization", "Bearer sk-test")
+			return req
+		}},
+		{"post without body", true, func() *http.Request { return newReq(http.MethodPost, "/", nil) }},
+		{"put no body", true, func() *http.Request { return newReq(http.MethodPut, "/", http.NoBody) }},
+		{"patch no body", true, func() *http.Request { return newReq(http.MethodPatch, "/", nil) }},
+		{"delete no body", true, func() *http.Request { return newReq(http.MethodDelete, "/", nil) }},
+		{"head", true, func() *http.Request { return newReq(http.MethodHead, "/", nil) }},
+		{"get with a body", true, func() *http.Request { return newReq(http.MethodGet, "/", strings.NewReader("q")) }},
+		{"empty method", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Method = ""
+			return req
+		}},
+		{"empty path", true, func() *http.Request { return newReq(http.MethodGet, "", nil) }},
+		{"escaped path and empty query", true, func() *http.Request { return newReq(http.MethodGet, "/a b/%2F?", nil) }},
+		{"opaque", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.URL.Opaque = "/v1/x%2Fy"
+			req.URL.RawQuery = "k=v"
+			return req
+		}},
+		{"host with port", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Host = "api.example.com:8080"
+			return req
+		}},
+		{"ipv6 host", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Host = "[::1]:11434"
+			return req
+		}},
+		{"user agent", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Header["User-Agent"] = []string{" keel/1 ", "second"}
+			return req
+		}},
+		{"empty user agent", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Header.Set("User-Agent", "")
+			return req
+		}},
+		{"user agent without values", true, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Header["User-Agent"] = nil
+			return req
+		}},
+		{"values", true, func() *http.Request {
+			req := jsonPost("/")
+			req.Header.Add("X-Multi", "a")
+			req.Header.Add("X-Multi", "b")
+			req.Header.Set("X-Padded", " \tv w\t ")
+			req.Header.Set("X-Empty", "")
+			req.Header["X-None"] = nil
+			req.Header.Set("X-Obs", "caf\xc3\xa9")
+			return req
+		}},
+		{"managed headers in the map", true, func() *http.Request {
+			req := jsonPost("/")
+			req.Header.Set("Host", "evil.example")
+			req.Header.Set("Content-Length", "999")
+			req.Header.Set("Transfer-Encoding", "chunked")
+			req.Header.Set("Trailer", "X-T")
+			return req
+		}},
+		{"close", true, func() *http.Request {
+			req := jsonPost("/")
+			req.Close = true
+			return req
+		}},
+		{"close asked twice", true, func() *http.Request {
+			req := jsonPost("/")
+			req.Close = true
+			req.Header.Set("Connection", "Close")
+			return req
+		}},
+		{"close and keep-alive", true, func() *http.Request {
+			req := jsonPost("/")
+			req.Close = true
+			req.Header.Set("Connection", "keep-alive")
+			return req
+		}},
+
+		{"expect", false, func() *http.Request {
+			req := jsonPost("/")
+			req.Header.Set("Expect", "100-continue")
+			return req
+		}},
+		{"body of unannounced length", false, func() *http.Request {
+			req := newReq(http.MethodPost, "/", nil)
+			req.Body = io.NopCloser(strings.NewReader(payload))
+			return req
+		}},
+		{"body that does not write itself", false, func() *http.Request {
+			req := newReq(http.MethodPost, "/", struct{ io.Reader }{strings.NewReader(payload)})
+			req.ContentLength = int64(len(payload))
+			return req
+		}},
+		{"chunked", false, func() *http.Request {
+			req := jsonPost("/")
+			req.TransferEncoding = []string{"chunked"}
+			return req
+		}},
+		{"header name not canonical", false, func() *http.Request {
+			req := jsonPost("/")
+			req.Header["x-lower"] = []string{"v"}
+			return req
+		}},
+		{"idn host", false, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Host = "bücher.example"
+			return req
+		}},
+		{"ipv6 zone", false, func() *http.Request {
+			req := newReq(http.MethodGet, "/", nil)
+			req.Host = "[fe80::1%en0]:80"
+			return req
+		}},
+	}
+	tr := newDirectTransport()
+	for _, tc := range cases {
+		if plain, err := checkRequest(tc.build()); plain != tc.plain || err != nil {
+			t.Errorf("%s: checkRequest = %v, %v; want %v", tc.name, plain, err, tc.plain)
+		}
+		if err := roundTrip(tr, tc.build()); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got := nextRaw(t, raw)
+		var want bytes.Buffer
+		if err := tc.build().Write(&want); err != nil {
+			t.Fatal(err)
+		}
+		if err := sameOnTheWire(got, want.Bytes()); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// trackedBody is a request body that tells whether it was closed.
+type trackedBody struct {
+	*bytes.Reader
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// TestDirectTransportRefusesBadHeads: a request whose head would not read
+// back as it was meant (a header value with CR, LF or NUL, a name, method,
+// Host or request-target that is no such thing) is an error before a byte
+// is written; its body is closed and the pooled connection serves the next
+// request.
+func TestDirectTransportRefusesBadHeads(t *testing.T) {
+	t.Parallel()
+
+	url, raw, conns := recordingServer(t)
+	tr := newDirectTransport()
+	build := func(body *trackedBody) *http.Request {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url+"/v1/chat/completions", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = int64(body.Len())
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	good := func() {
+		t.Helper()
+		if err := roundTrip(tr, build(&trackedBody{Reader: bytes.NewReader([]byte("{}"))})); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(nextRaw(t, raw))))
+		if err != nil || req.URL.Path != "/v1/chat/completions" || req.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("the server read %v, %v after a refused request", req, err)
+		}
+	}
+	good()
+
+	const secret = "sk-secret"
+	cases := map[string]func(*http.Request){
+		"CRLF in a value": func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+secret+"\r\nX-Injected: 1") },
+		"LF in a value":   func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+secret+"\nX-Injected: 1") },
+		"NUL in a value":  func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+secret+"\x00") },
+		"CR in a value of the old path": func(r *http.Request) {
+			r.Header.Set("Expect", "100-continue")
+			r.Header["x-lower"] = []string{secret + "\r"}
+		},
+		"another spelling of a header net/http writes": func(r *http.Request) { r.Header["content-length"] = []string{"999"} },
+		"space in a name":     func(r *http.Request) { r.Header["X Bad"] = []string{"v"} },
+		"colon in a name":     func(r *http.Request) { r.Header["X-Bad:"] = []string{"v"} },
+		"empty name":          func(r *http.Request) { r.Header[""] = []string{"v"} },
+		"space in the method": func(r *http.Request) { r.Method = "PO ST" },
+		"space in the Host":   func(r *http.Request) { r.Host = "a b" },
+		"CRLF in the Host":    func(r *http.Request) { r.Host = "a\r\nX-Injected: 1" },
+		"space in the query":  func(r *http.Request) { r.URL.RawQuery = "a=b c" },
+		"space in the query of the old path": func(r *http.Request) {
+			r.Header.Set("Expect", "100-continue")
+			r.URL.RawQuery = "a=b c"
+		},
+		"control in the query":    func(r *http.Request) { r.URL.RawQuery = "a=\x7f" },
+		"CRLF in the opaque path": func(r *http.Request) { r.URL.Opaque = "/x\r\nX-Injected: 1" },
+	}
+	for name, spoil := range cases {
+		body := &trackedBody{Reader: bytes.NewReader([]byte("{}"))}
+		req := build(body)
+		spoil(req)
+		err := roundTrip(tr, req)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error shows the header's value: %v", name, err)
+		}
+		if !body.closed.Load() {
+			t.Errorf("%s: the body was not closed", name)
+		}
+		good()
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1: a refused request leaves the pooled one alone", n)
+	}
+}
+
+// TestDirectTransportClosesRequestBodies: the request body is closed when
+// the call is done, and when it fails before or while it is sent; a body
+// of another length than announced sends nothing.
+func TestDirectTransportClosesRequestBodies(t *testing.T) {
+	t.Parallel()
+
+	url, raw, conns := recordingServer(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + lis.Addr().String()
+	_ = lis.Close()
+
+	tr := newDirectTransport()
+	send := func(url, body string, length int) (*trackedBody, error) {
+		b := &trackedBody{Reader: bytes.NewReader([]byte(body))}
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = int64(length)
+		return b, roundTrip(tr, req)
+	}
+	if b, err := send(url+"/ok", "abc", 3); err != nil || !b.closed.Load() {
+		t.Errorf("a call: %v, body closed %v", err, b.closed.Load())
+	}
+	nextRaw(t, raw)
+	if b, err := send(refused, "abc", 3); err == nil || !b.closed.Load() {
+		t.Errorf("a refused connection: %v, body closed %v", err, b.closed.Load())
+	}
+	for _, length := range []int{2, 4} {
+		if b, err := send(url+"/mismatch", "abc", length); err == nil || !b.closed.Load() {
+			t.Errorf("3 bytes sent as %d: %v, body closed %v", length, err, b.closed.Load())
+		}
+	}
+	if _, err := send(url+"/after", "abc", 3); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(nextRaw(t, raw))))
+	if err != nil || req.URL.Path != "/after" {
+		t.Errorf("the server read %v, %v; want the request after the mismatched ones", req, err)
+	}
+	// Each mismatch closed its connection.
+	if n := conns.Load(); n != 3 {
+		t.Errorf("connections = %d, want 3", n)
+	}
+}
+
+// TestDirectTransportSendsConnectionClose: a request asking to close its
+// connection says so once, and the connection is not used again.
+func TestDirectTransportSendsConnectionClose(t *testing.T) {
+	t.Parallel()
+
+	url, raw, conns := recordingServer(t)
+	tr := newDirectTransport()
+	for i, header := range []string{"", "close", "keep-alive"} {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Close = true
+		if header != "" {
+			req.Header.Set("Connection", header)
+		}
+		if err := roundTrip(tr, req); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.ToLower(string(nextRaw(t, raw)))
+		if n := strings.Count(got, "\r\nconnection: close\r\n"); n != 1 {
+			t.Errorf("Connection header %q: %d lines Connection: close in\n%s", header, n, got)
+		}
+		if n := conns.Load(); n != int32(i+1) {
+			t.Errorf("connections = %d, want %d: none reused", n, i+1)
+		}
 	}
 }
