@@ -1038,3 +1038,45 @@ func TestDirectTransportSendsConnectionClose(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDirectWriteRequest compares writing a provider's request with
+// req.Write and with checkRequest and writeRequest, with no connection
+// below.
+func BenchmarkDirectWriteRequest(b *testing.B) {
+	payload := []byte(`{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("hello ", 100) + `"}],"stream":true}`)
+	body := &trackedBody{Reader: bytes.NewReader(payload)}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1:8000/v1/chat/completions", body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.ContentLength = int64(len(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer sk-test")
+	c := &directConn{bw: bufio.NewWriterSize(io.Discard, 16<<10)}
+	for _, w := range []struct {
+		name  string
+		write func() error
+	}{
+		{"req.Write", func() error { return req.Write(c.bw) }},
+		{"checkRequest+writeRequest", func() error {
+			if plain, err := checkRequest(req); !plain || err != nil {
+				return fmt.Errorf("not plain: %v", err)
+			}
+			return c.writeRequest(req)
+		}},
+	} {
+		b.Run(w.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = body.Seek(0, io.SeekStart)
+				if err := w.write(); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.bw.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
