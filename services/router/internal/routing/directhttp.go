@@ -78,10 +78,12 @@ const maxInterim = 8
 // transport reading while it writes sees.
 const maxDirectBody = 256 << 10
 
-// direct reports whether req can go through the direct transport.
+// direct reports whether req can go through the direct transport. A body
+// of length 0 that is not http.NoBody is one of unknown length to
+// net/http, which would send it chunked: it goes to net/http's Transport.
 func direct(req *http.Request) bool {
 	return req.URL.Scheme == "http" &&
-		(req.Body == nil || req.Body == http.NoBody || (req.ContentLength >= 0 && req.ContentLength <= maxDirectBody))
+		(req.Body == nil || req.Body == http.NoBody || (req.ContentLength > 0 && req.ContentLength <= maxDirectBody))
 }
 
 // errNothingWritten marks a request that could not be written to a pooled

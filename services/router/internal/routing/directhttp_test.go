@@ -1080,3 +1080,28 @@ func BenchmarkDirectWriteRequest(b *testing.B) {
 		})
 	}
 }
+
+// TestDirectTakesKnownLengths: a body net/http would send chunked (length
+// 0 but not NoBody) goes to net/http's Transport, not the direct one.
+func TestDirectTakesKnownLengths(t *testing.T) {
+	t.Parallel()
+
+	for _, tc := range []struct {
+		name string
+		body io.Reader
+		want bool
+	}{
+		{"no body", nil, true},
+		{"known length", strings.NewReader("abc"), true},
+		{"unknown length", io.MultiReader(strings.NewReader("abc")), false},
+		{"over the direct limit", strings.NewReader(strings.Repeat("a", maxDirectBody+1)), false},
+	} {
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:9/v1", tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := direct(req); got != tc.want {
+			t.Errorf("%s: direct = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
