@@ -535,3 +535,84 @@ func digits(d []byte, i int) int {
 	}
 	return i
 }
+
+// Once reports whether bit is not yet in seen, and adds it. encoding/json
+// merges a repeated object or array member into what the first one decoded,
+// which readers do not copy: a composite member read twice fails the
+// document.
+func (s *Scanner) Once(seen *uint32, bit uint32) bool {
+	if *seen&bit != 0 {
+		s.Fail()
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+// StringTo reads a string into *p; null leaves *p as it is, as
+// encoding/json leaves a string field.
+func (s *Scanner) StringTo(p *string) {
+	if !s.Null() {
+		*p = s.String()
+	}
+}
+
+// OptionalString reads a string, or null as nil.
+func (s *Scanner) OptionalString() *string {
+	if s.Null() {
+		return nil
+	}
+	v := s.String()
+	return &v
+}
+
+// OptionalInt reads an integer, or null as nil.
+func (s *Scanner) OptionalInt() *int {
+	if s.Null() {
+		return nil
+	}
+	v := int(s.Int64())
+	return &v
+}
+
+// OptionalInt64 reads an integer, or null as nil.
+func (s *Scanner) OptionalInt64() *int64 {
+	if s.Null() {
+		return nil
+	}
+	v := s.Int64()
+	return &v
+}
+
+// OptionalFloat64 reads a number, or null as nil.
+func (s *Scanner) OptionalFloat64() *float64 {
+	if s.Null() {
+		return nil
+	}
+	v := s.Float64()
+	return &v
+}
+
+// OptionalBool reads true or false, or null as nil.
+func (s *Scanner) OptionalBool() *bool {
+	if s.Null() {
+		return nil
+	}
+	v := s.Bool()
+	return &v
+}
+
+// Slice reads an array, or null as nil, calling elem to read each element
+// into its place.
+func Slice[T any](s *Scanner, elem func(*T)) []T {
+	if s.Null() {
+		return nil
+	}
+	out := make([]T, 0, 2)
+	s.Array(func() {
+		var zero T
+		out = append(out, zero)
+		elem(&out[len(out)-1])
+	})
+	return out
+}

@@ -250,3 +250,33 @@ func FuzzAppendFloat(f *testing.F) {
 		}
 	})
 }
+
+func TestSliceAndOnce(t *testing.T) {
+	read := func(doc string) ([]*int, bool) {
+		s := New([]byte(doc))
+		var got []*int
+		var seen uint32
+		s.Object(func(key []byte) {
+			if string(key) == "a" && s.Once(&seen, 1) {
+				got = Slice(s, func(p **int) { *p = s.OptionalInt() })
+			} else if string(key) != "a" {
+				s.Skip()
+			}
+		})
+		s.End()
+		return got, s.OK()
+	}
+	got, ok := read(`{"a":[1,null,3]}`)
+	if !ok || len(got) != 3 || *got[0] != 1 || got[1] != nil || *got[2] != 3 {
+		t.Errorf(`read [1,null,3] = %v, ok %v`, got, ok)
+	}
+	if got, ok := read(`{"a":null}`); !ok || got != nil {
+		t.Errorf("read null = %v, ok %v; want nil", got, ok)
+	}
+	if got, ok := read(`{"a":[]}`); !ok || got == nil || len(got) != 0 {
+		t.Errorf("read [] = %v, ok %v; want empty, not nil", got, ok)
+	}
+	if _, ok := read(`{"a":[1],"a":[2]}`); ok {
+		t.Error("read a repeated array member; encoding/json merges those")
+	}
+}

@@ -79,18 +79,6 @@ var (
 	jsonSchemaFields     = []string{"name", "schema", "strict"}
 )
 
-// once reports whether bit is not yet in seen, and adds it. encoding/json
-// merges a repeated object or array member into what the first decoded,
-// which the readers below do not copy: such a document is encoding/json's.
-func once(s *jsonscan.Scanner, seen *uint32, bit uint32) bool {
-	if *seen&bit != 0 {
-		s.Fail()
-		return false
-	}
-	*seen |= bit
-	return true
-}
-
 // raw copies a raw value out of the pooled buffer.
 func raw(s *jsonscan.Scanner) json.RawMessage {
 	return bytes.Clone(s.Raw())
@@ -102,23 +90,17 @@ func scanChatRequest(data []byte, b *chatRequest) bool {
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "model":
-			if !s.Null() {
-				b.Model = s.String()
-			}
+			s.StringTo(&b.Model)
 		case "messages":
-			if once(s, &seen, 1<<0) && !s.Null() {
-				b.Messages = make([]chatMessage, 0, 4)
-				s.Array(func() {
-					b.Messages = append(b.Messages, chatMessage{})
-					scanMessage(s, &b.Messages[len(b.Messages)-1])
-				})
+			if s.Once(&seen, 1<<0) {
+				b.Messages = jsonscan.Slice(s, func(m *chatMessage) { scanMessage(s, m) })
 			}
 		case "stream":
 			if !s.Null() {
 				b.Stream = s.Bool()
 			}
 		case "stream_options":
-			if once(s, &seen, 1<<1) && !s.Null() {
+			if s.Once(&seen, 1<<1) && !s.Null() {
 				b.StreamOptions = &streamOptions{}
 				s.Object(func(key []byte) {
 					if string(key) != "include_usage" {
@@ -129,9 +111,9 @@ func scanChatRequest(data []byte, b *chatRequest) bool {
 				})
 			}
 		case "temperature":
-			b.Temperature = scanFloat(s)
+			b.Temperature = s.OptionalFloat64()
 		case "top_p":
-			b.TopP = scanFloat(s)
+			b.TopP = s.OptionalFloat64()
 		case "max_tokens":
 			b.MaxTokens = scanInt32(s)
 		case "max_completion_tokens":
@@ -139,49 +121,28 @@ func scanChatRequest(data []byte, b *chatRequest) bool {
 		case "stop":
 			b.Stop = raw(s)
 		case "seed":
-			if s.Null() {
-				b.Seed = nil
-			} else {
-				v := s.Int64()
-				b.Seed = &v
-			}
+			b.Seed = s.OptionalInt64()
 		case "n":
-			b.N = scanInt(s)
+			b.N = s.OptionalInt()
 		case "tools":
-			if once(s, &seen, 1<<2) && !s.Null() {
-				b.Tools = make([]chatTool, 0, 2)
-				s.Array(func() {
-					b.Tools = append(b.Tools, chatTool{})
-					scanTool(s, &b.Tools[len(b.Tools)-1])
-				})
+			if s.Once(&seen, 1<<2) {
+				b.Tools = jsonscan.Slice(s, func(t *chatTool) { scanTool(s, t) })
 			}
 		case "tool_choice":
 			b.ToolChoice = raw(s)
 		case "parallel_tool_calls":
-			if s.Null() {
-				b.ParallelToolCalls = nil
-			} else {
-				v := s.Bool()
-				b.ParallelToolCalls = &v
-			}
+			b.ParallelToolCalls = s.OptionalBool()
 		case "response_format":
-			if once(s, &seen, 1<<3) && !s.Null() {
+			if s.Once(&seen, 1<<3) && !s.Null() {
 				b.ResponseFormat = &responseFormat{}
 				scanResponseFormat(s, b.ResponseFormat)
 			}
 		case "user":
-			if !s.Null() {
-				b.User = s.String()
-			}
+			s.StringTo(&b.User)
 		case "logprobs":
-			if s.Null() {
-				b.Logprobs = nil
-			} else {
-				v := s.Bool()
-				b.Logprobs = &v
-			}
+			b.Logprobs = s.OptionalBool()
 		case "top_logprobs":
-			b.TopLogprobs = scanInt(s)
+			b.TopLogprobs = s.OptionalInt()
 		case "logit_bias", "keel_variables":
 			// Maps are rare here, and encoding/json's to read.
 			if !s.Null() {
@@ -200,36 +161,19 @@ func scanChatRequest(data []byte, b *chatRequest) bool {
 	return s.OK()
 }
 
-// scanFloat reads a number that may be null.
-func scanFloat(s *jsonscan.Scanner) *float64 {
-	if s.Null() {
-		return nil
-	}
-	v := s.Float64()
-	return &v
-}
-
 // scanInt32 reads an integer that may be null; one out of range is
 // encoding/json's to refuse.
 func scanInt32(s *jsonscan.Scanner) *int32 {
-	if s.Null() {
+	v := s.OptionalInt64()
+	if v == nil {
 		return nil
 	}
-	v := s.Int64()
-	if v < math.MinInt32 || v > math.MaxInt32 {
+	if *v < math.MinInt32 || *v > math.MaxInt32 {
 		s.Fail()
 		return nil
 	}
-	n := int32(v)
+	n := int32(*v)
 	return &n
-}
-
-func scanInt(s *jsonscan.Scanner) *int {
-	if s.Null() {
-		return nil
-	}
-	v := int(s.Int64())
-	return &v
 }
 
 func scanMessage(s *jsonscan.Scanner, m *chatMessage) {
@@ -240,22 +184,14 @@ func scanMessage(s *jsonscan.Scanner, m *chatMessage) {
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "role":
-			if !s.Null() {
-				m.Role = s.String()
-			}
+			s.StringTo(&m.Role)
 		case "content":
 			m.Content = raw(s)
 		case "tool_call_id":
-			if !s.Null() {
-				m.ToolCallID = s.String()
-			}
+			s.StringTo(&m.ToolCallID)
 		case "tool_calls":
-			if once(s, &seen, 1) && !s.Null() {
-				m.ToolCalls = make([]chatToolCall, 0, 1)
-				s.Array(func() {
-					m.ToolCalls = append(m.ToolCalls, chatToolCall{})
-					scanToolCall(s, &m.ToolCalls[len(m.ToolCalls)-1])
-				})
+			if s.Once(&seen, 1) {
+				m.ToolCalls = jsonscan.Slice(s, func(c *chatToolCall) { scanToolCall(s, c) })
 			}
 		default:
 			s.Unknown(key, messageFields...)
@@ -271,34 +207,26 @@ func scanToolCall(s *jsonscan.Scanner, c *chatToolCall) {
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "index":
-			c.Index = scanInt(s)
+			c.Index = s.OptionalInt()
 		case "id":
-			if !s.Null() {
-				c.ID = s.String()
-			}
+			s.StringTo(&c.ID)
 		case "type":
-			if !s.Null() {
-				c.Type = s.String()
-			}
+			s.StringTo(&c.Type)
 		case "function":
-			if once(s, &seen, 1) && !s.Null() {
+			if s.Once(&seen, 1) && !s.Null() {
 				s.Object(func(key []byte) {
 					switch string(key) {
 					case "name":
-						if !s.Null() {
-							c.Function.Name = s.String()
-						}
+						s.StringTo(&c.Function.Name)
 					case "arguments":
-						if !s.Null() {
-							c.Function.Arguments = s.String()
-						}
+						s.StringTo(&c.Function.Arguments)
 					default:
 						s.Unknown(key, callFunctionFields...)
 					}
 				})
 			}
 		case "extra_content":
-			if !once(s, &seen, 2) {
+			if !s.Once(&seen, 2) {
 				return
 			}
 			if s.Null() {
@@ -320,7 +248,7 @@ func scanExtraContent(s *jsonscan.Scanner, e *extraContent) {
 			s.Unknown(key, extraContentFields...)
 			return
 		}
-		if !once(s, &seen, 1) {
+		if !s.Once(&seen, 1) {
 			return
 		}
 		if s.Null() {
@@ -332,8 +260,8 @@ func scanExtraContent(s *jsonscan.Scanner, e *extraContent) {
 		s.Object(func(key []byte) {
 			if string(key) != "thought_signature" {
 				s.Unknown(key, googleContentFields...)
-			} else if !s.Null() {
-				g.ThoughtSignature = s.String()
+			} else {
+				s.StringTo(&g.ThoughtSignature)
 			}
 		})
 	})
@@ -347,21 +275,15 @@ func scanTool(s *jsonscan.Scanner, t *chatTool) {
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "type":
-			if !s.Null() {
-				t.Type = s.String()
-			}
+			s.StringTo(&t.Type)
 		case "function":
-			if once(s, &seen, 1) && !s.Null() {
+			if s.Once(&seen, 1) && !s.Null() {
 				s.Object(func(key []byte) {
 					switch string(key) {
 					case "name":
-						if !s.Null() {
-							t.Function.Name = s.String()
-						}
+						s.StringTo(&t.Function.Name)
 					case "description":
-						if !s.Null() {
-							t.Function.Description = s.String()
-						}
+						s.StringTo(&t.Function.Description)
 					case "parameters":
 						t.Function.Parameters = raw(s)
 					case "strict":
@@ -384,11 +306,9 @@ func scanResponseFormat(s *jsonscan.Scanner, f *responseFormat) {
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "type":
-			if !s.Null() {
-				f.Type = s.String()
-			}
+			s.StringTo(&f.Type)
 		case "json_schema":
-			if !once(s, &seen, 1) {
+			if !s.Once(&seen, 1) {
 				return
 			}
 			if s.Null() {
@@ -404,9 +324,7 @@ func scanResponseFormat(s *jsonscan.Scanner, f *responseFormat) {
 			s.Object(func(key []byte) {
 				switch string(key) {
 				case "name":
-					if !s.Null() {
-						js.Name = s.String()
-					}
+					s.StringTo(&js.Name)
 				case "schema":
 					js.Schema = raw(s)
 				case "strict":

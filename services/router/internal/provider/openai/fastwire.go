@@ -31,38 +31,19 @@ var (
 	detailsFields  = []string{"cached_tokens"}
 )
 
-// once reports whether the bit of a composite member is not yet set, and
-// sets it. encoding/json merges a repeated object or array into what the
-// first one decoded, which the readers below do not copy: a repeated
-// composite member sends the document to encoding/json.
-func once(s *jsonscan.Scanner, seen *uint8, bit uint8) bool {
-	if *seen&bit != 0 {
-		s.Fail()
-		return false
-	}
-	*seen |= bit
-	return true
-}
-
 func scanReply(data []byte, r *chatResponse) bool {
 	s := jsonscan.New(data)
-	var seen uint8
+	var seen uint32
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "model":
-			if !s.Null() {
-				r.Model = s.String()
-			}
+			s.StringTo(&r.Model)
 		case "choices":
-			if once(s, &seen, 1) && !s.Null() {
-				r.Choices = make([]chatChoice, 0, 1)
-				s.Array(func() {
-					r.Choices = append(r.Choices, chatChoice{})
-					scanChoice(s, &r.Choices[len(r.Choices)-1])
-				})
+			if s.Once(&seen, 1) {
+				r.Choices = jsonscan.Slice(s, func(c *chatChoice) { scanChoice(s, c) })
 			}
 		case "usage":
-			if once(s, &seen, 2) && !s.Null() {
+			if s.Once(&seen, 2) && !s.Null() {
 				r.Usage = &chatUsage{}
 				scanUsage(s, r.Usage)
 			}
@@ -83,7 +64,7 @@ func scanChoice(s *jsonscan.Scanner, c *chatChoice) {
 	if s.Null() {
 		return
 	}
-	var seen uint8
+	var seen uint32
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "index":
@@ -91,61 +72,42 @@ func scanChoice(s *jsonscan.Scanner, c *chatChoice) {
 				c.Index = int(s.Int64())
 			}
 		case "message":
-			if once(s, &seen, 1) {
+			if s.Once(&seen, 1) {
 				scanMessage(s, &c.Message)
 			}
 		case "delta":
-			if once(s, &seen, 2) {
+			if s.Once(&seen, 2) {
 				scanMessage(s, &c.Delta)
 			}
 		case "finish_reason":
-			c.FinishReason = scanOptional(s)
+			c.FinishReason = s.OptionalString()
 		default:
 			s.Unknown(key, choiceFields...)
 		}
 	})
 }
 
-// scanOptional reads a string that may be null.
-func scanOptional(s *jsonscan.Scanner) *string {
-	if s.Null() {
-		return nil
-	}
-	v := s.String()
-	return &v
-}
-
 func scanMessage(s *jsonscan.Scanner, m *chatMessage) {
 	if s.Null() {
 		return
 	}
-	var seen uint8
+	var seen uint32
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "role":
-			if !s.Null() {
-				m.Role = s.String()
-			}
+			s.StringTo(&m.Role)
 		case "content":
-			m.Content = scanOptional(s)
+			m.Content = s.OptionalString()
 		case "tool_call_id":
-			if !s.Null() {
-				m.ToolCallID = s.String()
-			}
+			s.StringTo(&m.ToolCallID)
 		case "tool_calls":
-			if once(s, &seen, 1) && !s.Null() {
-				m.ToolCalls = make([]chatToolCall, 0, 1)
-				s.Array(func() {
-					m.ToolCalls = append(m.ToolCalls, chatToolCall{})
-					scanCall(s, &m.ToolCalls[len(m.ToolCalls)-1])
-				})
+			if s.Once(&seen, 1) {
+				m.ToolCalls = jsonscan.Slice(s, func(c *chatToolCall) { scanCall(s, c) })
 			}
 		case "refusal":
-			m.Refusal = scanOptional(s)
+			m.Refusal = s.OptionalString()
 		case "reasoning_content":
-			if !s.Null() {
-				m.ReasoningContent = s.String()
-			}
+			s.StringTo(&m.ReasoningContent)
 		default:
 			s.Unknown(key, messageFields...)
 		}
@@ -156,27 +118,27 @@ func scanCall(s *jsonscan.Scanner, c *chatToolCall) {
 	if s.Null() {
 		return
 	}
-	var seen uint8
+	var seen uint32
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "index":
-			if s.Null() {
-				c.Index = nil
-			} else {
-				i := int(s.Int64())
-				c.Index = &i
-			}
+			c.Index = s.OptionalInt()
 		case "id":
-			if !s.Null() {
-				c.ID = s.String()
-			}
+			s.StringTo(&c.ID)
 		case "type":
-			if !s.Null() {
-				c.Type = s.String()
-			}
+			s.StringTo(&c.Type)
 		case "function":
-			if once(s, &seen, 1) && !s.Null() {
-				scanFunction(s, &c.Function)
+			if s.Once(&seen, 1) && !s.Null() {
+				s.Object(func(key []byte) {
+					switch string(key) {
+					case "name":
+						s.StringTo(&c.Function.Name)
+					case "arguments":
+						s.StringTo(&c.Function.Arguments)
+					default:
+						s.Unknown(key, functionFields...)
+					}
+				})
 			}
 		default:
 			s.Unknown(key, callFields...)
@@ -184,25 +146,8 @@ func scanCall(s *jsonscan.Scanner, c *chatToolCall) {
 	})
 }
 
-func scanFunction(s *jsonscan.Scanner, f *chatFunctionCall) {
-	s.Object(func(key []byte) {
-		switch string(key) {
-		case "name":
-			if !s.Null() {
-				f.Name = s.String()
-			}
-		case "arguments":
-			if !s.Null() {
-				f.Arguments = s.String()
-			}
-		default:
-			s.Unknown(key, functionFields...)
-		}
-	})
-}
-
 func scanUsage(s *jsonscan.Scanner, u *chatUsage) {
-	var seen uint8
+	var seen uint32
 	s.Object(func(key []byte) {
 		switch string(key) {
 		case "prompt_tokens":
@@ -214,7 +159,7 @@ func scanUsage(s *jsonscan.Scanner, u *chatUsage) {
 				u.CompletionTokens = s.Int64()
 			}
 		case "prompt_tokens_details":
-			if !once(s, &seen, 1) {
+			if !s.Once(&seen, 1) {
 				return
 			}
 			if s.Null() {
