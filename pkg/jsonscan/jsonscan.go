@@ -608,7 +608,7 @@ func Slice[T any](s *Scanner, elem func(*T)) []T {
 	if s.Null() {
 		return nil
 	}
-	out := make([]T, 0, 2)
+	out := make([]T, 0, 1)
 	s.Array(func() {
 		var zero T
 		out = append(out, zero)

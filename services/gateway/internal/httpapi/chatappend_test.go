@@ -101,3 +101,26 @@ func FuzzAppendChat(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendChat compares appendChat with json.Marshal on a reply
+// (BENCHMARKS.md).
+func BenchmarkAppendChat(b *testing.B) {
+	text, stop := "Hello, world", "stop"
+	r := chatResponse{ID: "chatcmpl-0123456789abcdef01234567", Object: "chat.completion", Created: 1796460000, Model: "gpt-4o-mini",
+		Choices: []chatChoice{{Message: &replyMessage{Role: "assistant", Content: &text}, FinishReason: &stop}},
+		Usage:   &chatUsage{PromptTokens: 12, CompletionTokens: 3, TotalTokens: 15}}
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = appendChat(make([]byte, 0, 256), &r)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -133,3 +133,27 @@ func FuzzDecodeChat(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeChat compares decodeChatRequest with encoding/json on the
+// request the load generator sends (BENCHMARKS.md).
+func BenchmarkDecodeChat(b *testing.B) {
+	doc := []byte(chatBodies[0])
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var body chatRequest
+			if err := decodeChatRequest(bytes.NewReader(doc), &body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var body chatRequest
+			if err := decodeChatStream(bytes.NewReader(doc), &body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
