@@ -105,7 +105,7 @@ func (h *handler) chatCompletions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := decodeChatRequest(in, &body); err != nil {
+	if err := decodeChatRequest(in, r.ContentLength, &body); err != nil {
 		return err
 	}
 	req, err := toGenerateRequest(&body, r.Header)

@@ -13,14 +13,20 @@ import (
 
 // decodeChatRequest reads the body of a chat completion into body as one
 // json.Decoder.Decode would, and checks that nothing but whitespace
-// follows. The common shape is read without reflection; anything else,
+// follows. A body of declared length up to maxScannedBody, the common
+// request, is read whole and scanned without reflection; anything else,
 // every error included, goes through encoding/json, over the same bytes
 // and the same read error, so errors stay as they were. FuzzDecodeChat
-// holds the two to the same result.
-func decodeChatRequest(in io.Reader, body *chatRequest) error {
+// holds the two to the same result. Larger bodies and those of unknown
+// length are decoded as they arrive, so that a broken one is refused
+// before its end.
+func decodeChatRequest(in io.Reader, length int64, body *chatRequest) error {
+	if length <= 0 || length > maxScannedBody {
+		return decodeChatStream(in, body)
+	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer func() {
-		if buf.Cap() <= maxPooledBody {
+		if buf.Cap() <= 2*maxScannedBody {
 			buf.Reset()
 			bodyBuffers.Put(buf)
 		}
@@ -52,8 +58,9 @@ func decodeChatStream(src io.Reader, body *chatRequest) error {
 	return nil
 }
 
-// maxPooledBody bounds the buffers kept for the next request.
-const maxPooledBody = 256 << 10
+// maxScannedBody bounds the bodies read whole for the scanner; the
+// buffers kept for the next request are as large.
+const maxScannedBody = 256 << 10
 
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 

@@ -63,7 +63,7 @@ func TestDecodeChatKeepsErrors(t *testing.T) {
 		`[]`,
 	} {
 		var got, want chatRequest
-		gotErr := decodeChatRequest(strings.NewReader(doc), &got)
+		gotErr := decodeChatRequest(strings.NewReader(doc), int64(len(doc)), &got)
 		wantErr := decodeChatStream(strings.NewReader(doc), &want)
 		if !reflect.DeepEqual(gotErr, wantErr) || !reflect.DeepEqual(got, want) {
 			t.Errorf("decodeChatRequest(%s) = %+v, %v; encoding/json: %+v, %v", doc, got, gotErr, want, wantErr)
@@ -76,10 +76,39 @@ func TestDecodeChatKeepsErrors(t *testing.T) {
 		return http.MaxBytesReader(nil, io.NopCloser(strings.NewReader(big)), 50)
 	}
 	var got, want chatRequest
-	gotErr, wantErr := decodeChatRequest(limited(), &got), decodeChatStream(limited(), &want)
+	gotErr, wantErr := decodeChatRequest(limited(), int64(len(big)), &got), decodeChatStream(limited(), &want)
 	var ae *apiError
 	if !errors.As(gotErr, &ae) || ae.status != http.StatusRequestEntityTooLarge || !reflect.DeepEqual(gotErr, wantErr) {
 		t.Errorf("over the limit: %v; encoding/json: %v", gotErr, wantErr)
+	}
+}
+
+// unreadReader fails the test if read: the bytes after a broken start.
+type unreadReader struct{ t *testing.T }
+
+func (r unreadReader) Read([]byte) (int, error) {
+	r.t.Error("read past a broken start")
+	return 0, io.EOF
+}
+
+// TestDecodeChatStreamsLargeBodies checks that a body of unknown length or
+// over maxScannedBody is decoded as it arrives: refused at a broken start
+// without waiting for the rest, and read like any other when whole.
+func TestDecodeChatStreamsLargeBodies(t *testing.T) {
+	for _, length := range []int64{-1, maxScannedBody + 1} {
+		var body chatRequest
+		in := io.MultiReader(strings.NewReader(`{"model":x`), unreadReader{t})
+		if err := decodeChatRequest(in, length, &body); err == nil {
+			t.Errorf("length %d: a broken body decoded", length)
+		}
+		doc := chatBodies[1]
+		var got, want chatRequest
+		if err := decodeChatRequest(strings.NewReader(doc), length, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeChatStream(strings.NewReader(doc), &want); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("length %d: decoded %+v; encoding/json %+v, %v", length, got, want, err)
+		}
 	}
 }
 
@@ -123,7 +152,7 @@ func FuzzDecodeChat(f *testing.F) {
 	f.Add([]byte(`{"messages":[null,{"content":null,"tool_calls":[null,{"index":null,"function":null,"extra_content":{"google":null}},{"extra_content":null}]}],"tools":[null,{"function":null}],"response_format":{"json_schema":null},"seed":null,"parallel_tool_calls":null,"stream_options":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got, want chatRequest
-		gotErr := decodeChatRequest(bytes.NewReader(data), &got)
+		gotErr := decodeChatRequest(bytes.NewReader(data), int64(len(data)), &got)
 		wantErr := decodeChatStream(bytes.NewReader(data), &want)
 		if !reflect.DeepEqual(gotErr, wantErr) {
 			t.Fatalf("decodeChatRequest(%q) error %v; encoding/json %v", data, gotErr, wantErr)
@@ -142,7 +171,7 @@ func BenchmarkDecodeChat(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var body chatRequest
-			if err := decodeChatRequest(bytes.NewReader(doc), &body); err != nil {
+			if err := decodeChatRequest(bytes.NewReader(doc), int64(len(doc)), &body); err != nil {
 				b.Fatal(err)
 			}
 		}
