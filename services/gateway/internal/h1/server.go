@@ -2,9 +2,13 @@
 // than net/http's server, for the gateway's hot path, where what the server
 // adds to a call counts in tens of microseconds.
 //
-// Requests are parsed by net/http itself (http.ReadRequest: the request
-// line, headers, Content-Length and chunked framing, with net/http's rules
-// against smuggling); what this package does differently is around that:
+// A request head of the common form (HTTP/1.1, a path as target, a known
+// method, one Host, a Content-Length or no body, all of it already read)
+// is parsed here, into the request http.ReadRequest would make of it;
+// FuzzReadHead holds the two to that. Every other request, malformed ones
+// included, is parsed by http.ReadRequest itself, with net/http's
+// framing, chunked bodies, rules against smuggling and errors. Beyond
+// parsing, what this package does differently is:
 //
 //   - net/http starts a goroutine per request that reads the connection to
 //     notice a client going away, and stops it when the handler returns.
@@ -320,7 +324,11 @@ func (c *conn) serveOne(t0 time.Time) bool {
 	} else {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 	}
-	req, err := http.ReadRequest(c.br)
+	var err error
+	req := readHead(c.br)
+	if req == nil {
+		req, err = http.ReadRequest(c.br)
+	}
 	tooLarge := c.in.left == 0
 	c.in.left = -1
 	if err != nil {

@@ -570,3 +570,30 @@ func (l *failingListener) Accept() (net.Conn, error) {
 	}
 	return l.Listener.Accept()
 }
+
+// A common request is parsed by readHead, not net/http, and its handler
+// gets the request and body net/http would have made of it.
+func TestCommonHeadReadHere(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		var rc io.ReadCloser
+		if tb, ok := r.Body.(*trackedBody); ok {
+			rc = tb.rc
+		}
+		if _, ok := rc.(*fixedBody); !ok {
+			t.Errorf("request body %T, want one readHead made", rc)
+		}
+		body, err := io.ReadAll(r.Body)
+		_, _ = fmt.Fprintf(w, "%s %s %s %q %v", r.Method, r.URL, r.Header.Get("X-Stainless-Os"), body, err)
+	})
+	c := dial(t, addr)
+	_, _ = io.WriteString(c, commonHeads["python"])
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if want := `POST /v1/chat/completions Linux "{}" <nil>`; string(got) != want {
+		t.Errorf("handler saw %q, want %q", got, want)
+	}
+}
