@@ -267,3 +267,29 @@ func requestDiff(got, want *http.Request) string {
 	}
 	return diff.String()
 }
+
+func BenchmarkReadHead(b *testing.B) {
+	head := []byte(commonHeads["python"])
+	for _, bc := range []struct {
+		name string
+		read func(*bufio.Reader) (*http.Request, error)
+	}{
+		{"fast", func(br *bufio.Reader) (*http.Request, error) { return readHead(br), nil }},
+		{"net-http", http.ReadRequest},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			src := bytes.NewReader(head)
+			br := bufio.NewReaderSize(src, 4<<10)
+			b.ReportAllocs()
+			for b.Loop() {
+				src.Reset(head)
+				br.Reset(src)
+				_, _ = br.Peek(1)
+				req, err := bc.read(br)
+				if req == nil || err != nil {
+					b.Fatal("not read: ", err)
+				}
+			}
+		})
+	}
+}
