@@ -548,18 +548,26 @@ type directBody struct {
 	keep bool
 	stop func() bool
 
-	once sync.Once
-	eof  atomic.Bool
+	// failed is set by a read that failed: a body cut short reads
+	// io.EOF after io.ErrUnexpectedEOF, and is not at its end.
+	failed bool
+	once   sync.Once
+	eof    atomic.Bool
 }
 
 func (b *directBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	switch {
 	case err == io.EOF:
-		b.eof.Store(true)
-	case err != nil && b.ctx.Err() != nil:
-		// The deadline cancellation set is the cause, not the network.
-		err = context.Cause(b.ctx)
+		if !b.failed {
+			b.eof.Store(true)
+		}
+	case err != nil:
+		b.failed = true
+		if b.ctx.Err() != nil {
+			// The deadline cancellation set is the cause, not the network.
+			err = context.Cause(b.ctx)
+		}
 	}
 	return n, err
 }

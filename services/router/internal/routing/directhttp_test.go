@@ -1105,3 +1105,36 @@ func TestDirectTakesKnownLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectBodyEOFAfterAnError: a body cut short by the server reads
+// io.ErrUnexpectedEOF, then io.EOF (net/http's does); it was not read to
+// its end, and its connection is not pooled.
+func TestDirectBodyEOFAfterAnError(t *testing.T) {
+	t.Parallel()
+
+	client, server := net.Pipe()
+	defer server.Close()
+	tr := newDirectTransport()
+	defer tr.CloseIdleConnections()
+	c := &directConn{Conn: client, br: bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"))}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &directBody{body: resp.Body, ctx: context.Background(), conn: c, t: tr,
+		addr: "upstream:80", keep: true, stop: func() bool { return true }}
+	var errs []error
+	for range 3 {
+		_, err := b.Read(make([]byte, 8))
+		errs = append(errs, err)
+	}
+	if !reflect.DeepEqual(errs, []error{nil, io.ErrUnexpectedEOF, io.EOF}) {
+		t.Fatalf("reads ended %v", errs)
+	}
+	_ = b.Close()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if n := len(tr.idle["upstream:80"]); n != 0 {
+		t.Errorf("%d connections pooled after a body cut short", n)
+	}
+}
