@@ -169,7 +169,7 @@ func (t *directTransport) roundTrip(req *http.Request, addr string, plain, fresh
 	c.in.limit(t.maxHeaderBytes)
 	var resp *http.Response
 	for interim := 0; ; interim++ {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = readResponse(c.br, req)
 		if err != nil {
 			if c.in.left == 0 {
 				err = errHeadersTooLarge
