@@ -372,6 +372,37 @@ func FuzzFastResponse(f *testing.F) {
 	})
 }
 
+// BenchmarkReadResponseHead compares reading a vLLM completion's head, and
+// its small body, with http.ReadResponse and with readResponse.
+func BenchmarkReadResponseHead(b *testing.B) {
+	answer := []byte(commonAnswers()[0])
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8000/v1/chat/completions", nil)
+	rd := bytes.NewReader(answer)
+	br := bufio.NewReaderSize(rd, 16<<10)
+	for _, r := range []struct {
+		name string
+		read func(*bufio.Reader, *http.Request) (*http.Response, error)
+	}{
+		{"http.ReadResponse", http.ReadResponse},
+		{"readResponse", readResponse},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(answer)
+				br.Reset(rd)
+				resp, err := r.read(br, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // TestDirectTransportReadsPastTrailers: a chunked answer with trailer fields
 // gives them in Trailer and leaves its connection at the next answer.
 func TestDirectTransportReadsPastTrailers(t *testing.T) {
