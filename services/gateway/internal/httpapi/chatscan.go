@@ -347,3 +347,12 @@ func scanResponseFormat(s *jsonscan.Scanner, f *responseFormat) {
 		}
 	})
 }
+
+// scanString reads a JSON string as encoding/json would, or reports false
+// for one it leaves to encoding/json.
+func scanString(raw []byte) (string, bool) {
+	s := jsonscan.New(raw)
+	v := s.String()
+	s.End()
+	return v, s.OK()
+}

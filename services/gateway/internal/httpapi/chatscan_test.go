@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -108,6 +109,22 @@ func TestDecodeChatStreamsLargeBodies(t *testing.T) {
 		}
 		if err := decodeChatStream(strings.NewReader(doc), &want); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("length %d: decoded %+v; encoding/json %+v, %v", length, got, want, err)
+		}
+	}
+}
+
+// TestMessageTextScans checks that a message's text reads the same through
+// the scanner as through encoding/json, escapes and invalid UTF-8 included.
+func TestMessageTextScans(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `"caf\u00e9 \"q\" \n"`, "\"bad \xff\"", `"\ud800"`} {
+		got, err := messageText(json.RawMessage(raw))
+		var want string
+		wantErr := json.Unmarshal([]byte(raw), &want)
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("messageText(%s) = %q, %v; encoding/json %q, %v", raw, got, err, want, wantErr)
+		}
+		if _, ok := scanString([]byte(raw)); ok != (raw == `"plain"` || strings.HasPrefix(raw, `"caf`)) {
+			t.Errorf("scanString(%s) ok = %v", raw, ok)
 		}
 	}
 }
