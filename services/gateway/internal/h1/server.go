@@ -22,9 +22,10 @@
 // It serves HTTP/1.0 and 1.1 in clear text, no HTTP/2, TLS, Hijack or
 // pipelined request concurrency (pipelined requests are answered in turn).
 // Differences from net/http that Keel's routes do not meet: a request in
-// absolute form needs no Host header, an empty Host header is refused, an
-// Expect other than 100-continue gets 417, and OPTIONS * reaches the
-// handler.
+// absolute form needs no Host header (net/http's parser drops it, so it is
+// not checked either), an empty Host header is refused, an Expect that
+// names anything but 100-continue, on any of its lines, gets 417, and
+// OPTIONS * reaches the handler.
 package h1
 
 import (
@@ -35,8 +36,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -295,17 +298,31 @@ func (c *conn) waitForRequest(first bool) (time.Time, bool) {
 		maxHeader = 1 << 20
 	}
 	c.in.left = int64(maxHeader) + 4096 // slack for the request line, as net/http allows
-	// Up to four CR or LF before a request are dropped, as net/http does
-	// for clients that end a body with one.
-	for range 4 {
+	// Up to two empty lines (CRLF or a bare LF) before a request are
+	// dropped, for clients that end a body with one (RFC 9112, 2.2); a
+	// lone CR is no line end, and is left to the parser to refuse.
+	for dropped := 0; dropped < 4; {
 		b, err := c.br.Peek(1)
 		if err != nil {
 			return start, false
 		}
-		if b[0] != '\r' && b[0] != '\n' {
+		n := 0
+		switch b[0] {
+		case '\n':
+			n = 1
+		case '\r':
+			if b, err = c.br.Peek(2); err != nil {
+				return start, false
+			}
+			if b[1] == '\n' {
+				n = 2
+			}
+		}
+		if n == 0 {
 			break
 		}
-		_, _ = c.br.Discard(1)
+		_, _ = c.br.Discard(n)
+		dropped += n
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return start, false
@@ -359,9 +376,9 @@ func (c *conn) serveOne(t0 time.Time) bool {
 	_ = c.rwc.SetReadDeadline(deadline)
 
 	w := newResponse(c, req)
-	switch expect := req.Header.Get("Expect"); {
-	case expect == "":
-	case httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue"):
+	switch expectation(req.Header["Expect"]) {
+	case "":
+	case "100-continue":
 		// An HTTP/1.0 client gets no 100 Continue, as in net/http.
 		w.sendContinue = req.ProtoAtLeast(1, 1) && req.ContentLength != 0
 	default:
@@ -419,6 +436,26 @@ func (c *conn) serveOne(t0 time.Time) bool {
 		c.unread = false
 	}
 	return true
+}
+
+// expectation reads the Expect field lines: "" when they name nothing,
+// "100-continue" when they name only that, anything else otherwise. A
+// server may refuse any other expectation (RFC 9110, 10.1.1), and one it
+// does not meet must not pass as met beside a 100-continue.
+func expectation(lines []string) string {
+	var got string
+	for _, line := range lines {
+		for member := range strings.SplitSeq(line, ",") {
+			switch member = textproto.TrimString(member); {
+			case member == "":
+			case strings.EqualFold(member, "100-continue"):
+				got = "100-continue"
+			default:
+				return member
+			}
+		}
+	}
+	return got
 }
 
 // lingerTimeout bounds how long a connection closing with a request body

@@ -221,6 +221,9 @@ func TestRefusesMalformedRequests(t *testing.T) {
 		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", "431"},
 		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505"},
 		{"expectation", "POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\na", "417"},
+		{"expectation beside 100-continue", "POST / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\na", "417"},
+		{"expectation in a list", "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, foo\r\nContent-Length: 1\r\n\r\na", "417"},
+		{"bare CR before the request", "\rGET / HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		// Targets that are no URL (the parser's *url.Error is a net.Error
 		// too, yet the client is still there to be told).
 		{"bad escape in target", "GET %zz HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
