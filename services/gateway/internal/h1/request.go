@@ -3,13 +3,13 @@ package h1
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/keelhq/keel/pkg/httpbody"
 )
 
 // maxFields bounds the header lines of a head readHead takes; a head with
@@ -47,7 +47,7 @@ var classes = func() (t [256]uint8) {
 type parsed struct {
 	req  http.Request
 	url  url.URL
-	body fixedBody
+	body httpbody.Fixed // unlike net/http's, Close reads nothing: serveOne drops what the handler left, up to maxDrain
 }
 
 type field struct{ name, value []byte }
@@ -204,7 +204,7 @@ func readHead(br *bufio.Reader) *http.Request {
 	r.ContentLength = length
 	r.Body = http.NoBody
 	if length > 0 {
-		p.body.br, p.body.left = br, length
+		p.body.Reset(br, length)
 		r.Body = &p.body
 	}
 	_, _ = br.Discard(headLen)
@@ -272,47 +272,4 @@ func parseLength(v string) (int64, bool) {
 		n = n*10 + d
 	}
 	return n, true
-}
-
-// fixedBody is the body of a request with a Content-Length, read as
-// net/http reads one: up to that length and then io.EOF, with the last
-// bytes when it can; io.ErrUnexpectedEOF when the connection ends before,
-// and io.EOF after that. Unlike net/http's, Close does not read the rest:
-// serveOne drops what the handler left, up to maxDrain.
-type fixedBody struct {
-	mu     sync.Mutex // the handler's reads, and the server's after it
-	br     *bufio.Reader
-	left   int64
-	closed bool
-}
-
-func (b *fixedBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, http.ErrBodyReadAfterClose
-	}
-	if b.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.br.Read(p)
-	b.left -= int64(n)
-	switch {
-	case err == io.EOF && b.left > 0:
-		b.left = 0
-		err = io.ErrUnexpectedEOF
-	case err == nil && n > 0 && b.left == 0:
-		err = io.EOF
-	}
-	return n, err
-}
-
-func (b *fixedBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closed = true
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keelhq/keel/pkg/httpbody"
 )
 
 // start serves h on loopback and returns the server and its address.
@@ -583,7 +585,7 @@ func TestCommonHeadReadHere(t *testing.T) {
 		if tb, ok := r.Body.(*trackedBody); ok {
 			rc = tb.rc
 		}
-		if _, ok := rc.(*fixedBody); !ok {
+		if _, ok := rc.(*httpbody.Fixed); !ok {
 			t.Errorf("request body %T, want one readHead made", rc)
 		}
 		body, err := io.ReadAll(r.Body)

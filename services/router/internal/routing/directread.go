@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strings"
 	"sync/atomic"
+
+	"github.com/keelhq/keel/pkg/httpbody"
 )
 
 // readResponse reads the answer to req from br. The head upstreams send
@@ -224,7 +226,9 @@ func fastResponse(br *bufio.Reader, req *http.Request) *http.Response {
 	case length == 0:
 		resp.Body = http.NoBody
 	default:
-		resp.Body = &lengthBody{br: br, left: length}
+		// Its Close reads nothing: the transport closes a connection
+		// whose body was not read to its end.
+		resp.Body = httpbody.NewFixed(br, length)
 	}
 	return resp
 }
@@ -399,44 +403,6 @@ func connectionClose(v []byte) (closing, ok bool) {
 		}
 		v = rest
 	}
-}
-
-// lengthBody is a body of Content-Length bytes, read as net/http reads one:
-// io.EOF with its last bytes, io.ErrUnexpectedEOF if the connection ends
-// first (and io.EOF after that).
-type lengthBody struct {
-	br     *bufio.Reader
-	left   int64
-	closed atomic.Bool
-}
-
-func (b *lengthBody) Read(p []byte) (int, error) {
-	if b.closed.Load() {
-		return 0, http.ErrBodyReadAfterClose
-	}
-	if b.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.br.Read(p)
-	b.left -= int64(n)
-	switch {
-	case err == io.EOF && b.left > 0:
-		b.left = 0
-		err = io.ErrUnexpectedEOF
-	case err == nil && n > 0 && b.left == 0:
-		err = io.EOF
-	}
-	return n, err
-}
-
-// Close does not read the rest: the transport closes a connection whose
-// body was not read to its end.
-func (b *lengthBody) Close() error {
-	b.closed.Store(true)
-	return nil
 }
 
 // chunkedBody is a chunked body: net/http's chunk reader, then the trailer
