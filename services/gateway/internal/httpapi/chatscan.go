@@ -58,8 +58,8 @@ func decodeChatStream(src io.Reader, body *chatRequest) error {
 	return nil
 }
 
-// maxScannedBody bounds the bodies read whole for the scanner; the
-// buffers kept for the next request are as large.
+// maxScannedBody bounds the bodies read whole for the scanner; buffers up
+// to twice as large (a gzip body inflates) are kept for the next request.
 const maxScannedBody = 256 << 10
 
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
