@@ -206,6 +206,10 @@ func sameAsNetHTTP(t testing.TB, input []byte, chunk int) bool {
 	if diff := requestDiff(got, want); diff != "" {
 		t.Fatalf("readHead and net/http differ on %q:\n%s", input, diff)
 	}
+	// serveOne does not check a head readHead took: readHead must have.
+	if got.ProtoMajor != 1 || invalid(got) != "" {
+		t.Fatalf("readHead took %q, which serveOne refuses: %q", input, invalid(got))
+	}
 	if (got.Body == http.NoBody) != (want.Body == http.NoBody) {
 		t.Fatalf("NoBody: readHead %v, net/http %v; input %q", got.Body == http.NoBody, want.Body == http.NoBody, input)
 	}

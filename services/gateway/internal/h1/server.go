@@ -341,34 +341,13 @@ func (c *conn) serveOne(t0 time.Time) bool {
 	} else {
 		_ = c.rwc.SetReadDeadline(time.Time{})
 	}
-	var err error
 	req := readHead(c.br)
 	if req == nil {
-		req, err = http.ReadRequest(c.br)
-	}
-	tooLarge := c.in.left == 0
-	c.in.left = -1
-	if err != nil {
-		switch {
-		case tooLarge:
-			c.refuse(http.StatusRequestHeaderFieldsTooLarge, "request headers too large")
-		case isNetError(err):
-			// The client went away or was too slow: nothing to answer.
-		default:
-			// The parser's message quotes the input: it is logged, not sent.
-			c.srv.logger().Debug("http request unreadable", "error", err, "remote", c.remoteAddr)
-			c.refuse(http.StatusBadRequest, "")
+		if req = c.readRequest(); req == nil {
+			return false
 		}
-		return false
 	}
-	if req.ProtoMajor != 1 {
-		c.refuse(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
-		return false
-	}
-	if msg := invalid(req); msg != "" {
-		c.refuse(http.StatusBadRequest, msg)
-		return false
-	}
+	c.in.left = -1 // the header's bound is over
 	var deadline time.Time
 	if d := c.srv.ReadTimeout; d > 0 {
 		deadline = t0.Add(d)
@@ -456,6 +435,38 @@ func expectation(lines []string) string {
 		}
 	}
 	return got
+}
+
+// readRequest reads a head readHead left with net/http's parser, and
+// checks what readHead checks as it reads: HTTP/1.x, a valid Host, header
+// fields without bad bytes. It answers a request it refuses, and returns
+// nil for it.
+func (c *conn) readRequest() *http.Request {
+	req, err := http.ReadRequest(c.br)
+	tooLarge := c.in.left == 0
+	c.in.left = -1
+	if err != nil {
+		switch {
+		case tooLarge:
+			c.refuse(http.StatusRequestHeaderFieldsTooLarge, "request headers too large")
+		case isNetError(err):
+			// The client went away or was too slow: nothing to answer.
+		default:
+			// The parser's message quotes the input: it is logged, not sent.
+			c.srv.logger().Debug("http request unreadable", "error", err, "remote", c.remoteAddr)
+			c.refuse(http.StatusBadRequest, "")
+		}
+		return nil
+	}
+	if req.ProtoMajor != 1 {
+		c.refuse(http.StatusHTTPVersionNotSupported, "unsupported protocol version")
+		return nil
+	}
+	if msg := invalid(req); msg != "" {
+		c.refuse(http.StatusBadRequest, msg)
+		return nil
+	}
+	return req
 }
 
 // lingerTimeout bounds how long a connection closing with a request body
