@@ -4,36 +4,14 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-)
 
-// filled returns a value of type t with every field set, recursively: a
-// field added to the reply types and not to appendChat shows up against
-// json.Marshal.
-func filled(t reflect.Type, s string, n int64) reflect.Value {
-	v := reflect.New(t).Elem()
-	switch t.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Int, reflect.Int64:
-		v.SetInt(n)
-	case reflect.Pointer:
-		v.Set(filled(t.Elem(), s, n).Addr())
-	case reflect.Slice:
-		v.Set(reflect.Append(reflect.MakeSlice(t, 0, 2), filled(t.Elem(), s, n), filled(t.Elem(), s+"2", n+1)))
-	case reflect.Struct:
-		for i := range t.NumField() {
-			v.Field(i).Set(filled(t.Field(i).Type, s, n))
-		}
-	default:
-		panic("filled: no value for " + t.String())
-	}
-	return v
-}
+	"github.com/keelhq/keel/pkg/jsonscan/jsonscantest"
+)
 
 func TestAppendChat(t *testing.T) {
 	text, stop, empty := "Hi <b>&</b> caf\u00e9\n\u2028", "stop", ""
 	index := 3
-	full := filled(reflect.TypeFor[chatResponse](), "s\"\\\x01", 7).Interface().(chatResponse)
+	full := jsonscantest.Filled(reflect.TypeFor[chatResponse](), "s\"\\\x01", 7).Interface().(chatResponse)
 	for _, r := range []chatResponse{
 		full,
 		{},

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keelhq/keel/pkg/jsonscan/jsonscantest"
 )
 
 // chatBodies are requests as OpenAI clients send them.
@@ -149,12 +151,7 @@ func TestScanChatKnowsEveryField(t *testing.T) {
 		{reflect.TypeFor[responseFormat](), responseFormatFields},
 		{reflect.TypeOf(responseFormat{}.JSONSchema).Elem(), jsonSchemaFields},
 	} {
-		var names []string
-		for f := range tc.typ.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			names = append(names, name)
-		}
-		if !slices.Equal(names, tc.fields) {
+		if names := jsonscantest.Names(tc.typ); !slices.Equal(names, tc.fields) {
 			t.Errorf("%s has fields %q; its scanner knows %q", tc.typ, names, tc.fields)
 		}
 	}

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/keelhq/keel/pkg/jsonscan/jsonscantest"
 	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
@@ -111,12 +111,7 @@ func TestScanReplyKnowsEveryField(t *testing.T) {
 		{reflect.TypeFor[chatUsage](), usageFields},
 		{reflect.TypeOf(chatUsage{}.PromptTokensDetails).Elem(), detailsFields},
 	} {
-		var names []string
-		for f := range tc.typ.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			names = append(names, name)
-		}
-		if !slices.Equal(names, tc.fields) {
+		if names := jsonscantest.Names(tc.typ); !slices.Equal(names, tc.fields) {
 			t.Errorf("%s has fields %q; its scanner knows %q", tc.typ, names, tc.fields)
 		}
 	}
@@ -170,39 +165,8 @@ func BenchmarkDecodeReply(b *testing.B) {
 	})
 }
 
-// filled returns a value of type t with every field set, recursively
-// (interfaces left nil): a field added to the request types and not to
-// appendRequest shows up against json.Marshal.
-func filled(t reflect.Type, s string, n int64) reflect.Value {
-	v := reflect.New(t).Elem()
-	switch t.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Int, reflect.Int64:
-		v.SetInt(n)
-	case reflect.Float64:
-		v.SetFloat(float64(n) / 8)
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Uint8:
-		v.SetUint('1')
-	case reflect.Interface:
-	case reflect.Pointer:
-		v.Set(filled(t.Elem(), s, n).Addr())
-	case reflect.Slice:
-		v.Set(reflect.Append(reflect.MakeSlice(t, 0, 2), filled(t.Elem(), s, n), filled(t.Elem(), s+"2", n+1)))
-	case reflect.Struct:
-		for i := range t.NumField() {
-			v.Field(i).Set(filled(t.Field(i).Type, s, n))
-		}
-	default:
-		panic("filled: no value for " + t.String())
-	}
-	return v
-}
-
 func TestEncodeRequest(t *testing.T) {
-	full := filled(reflect.TypeFor[chatRequest](), "s<\"\\\x01\u2028", 7).Interface().(chatRequest)
+	full := jsonscantest.Filled(reflect.TypeFor[chatRequest](), "s<\"\\\x01\u2028", 7).Interface().(chatRequest)
 	full.Tools, full.ResponseFormat = nil, nil
 	temp, zero := 0.2, 0.0
 	plain := toChatRequest(provider.Request{
