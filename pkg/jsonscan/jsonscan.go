@@ -539,7 +539,8 @@ func digits(d []byte, i int) int {
 // Once reports whether bit is not yet in seen, and adds it. encoding/json
 // merges a repeated object or array member into what the first one decoded,
 // which readers do not copy: a composite member read twice fails the
-// document.
+// document. Readers fill zero values, so a composite member met once and
+// null needs nothing: it is already the nil encoding/json would set.
 func (s *Scanner) Once(seen *uint32, bit uint32) bool {
 	if *seen&bit != 0 {
 		s.Fail()

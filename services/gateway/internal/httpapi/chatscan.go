@@ -155,11 +155,6 @@ func scanChatRequest(data []byte, b *chatRequest) bool {
 			if !s.Null() {
 				s.Fail()
 			}
-			if string(key) == "logit_bias" {
-				b.LogitBias = nil
-			} else {
-				b.KeelVariables = nil
-			}
 		default:
 			s.Unknown(key, requestFields...)
 		}
@@ -233,15 +228,10 @@ func scanToolCall(s *jsonscan.Scanner, c *chatToolCall) {
 				})
 			}
 		case "extra_content":
-			if !s.Once(&seen, 2) {
-				return
+			if s.Once(&seen, 2) && !s.Null() {
+				c.ExtraContent = &extraContent{}
+				scanExtraContent(s, c.ExtraContent)
 			}
-			if s.Null() {
-				c.ExtraContent = nil
-				return
-			}
-			c.ExtraContent = &extraContent{}
-			scanExtraContent(s, c.ExtraContent)
 		default:
 			s.Unknown(key, toolCallFields...)
 		}
@@ -255,11 +245,7 @@ func scanExtraContent(s *jsonscan.Scanner, e *extraContent) {
 			s.Unknown(key, extraContentFields...)
 			return
 		}
-		if !s.Once(&seen, 1) {
-			return
-		}
-		if s.Null() {
-			e.Google = nil
+		if !s.Once(&seen, 1) || s.Null() {
 			return
 		}
 		g := &googleContent{}
@@ -315,11 +301,7 @@ func scanResponseFormat(s *jsonscan.Scanner, f *responseFormat) {
 		case "type":
 			s.StringTo(&f.Type)
 		case "json_schema":
-			if !s.Once(&seen, 1) {
-				return
-			}
-			if s.Null() {
-				f.JSONSchema = nil
+			if !s.Once(&seen, 1) || s.Null() {
 				return
 			}
 			js := &struct {

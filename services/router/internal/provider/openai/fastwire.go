@@ -159,11 +159,7 @@ func scanUsage(s *jsonscan.Scanner, u *chatUsage) {
 				u.CompletionTokens = s.Int64()
 			}
 		case "prompt_tokens_details":
-			if !s.Once(&seen, 1) {
-				return
-			}
-			if s.Null() {
-				u.PromptTokensDetails = nil
+			if !s.Once(&seen, 1) || s.Null() {
 				return
 			}
 			d := &struct {
