@@ -38,6 +38,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+
+	"github.com/keelhq/keel/pkg/rawio"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -105,7 +107,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		c := s.newConn(rwc)
+		c := s.newConn(rawio.Wrap(rwc))
 		if c == nil {
 			_ = rwc.Close()
 			continue

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/keelhq/keel/pkg/rawio"
 )
 
 // directTransport sends plaintext HTTP/1.1 requests on the calling
@@ -450,7 +452,7 @@ func (t *directTransport) conn(ctx context.Context, addr string, fresh bool) (*d
 		c := list[len(list)-1]
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(c.lastUsed) < t.idleTimeout && quiet(c.Conn) {
+		if now.Sub(c.lastUsed) < t.idleTimeout && rawio.Quiet(c.Conn) {
 			return c, true, nil
 		}
 		_ = c.Close()
@@ -460,6 +462,7 @@ func (t *directTransport) conn(ctx context.Context, addr string, fresh bool) (*d
 	if err != nil {
 		return nil, false, err
 	}
+	nc = rawio.Wrap(nc)
 	in := &meteredReader{r: nc, left: -1}
 	return &directConn{Conn: nc, in: in, br: bufio.NewReaderSize(in, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
 }

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package rawio
+
+import "net"
+
+func wrap(c net.Conn) net.Conn { return c }
+
+// quietConn cannot peek here: a pooled connection is then never reused.
+func quietConn(net.Conn) bool { return false }

@@ -1,0 +1,48 @@
+// Package rawio reads and writes TCP sockets without telling the Go
+// runtime that a system call is under way.
+//
+// The sockets of package net are non-blocking: a read or write either
+// completes at once or fails with EAGAIN, and the wait for readiness is
+// the netpoller's. Yet every such call goes through the runtime's
+// entersyscall and exitsyscall, and when the process was idle the first one
+// wakes the sysmon thread. On a gateway answering one client at a time that
+// is a thread hand-off per request on the critical path (BENCHMARKS.md,
+// "seventh pass"). A connection wrapped by Wrap makes the same calls with
+// syscall.RawSyscall inside syscall.RawConn's Read and Write, which still
+// wait in the netpoller and honour deadlines and Close.
+//
+// What is given up: the race detector does not see the kernel's writes
+// into a read buffer, and a call holds its P while the kernel copies; a
+// write hands the kernel at most maxChunk bytes a call to bound that.
+package rawio
+
+import (
+	"net"
+	"syscall"
+)
+
+// maxChunk is the most bytes one write system call is given.
+const maxChunk = 256 << 10
+
+// Wrap returns c reading and writing by raw system calls when it is a
+// *net.TCPConn on a platform where that is done (Linux), and c itself
+// otherwise. Everything but Read and Write is the TCPConn's.
+func Wrap(c net.Conn) net.Conn {
+	return wrap(c)
+}
+
+// Quiet reports whether nothing is waiting to be read on c: no bytes and
+// no close from the peer. It peeks without blocking and takes nothing;
+// false where c cannot be peeked.
+func Quiet(c net.Conn) bool {
+	return quietConn(c)
+}
+
+func rawConn(c net.Conn) (syscall.RawConn, bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, false
+	}
+	raw, err := sc.SyscallConn()
+	return raw, err == nil
+}
