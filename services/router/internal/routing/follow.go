@@ -29,7 +29,7 @@ import (
 // once.
 //
 // Replicas see each other's calls once they are published (the outbox
-// lingers a few milliseconds), so calls made at the same moment on two
+// lingers up to 10 ms), so calls made at the same moment on two
 // replicas can together pass a limit by what they reserved.
 func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instance string, caughtUp chan<- struct{}) error {
 	signal := func() {

@@ -16,8 +16,12 @@ import (
 const DefaultOutboxSize = 8192
 
 // DefaultOutboxLinger is how long an outbox worker holding one record
-// waits for more to publish with it.
-const DefaultOutboxLinger = 2 * time.Millisecond
+// waits for more to publish with it. Every batch costs the same stream write
+// and acknowledgement, whatever it holds: 10 ms instead of 2 took 5-7 µs of
+// CPU off each call with 16 clients and 15-30 µs off the one-client p50
+// (BENCHMARKS.md, "seventh pass"), for other replicas seeing the use up
+// to 8 ms later.
+const DefaultOutboxLinger = 10 * time.Millisecond
 
 // maxBatch is the most records a worker publishes together.
 const maxBatch = 256
