@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -11,6 +12,24 @@ import (
 type conn struct {
 	*net.TCPConn
 	raw syscall.RawConn
+
+	// The callbacks given to raw are made once, at Wrap: a closure made per
+	// call would be two allocations a read. What they work on is kept here,
+	// each side's under its lock (package net lets reads and writes run
+	// at once, and several of each).
+	rmu    sync.Mutex
+	rbuf   []byte
+	rn     int
+	rerrno syscall.Errno
+	readFn func(fd uintptr) bool
+	idle   bool // what peekFn found
+	peekFn func(fd uintptr) bool
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(fd uintptr) bool
 }
 
 func wrap(c net.Conn) net.Conn {
@@ -22,33 +41,21 @@ func wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &conn{TCPConn: tc, raw: raw}
+	w := &conn{TCPConn: tc, raw: raw}
+	w.readFn, w.writeFn, w.peekFn = w.readSome, w.writeAll, w.peek
+	return w
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.raw.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait in the netpoller
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	c.rmu.Lock()
+	c.rbuf, c.rn, c.rerrno = p, 0, 0
+	err := c.raw.Read(c.readFn)
+	n, errno := c.rn, c.rerrno
+	c.rbuf = nil
+	c.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -60,28 +67,33 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *conn) Write(p []byte) (int, error) {
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			chunk := min(len(p)-n, maxChunk)
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(chunk))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
+// readSome reads once into rbuf, or reports false to wait in the
+// netpoller when nothing is there yet.
+func (c *conn) readSome(fd uintptr) bool {
+	p := c.rbuf
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			c.rn = int(r)
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.rerrno = e
+			return true
 		}
-		return true
-	})
+	}
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	c.wbuf, c.wn, c.werrno = p, 0, 0
+	err := c.raw.Write(c.writeFn)
+	n, errno := c.wn, c.werrno
+	c.wbuf = nil
+	c.wmu.Unlock()
 	switch {
 	case err != nil:
 		return n, c.opError("write", err)
@@ -89,6 +101,27 @@ func (c *conn) Write(p []byte) (int, error) {
 		return n, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return n, nil
+}
+
+// writeAll writes what is left of wbuf, or reports false to wait in the
+// netpoller for room.
+func (c *conn) writeAll(fd uintptr) bool {
+	p := c.wbuf
+	for c.wn < len(p) {
+		chunk := min(len(p)-c.wn, maxChunk)
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.wn])), uintptr(chunk))
+		switch e {
+		case 0:
+			c.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.werrno = e
+			return true
+		}
+	}
+	return true
 }
 
 // opError words err as package net's Read and Write do: RawConn names its
@@ -103,20 +136,35 @@ func (c *conn) opError(op string, err error) error {
 
 func quietConn(c net.Conn) bool {
 	if w, ok := c.(*conn); ok {
-		return quiet(w.raw)
+		w.rmu.Lock()
+		w.idle = false
+		err := w.raw.Read(w.peekFn)
+		idle := w.idle
+		w.rmu.Unlock()
+		return err == nil && idle
 	}
 	raw, ok := rawConn(c)
-	return ok && quiet(raw)
-}
-
-func quiet(raw syscall.RawConn) bool {
+	if !ok {
+		return false
+	}
 	idle := false
-	var b [1]byte
 	err := raw.Read(func(fd uintptr) bool {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		idle = e == syscall.EAGAIN
-		return true // never wait for the socket to become readable
+		idle = peekIdle(fd)
+		return true
 	})
 	return err == nil && idle
+}
+
+func (c *conn) peek(fd uintptr) bool {
+	c.idle = peekIdle(fd)
+	return true // never wait for the socket to become readable
+}
+
+// peekIdle peeks at one byte without taking it or waiting: true when
+// there is none and the peer has not closed.
+func peekIdle(fd uintptr) bool {
+	var b [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return e == syscall.EAGAIN
 }

@@ -250,3 +250,28 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("condition not met in 5 s")
 }
+
+// Reading, writing and peeking allocate nothing when they need not wait.
+func TestNoAllocations(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("raw system calls are used on Linux only")
+	}
+	c, peer := pair(t)
+	if _, err := peer.Write(make([]byte, 500)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !Quiet(c) })
+	one := make([]byte, 1)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Read(one); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(one); err != nil {
+			t.Fatal(err)
+		}
+		_ = Quiet(c)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per read, write and peek, want 0", allocs)
+	}
+}
