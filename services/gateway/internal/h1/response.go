@@ -233,9 +233,7 @@ func (w *response) commit(final bool) {
 	// set the status; later changes to these headers do not count.
 	h.Del("Transfer-Encoding")
 	h.Del("Content-Length")
-	if w.declared >= 0 {
-		h.Set("Content-Length", strconv.FormatInt(w.declared, 10))
-	}
+	contentLength := w.declared // written beside h, as is Date
 	if v := h["Connection"]; len(v) > 0 && strings.EqualFold(strings.TrimSpace(v[0]), "close") {
 		w.closeAfter = true
 	}
@@ -253,10 +251,10 @@ func (w *response) commit(final bool) {
 	}
 	switch {
 	case !bodyAllowed(w.status):
-		h.Del("Content-Length")
+		contentLength = -1
 	case w.declared >= 0:
 	case final && (!w.isHead || w.written > 0):
-		h.Set("Content-Length", strconv.FormatInt(w.written, 10))
+		contentLength = w.written
 	case final, w.isHead:
 		// A HEAD answer carries no body, so no framing for one.
 	case w.req.ProtoAtLeast(1, 1):
@@ -268,8 +266,9 @@ func (w *response) commit(final bool) {
 	if _, ok := h["Content-Type"]; !ok && held > 0 && bodyAllowed(w.status) {
 		h.Set("Content-Type", http.DetectContentType((*w.hold)[:held]))
 	}
+	date := ""
 	if _, ok := h["Date"]; !ok {
-		h.Set("Date", httpDate())
+		date = httpDate()
 	}
 	switch {
 	case w.closeAfter || w.c.srv.shutdown.Load():
@@ -280,9 +279,11 @@ func (w *response) commit(final bool) {
 	}
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(statusLine(w.status))
+	_, _ = bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(w.status), 10))
+	_, _ = bw.WriteString(" ")
+	_, _ = bw.WriteString(http.StatusText(w.status))
 	_, _ = bw.WriteString("\r\n")
-	_ = h.Write(bw) // drops invalid names and turns newlines in values to spaces
+	writeHeader(bw, h, contentLength, date) // drops invalid names and turns newlines in values to spaces
 	_, _ = bw.WriteString("\r\n")
 }
 
