@@ -9,6 +9,8 @@
 #   the peer on 127.0.0.1:8787      (optional; see ../shared/bench/README.md)
 #   the relay on 127.0.0.1:8482     (optional: go run deploy/bench/relay/relay.go,
 #                                    the floor of a Go gateway doing nothing)
+#   the TCP relay on 127.0.0.1:8486 (optional: go run deploy/bench/tcprelay/tcprelay.go,
+#                                    the floor of one more hop, parsing nothing)
 # Usage: deploy/bench/gateway-bench.sh TOKEN_FILE [seconds] [rounds]
 set -euo pipefail
 token=$(cat "$1")
@@ -21,6 +23,10 @@ for round in $(seq 1 "$rounds"); do
   for c in 1 16; do
     printf 'round %s c=%-2s mock  ' "$round" "$c"
     "$loadgen" -c "$c" -d "${secs}s"
+    if (exec 3<>/dev/tcp/127.0.0.1/8486) 2>/dev/null; then
+      printf 'round %s c=%-2s tcp   ' "$round" "$c"
+      "$loadgen" -c "$c" -d "${secs}s" -url http://127.0.0.1:8486/v1/chat/completions
+    fi
     if curl -s -o /dev/null http://127.0.0.1:8482/; then
       printf 'round %s c=%-2s relay ' "$round" "$c"
       "$loadgen" -c "$c" -d "${secs}s" -url http://127.0.0.1:8482/v1/chat/completions
