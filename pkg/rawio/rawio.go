@@ -11,9 +11,14 @@
 // syscall.RawSyscall inside syscall.RawConn's Read and Write, which still
 // wait in the netpoller and honour deadlines and Close.
 //
-// What is given up: the race detector does not see the kernel's writes
-// into a read buffer, and a call holds its P while the kernel copies; a
-// write hands the kernel at most maxChunk bytes a call to bound that.
+// What is given up: a call holds its P while the kernel copies; a write
+// hands the kernel at most maxChunk bytes a call to bound that. Built with
+// the race detector, MemorySanitizer or AddressSanitizer, Wrap leaves
+// connections to package net, whose reads and writes those tools see (raw
+// calls would hide the kernel's accesses to the buffers, and the ordering
+// that bytes sent from one goroutine and received on another give: a test
+// checking what a handler did once its answer arrived would be reported as
+// a race).
 package rawio
 
 import (
@@ -25,8 +30,9 @@ import (
 const maxChunk = 256 << 10
 
 // Wrap returns c reading and writing by raw system calls when it is a
-// *net.TCPConn on a platform where that is done (Linux), and c itself
-// otherwise. Everything but Read and Write is the TCPConn's.
+// *net.TCPConn on a platform where that is done (Linux) and no sanitizer is
+// built in, and c itself otherwise. Everything but Read and Write is the
+// TCPConn's.
 func Wrap(c net.Conn) net.Conn {
 	return wrap(c)
 }

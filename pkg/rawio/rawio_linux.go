@@ -34,7 +34,7 @@ type conn struct {
 
 func wrap(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
-	if !ok {
+	if !ok || sanitized {
 		return c
 	}
 	raw, err := tc.SyscallConn()
