@@ -11,8 +11,8 @@
 // syscall.RawSyscall inside syscall.RawConn's Read and Write, which still
 // wait in the netpoller and honour deadlines and Close.
 //
-// What is given up: a call holds its P while the kernel copies; a write
-// hands the kernel at most maxChunk bytes a call to bound that. Built with
+// What is given up: a call holds its P while the kernel copies; a read or
+// write hands the kernel at most maxChunk bytes a call to bound that. Built with
 // the race detector, MemorySanitizer or AddressSanitizer, Wrap leaves
 // connections to package net, whose reads and writes those tools see (raw
 // calls would hide the kernel's accesses to the buffers, and the ordering
@@ -26,7 +26,7 @@ import (
 	"syscall"
 )
 
-// maxChunk is the most bytes one write system call is given.
+// maxChunk is the most bytes one read or write system call is given.
 const maxChunk = 256 << 10
 
 // Wrap returns c reading and writing by raw system calls when it is a

@@ -50,6 +50,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	// As for a write, the kernel copies at most maxChunk bytes a call: a
+	// receive buffer can hold tens of megabytes.
+	p = p[:min(len(p), maxChunk)]
 	c.rmu.Lock()
 	c.rbuf, c.rn, c.rerrno = p, 0, 0
 	err := c.raw.Read(c.readFn)
