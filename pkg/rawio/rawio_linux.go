@@ -48,7 +48,8 @@ func wrap(c net.Conn) net.Conn {
 
 func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
-		return 0, nil
+		// Package net's answer: 0, nil, or the error of a closed connection.
+		return c.TCPConn.Read(p)
 	}
 	// As for a write, the kernel copies at most maxChunk bytes a call: a
 	// receive buffer can hold tens of megabytes.

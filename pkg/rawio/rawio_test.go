@@ -182,6 +182,13 @@ func TestCloseUnblocksRead(t *testing.T) {
 	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write after Close = %v, want net.ErrClosed", err)
 	}
+	// Empty reads and writes too, as package net's.
+	if _, err := c.Read(nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read(nil) after Close = %v, want net.ErrClosed", err)
+	}
+	if _, err := c.Write(nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write(nil) after Close = %v, want net.ErrClosed", err)
+	}
 }
 
 func TestPeerCloseAndReset(t *testing.T) {
