@@ -9,6 +9,8 @@ import (
 	"unsafe"
 )
 
+const peeks = true
+
 type conn struct {
 	*net.TCPConn
 	raw syscall.RawConn

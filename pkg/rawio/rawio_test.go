@@ -222,6 +222,12 @@ func TestPeerCloseAndReset(t *testing.T) {
 
 func TestQuiet(t *testing.T) {
 	c, peer := pair(t)
+	if !peeks {
+		if Quiet(c) {
+			t.Fatal("Quiet = true where sockets cannot be peeked")
+		}
+		return
+	}
 	if !Quiet(c) {
 		t.Fatal("Quiet = false on a connection with nothing to read")
 	}
