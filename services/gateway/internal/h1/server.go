@@ -61,7 +61,8 @@ type Server struct {
 	// MaxHeaderBytes bounds the request line and headers (1 MiB when zero).
 	MaxHeaderBytes int
 	// WatchAfter is how long a handler runs before the server watches its
-	// connection for the client going away (DefaultWatchAfter when zero).
+	// connection for the client going away (DefaultWatchAfter when zero),
+	// give or take a tick of the watch clock (watchclock.go).
 	WatchAfter time.Duration
 	// Logger receives handler panics and refused requests.
 	Logger *slog.Logger
@@ -70,6 +71,11 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	shutdown  atomic.Bool
+
+	// The watch clock (watchclock.go), under clockMu.
+	clockMu  sync.Mutex
+	running  map[*conn]dueWatch
+	clockRun bool
 }
 
 // DefaultWatchAfter is how long a handler runs before its connection is
@@ -246,7 +252,7 @@ type conn struct {
 
 	// The watch for a client going away, under wmu.
 	wmu       sync.Mutex
-	gen       uint64 // counts requests, so that a late timer is ignored
+	gen       uint64 // counts requests, so that a late watch clock is ignored
 	cancel    context.CancelCauseFunc
 	watchDue  bool // the handler has run for WatchAfter
 	bodyRead  bool // the request body has been read to its end
@@ -386,14 +392,9 @@ func (c *conn) serveOne(t0 time.Time) bool {
 	req = req.WithContext(ctx)
 	w.req = req
 
-	watchAfter := c.srv.WatchAfter
-	if watchAfter <= 0 {
-		watchAfter = DefaultWatchAfter
-	}
-	timer := time.AfterFunc(watchAfter, func() { c.watchIsDue(gen) })
-
+	c.srv.watchLater(c, gen)
 	ok := c.runHandler(w, req)
-	timer.Stop()
+	c.srv.watchNoMore(c)
 	c.stopWatch()
 	if ok {
 		if err := w.finish(); err != nil {

@@ -1,0 +1,89 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func (s *Server) clockState() (running int, on bool) {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	return len(s.running), s.clockRun
+}
+
+// The watch clock starts the watch of a handler that runs long enough,
+// stops once nothing has run for a while, and starts again with the next
+// handler.
+func TestWatchClockStopsAndStartsAgain(t *testing.T) {
+	t.Parallel()
+	cause := make(chan error, 1)
+	srv, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cause <- context.Cause(r.Context())
+		case <-time.After(10 * time.Second):
+			cause <- nil
+		}
+	}, func(s *Server) { s.WatchAfter = 2 * time.Millisecond })
+
+	goneMidway := func() {
+		t.Helper()
+		c := dial(t, addr)
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		time.Sleep(30 * time.Millisecond)
+		_ = c.Close()
+		if err := <-cause; !errors.Is(err, errClientGone) {
+			t.Fatalf("request context ended with %v, want %v", err, errClientGone)
+		}
+	}
+	goneMidway()
+	// 100 idle ticks of 2 ms, and then some.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, on := srv.clockState()
+		if n == 0 && !on {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watch clock still on (%d handlers under it) long after the last handler", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	goneMidway()
+}
+
+// A handler that ends before its watch is due leaves nothing under the
+// clock, and never had its connection watched.
+func TestShortHandlersAreNotWatched(t *testing.T) {
+	t.Parallel()
+	var srv *Server
+	srv, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "quick")
+	}, func(s *Server) { s.WatchAfter = time.Hour })
+	c := client(nil)
+	for range 20 {
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if n, _ := srv.clockState(); n != 0 {
+			t.Fatalf("%d handlers left under the watch clock after their answers", n)
+		}
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for conn := range srv.conns {
+		conn.wmu.Lock()
+		watched := conn.watchDue || conn.watching
+		conn.wmu.Unlock()
+		if watched {
+			t.Fatal("a connection was watched although no handler ran for WatchAfter")
+		}
+	}
+}
