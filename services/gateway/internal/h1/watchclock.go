@@ -5,9 +5,8 @@ import "time"
 // The watch of a connection for its client going away starts once the
 // handler has run for WatchAfter. One goroutine per server, the watch clock,
 // ticks while handlers run (every WatchAfter or minWatchTick, whichever is
-// longer)
-// and starts the watches that are due; a handler that ends first costs two
-// map operations under a lock. A timer per request did the same, but a
+// longer) and starts the watches that are due; a handler that ends first
+// costs two map operations under a lock. A timer per request did the same, but a
 // timer that is the earliest of its P wakes another thread to mind it: the
 // clock took 10-23 µs off the one-client p50 and 2-4 µs of CPU off each
 // call with 16 clients (BENCHMARKS.md, seventh pass). A watch starts up to
