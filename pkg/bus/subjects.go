@@ -60,18 +60,31 @@ func subject(root, tenant, kind string) string {
 
 // SubjectTenant returns the tenant token of a Keel subject.
 func SubjectTenant(subject string) (string, error) {
-	parts := strings.Split(subject, ".")
-	if len(parts) < 3 || parts[0] != "keel" || parts[2] == "" {
+	root, _ := token(subject, 0)
+	t, ok := token(subject, 2)
+	if root != "keel" || !ok || t == "" {
 		return "", fmt.Errorf("subject %q has no tenant token", subject)
 	}
-	return parts[2], nil
+	return t, nil
 }
 
 // SubjectKind returns the fourth token of a subject (the event kind), or "".
 func SubjectKind(subject string) string {
-	parts := strings.Split(subject, ".")
-	if len(parts) < 4 {
-		return ""
+	kind, _ := token(subject, 3)
+	return kind
+}
+
+// token returns the i-th dot-separated token of subject (from 0), and
+// false when there are not that many. Followers read a subject a message,
+// so it splits nothing into a slice.
+func token(subject string, i int) (string, bool) {
+	for ; i > 0; i-- {
+		_, rest, ok := strings.Cut(subject, ".")
+		if !ok {
+			return "", false
+		}
+		subject = rest
 	}
-	return parts[3]
+	tok, _, _ := strings.Cut(subject, ".")
+	return tok, true
 }
