@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/keelhq/keel/pkg/bus"
-	keelv1 "github.com/keelhq/keel/proto/gen/go/keel/v1"
 	"github.com/keelhq/keel/services/router/internal/provider"
 )
 
@@ -84,6 +83,7 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 	defer it.Stop()
 
 	var counted int
+	rd := r.newUsageReader()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -102,13 +102,13 @@ func (r *Router) FollowUsage(ctx context.Context, js jetstream.JetStream, instan
 		switch {
 		case book != nil && metaErr == nil && !book.counted(tenant, meta.Sequence.Stream):
 			// Own messages are read too: the book counts every call.
-			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, book)
+			counted += r.countUsage(rd, msg.Subject(), msg.Data(), instance, true, book)
 		case book != nil && metaErr == nil && !own:
 			// The snapshot holds this message's cost: only its rates count.
-			counted += r.countUsage(msg.Subject(), msg.Data(), instance, false, nil)
+			counted += r.countUsage(rd, msg.Subject(), msg.Data(), instance, false, nil)
 		case !own:
 			// This process's own messages need not be decoded to be skipped.
-			counted += r.countUsage(msg.Subject(), msg.Data(), instance, true, nil)
+			counted += r.countUsage(rd, msg.Subject(), msg.Data(), instance, true, nil)
 		}
 		if book != nil && metaErr == nil {
 			book.moved(meta.Sequence.Stream, meta.Timestamp)
@@ -152,52 +152,78 @@ func (r *Router) usageHorizon(now time.Time) (time.Time, bool) {
 	return from, found
 }
 
+// usageReader reads USAGE messages for FollowUsage with one buffer and the
+// route names of the routes file, so that reading a message allocates
+// nothing: a router reads every call its replicas and itself make.
+type usageReader struct {
+	counts []bus.UsageCount
+	routes map[string]string
+}
+
+func (r *Router) newUsageReader() *usageReader {
+	rd := &usageReader{routes: make(map[string]string, len(r.file.Routes))}
+	for name := range r.file.Routes {
+		rd.routes[name] = name
+	}
+	return rd
+}
+
+// route returns the route named b, as the routes file spells it when it
+// has one by that name.
+func (rd *usageReader) route(b []byte) string {
+	if name, ok := rd.routes[string(b)]; ok {
+		return name
+	}
+	return string(b)
+}
+
 // countUsage counts the events of one USAGE message that another router
 // instance made against the limits (their cost too when withCost), and
 // returns how many it counted; every event's cost goes into book when it is
 // not nil. Events that took nothing from limits where they were made (not
 // reserved: refused before, answered from the cache, shadow calls) are left
 // out, as are events that do not belong to the tenant of their subject.
-func (r *Router) countUsage(subject string, data []byte, instance string, withCost bool, book *budgetBook) int {
+func (r *Router) countUsage(rd *usageReader, subject string, data []byte, instance string, withCost bool, book *budgetBook) int {
 	t, err := bus.SubjectTenant(subject)
 	if err != nil {
 		return 0
 	}
-	events, err := bus.UsageEvents(subject, data)
+	rd.counts, err = bus.AppendUsageCounts(rd.counts[:0], subject, data)
 	if err != nil {
 		r.logger.Warn("follow usage: undecodable message", "subject", subject, "error", err)
 		return 0
 	}
 	now := r.now()
 	n := 0
-	for _, ev := range events {
-		if !tookFromLimits(ev) || (ev.GetTenantId() != "" && ev.GetTenantId() != t) {
+	for i := range rd.counts {
+		ev := &rd.counts[i]
+		if !tookFromLimits(ev) || (len(ev.TenantID) > 0 && string(ev.TenantID) != t) {
 			continue
 		}
 		// Counts out of bounds (negative ones would hand budget back) are
 		// bounded as a provider's are; no router publishes them.
-		micros := min(max(ev.GetCostMicros(), 0), maxCostMicros)
-		at := ev.GetOccurredAt().AsTime()
+		micros := min(max(ev.CostMicros, 0), maxCostMicros)
+		route := rd.route(ev.Route)
 		if book != nil {
-			book.add(t, ev.GetRoute(), micros, at)
+			book.add(t, route, micros, ev.OccurredAt)
 		}
-		if ev.GetRouterInstance() == instance {
+		if string(ev.RouterInstance) == instance {
 			continue
 		}
 		if !withCost {
 			micros = 0
 		}
-		tenantLimits, routeLimits := r.limitsOf(t, ev.GetRoute())
-		u := provider.Usage{InputTokens: ev.GetInputTokens(), OutputTokens: ev.GetOutputTokens()}.Sane()
-		r.limits.AddUse(t, ev.GetRoute(), tenantLimits, routeLimits,
-			u.InputTokens+u.OutputTokens, micros, at, now)
+		tenantLimits, routeLimits := r.limitsOf(t, route)
+		u := provider.Usage{InputTokens: ev.InputTokens, OutputTokens: ev.OutputTokens}.Sane()
+		r.limits.AddUse(t, route, tenantLimits, routeLimits,
+			u.InputTokens+u.OutputTokens, micros, ev.OccurredAt, now)
 		n++
 	}
 	return n
 }
 
-func tookFromLimits(ev *keelv1.UsageEvent) bool {
-	return ev.GetReserved() && !ev.GetShadow() && !ev.GetCached()
+func tookFromLimits(ev *bus.UsageCount) bool {
+	return ev.Reserved && !ev.Shadow && !ev.Cached
 }
 
 // limitsOf returns the limits of tenant t and of route.

@@ -148,7 +148,7 @@ func TestCountUsageSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := r.countUsage(bus.UsageBatchSubject("acme"), data, "me", true, nil); n != 3 {
+	if n := r.countUsage(r.newUsageReader(), bus.UsageBatchSubject("acme"), data, "me", true, nil); n != 3 {
 		t.Errorf("counted %d events, want 3", n)
 	}
 	if got := spentOf(r, "acme"); got != 96 {
@@ -157,7 +157,7 @@ func TestCountUsageSkips(t *testing.T) {
 	if got := spentOf(r, "globex"); got != 0 {
 		t.Errorf("globex spent %d, want 0", got)
 	}
-	if n := r.countUsage(bus.UsageBatchSubject("acme"), []byte{0xff}, "me", true, nil); n != 0 {
+	if n := r.countUsage(r.newUsageReader(), bus.UsageBatchSubject("acme"), []byte{0xff}, "me", true, nil); n != 0 {
 		t.Errorf("garbage counted %d events", n)
 	}
 }
