@@ -13,25 +13,24 @@ const peeks = true
 
 type conn struct {
 	*net.TCPConn
-	raw syscall.RawConn
+	raw  syscall.RawConn
+	r, w side
 
-	// The callbacks given to raw are made once, at Wrap: a closure made per
-	// call would be two allocations a read. What they work on is kept here,
-	// each side's under its lock (package net lets reads and writes run
-	// at once, and several of each).
-	rmu    sync.Mutex
-	rbuf   []byte
-	rn     int
-	rerrno syscall.Errno
-	readFn func(fd uintptr) bool
-	idle   bool // what peekFn found
+	idle   bool // what peekFn found, under r.mu
 	peekFn func(fd uintptr) bool
+}
 
-	wmu     sync.Mutex
-	wbuf    []byte
-	wn      int
-	werrno  syscall.Errno
-	writeFn func(fd uintptr) bool
+// side is one direction of a connection's raw calls. The callback it hands
+// to RawConn is made once, at Wrap (a closure made per call would be two
+// allocations a read), and works on buf under mu: package net lets reads
+// and writes run at once, and several of each.
+type side struct {
+	mu    sync.Mutex
+	buf   []byte
+	n     int
+	errno syscall.Errno
+	call  func(func(fd uintptr) bool) error // the RawConn's Read or Write
+	fn    func(fd uintptr) bool
 }
 
 func wrap(c net.Conn) net.Conn {
@@ -44,8 +43,21 @@ func wrap(c net.Conn) net.Conn {
 		return c
 	}
 	w := &conn{TCPConn: tc, raw: raw}
-	w.readFn, w.writeFn, w.peekFn = w.readSome, w.writeAll, w.peek
+	w.r.call, w.r.fn = raw.Read, w.r.readOnce
+	w.w.call, w.w.fn = raw.Write, w.w.writeAll
+	w.peekFn = w.peek
 	return w
+}
+
+// run hands p to the side's callback and returns what it did.
+func (s *side) run(p []byte) (int, syscall.Errno, error) {
+	s.mu.Lock()
+	s.buf, s.n, s.errno = p, 0, 0
+	err := s.call(s.fn)
+	n, errno := s.n, s.errno
+	s.buf = nil
+	s.mu.Unlock()
+	return n, errno, err
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -55,13 +67,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	// As for a write, the kernel copies at most maxChunk bytes a call: a
 	// receive buffer can hold tens of megabytes.
-	p = p[:min(len(p), maxChunk)]
-	c.rmu.Lock()
-	c.rbuf, c.rn, c.rerrno = p, 0, 0
-	err := c.raw.Read(c.readFn)
-	n, errno := c.rn, c.rerrno
-	c.rbuf = nil
-	c.rmu.Unlock()
+	n, errno, err := c.r.run(p[:min(len(p), maxChunk)])
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -73,61 +79,58 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// readSome reads once into rbuf, or reports false to wait in the
-// netpoller when nothing is there yet.
-func (c *conn) readSome(fd uintptr) bool {
-	p := c.rbuf
-	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		switch e {
-		case 0:
-			c.rn = int(r)
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			c.rerrno = e
-			return true
-		}
+// readOnce reads once into buf, or reports false to wait in the netpoller
+// when nothing is there yet.
+func (s *side) readOnce(fd uintptr) bool {
+	n, e := sysRW(syscall.SYS_READ, fd, s.buf)
+	switch e {
+	case 0:
+		s.n = n
+	case syscall.EAGAIN:
+		return false
+	default:
+		s.errno = e
 	}
+	return true
 }
 
 func (c *conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	c.wbuf, c.wn, c.werrno = p, 0, 0
-	err := c.raw.Write(c.writeFn)
-	n, errno := c.wn, c.werrno
-	c.wbuf = nil
-	c.wmu.Unlock()
-	switch {
-	case err != nil:
+	n, errno, err := c.w.run(p)
+	if err == nil && errno != 0 {
+		err = os.NewSyscallError("write", errno)
+	}
+	if err != nil {
 		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return n, nil
 }
 
-// writeAll writes what is left of wbuf, or reports false to wait in the
+// writeAll writes what is left of buf, or reports false to wait in the
 // netpoller for room.
-func (c *conn) writeAll(fd uintptr) bool {
-	p := c.wbuf
-	for c.wn < len(p) {
-		chunk := min(len(p)-c.wn, maxChunk)
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.wn])), uintptr(chunk))
-		switch e {
-		case 0:
-			c.wn += int(r)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
+func (s *side) writeAll(fd uintptr) bool {
+	for s.n < len(s.buf) {
+		n, e := sysRW(syscall.SYS_WRITE, fd, s.buf[s.n:min(len(s.buf), s.n+maxChunk)])
+		if e == syscall.EAGAIN {
 			return false
-		default:
-			c.werrno = e
+		}
+		if e != 0 {
+			s.errno = e
 			return true
 		}
+		s.n += n
 	}
 	return true
+}
+
+// sysRW makes one read or write system call (trap) on fd with p, again
+// when a signal interrupts it.
+func sysRW(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		r, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(r), e
+		}
+	}
 }
 
 // opError words err as package net's Read and Write do: RawConn names its
@@ -142,11 +145,11 @@ func (c *conn) opError(op string, err error) error {
 
 func quietConn(c net.Conn) bool {
 	if w, ok := c.(*conn); ok {
-		w.rmu.Lock()
+		w.r.mu.Lock()
 		w.idle = false
 		err := w.raw.Read(w.peekFn)
 		idle := w.idle
-		w.rmu.Unlock()
+		w.r.mu.Unlock()
 		return err == nil && idle
 	}
 	raw, ok := rawConn(c)
