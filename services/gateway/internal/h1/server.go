@@ -73,9 +73,10 @@ type Server struct {
 	shutdown  atomic.Bool
 
 	// The watch clock (watchclock.go), under clockMu.
-	clockMu  sync.Mutex
-	running  map[*conn]dueWatch
-	clockRun bool
+	clockMu   sync.Mutex
+	running   map[*conn]dueWatch
+	clockRun  bool
+	clockWake chan struct{} // the running clock's, to end it after shutdown
 }
 
 // DefaultWatchAfter is how long a handler runs before its connection is
@@ -126,6 +127,7 @@ func (s *Server) Serve(l net.Listener) error {
 // every request in progress has been answered or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
+	s.stopClock()
 	s.mu.Lock()
 	for l := range s.listeners {
 		_ = l.Close()
@@ -148,6 +150,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops accepting connections and closes every connection at once.
 func (s *Server) Close() error {
 	s.shutdown.Store(true)
+	s.stopClock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for l := range s.listeners {

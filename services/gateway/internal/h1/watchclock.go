@@ -17,7 +17,10 @@ import "time"
 const minWatchTick = 5 * time.Millisecond
 
 // clockIdleTicks is how many ticks the clock goes on with no handler
-// running before its goroutine ends; the next handler starts another.
+// running before its goroutine ends; the next handler starts another. Once
+// the server shuts down, the clock ends as soon as no handler runs: a tick
+// may be as long as WatchAfter, and a clock that went on for a hundred of
+// them would outlive Shutdown by as much.
 const clockIdleTicks = 100
 
 // dueWatch is a running handler whose watch is not started yet: its
@@ -46,9 +49,14 @@ func (s *Server) watchLater(c *conn, gen uint64) {
 	s.running[c] = dueWatch{gen: gen, due: due}
 	start := !s.clockRun
 	s.clockRun = true
+	var wake chan struct{}
+	if start {
+		wake = make(chan struct{}, 1)
+		s.clockWake = wake
+	}
 	s.clockMu.Unlock()
 	if start {
-		go s.runWatchClock(max(after, minWatchTick))
+		go s.runWatchClock(max(after, minWatchTick), wake)
 	}
 }
 
@@ -56,10 +64,31 @@ func (s *Server) watchLater(c *conn, gen uint64) {
 func (s *Server) watchNoMore(c *conn) {
 	s.clockMu.Lock()
 	delete(s.running, c)
+	s.wakeClockLocked()
 	s.clockMu.Unlock()
 }
 
-func (s *Server) runWatchClock(tick time.Duration) {
+// stopClock has the clock end once no handler runs; Close and Shutdown
+// call it.
+func (s *Server) stopClock() {
+	s.clockMu.Lock()
+	s.wakeClockLocked()
+	s.clockMu.Unlock()
+}
+
+// wakeClockLocked wakes the clock, when the server is shutting down and no
+// handler runs, for it to end.
+func (s *Server) wakeClockLocked() {
+	if !s.clockRun || len(s.running) > 0 || !s.shutdown.Load() {
+		return
+	}
+	select {
+	case s.clockWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) runWatchClock(tick time.Duration, wake <-chan struct{}) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var (
@@ -67,7 +96,20 @@ func (s *Server) runWatchClock(tick time.Duration) {
 		gens []uint64
 		idle int
 	)
-	for now := range t.C {
+	for {
+		var now time.Time
+		select {
+		case now = <-t.C:
+		case <-wake:
+			s.clockMu.Lock()
+			if len(s.running) == 0 && s.shutdown.Load() {
+				s.clockRun = false
+				s.clockMu.Unlock()
+				return
+			}
+			s.clockMu.Unlock()
+			continue
+		}
 		due, gens = due[:0], gens[:0]
 		s.clockMu.Lock()
 		for c, w := range s.running {

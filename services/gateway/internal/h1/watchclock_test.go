@@ -87,3 +87,48 @@ func TestShortHandlersAreNotWatched(t *testing.T) {
 		}
 	}
 }
+
+// The watch clock ends with the server, however long its tick: after
+// Shutdown (and after Close, once the handlers still running return) no
+// goroutine of the server goes on ticking.
+func TestWatchClockEndsWithTheServer(t *testing.T) {
+	t.Parallel()
+	for _, stop := range []string{"Shutdown", "Close"} {
+		t.Run(stop, func(t *testing.T) {
+			t.Parallel()
+			entered, release := make(chan struct{}), make(chan struct{})
+			srv, addr := start(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/slow" {
+					close(entered)
+					<-release
+				}
+				_, _ = io.WriteString(w, "done")
+			}, func(s *Server) { s.WatchAfter = time.Hour })
+			raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			c := dial(t, addr)
+			_, _ = io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			<-entered
+			if stop == "Shutdown" {
+				go func() { _ = srv.Shutdown(context.Background()) }()
+			} else {
+				_ = srv.Close()
+			}
+			time.Sleep(20 * time.Millisecond)
+			if _, on := srv.clockState(); !on {
+				t.Fatal("watch clock stopped with a handler still running")
+			}
+			close(release)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n, on := srv.clockState()
+				if n == 0 && !on {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("watch clock still on (%d handlers under it) seconds after %s", n, stop)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
