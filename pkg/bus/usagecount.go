@@ -56,8 +56,9 @@ var errUsageWire = errors.New("invalid protobuf")
 //
 // Every message UsageEvents decodes gives the same counts. The one
 // difference is in what is refused: an event's audit record is skipped
-// unread, so a message UsageEvents refuses only for a string that is not
-// UTF-8 inside that record is counted here.
+// unread, so a message UsageEvents refuses only for what is inside that
+// record (wire data that does not parse as an AuditEvent, a string that is
+// not UTF-8) is counted here.
 func AppendUsageCounts(dst []UsageCount, subject string, data []byte) ([]UsageCount, error) {
 	n := len(dst)
 	var err error
@@ -74,7 +75,7 @@ func AppendUsageCounts(dst []UsageCount, subject string, data []byte) ([]UsageCo
 
 func appendBatchCounts(dst []UsageCount, b []byte) ([]UsageCount, error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return dst, errUsageWire
 		}
@@ -107,7 +108,7 @@ func appendEventCount(dst []UsageCount, b []byte) ([]UsageCount, error) {
 		nanos   int32 // as a nil Timestamp's AsTime does
 	)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return dst, errUsageWire
 		}
@@ -174,7 +175,7 @@ func appendEventCount(dst []UsageCount, b []byte) ([]UsageCount, error) {
 
 func readTimestamp(b []byte, seconds *int64, nanos *int32) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errUsageWire
 		}
@@ -199,6 +200,17 @@ func readTimestamp(b []byte, seconds *int64, nanos *int32) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// consumeTag reads a field's tag as proto.Unmarshal does in a message it
+// decodes: a field number above protowire.MaxValidNumber is refused there,
+// though protowire.ConsumeTag takes numbers up to math.MaxInt32.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -1
+	}
+	return num, typ, n
 }
 
 // isVarintField reports whether num is a varint field of UsageEvent that a

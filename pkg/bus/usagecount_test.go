@@ -125,6 +125,35 @@ func TestUsageCountsAsUsageEvents(t *testing.T) {
 	if _, err := AppendUsageCounts(nil, UsageSubject("acme"), bad); err == nil {
 		t.Error("an event with a model name that is not UTF-8 was counted")
 	}
+
+	// A field number above protowire.MaxValidNumber, which protowire's
+	// ConsumeTag reads but proto.Unmarshal refuses: in an event, in its
+	// timestamp, in a batch.
+	bigNum := func(b []byte) []byte {
+		b = protowire.AppendTag(b, protowire.MaxValidNumber+1, protowire.VarintType)
+		return protowire.AppendVarint(b, 1)
+	}
+	event, _ := proto.Marshal(sampleEvent(0))
+	inTimestamp := protowire.AppendTag(append([]byte(nil), event...), fieldOccurredAt, protowire.BytesType)
+	inTimestamp = protowire.AppendBytes(inTimestamp, bigNum(nil))
+	inBatch := protowire.AppendTag(nil, fieldBatchEvents, protowire.BytesType)
+	inBatch = protowire.AppendBytes(inBatch, event)
+	for name, m := range map[string]struct {
+		subject string
+		data    []byte
+	}{
+		"event":          {UsageSubject("acme"), bigNum(append([]byte(nil), event...))},
+		"timestamp":      {UsageSubject("acme"), inTimestamp},
+		"batch":          {UsageBatchSubject("acme"), bigNum(append([]byte(nil), inBatch...))},
+		"event in batch": {UsageBatchSubject("acme"), protowire.AppendBytes(protowire.AppendTag(nil, fieldBatchEvents, protowire.BytesType), bigNum(append([]byte(nil), event...)))},
+	} {
+		if _, err := UsageEvents(m.subject, m.data); err == nil {
+			t.Fatalf("%s: UsageEvents took a field number above the largest", name)
+		}
+		if counts, err := AppendUsageCounts(nil, m.subject, m.data); err == nil {
+			t.Errorf("%s: a field number above the largest was counted: %+v", name, counts)
+		}
+	}
 }
 
 // Reading a batch allocates nothing.
