@@ -14,7 +14,8 @@
 //     notice a client going away, and stops it when the handler returns.
 //     Here a handler that has been running for WatchAfter (1 ms by default)
 //     gets that watch; one that answers sooner never pays for it. A client
-//     that leaves is noticed at most WatchAfter late.
+//     that leaves is noticed at most WatchAfter and a tick of the watch
+//     clock late (watchclock.go: a tick of 5 ms or WatchAfter).
 //   - A response the handler finishes without flushing is sent in one write,
 //     with its Content-Length; one that flushes or outgrows the buffer is
 //     sent chunked, as net/http does.
