@@ -12,13 +12,15 @@
 // wait in the netpoller and honour deadlines and Close.
 //
 // What is given up: a call holds its P while the kernel copies; a read or
-// write hands the kernel at most maxChunk bytes a call to bound that. Built with
-// the race detector, MemorySanitizer or AddressSanitizer, Wrap leaves
-// connections to package net, whose reads and writes those tools see (raw
-// calls would hide the kernel's accesses to the buffers, and the ordering
-// that bytes sent from one goroutine and received on another give: a test
-// checking what a handler did once its answer arrived would be reported as
-// a race).
+// write hands the kernel at most maxChunk bytes a call to bound that. A
+// wrapped connection must stay non-blocking: TCPConn.File makes the socket
+// blocking, and a raw read would then hold its thread and P until bytes
+// came. Built with the race detector, MemorySanitizer or AddressSanitizer,
+// Wrap leaves connections to package net, whose reads and writes those
+// tools see (raw calls would hide the kernel's accesses to the buffers, and
+// the ordering that bytes sent from one goroutine and received on another
+// give: a test checking what a handler did once its answer arrived would
+// be reported as a race).
 package rawio
 
 import (
