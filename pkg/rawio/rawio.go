@@ -15,12 +15,12 @@
 // write hands the kernel at most maxChunk bytes a call to bound that. A
 // wrapped connection must stay non-blocking: Fd of the file TCPConn.File
 // returns makes the socket blocking, and a raw read would then hold its
-// thread and P until bytes came. Built with the race detector, MemorySanitizer or AddressSanitizer,
-// Wrap leaves connections to package net, whose reads and writes those
-// tools see (raw calls would hide the kernel's accesses to the buffers, and
-// the ordering that bytes sent from one goroutine and received on another
-// give: a test checking what a handler did once its answer arrived would
-// be reported as a race).
+// thread and P until bytes came. Built with the race detector,
+// MemorySanitizer or AddressSanitizer, Wrap leaves connections to package
+// net, whose reads and writes those tools see (raw calls would hide the
+// kernel's accesses to the buffers, and the ordering that bytes sent from
+// one goroutine and received on another give: a test checking what a
+// handler did once its answer arrived would be reported as a race).
 package rawio
 
 import (
