@@ -39,8 +39,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-
-	"github.com/keelhq/keel/pkg/rawio"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -48,6 +46,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/keelhq/keel/pkg/rawio"
 )
 
 // Server serves HTTP/1.x requests on listeners with Handler.
