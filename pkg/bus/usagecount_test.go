@@ -220,45 +220,43 @@ func withoutAudit(data []byte, batch bool) ([]byte, bool) {
 		return stripField(data, 22)
 	}
 	var out []byte
-	for b := data; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, false
+	ok := eachField(data, func(num protowire.Number, typ protowire.Type, field, value []byte) bool {
+		if num != fieldBatchEvents || typ != protowire.BytesType {
+			out = append(out, field...)
+			return true
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, false
-		}
-		field := b[:n+m]
-		if num == fieldBatchEvents && typ == protowire.BytesType {
-			ev, _ := protowire.ConsumeBytes(b[n:])
-			stripped, ok := stripField(ev, 22)
-			if !ok {
-				return nil, false
-			}
-			field = protowire.AppendBytes(protowire.AppendTag(nil, num, typ), stripped)
-		}
-		out = append(out, field...)
-		b = b[n+m:]
-	}
-	return out, true
+		ev, _ := protowire.ConsumeBytes(value)
+		stripped, ok := stripField(ev, 22)
+		out = protowire.AppendBytes(protowire.AppendTag(out, num, typ), stripped)
+		return ok
+	})
+	return out, ok
 }
 
 func stripField(data []byte, drop protowire.Number) ([]byte, bool) {
 	var out []byte
+	ok := eachField(data, func(num protowire.Number, _ protowire.Type, field, _ []byte) bool {
+		if num != drop {
+			out = append(out, field...)
+		}
+		return true
+	})
+	return out, ok
+}
+
+// eachField calls f with each field of data, whole and its value alone,
+// and reports false when data is not valid wire format or f said so.
+func eachField(data []byte, f func(num protowire.Number, typ protowire.Type, field, value []byte) bool) bool {
 	for b := data; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, false
+			return false
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, false
-		}
-		if num != drop {
-			out = append(out, b[:n+m]...)
+		if m < 0 || !f(num, typ, b[:n+m], b[n:n+m]) {
+			return false
 		}
 		b = b[n+m:]
 	}
-	return out, true
+	return true
 }

@@ -41,19 +41,26 @@ func TestWatchClockStopsAndStartsAgain(t *testing.T) {
 		}
 	}
 	goneMidway()
-	// 100 idle ticks of 2 ms, and then some.
+	// 100 idle ticks of 5 ms, and then some.
+	waitClockOff(t, srv, "long after the last handler")
+	goneMidway()
+}
+
+// waitClockOff waits up to 5 s for srv's watch clock to stop, with no
+// handler under it.
+func waitClockOff(t *testing.T, srv *Server, when string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n, on := srv.clockState()
 		if n == 0 && !on {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("watch clock still on (%d handlers under it) long after the last handler", n)
+			t.Fatalf("watch clock still on (%d handlers under it) %s", n, when)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	goneMidway()
 }
 
 // A handler that ends before its watch is due leaves nothing under the
@@ -118,17 +125,7 @@ func TestWatchClockEndsWithTheServer(t *testing.T) {
 				t.Fatal("watch clock stopped with a handler still running")
 			}
 			close(release)
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				n, on := srv.clockState()
-				if n == 0 && !on {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("watch clock still on (%d handlers under it) seconds after %s", n, stop)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			waitClockOff(t, srv, "seconds after "+stop)
 		})
 	}
 }
