@@ -23,27 +23,29 @@ var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
 // place unless h has that field itself. It saves the sorting buffer and
 // the map entries that writing through http.Header would cost.
 func writeHeader(bw *bufio.Writer, h http.Header, contentLength int64, date string) {
+	_, hasLength := h["Content-Length"]
+	_, hasDate := h["Date"]
+	addLength, addDate := !hasLength && contentLength >= 0, !hasDate && date != ""
+	extra := 0
+	if addLength {
+		extra++
+	}
+	if addDate {
+		extra++
+	}
+	if len(h)+extra > maxSortedFields {
+		writeHeaderSlow(bw, h, contentLength, date)
+		return
+	}
 	var stack [maxSortedFields]string
 	names := stack[:0]
 	for name := range h {
-		if len(names) == len(stack) {
-			writeHeaderSlow(bw, h, contentLength, date)
-			return
-		}
 		names = append(names, name)
 	}
-	if _, ok := h["Content-Length"]; !ok && contentLength >= 0 {
-		if len(names) == len(stack) {
-			writeHeaderSlow(bw, h, contentLength, date)
-			return
-		}
+	if addLength {
 		names = append(names, "Content-Length")
 	}
-	if _, ok := h["Date"]; !ok && date != "" {
-		if len(names) == len(stack) {
-			writeHeaderSlow(bw, h, contentLength, date)
-			return
-		}
+	if addDate {
 		names = append(names, "Date")
 	}
 	// Insertion sort: headers are short, and sort.Strings would move the
