@@ -13,8 +13,7 @@ const peeks = true
 
 type conn struct {
 	*net.TCPConn
-	raw  syscall.RawConn
-	r, w side
+	r, w side // reads and writes, through the TCPConn's RawConn
 
 	idle   bool // what peekFn found, under r.mu
 	peekFn func(fd uintptr) bool
@@ -42,7 +41,7 @@ func wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	w := &conn{TCPConn: tc, raw: raw}
+	w := &conn{TCPConn: tc}
 	w.r.call, w.r.fn = raw.Read, w.r.readOnce
 	w.w.call, w.w.fn = raw.Write, w.w.writeAll
 	w.peekFn = w.peek
@@ -147,7 +146,7 @@ func quietConn(c net.Conn) bool {
 	if w, ok := c.(*conn); ok {
 		w.r.mu.Lock()
 		w.idle = false
-		err := w.raw.Read(w.peekFn)
+		err := w.r.call(w.peekFn)
 		idle := w.idle
 		w.r.mu.Unlock()
 		return err == nil && idle
